@@ -1,0 +1,128 @@
+/**
+ * `model.json`: what a model folder holds and how to use it. The schema is the single place that
+ * says what a manifest may contain; loading validates it and resolves paths against the folder.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { ServiceError } from '../errors.js';
+import { validateArchitecture, type VitArchitecture } from './architectures.js';
+
+export const MANIFEST_FILE = 'model.json';
+
+const positiveInt = z.number().int().positive();
+
+const ArchitectureSchema = z.object({
+  arch: z.string(),
+  patchSize: positiveInt,
+  tubeletSize: positiveInt,
+  embedDim: positiveInt,
+  depth: positiveInt,
+  numHeads: positiveInt,
+  mlpHiddenDim: positiveInt,
+  numFrames: positiveInt,
+  imageHeight: positiveInt,
+  imageWidth: positiveInt,
+  numClasses: z.number().int().nonnegative(),
+  layerNormEps: z.number().positive(),
+});
+
+const triple = z.tuple([z.number(), z.number(), z.number()]);
+
+export const ManifestSchema = z.object({
+  schemaVersion: z.literal(1),
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/),
+  task: z.enum(['classification']),
+  description: z.string().optional(),
+  architecture: ArchitectureSchema,
+  /** Label file, relative to the model folder; one label per line, line i is class i. */
+  labels: z.object({ file: z.string(), set: z.string() }).optional(),
+  preprocessing: z.object({
+    mean: triple,
+    std: triple,
+    /** Resize so the short side has this many pixels, keeping the aspect ratio. */
+    shortSide: positiveInt,
+    /** Square crop size; must equal the model input size. */
+    cropSize: positiveInt,
+  }),
+  sampling: z.object({ protocol: z.enum(['k400', 'ssv2', 'fast']) }),
+  files: z.object({
+    weights: z.object({ path: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+    onnx: z.object({ path: z.string() }),
+  }),
+  provenance: z.object({
+    source: z.enum(['random-init', 'training', 'checkpoint']),
+    trained: z.boolean(),
+    seed: z.number().int().optional(),
+    recipe: z.unknown().optional(),
+    checkpoint: z.object({ file: z.string(), sha256: z.string() }).optional(),
+    metrics: z.record(z.string(), z.number()).default({}),
+    note: z.string().optional(),
+  }),
+});
+
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+export class ManifestError extends ServiceError {
+  constructor(file: string, reason: string) {
+    super(422, 'invalid_manifest', `model manifest '${file}' ${reason}`);
+  }
+}
+
+/** A manifest plus the folder it was read from, with its paths resolved. */
+export interface ModelFolder {
+  readonly dir: string;
+  readonly manifest: Manifest;
+  readonly architecture: VitArchitecture;
+  readonly weightsPath: string;
+  readonly onnxPath: string;
+  readonly labelsPath: string | undefined;
+}
+
+export function readModelFolder(dir: string): ModelFolder {
+  const file = join(dir, MANIFEST_FILE);
+  if (!existsSync(file)) throw new ManifestError(file, 'does not exist');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ManifestError(file, `is not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = ManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ManifestError(file, `is invalid at '${issue.path.join('.')}': ${issue.message}`);
+  }
+  const manifest = parsed.data;
+  validateArchitecture(manifest.architecture);
+  const root = resolve(dir);
+  return {
+    dir: root,
+    manifest,
+    architecture: manifest.architecture,
+    weightsPath: resolve(root, manifest.files.weights.path),
+    onnxPath: resolve(root, manifest.files.onnx.path),
+    labelsPath: manifest.labels ? resolve(root, manifest.labels.file) : undefined,
+  };
+}
+
+/** Writes model.json atomically, validated against the schema first. */
+export function writeManifest(dir: string, manifest: Manifest): void {
+  const checked = ManifestSchema.parse(manifest);
+  const file = join(dir, MANIFEST_FILE);
+  const temp = `${file}.tmp-${process.pid}`;
+  writeFileSync(temp, `${JSON.stringify(checked, null, 2)}\n`);
+  renameSync(temp, file);
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** The parent folder of a manifest file, for callers that were handed a model.json path. */
+export function modelDirOf(pathToFolderOrManifest: string): string {
+  return pathToFolderOrManifest.endsWith(MANIFEST_FILE) ? dirname(pathToFolderOrManifest) : pathToFolderOrManifest;
+}

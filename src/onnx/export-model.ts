@@ -1,0 +1,56 @@
+/**
+ * `videomae export`: model.json + weights.safetensors -> model.onnx. The exported file records the
+ * sha256 of the weights it came from, so the runtime can tell a stale export from a current one.
+ */
+import { existsSync } from 'node:fs';
+import { readModelFolder, sha256File, type ModelFolder } from '../config/manifest.js';
+import { ServiceError } from '../errors.js';
+import { readSafetensors } from '../weights/safetensors.js';
+import { assertStateDict } from '../weights/state-dict-check.js';
+import { readModelMetadata, writeModel, type SerializeOptions, type SerializeResult } from './serialize.js';
+import { buildVitGraph } from './vit-graph.js';
+
+export const WEIGHTS_SHA_KEY = 'videomae.weights_sha256';
+
+export interface ExportResult extends SerializeResult {
+  readonly weightsSha256: string;
+  readonly seconds: number;
+}
+
+export async function exportModelFolder(dir: string, options: SerializeOptions = {}): Promise<ExportResult> {
+  const started = performance.now();
+  const folder = readModelFolder(dir);
+  const weightsSha256 = await verifiedWeightsHash(folder);
+  const { tensors } = readSafetensors(folder.weightsPath);
+  assertStateDict(folder.architecture, tensors, `weights '${folder.weightsPath}'`);
+  const model = buildVitGraph(folder.architecture, tensors, {
+    [WEIGHTS_SHA_KEY]: weightsSha256,
+    'videomae.arch': folder.architecture.arch,
+    'videomae.model': folder.manifest.name,
+  });
+  const result = writeModel(model, folder.onnxPath, options);
+  return { ...result, weightsSha256, seconds: (performance.now() - started) / 1000 };
+}
+
+async function verifiedWeightsHash(folder: ModelFolder): Promise<string> {
+  if (!existsSync(folder.weightsPath)) {
+    throw new ServiceError(422, 'weights_missing', `model '${folder.manifest.name}' has no weights file at '${folder.weightsPath}'`);
+  }
+  const actual = await sha256File(folder.weightsPath);
+  const expected = folder.manifest.files.weights.sha256;
+  if (actual !== expected) {
+    throw new ServiceError(422, 'weights_checksum_mismatch',
+      `weights '${folder.weightsPath}' have sha256 ${actual}, but model.json of '${folder.manifest.name}' records ${expected}`);
+  }
+  return actual;
+}
+
+/** Why a model folder's ONNX file cannot be served as is, or undefined when it is current. */
+export function staleExportReason(folder: ModelFolder): string | undefined {
+  if (!existsSync(folder.onnxPath)) return `'${folder.onnxPath}' does not exist`;
+  const recorded = readModelMetadata(folder.onnxPath)[WEIGHTS_SHA_KEY];
+  if (recorded !== folder.manifest.files.weights.sha256) {
+    return `'${folder.onnxPath}' was exported from other weights (sha256 ${recorded ?? 'unknown'})`;
+  }
+  return undefined;
+}

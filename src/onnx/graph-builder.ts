@@ -1,0 +1,178 @@
+/**
+ * A small builder over onnx-proto's ModelProto: named initializers, nodes with typed attributes,
+ * graph inputs/outputs with symbolic dims. Exporters describe their graph with it and never touch
+ * protobuf details.
+ */
+import onnxProto from 'onnx-proto';
+
+const { onnx } = onnxProto;
+export type OnnxModel = InstanceType<typeof onnx.ModelProto>;
+export type OnnxTensor = onnxProto.onnx.ITensorProto;
+
+export const OPSET = 17;
+/** IR version 8 pairs with opset 17 (LayerNormalization needs 17). */
+export const IR_VERSION = 8;
+
+export type Dim = number | string;
+
+export type Attribute =
+  | { kind: 'int'; value: number }
+  | { kind: 'float'; value: number }
+  | { kind: 'ints'; value: readonly number[] }
+  | { kind: 'string'; value: string };
+
+export const attr = {
+  int: (value: number): Attribute => ({ kind: 'int', value }),
+  float: (value: number): Attribute => ({ kind: 'float', value }),
+  ints: (value: readonly number[]): Attribute => ({ kind: 'ints', value }),
+  string: (value: string): Attribute => ({ kind: 'string', value }),
+};
+
+type ElementType = 'float32' | 'int64';
+
+const ELEMENT_TYPE: Record<ElementType, number> = {
+  float32: onnx.TensorProto.DataType.FLOAT,
+  int64: onnx.TensorProto.DataType.INT64,
+};
+
+function toAttributeProto(name: string, attribute: Attribute): onnxProto.onnx.IAttributeProto {
+  const types = onnx.AttributeProto.AttributeType;
+  switch (attribute.kind) {
+    case 'int': return { name, type: types.INT, i: attribute.value };
+    case 'float': return { name, type: types.FLOAT, f: attribute.value };
+    case 'ints': return { name, type: types.INTS, ints: [...attribute.value] };
+    case 'string': return { name, type: types.STRING, s: new TextEncoder().encode(attribute.value) };
+  }
+}
+
+function valueInfo(name: string, type: ElementType, dims: readonly Dim[]): onnxProto.onnx.IValueInfoProto {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: ELEMENT_TYPE[type],
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}
+
+export class GraphBuilder {
+  private readonly nodes: onnxProto.onnx.INodeProto[] = [];
+  private readonly initializers: OnnxTensor[] = [];
+  private readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
+  private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
+  private readonly names = new Set<string>();
+  private readonly scalars = new Map<string, string>();
+  private counter = 0;
+
+  constructor(private readonly graphName: string) {}
+
+  /** A fresh value name with a readable prefix. */
+  fresh(prefix: string): string {
+    return this.claim(this.unusedName(prefix));
+  }
+
+  private unusedName(prefix: string): string {
+    let name: string;
+    do name = `${prefix}_${this.counter++}`; while (this.names.has(name));
+    return name;
+  }
+
+  private claim(name: string): string {
+    if (this.names.has(name)) throw new Error(`ONNX value name '${name}' is used twice`);
+    this.names.add(name);
+    return name;
+  }
+
+  input(name: string, type: ElementType, dims: readonly Dim[]): string {
+    this.inputs.push(valueInfo(this.claim(name), type, dims));
+    return name;
+  }
+
+  /** Declares an existing value as a graph output. */
+  output(name: string, type: ElementType, dims: readonly Dim[]): void {
+    this.outputs.push(valueInfo(name, type, dims));
+  }
+
+  /** A float32 initializer; the data is referenced, not copied, until serialization. */
+  float(name: string, dims: readonly number[], data: Float32Array): string {
+    const expected = dims.reduce((a, b) => a * b, 1);
+    if (expected !== data.length) {
+      throw new Error(`initializer '${name}' has ${data.length} values for dims [${dims.join(', ')}]`);
+    }
+    this.initializers.push({
+      name: this.claim(name),
+      dims: [...dims],
+      dataType: ELEMENT_TYPE.float32,
+      rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    });
+    return name;
+  }
+
+  /** An int64 initializer (shapes, axes, indices); a scalar when dims is []. */
+  int64(prefix: string, dims: readonly number[], values: readonly number[]): string {
+    const name = this.fresh(prefix);
+    const data = BigInt64Array.from(values.map((v) => BigInt(v)));
+    this.initializers.push({
+      name,
+      dims: [...dims],
+      dataType: ELEMENT_TYPE.int64,
+      rawData: new Uint8Array(data.buffer),
+    });
+    return name;
+  }
+
+  /** A float32 scalar constant, shared by every node that uses the same prefix and value. */
+  scalar(prefix: string, value: number): string {
+    const key = `${prefix}:${value}`;
+    const cached = this.scalars.get(key);
+    if (cached) return cached;
+    const name = this.float(this.unusedName(prefix), [], Float32Array.of(value));
+    this.scalars.set(key, name);
+    return name;
+  }
+
+  /**
+   * Adds a node; returns its output names. `outputs` is a count (fresh names) or explicit names.
+   */
+  node(
+    opType: string,
+    inputs: readonly string[],
+    outputs: number | readonly string[] = 1,
+    attributes: Record<string, Attribute> = {},
+  ): string[] {
+    const outputNames = typeof outputs === 'number'
+      ? Array.from({ length: outputs }, () => this.fresh(opType.toLowerCase()))
+      : outputs.map((name) => this.claim(name));
+    this.nodes.push({
+      opType,
+      name: this.fresh(`${opType}_node`),
+      input: [...inputs],
+      output: outputNames,
+      attribute: Object.entries(attributes).map(([key, value]) => toAttributeProto(key, value)),
+    });
+    return outputNames;
+  }
+
+  /** Single-output convenience over node(). */
+  op(opType: string, inputs: readonly string[], attributes: Record<string, Attribute> = {}, outputName?: string): string {
+    return this.node(opType, inputs, outputName ? [outputName] : 1, attributes)[0]!;
+  }
+
+  build(metadata: Record<string, string> = {}, producer = 'videomae-serve'): OnnxModel {
+    return onnx.ModelProto.create({
+      irVersion: IR_VERSION,
+      opsetImport: [{ domain: '', version: OPSET }],
+      producerName: producer,
+      graph: {
+        name: this.graphName,
+        node: this.nodes,
+        initializer: this.initializers,
+        input: this.inputs,
+        output: this.outputs,
+      },
+      metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
+    });
+  }
+}

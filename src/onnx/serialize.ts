@@ -1,0 +1,129 @@
+/**
+ * Writes a ModelProto to disk. Protobuf messages cannot exceed 2 GB, so large models keep their
+ * initializers in an external data file beside the .onnx (ONNX's external data convention), which
+ * ONNX Runtime resolves relative to the model path.
+ */
+import { closeSync, fstatSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
+import onnxProto from 'onnx-proto';
+import type { OnnxModel } from './graph-builder.js';
+
+const { onnx } = onnxProto;
+
+/** Just under protobuf's 2 GiB limit, leaving room for the graph itself. */
+export const DEFAULT_EXTERNAL_DATA_THRESHOLD = 2 ** 31 - 64 * 2 ** 20;
+
+export interface SerializeOptions {
+  /** Total initializer bytes above which weights go to `<file>.data`. */
+  externalDataThreshold?: number;
+}
+
+export interface SerializeResult {
+  readonly modelPath: string;
+  readonly externalDataPath: string | undefined;
+  readonly initializerBytes: number;
+}
+
+const ALIGNMENT = 4096;
+
+export function writeModel(model: OnnxModel, modelPath: string, options: SerializeOptions = {}): SerializeResult {
+  const threshold = options.externalDataThreshold ?? DEFAULT_EXTERNAL_DATA_THRESHOLD;
+  const initializers = model.graph?.initializer ?? [];
+  const initializerBytes = initializers.reduce((sum, t) => sum + (t.rawData?.byteLength ?? 0), 0);
+  let externalDataPath: string | undefined;
+
+  const temps: string[] = [];
+  try {
+    if (initializerBytes > threshold) {
+      externalDataPath = `${modelPath}.data`;
+      const temp = `${externalDataPath}.tmp-${process.pid}`;
+      temps.push(temp);
+      const fd = openSync(temp, 'w');
+      try {
+        let offset = 0;
+        for (const tensor of initializers) {
+          const raw = tensor.rawData;
+          // Small tensors (shapes, scalars) stay inline; ORT reads both kinds.
+          if (!raw || raw.byteLength < 1024) continue;
+          const padded = Math.ceil(offset / ALIGNMENT) * ALIGNMENT;
+          if (padded > offset) writeSync(fd, new Uint8Array(padded - offset));
+          writeSync(fd, raw);
+          tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+          tensor.externalData = [
+            { key: 'location', value: basename(externalDataPath) },
+            { key: 'offset', value: String(padded) },
+            { key: 'length', value: String(raw.byteLength) },
+          ];
+          tensor.rawData = new Uint8Array(0);
+          offset = padded + raw.byteLength;
+        }
+      } finally {
+        closeSync(fd);
+      }
+    }
+    const bytes = onnx.ModelProto.encode(model).finish();
+    const temp = `${modelPath}.tmp-${process.pid}`;
+    temps.push(temp);
+    const fd = openSync(temp, 'w');
+    try {
+      writeSync(fd, bytes);
+    } finally {
+      closeSync(fd);
+    }
+    if (externalDataPath) renameSync(`${externalDataPath}.tmp-${process.pid}`, externalDataPath);
+    else rmSync(`${modelPath}.data`, { force: true });
+    renameSync(temp, modelPath);
+    return { modelPath, externalDataPath, initializerBytes };
+  } catch (error) {
+    for (const temp of temps) rmSync(temp, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * Reads the metadata_props of a model file without loading its graph: walks the top-level fields
+ * of ModelProto and skips every length-delimited field but metadata_props (field 14).
+ */
+export function readModelMetadata(modelPath: string): Record<string, string> {
+  const fd = openSync(modelPath, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const result: Record<string, string> = {};
+    let position = 0;
+    const readVarint = (): number => {
+      let value = 0;
+      let shift = 0;
+      const byte = Buffer.alloc(1);
+      for (;;) {
+        if (position >= size || readSync(fd, byte, 0, 1, position) !== 1) throw new Error(`truncated ONNX file '${modelPath}'`);
+        position++;
+        value += (byte[0]! & 0x7f) * 2 ** shift;
+        if ((byte[0]! & 0x80) === 0) return value;
+        shift += 7;
+      }
+    };
+    while (position < size) {
+      const tag = readVarint();
+      const field = Math.floor(tag / 8);
+      const wireType = tag % 8;
+      if (wireType === 0) readVarint();
+      else if (wireType === 1) position += 8;
+      else if (wireType === 5) position += 4;
+      else if (wireType === 2) {
+        const length = readVarint();
+        if (field === 14) {
+          const bytes = Buffer.alloc(length);
+          readSync(fd, bytes, 0, length, position);
+          const entry = onnx.StringStringEntryProto.decode(bytes);
+          result[entry.key] = entry.value;
+        }
+        position += length;
+      } else {
+        throw new Error(`unexpected wire type ${wireType} in ONNX file '${modelPath}'`);
+      }
+    }
+    return result;
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The VideoMAE V2 backbone as an ONNX graph (opset 17), op for op as modeling_finetune.py:
+ *   Conv3d tube embedding -> + sinusoid table -> depth x pre-norm block -> tokens
+ *   tokens -> mean over N -> fc_norm -> features -> head -> logits
+ * Input `video` [batch, 3, T, H, W]; outputs `logits` [batch, C], `features` [batch, D],
+ * `tokens` [batch, N, D] with tokens ordered (t, h, w).
+ */
+import { tokenGrid, type VitArchitecture } from '../config/architectures.js';
+import { InternalError } from '../errors.js';
+import type { TensorMap } from '../weights/safetensors.js';
+import { sinusoidTable } from '../weights/sinusoid-table.js';
+import { attr, GraphBuilder, type OnnxModel } from './graph-builder.js';
+
+export const BACKBONE_INPUT = 'video';
+export const BACKBONE_OUTPUTS = ['logits', 'features', 'tokens'] as const;
+
+/** Linear weights are stored [out, in]; MatMul wants [in, out]. */
+function transposed(weight: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(weight.length);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) out[c * rows + r] = weight[r * cols + c]!;
+  }
+  return out;
+}
+
+class WeightSource {
+  constructor(private readonly tensors: TensorMap) {}
+
+  get(name: string): Float32Array {
+    const tensor = this.tensors.get(name);
+    if (!tensor) throw new InternalError(`weight '${name}' is missing (check the state dict before export)`);
+    return tensor.data;
+  }
+}
+
+/** y = x @ W^T + b for a Linear stored under `prefix`. */
+function linear(g: GraphBuilder, w: WeightSource, x: string, prefix: string, inDim: number, outDim: number, bias?: Float32Array): string {
+  const weight = g.float(`${prefix}.weight`, [inDim, outDim], transposed(w.get(`${prefix}.weight`), outDim, inDim));
+  const product = g.op('MatMul', [x, weight]);
+  const b = g.float(`${prefix}.bias`, [outDim], bias ?? w.get(`${prefix}.bias`));
+  return g.op('Add', [product, b]);
+}
+
+function layerNorm(g: GraphBuilder, w: WeightSource, x: string, prefix: string, dim: number, eps: number, outputName?: string): string {
+  const scale = g.float(`${prefix}.weight`, [dim], w.get(`${prefix}.weight`));
+  const bias = g.float(`${prefix}.bias`, [dim], w.get(`${prefix}.bias`));
+  return g.op('LayerNormalization', [x, scale, bias], { axis: attr.int(-1), epsilon: attr.float(eps) }, outputName);
+}
+
+/** Exact (erf) GELU, written so ONNX Runtime's Gelu fusion recognizes it. */
+function gelu(g: GraphBuilder, x: string): string {
+  const scaled = g.op('Div', [x, g.scalar('sqrt2', Math.SQRT2)]);
+  const erf = g.op('Erf', [scaled]);
+  const onePlus = g.op('Add', [erf, g.scalar('one', 1)]);
+  const product = g.op('Mul', [x, onePlus]);
+  return g.op('Mul', [product, g.scalar('half', 0.5)]);
+}
+
+function attention(g: GraphBuilder, w: WeightSource, x: string, prefix: string, config: VitArchitecture): string {
+  const d = config.embedDim;
+  const heads = config.numHeads;
+  const headDim = d / heads;
+  // qkv has no bias of its own: the official model concatenates (q_bias, zeros, v_bias).
+  const qkvBias = new Float32Array(3 * d);
+  qkvBias.set(w.get(`${prefix}.q_bias`), 0);
+  qkvBias.set(w.get(`${prefix}.v_bias`), 2 * d);
+  const qkv = linear(g, w, x, `${prefix}.qkv`, d, 3 * d, qkvBias);
+  // [B, N, 3D] -> [B, N, 3, heads, headDim]
+  const split = g.op('Reshape', [qkv, g.int64('qkv_shape', [5], [0, 0, 3, heads, headDim])]);
+  const part = (index: number, perm: number[]): string => {
+    const picked = g.op('Gather', [split, g.int64('index', [], [index])], { axis: attr.int(2) });
+    return g.op('Transpose', [picked], { perm: attr.ints(perm) });
+  };
+  const q = part(0, [0, 2, 1, 3]); // [B, heads, N, hd]
+  const kT = part(1, [0, 2, 3, 1]); // [B, heads, hd, N]
+  const v = part(2, [0, 2, 1, 3]); // [B, heads, N, hd]
+  const qScaled = g.op('Mul', [q, g.scalar('attn_scale', headDim ** -0.5)]);
+  const scores = g.op('MatMul', [qScaled, kT]);
+  const weights = g.op('Softmax', [scores], { axis: attr.int(-1) });
+  const context = g.op('MatMul', [weights, v]); // [B, heads, N, hd]
+  const merged = g.op('Reshape', [
+    g.op('Transpose', [context], { perm: attr.ints([0, 2, 1, 3]) }),
+    g.int64('merge_shape', [3], [0, 0, d]),
+  ]);
+  return linear(g, w, merged, `${prefix}.proj`, d, d);
+}
+
+function block(g: GraphBuilder, w: WeightSource, x: string, index: number, config: VitArchitecture, outputName?: string): string {
+  const prefix = `blocks.${index}`;
+  const d = config.embedDim;
+  const attended = attention(g, w, layerNorm(g, w, x, `${prefix}.norm1`, d, config.layerNormEps), `${prefix}.attn`, config);
+  const afterAttention = g.op('Add', [x, attended]);
+  const hidden = linear(g, w, layerNorm(g, w, afterAttention, `${prefix}.norm2`, d, config.layerNormEps), `${prefix}.mlp.fc1`, d, config.mlpHiddenDim);
+  const mlp = linear(g, w, gelu(g, hidden), `${prefix}.mlp.fc2`, config.mlpHiddenDim, d);
+  return g.op('Add', [afterAttention, mlp], {}, outputName);
+}
+
+/**
+ * Builds the backbone graph from weights under the official names (already checked).
+ *
+ * @example
+ * const model = buildVitGraph(makeArchitecture('vit_small_patch16_224', { numClasses: 400 }), weights);
+ * writeModel(model, 'models/s/model.onnx');
+ */
+export function buildVitGraph(config: VitArchitecture, weights: TensorMap, metadata: Record<string, string> = {}): OnnxModel {
+  const g = new GraphBuilder(`videomae_v2_${config.arch}`);
+  const w = new WeightSource(weights);
+  const d = config.embedDim;
+  const grid = tokenGrid(config);
+  const p = config.patchSize;
+
+  const video = g.input(BACKBONE_INPUT, 'float32', ['batch', 3, config.numFrames, config.imageHeight, config.imageWidth]);
+  const convWeight = g.float('patch_embed.proj.weight', [d, 3, config.tubeletSize, p, p], w.get('patch_embed.proj.weight'));
+  const convBias = g.float('patch_embed.proj.bias', [d], w.get('patch_embed.proj.bias'));
+  const patches = g.op('Conv', [video, convWeight, convBias], {
+    kernel_shape: attr.ints([config.tubeletSize, p, p]),
+    strides: attr.ints([config.tubeletSize, p, p]),
+  });
+  // [B, D, T', H', W'] -> [B, D, N] -> [B, N, D]: flatten(2).transpose(1, 2) in the official code.
+  const flat = g.op('Reshape', [patches, g.int64('flat_shape', [3], [0, d, -1])]);
+  const tokens = g.op('Transpose', [flat], { perm: attr.ints([0, 2, 1]) });
+  const position = g.float('pos_embed', [1, grid.count, d], sinusoidTable(grid.count, d));
+  let x = g.op('Add', [tokens, position]);
+
+  for (let i = 0; i < config.depth; i++) {
+    x = block(g, w, x, i, config, i === config.depth - 1 ? 'tokens' : undefined);
+  }
+  const pooled = g.op('ReduceMean', [x], { axes: attr.ints([1]), keepdims: attr.int(0) });
+  const features = layerNorm(g, w, pooled, 'fc_norm', d, config.layerNormEps, 'features');
+
+  if (config.numClasses > 0) {
+    const head = linear(g, w, features, 'head', d, config.numClasses);
+    g.op('Identity', [head], {}, 'logits');
+    g.output('logits', 'float32', ['batch', config.numClasses]);
+  }
+  g.output('features', 'float32', ['batch', d]);
+  g.output('tokens', 'float32', ['batch', grid.count, d]);
+  return g.build(metadata);
+}

@@ -1,0 +1,43 @@
+/**
+ * Seeded random weights with the official initialization (trunc_normal std 0.02 for weights,
+ * zero biases, unit LayerNorm gains): an untrained model that is the same on every machine.
+ */
+import type { VitArchitecture } from '../config/architectures.js';
+import { backboneParameters, elementCount } from './parameters.js';
+import type { TensorMap } from './safetensors.js';
+
+/** mulberry32: a small, fast, well-mixed 32-bit generator; enough for reproducible init. */
+export function seededUniform(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Normal(0, std) truncated to [-2 std, 2 std] (timm's trunc_normal_ with a = -2 std, b = 2 std). */
+export function fillTruncatedNormal(out: Float32Array, std: number, uniform: () => number): void {
+  for (let i = 0; i < out.length; i++) {
+    let z: number;
+    do {
+      // Box-Muller; 1 - u keeps the log argument in (0, 1].
+      z = Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+    } while (Math.abs(z) > 2);
+    out[i] = z * std;
+  }
+}
+
+export function randomWeights(config: VitArchitecture, seed: number): TensorMap {
+  const uniform = seededUniform(seed);
+  const tensors: TensorMap = new Map();
+  for (const spec of backboneParameters(config)) {
+    const data = new Float32Array(elementCount(spec.shape));
+    if (spec.init === 'ones') data.fill(1);
+    else if (spec.init === 'trunc_normal') fillTruncatedNormal(data, 0.02, uniform);
+    tensors.set(spec.name, { shape: spec.shape, data });
+  }
+  return tensors;
+}
