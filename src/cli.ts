@@ -1,0 +1,208 @@
+#!/usr/bin/env node
+/**
+ * The `videomae` command: serve, export, init-model, predict.
+ */
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { architectureNames, makeArchitecture } from './config/architectures.js';
+import { readLabels, bundledLabelPath } from './config/labels.js';
+import { ServiceError } from './errors.js';
+import { startServer } from './http/server.js';
+import { exportModelFolder } from './onnx/export-model.js';
+import type { DeviceRequest } from './runtime/inference-runner.js';
+import { ModelRegistry } from './runtime/model-registry.js';
+import { classifyVideo } from './tasks/classify/pipeline.js';
+import type { ClassifyOptions } from './tasks/classify/prepare.js';
+import { DEFAULT_LIMITS, type VideoLimits } from './video/limits.js';
+import type { ProtocolName } from './video/sampling.js';
+import { createModelFolder } from './weights/create-model.js';
+import { randomWeights } from './weights/random-init.js';
+
+/** models/ of this package: the bundled default lives there. */
+const BUNDLED_MODELS_DIR = fileURLToPath(new URL('../models/', import.meta.url));
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`'${value}' is not a positive integer`);
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`'${value}' is not a positive number`);
+  return n;
+}
+
+const deviceOption = () => new Option('--device <device>', 'execution provider: auto (CUDA when available), cuda or cpu')
+  .choices(['auto', 'cuda', 'cpu']).default('auto');
+const protocolOption = () => new Option('--protocol <name>', 'sampling preset').choices(['k400', 'ssv2', 'fast']);
+
+interface LimitFlags {
+  maxUploadMb: number;
+  maxDuration: number;
+  maxWidth: number;
+  maxHeight: number;
+  maxFrames: number;
+}
+
+function addLimitOptions(command: Command): Command {
+  return command
+    .option('--max-upload-mb <mb>', 'largest accepted upload', positiveNumber, DEFAULT_LIMITS.maxBytes / 2 ** 20)
+    .option('--max-duration <seconds>', 'longest accepted video', positiveNumber, DEFAULT_LIMITS.maxDurationSec)
+    .option('--max-width <px>', 'widest accepted video', positiveInt, DEFAULT_LIMITS.maxWidth)
+    .option('--max-height <px>', 'tallest accepted video', positiveInt, DEFAULT_LIMITS.maxHeight)
+    .option('--max-frames <n>', 'most frames in an accepted video', positiveInt, DEFAULT_LIMITS.maxFrames);
+}
+
+function limitsFrom(flags: LimitFlags): VideoLimits {
+  return {
+    maxBytes: Math.round(flags.maxUploadMb * 2 ** 20),
+    maxDurationSec: flags.maxDuration,
+    maxWidth: flags.maxWidth,
+    maxHeight: flags.maxHeight,
+    maxFrames: flags.maxFrames,
+  };
+}
+
+function buildCli(): Command {
+  const program = new Command('videomae')
+    .description('VideoMAE V2 video understanding: serve, export and run models')
+    .showHelpAfterError();
+
+  addLimitOptions(program.command('serve')
+    .description('start the HTTP service')
+    .option('--host <host>', 'interface to listen on', '0.0.0.0')
+    .option('--port <port>', 'port to listen on', (v) => Number.parseInt(v, 10), 8080)
+    .option('--models <dir>', 'folder of model folders', BUNDLED_MODELS_DIR)
+    .option('--default-model <name>', 'model used when a request names none')
+    .addOption(deviceOption())
+    .option('--threads <n>', 'ONNX Runtime threads per run (default: all cores)', positiveInt)
+    .option('--max-batch <n>', 'views per ONNX Runtime run', positiveInt, 4)
+    .option('--temp-dir <dir>', 'where uploads are spooled', join(tmpdir(), 'videomae')))
+    .action(async (flags) => {
+      const running = await startServer({
+        host: flags.host,
+        port: flags.port,
+        modelsDir: resolve(flags.models),
+        defaultModel: flags.defaultModel,
+        device: flags.device as DeviceRequest,
+        threads: flags.threads,
+        maxBatch: flags.maxBatch,
+        tempDir: flags.tempDir,
+        limits: limitsFrom(flags),
+      });
+      console.log(`videomae: listening on ${running.url} (loading models from ${resolve(flags.models)})`);
+      running.loaded.then(() => {
+        const models = running.state.registry.list();
+        console.log(`videomae: ready: ${models.map((m) => `${m.name} [${m.runner.provider}]`).join(', ')}`);
+      }, (error: Error) => {
+        console.error(`videomae: cannot load models: ${error.message}`);
+        void running.close().finally(() => process.exit(1));
+      });
+      const stop = (signal: string): void => {
+        console.log(`videomae: ${signal}: finishing requests in flight`);
+        void running.close().then(() => process.exit(0));
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+
+  program.command('export')
+    .description('build model.onnx from model.json + weights.safetensors')
+    .argument('<modelDirs...>', 'model folders')
+    .option('--external-data-threshold <bytes>', 'initializer bytes above which weights go to model.onnx.data', positiveInt)
+    .action(async (dirs: string[], flags) => {
+      for (const dir of dirs) {
+        const result = await exportModelFolder(dir, flags.externalDataThreshold ? { externalDataThreshold: flags.externalDataThreshold } : {});
+        const external = result.externalDataPath ? ` + ${result.externalDataPath}` : '';
+        console.log(`exported ${result.modelPath}${external} (${(result.initializerBytes / 2 ** 20).toFixed(1)} MiB of weights, ${result.seconds.toFixed(1)} s)`);
+      }
+    });
+
+  program.command('init-model')
+    .description('write a model folder with seeded random weights (untrained), then export it')
+    .requiredOption('--out <dir>', 'model folder to create')
+    .addOption(new Option('--arch <name>', 'architecture').choices(architectureNames()).default('vit_small_patch16_224'))
+    .option('--name <name>', 'model name (default: the folder name)')
+    .option('--labels <set|file>', 'label set (k400, k600, k700, k710, sthv2, ucf101, hmdb51) or file', 'k400')
+    .option('--num-classes <n>', 'head size (default: the number of labels)', positiveInt)
+    .option('--num-frames <n>', 'frames per clip', positiveInt, 16)
+    .option('--image-size <px>', 'input height and width', positiveInt, 224)
+    .option('--seed <n>', 'random seed', (v) => Number.parseInt(v, 10), 1)
+    .addOption(protocolOption().default('k400'))
+    .option('--no-export', 'skip the ONNX export')
+    .action(async (flags) => {
+      const labelsFile = bundledLabelPath(flags.labels) ?? flags.labels;
+      const numClasses = flags.numClasses ?? (existsSync(labelsFile) ? readLabels(labelsFile).length : 0);
+      const architecture = makeArchitecture(flags.arch, { numClasses, numFrames: flags.numFrames, imageSize: flags.imageSize });
+      const dir = resolve(flags.out);
+      await createModelFolder({
+        dir,
+        name: flags.name ?? dir.split('/').filter(Boolean).pop()!,
+        architecture,
+        tensors: randomWeights(architecture, flags.seed),
+        labels: flags.labels,
+        protocol: flags.protocol as ProtocolName,
+        description: `Untrained ${flags.arch} with seeded random weights (seed ${flags.seed}).`,
+        provenance: { source: 'random-init', trained: false, seed: flags.seed, metrics: {}, note: 'random weights: scores carry no meaning' },
+      });
+      console.log(`wrote ${dir}`);
+      if (flags.export) {
+        const result = await exportModelFolder(dir);
+        console.log(`exported ${result.modelPath}`);
+      }
+    });
+
+  program.command('predict')
+    .description('classify one video file and print the same JSON as POST /classify')
+    .argument('<video>', 'video file')
+    .option('--models <dir>', 'folder of model folders', BUNDLED_MODELS_DIR)
+    .option('--model <name>', 'model to use (default: the default model)')
+    .option('--top-k <k>', 'labels to return', positiveInt)
+    .addOption(protocolOption())
+    .option('--num-clips <n>', 'clips per video', positiveInt)
+    .option('--num-crops <n>', 'crops per clip', positiveInt)
+    .option('--num-frames <n>', 'frames per clip', positiveInt)
+    .option('--sampling-rate <n>', 'frame stride within a clip', positiveInt)
+    .option('--max-batch <n>', 'views per ONNX Runtime run', positiveInt, 4)
+    .option('--threads <n>', 'ONNX Runtime threads per run', positiveInt)
+    .addOption(deviceOption())
+    .action(async (video: string, flags) => {
+      if (!existsSync(video)) throw new ServiceError(400, 'file_not_found', `video '${video}' does not exist`, { parameter: 'video' });
+      const registry = await ModelRegistry.load(resolve(flags.models), { device: flags.device, ...(flags.threads ? { threads: flags.threads } : {}) }, flags.model);
+      try {
+        const options: ClassifyOptions = {};
+        if (flags.model) options.model = flags.model;
+        if (flags.topK) options.topK = flags.topK;
+        if (flags.protocol) options.protocol = flags.protocol;
+        if (flags.numClips) options.numClips = flags.numClips;
+        if (flags.numCrops) options.numCrops = flags.numCrops;
+        if (flags.numFrames) options.numFrames = flags.numFrames;
+        if (flags.samplingRate) options.samplingRate = flags.samplingRate;
+        const result = await classifyVideo({ file: resolve(video), displayName: video }, registry.resolve(flags.model), options,
+          { limits: DEFAULT_LIMITS, maxBatch: flags.maxBatch });
+        console.log(JSON.stringify(result, null, 2));
+      } finally {
+        await registry.close();
+      }
+    });
+
+  return program;
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildCli().parseAsync(process.argv);
+  } catch (error) {
+    if (error instanceof ServiceError) {
+      console.error(`videomae: ${error.code}: ${error.message}`);
+      process.exit(error.status >= 500 ? 1 : 2);
+    }
+    throw error;
+  }
+}
+
+void main();

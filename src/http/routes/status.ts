@@ -1,0 +1,70 @@
+/**
+ * GET /healthz, /readyz, /models: liveness, readiness and what is served, from ServiceState.
+ */
+import type { Request, Response } from 'express';
+import { UnavailableError } from '../../errors.js';
+import type { LoadedModel } from '../../runtime/model-registry.js';
+import type { components } from '../generated/openapi.js';
+import type { ServiceState } from '../service-state.js';
+
+type Health = components['schemas']['Health'];
+type ModelInfo = components['schemas']['ModelInfo'];
+
+export function healthHandler(state: ServiceState) {
+  return (_req: Request, res: Response): void => {
+    const models = state.registryIfLoaded?.list() ?? [];
+    const body: Health = {
+      status: 'ok',
+      uptimeSec: Math.round((Date.now() - state.startedAt) / 100) / 10,
+      ready: state.ready,
+      device: {
+        requested: state.config.device,
+        providers: [...new Set(models.map((m) => m.runner.provider))],
+      },
+      inflight: models.reduce((sum, m) => sum + m.runner.pending, 0),
+    };
+    res.json(body);
+  };
+}
+
+export function readyHandler(state: ServiceState) {
+  return (_req: Request, res: Response): void => {
+    if (!state.ready) throw new UnavailableError('not_ready', 'models are still loading');
+    res.json({ ready: true, models: state.registry.list().map((m) => m.name) });
+  };
+}
+
+/** Domain model -> wire ModelInfo. */
+export function toModelInfo(model: LoadedModel, isDefault: boolean): ModelInfo {
+  const { manifest, architecture: a } = model.folder;
+  const { provenance } = manifest;
+  return {
+    name: model.name,
+    task: manifest.task,
+    default: isDefault,
+    ...(manifest.description ? { description: manifest.description } : {}),
+    architecture: {
+      arch: a.arch, embedDim: a.embedDim, depth: a.depth, numHeads: a.numHeads,
+      patchSize: a.patchSize, tubeletSize: a.tubeletSize, numClasses: a.numClasses,
+    },
+    labels: { count: model.labels.length, ...(manifest.labels ? { set: manifest.labels.set } : {}) },
+    input: { name: 'video', shape: ['batch', 3, a.numFrames, a.imageHeight, a.imageWidth] },
+    defaultProtocol: manifest.sampling.protocol,
+    provenance: {
+      source: provenance.source,
+      trained: provenance.trained,
+      metrics: provenance.metrics,
+      ...(provenance.seed !== undefined ? { seed: provenance.seed } : {}),
+      ...(provenance.checkpoint ? { checkpoint: provenance.checkpoint } : {}),
+      ...(provenance.note ? { note: provenance.note } : {}),
+    },
+  };
+}
+
+export function modelsHandler(state: ServiceState) {
+  return (_req: Request, res: Response): void => {
+    const registry = state.registry;
+    const defaultModel = registry.resolve(undefined).name;
+    res.json({ defaultModel, models: registry.list().map((m) => toModelInfo(m, m.name === defaultModel)) });
+  };
+}

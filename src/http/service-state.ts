@@ -1,0 +1,42 @@
+/**
+ * What the HTTP layer needs to know about the running service: its configuration, and the models
+ * once they are loaded (readiness).
+ */
+import { UnavailableError } from '../errors.js';
+import type { DeviceRequest } from '../runtime/inference-runner.js';
+import type { ModelRegistry } from '../runtime/model-registry.js';
+import type { VideoLimits } from '../video/limits.js';
+
+export interface ServiceConfig {
+  readonly device: DeviceRequest;
+  readonly limits: VideoLimits;
+  /** Views per ONNX Runtime run. */
+  readonly maxBatch: number;
+  /** Parent of the per-request upload directories. */
+  readonly tempDir: string;
+}
+
+export class ServiceState {
+  private loaded: ModelRegistry | undefined;
+  readonly startedAt = Date.now();
+
+  constructor(readonly config: ServiceConfig) {}
+
+  get ready(): boolean {
+    return this.loaded !== undefined;
+  }
+
+  setRegistry(registry: ModelRegistry): void {
+    this.loaded = registry;
+  }
+
+  /** The loaded models, or a 503 while they are still loading. */
+  get registry(): ModelRegistry {
+    if (!this.loaded) throw new UnavailableError('not_ready', 'models are still loading; retry when GET /readyz answers 200');
+    return this.loaded;
+  }
+
+  get registryIfLoaded(): ModelRegistry | undefined {
+    return this.loaded;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Worker thread body: owns one ONNX Runtime session and answers load/run/close messages.
+ * Buffers of inputs and outputs are transferred, not copied.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { parentPort } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import type { DeviceRequest, ExecutionProvider } from './inference-runner.js';
+import type { Float32Tensor } from './tensor.js';
+
+export type WorkerRequest =
+  | { kind: 'load'; modelPath: string; device: DeviceRequest; threads: number }
+  | { kind: 'run'; id: number; feeds: Record<string, Float32Tensor>; outputs: string[] }
+  | { kind: 'close' };
+
+export type WorkerResponse =
+  | { kind: 'loaded'; provider: ExecutionProvider; inputNames: string[]; outputNames: string[] }
+  | { kind: 'result'; id: number; outputs: Record<string, Float32Tensor> }
+  | { kind: 'error'; id?: number; message: string };
+
+let session: ort.InferenceSession | undefined;
+
+/**
+ * The CUDA provider ships as a separate library that onnxruntime-node's install script fetches
+ * on GPU hosts; without it, asking for CUDA only produces a loud native error.
+ */
+function cudaProviderInstalled(): boolean {
+  const binding = createRequire(import.meta.url).resolve('onnxruntime-node');
+  const binDir = join(dirname(binding), '..', 'bin', `napi-v6`, process.platform, process.arch);
+  return existsSync(join(binDir, 'libonnxruntime_providers_cuda.so'));
+}
+
+async function createSession(modelPath: string, device: DeviceRequest, threads: number): Promise<ExecutionProvider> {
+  const options = (provider: ExecutionProvider): ort.InferenceSession.SessionOptions => ({
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+  });
+  if (device === 'cuda' || (device === 'auto' && cudaProviderInstalled())) {
+    try {
+      session = await ort.InferenceSession.create(modelPath, options('cuda'));
+      return 'cuda';
+    } catch (error) {
+      if (device === 'cuda') throw new Error(`the CUDA execution provider is not available: ${(error as Error).message}`);
+    }
+  }
+  session = await ort.InferenceSession.create(modelPath, options('cpu'));
+  return 'cpu';
+}
+
+function post(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
+  parentPort!.postMessage(message, transfer);
+}
+
+parentPort!.on('message', (request: WorkerRequest) => {
+  void handle(request);
+});
+
+async function handle(request: WorkerRequest): Promise<void> {
+  try {
+    if (request.kind === 'load') {
+      const provider = await createSession(request.modelPath, request.device, request.threads);
+      post({ kind: 'loaded', provider, inputNames: [...session!.inputNames], outputNames: [...session!.outputNames] });
+    } else if (request.kind === 'run') {
+      const feeds = Object.fromEntries(
+        Object.entries(request.feeds).map(([name, t]) => [name, new ort.Tensor('float32', t.data, t.dims as number[])]),
+      );
+      const results = await session!.run(feeds, request.outputs);
+      const outputs: Record<string, Float32Tensor> = {};
+      const transfer = new Set<ArrayBuffer>();
+      for (const name of request.outputs) {
+        const tensor = results[name]!;
+        const data = tensor.data as Float32Array;
+        outputs[name] = { type: 'float32', dims: [...tensor.dims], data };
+        transfer.add(data.buffer as ArrayBuffer);
+      }
+      post({ kind: 'result', id: request.id, outputs }, [...transfer]);
+    } else {
+      await session?.release();
+      session = undefined;
+      process.exit(0);
+    }
+  } catch (error) {
+    post({ kind: 'error', ...(request.kind === 'run' ? { id: request.id } : {}), message: (error as Error).message });
+  }
+}

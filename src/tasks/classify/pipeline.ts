@@ -1,0 +1,141 @@
+/**
+ * Action recognition: prepare (protocol, plan) -> infer (views in batches) -> postprocess
+ * (mean of softmax over views, top-k). Decoding the next views overlaps the inference of the
+ * previous batch: the model runs on a worker thread while ffmpeg fills the next batch.
+ */
+import type { ExecutionProvider } from '../../runtime/inference-runner.js';
+import type { LoadedModel } from '../../runtime/model-registry.js';
+import { float32Tensor, type Float32Tensor } from '../../runtime/tensor.js';
+import { checkLimits, type VideoLimits } from '../../video/limits.js';
+import { probeVideo, type VideoInfo } from '../../video/probe.js';
+import type { SamplingProtocol } from '../../video/sampling.js';
+import { planViews, readViews, type ViewPlan, type ViewTimings } from '../../video/views.js';
+import { meanSoftmax, topK } from './postprocess.js';
+import { chooseProtocol, DEFAULT_TOP_K, modelPreprocessing, type ClassifyOptions } from './prepare.js';
+
+export interface ClassifyInput {
+  /** A local, server-owned file path. */
+  readonly file: string;
+  /** The name the user knows the video by (upload file name), for messages. */
+  readonly displayName?: string;
+}
+
+export interface ClassifySettings {
+  readonly limits: VideoLimits;
+  /** Views per ONNX Runtime run. */
+  readonly maxBatch: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface ClassifyResult {
+  readonly model: string;
+  readonly untrained: boolean;
+  readonly labels: Array<{ index: number; label: string; score: number }>;
+  readonly protocol: SamplingProtocol & { shortSide: number; cropSize: number; views: number };
+  readonly video: Pick<VideoInfo, 'durationSec' | 'fps' | 'frameCount' | 'width' | 'height' | 'codec' | 'container'>;
+  readonly timings: { probeMs: number; decodeMs: number; preprocessMs: number; inferenceMs: number; totalMs: number };
+  readonly inference: { provider: ExecutionProvider; batches: number; maxBatch: number };
+}
+
+export async function classifyVideo(
+  input: ClassifyInput,
+  model: LoadedModel,
+  options: ClassifyOptions,
+  settings: ClassifySettings,
+): Promise<ClassifyResult> {
+  const started = performance.now();
+  const displayName = input.displayName ?? input.file;
+  // prepare
+  const protocol = chooseProtocol(model.folder, options);
+  const preprocessing = modelPreprocessing(model.folder);
+  const info = await probeVideo(input.file, displayName);
+  checkLimits(info, settings.limits);
+  const plan = planViews(info, protocol, preprocessing);
+  const probeMs = performance.now() - started;
+
+  // infer
+  const timings: ViewTimings = { decodeMs: 0, preprocessMs: 0 };
+  const { logits, inferenceMs, batches } = await inferViews(input.file, info, plan, model, settings, timings, displayName);
+
+  // postprocess
+  const classes = model.folder.architecture.numClasses;
+  const scores = meanSoftmax(logits, plan.viewCount, classes);
+  const k = Math.min(options.topK ?? DEFAULT_TOP_K, classes);
+  return {
+    model: model.name,
+    untrained: !model.folder.manifest.provenance.trained,
+    labels: topK(scores, k).map(({ index, score }) => ({ index, label: model.labels[index] ?? `class_${index}`, score })),
+    protocol: { ...protocol, shortSide: preprocessing.shortSide, cropSize: preprocessing.cropSize, views: plan.viewCount },
+    video: {
+      durationSec: info.durationSec, fps: info.fps, frameCount: info.frameCount,
+      width: info.width, height: info.height, codec: info.codec, container: info.container,
+    },
+    timings: {
+      probeMs: round(probeMs),
+      decodeMs: round(timings.decodeMs),
+      preprocessMs: round(timings.preprocessMs),
+      inferenceMs: round(inferenceMs),
+      totalMs: round(performance.now() - started),
+    },
+    inference: { provider: model.runner.provider, batches, maxBatch: settings.maxBatch },
+  };
+}
+
+/**
+ * Streams views into batches of up to `maxBatch` and keeps at most one batch running while the
+ * next one is decoded. Returns logits `[views, classes]` in view order.
+ */
+async function inferViews(
+  file: string,
+  info: VideoInfo,
+  plan: ViewPlan,
+  model: LoadedModel,
+  settings: ClassifySettings,
+  timings: ViewTimings,
+  displayName: string,
+): Promise<{ logits: Float32Array; inferenceMs: number; batches: number }> {
+  const classes = model.folder.architecture.numClasses;
+  const { numFrames } = plan.protocol;
+  const size = plan.cropSize;
+  const logits = new Float32Array(plan.viewCount * classes);
+  const maxBatch = Math.max(1, settings.maxBatch);
+  let inferenceMs = 0;
+  let batches = 0;
+  let running: Promise<void> = Promise.resolve();
+
+  const submit = (views: Float32Array[], firstView: number): Promise<void> => {
+    const batch = new Float32Array(views.length * plan.viewLength);
+    views.forEach((view, i) => batch.set(view, i * plan.viewLength));
+    const video: Float32Tensor = float32Tensor(batch, [views.length, 3, numFrames, size, size]);
+    const runStarted = performance.now();
+    batches++;
+    return model.runner.run({ video }, ['logits']).then((outputs) => {
+      inferenceMs += performance.now() - runStarted;
+      logits.set(outputs.logits!.data, firstView * classes);
+    });
+  };
+
+  let pendingViews: Float32Array[] = [];
+  let nextView = 0;
+  try {
+    for await (const view of readViews(file, info, plan, modelPreprocessing(model.folder), timings, settings.signal, displayName)) {
+      pendingViews.push(view.data);
+      if (pendingViews.length === maxBatch) {
+        await running;
+        running = submit(pendingViews, nextView);
+        nextView += pendingViews.length;
+        pendingViews = [];
+      }
+    }
+    await running;
+    if (pendingViews.length > 0) await submit(pendingViews, nextView);
+  } finally {
+    // A decode failure must not leave an unobserved rejection behind.
+    await running.catch(() => undefined);
+  }
+  return { logits, inferenceMs, batches };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}

@@ -1,0 +1,32 @@
+/**
+ * Classification, step 1: from request options and the model's manifest to a sampling protocol
+ * and the preprocessing it needs. No I/O.
+ */
+import type { ModelFolder } from '../../config/manifest.js';
+import { InvalidParameterError } from '../../errors.js';
+import { resolveProtocol, type ProtocolName, type ProtocolOverrides, type SamplingProtocol } from '../../video/sampling.js';
+import type { Preprocessing } from '../../video/views.js';
+
+export interface ClassifyOptions extends ProtocolOverrides {
+  /** Model name; the registry's default when absent. */
+  model?: string;
+  topK?: number;
+  protocol?: ProtocolName;
+}
+
+export const DEFAULT_TOP_K = 5;
+
+export function chooseProtocol(folder: ModelFolder, options: ClassifyOptions): SamplingProtocol {
+  const { numClips, numCrops, numFrames, samplingRate } = options;
+  const protocol = resolveProtocol(options.protocol ?? folder.manifest.sampling.protocol, { numClips, numCrops, numFrames, samplingRate });
+  const frames = folder.architecture.numFrames;
+  if (protocol.numFrames !== frames) {
+    throw new InvalidParameterError('numFrames', protocol.numFrames, `must be ${frames}, the clip length model '${folder.manifest.name}' was exported for`);
+  }
+  return protocol;
+}
+
+export function modelPreprocessing(folder: ModelFolder): Preprocessing {
+  const { mean, std, shortSide, cropSize } = folder.manifest.preprocessing;
+  return { mean, std, shortSide, cropSize };
+}

@@ -1,0 +1,85 @@
+/**
+ * The only module that starts ffmpeg or ffprobe (through fluent-ffmpeg). Arguments are fixed
+ * arrays (never a shell), stdin is closed, only local files and pipes are readable, and every
+ * process is killed when its AbortSignal fires or its consumer stops reading.
+ */
+import ffmpeg from 'fluent-ffmpeg';
+import type { Readable } from 'node:stream';
+
+if (process.env.FFMPEG_PATH) ffmpeg.setFfmpegPath(process.env.FFMPEG_PATH);
+if (process.env.FFPROBE_PATH) ffmpeg.setFfprobePath(process.env.FFPROBE_PATH);
+
+export type ProbeData = ffmpeg.FfprobeData;
+
+/** Runs ffprobe on a local file; `extraArgs` are ffprobe options such as -count_packets. */
+export function ffprobe(file: string, extraArgs: string[] = []): Promise<ProbeData> {
+  return new Promise((resolve, reject) => {
+    ffmpeg.ffprobe(file, ['-protocol_whitelist', 'file', ...extraArgs], (error: Error | null, data: ProbeData) => {
+      if (error) reject(error);
+      else resolve(data);
+    });
+  });
+}
+
+export interface RawDecodeRequest {
+  readonly file: string;
+  /** Seconds to seek (input option -ss, accurate seek) before decoding; 0 decodes from the start. */
+  readonly seekSeconds: number;
+  /** The -vf filter chain; must end in format=rgb24. */
+  readonly filter: string;
+  /** Stop after this many output frames. */
+  readonly maxFrames: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface RawDecodeProcess {
+  /** Raw rgb24 frames, back to back. */
+  readonly stdout: Readable;
+  /** Resolves when ffmpeg exits; rejects with its stderr tail when it fails. */
+  readonly done: Promise<void>;
+  kill(): void;
+}
+
+/** Spawns ffmpeg writing raw RGB24 frames of the first video stream to a pipe. */
+export function decodeRawFrames(request: RawDecodeRequest): RawDecodeProcess {
+  const inputOptions = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-protocol_whitelist', 'file,pipe'];
+  if (request.seekSeconds > 0) inputOptions.push('-ss', request.seekSeconds.toFixed(6));
+  const command = ffmpeg(request.file)
+    .inputOptions(inputOptions)
+    .outputOptions([
+      '-map', '0:v:0', '-an', '-sn', '-dn',
+      '-vf', request.filter,
+      '-fps_mode', 'passthrough',
+      '-frames:v', String(request.maxFrames),
+      '-pix_fmt', 'rgb24',
+    ])
+    .format('rawvideo');
+
+  let settled = false;
+  let killed = false;
+  const kill = (): void => {
+    if (settled || killed) return;
+    killed = true;
+    command.kill('SIGKILL');
+  };
+  const done = new Promise<void>((resolve, reject) => {
+    command.on('end', () => {
+      settled = true;
+      resolve();
+    });
+    command.on('error', (error: Error, _stdout: string | null, stderr: string | null) => {
+      settled = true;
+      if (killed) resolve();
+      else reject(new Error(lastLines(stderr) || error.message));
+    });
+  });
+  const onAbort = (): void => kill();
+  request.signal?.addEventListener('abort', onAbort, { once: true });
+  void done.finally(() => request.signal?.removeEventListener('abort', onAbort)).catch(() => undefined);
+  const stdout = command.pipe() as Readable;
+  return { stdout, done, kill };
+}
+
+function lastLines(text: string | null | undefined, count = 3): string {
+  return (text ?? '').trim().split('\n').slice(-count).join(' | ');
+}

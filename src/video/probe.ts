@@ -1,0 +1,104 @@
+/**
+ * What ffprobe says about a file, reduced to the facts sampling and limits need.
+ */
+import { statSync } from 'node:fs';
+import { UnsupportedMediaError } from '../errors.js';
+import { ffprobe, type ProbeData } from './ffmpeg.js';
+
+export interface VideoInfo {
+  readonly durationSec: number;
+  readonly fps: number;
+  /** Frames in the first video stream (container count, packet count, or duration x fps). */
+  readonly frameCount: number;
+  /** Display size (after rotation metadata is applied, as ffmpeg decodes it). */
+  readonly width: number;
+  readonly height: number;
+  readonly codec: string;
+  readonly container: string;
+  readonly streamCount: number;
+  readonly bytes: number;
+}
+
+type Stream = ProbeData['streams'][number];
+
+export function parseRate(rate: string | undefined): number {
+  if (!rate) return 0;
+  const [num, den] = rate.split('/').map(Number);
+  if (!Number.isFinite(num) || num === undefined) return 0;
+  const value = den ? num / den : num;
+  return Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+function positive(value: unknown): number | undefined {
+  const n = typeof value === 'string' ? Number(value) : typeof value === 'number' ? value : Number.NaN;
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+function rotationOf(stream: Stream): number {
+  const sideData = (stream as { side_data_list?: Array<{ rotation?: number }> }).side_data_list ?? [];
+  const fromSide = sideData.find((s) => typeof s.rotation === 'number')?.rotation;
+  const fromTag = Number((stream.tags as Record<string, string> | undefined)?.rotate ?? 0);
+  return Math.abs(Math.round(fromSide ?? fromTag)) % 180;
+}
+
+/** The first real video stream: cover art (attached pictures) is not video. */
+export function pickVideoStream(data: ProbeData): Stream | undefined {
+  return data.streams.find((s) => s.codec_type === 'video' && !(s.disposition?.attached_pic));
+}
+
+/**
+ * Pure mapping from ffprobe's JSON to VideoInfo; `packetCount` comes from a second, counting
+ * probe when the container does not store a frame count.
+ */
+export function toVideoInfo(data: ProbeData, bytes: number, file: string, packetCount?: number): VideoInfo {
+  const stream = pickVideoStream(data);
+  if (!stream) throw new UnsupportedMediaError('no_video_stream', `upload '${file}' has no video stream`, { parameter: 'video' });
+  const fps = parseRate(stream.avg_frame_rate) || parseRate(stream.r_frame_rate);
+  const durationSec = positive(stream.duration) ?? positive(data.format.duration) ?? 0;
+  const frameCount = Math.round(
+    positive(stream.nb_frames) ?? positive(packetCount) ?? positive((stream as { nb_read_packets?: string }).nb_read_packets)
+      ?? durationSec * fps,
+  );
+  const rawWidth = stream.width ?? 0;
+  const rawHeight = stream.height ?? 0;
+  const rotated = rotationOf(stream) === 90;
+  const width = rotated ? rawHeight : rawWidth;
+  const height = rotated ? rawWidth : rawHeight;
+  if (!(width > 0 && height > 0)) {
+    throw new UnsupportedMediaError('undecodable_media', `upload '${file}' has a video stream without a frame size`, { parameter: 'video' });
+  }
+  if (!(fps > 0) || !(frameCount > 0)) {
+    throw new UnsupportedMediaError('undecodable_media', `upload '${file}' has no frames that can be counted (fps ${fps}, frames ${frameCount})`, { parameter: 'video' });
+  }
+  return {
+    durationSec: durationSec || frameCount / fps,
+    fps,
+    frameCount,
+    width,
+    height,
+    codec: stream.codec_name ?? 'unknown',
+    container: data.format.format_name ?? 'unknown',
+    streamCount: data.streams.length,
+    bytes,
+  };
+}
+
+/** Probes a local file; anything ffprobe cannot read is a 415. */
+export async function probeVideo(file: string, displayName = file): Promise<VideoInfo> {
+  const bytes = statSync(file).size;
+  if (bytes === 0) throw new UnsupportedMediaError('empty_upload', `upload '${displayName}' is empty (0 bytes)`, { parameter: 'video' });
+  let data: ProbeData;
+  try {
+    data = await ffprobe(file);
+  } catch {
+    throw new UnsupportedMediaError('undecodable_media', `upload '${displayName}' is not a video ffmpeg can read`, { parameter: 'video' });
+  }
+  const stream = pickVideoStream(data);
+  let packets: number | undefined;
+  if (stream && !positive(stream.nb_frames)) {
+    // Matroska/WebM and some others keep no frame count: count packets (demux only, no decode).
+    const counted = await ffprobe(file, ['-count_packets', '-select_streams', `${stream.index}`]).catch(() => undefined);
+    packets = positive((counted?.streams[0] as { nb_read_packets?: string } | undefined)?.nb_read_packets);
+  }
+  return toVideoInfo(data, bytes, displayName, packets);
+}

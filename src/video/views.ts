@@ -1,0 +1,114 @@
+/**
+ * From a probed video and a protocol to model-ready views: which frames, at what size, which
+ * crops (planViews, pure), then decoding and packing clip by clip (readViews), so the caller can
+ * start inference on the first views while later ones are still being decoded.
+ */
+import { UnsupportedMediaError } from '../errors.js';
+import { decodeFrames } from './decode.js';
+import { cropBoxes, resizeShortSide, type CropBox, type Size } from './geometry.js';
+import type { VideoInfo } from './probe.js';
+import { clipFrameIndices, type SamplingProtocol } from './sampling.js';
+import { packClip, type Normalization } from './transforms.js';
+
+export interface Preprocessing extends Normalization {
+  readonly shortSide: number;
+  readonly cropSize: number;
+}
+
+export interface ViewPlan {
+  readonly protocol: SamplingProtocol;
+  /** `[numClips][numFrames]` frame indices. */
+  readonly clips: readonly (readonly number[])[];
+  readonly resized: Size;
+  readonly crops: readonly CropBox[];
+  readonly cropSize: number;
+  readonly viewCount: number;
+  /** Values in one view: 3 x T x S x S. */
+  readonly viewLength: number;
+}
+
+export function planViews(info: VideoInfo, protocol: SamplingProtocol, preprocessing: Preprocessing): ViewPlan {
+  const clips = clipFrameIndices(protocol, info.frameCount);
+  const resized = resizeShortSide(info, preprocessing.shortSide);
+  const crops = cropBoxes(resized, preprocessing.cropSize, protocol.numCrops);
+  return {
+    protocol,
+    clips,
+    resized,
+    crops,
+    cropSize: preprocessing.cropSize,
+    viewCount: clips.length * crops.length,
+    viewLength: 3 * protocol.numFrames * preprocessing.cropSize ** 2,
+  };
+}
+
+export interface View {
+  readonly clip: number;
+  readonly crop: number;
+  /** Float32 `[3, T, S, S]`, normalized. */
+  readonly data: Float32Array;
+}
+
+export interface ViewTimings {
+  decodeMs: number;
+  preprocessMs: number;
+}
+
+/**
+ * Yields every view (clip-major, crops in order). Indices past the decodable end of the file are
+ * clamped to the last decoded frame, as the official loaders repeat the last index.
+ */
+export async function* readViews(
+  file: string,
+  info: VideoInfo,
+  plan: ViewPlan,
+  preprocessing: Preprocessing,
+  timings: ViewTimings,
+  signal?: AbortSignal,
+  displayName?: string,
+): AsyncGenerator<View> {
+  const needed = [...new Set(plan.clips.flat())].sort((a, b) => a - b);
+  const frames = new Map<number, Uint8Array>();
+  let lastIndex = -1;
+  let nextClip = 0;
+
+  const frameAt = (index: number): Uint8Array => {
+    for (let i = index; i >= 0; i--) {
+      const frame = frames.get(i);
+      if (frame) return frame;
+    }
+    throw new UnsupportedMediaError('undecodable_media', `upload '${displayName ?? file}' yielded no frames`, { parameter: 'video' });
+  };
+  const packReadyClips = function* (all: boolean): Generator<View> {
+    while (nextClip < plan.clips.length && (all || plan.clips[nextClip]!.at(-1)! <= lastIndex)) {
+      const started = performance.now();
+      const clipFrames = plan.clips[nextClip]!.map(frameAt);
+      const views = plan.crops.map((box, crop) => {
+        const data = new Float32Array(plan.viewLength);
+        packClip(clipFrames, plan.resized, box, preprocessing, data, 0);
+        return { clip: nextClip, crop, data };
+      });
+      timings.preprocessMs += performance.now() - started;
+      nextClip++;
+      // Frames before the next clip's first index are no longer needed.
+      const keepFrom = plan.clips[nextClip]?.[0] ?? Number.POSITIVE_INFINITY;
+      for (const index of frames.keys()) if (index < keepFrom && index !== lastIndex) frames.delete(index);
+      yield* views;
+    }
+  };
+
+  const decoder = decodeFrames({ file, fps: info.fps, indices: needed, size: plan.resized, ...(signal ? { signal } : {}), ...(displayName ? { displayName } : {}) });
+  let waitStarted = performance.now();
+  for await (const frame of decoder) {
+    timings.decodeMs += performance.now() - waitStarted;
+    frames.set(frame.index, frame.rgb);
+    lastIndex = frame.index;
+    yield* packReadyClips(false);
+    waitStarted = performance.now();
+  }
+  timings.decodeMs += performance.now() - waitStarted;
+  if (lastIndex < 0) {
+    throw new UnsupportedMediaError('undecodable_media', `upload '${displayName ?? file}' yielded no frames`, { parameter: 'video' });
+  }
+  yield* packReadyClips(true);
+}
