@@ -1,7 +1,7 @@
 /**
  * Limits checked on ffprobe's facts before a single frame is decoded.
  */
-import { TooLargeError } from '../errors.js';
+import { TooLargeError, UnsupportedMediaError } from '../errors.js';
 import type { VideoInfo } from './probe.js';
 
 export interface VideoLimits {
@@ -10,7 +10,23 @@ export interface VideoLimits {
   readonly maxWidth: number;
   readonly maxHeight: number;
   readonly maxFrames: number;
+  /** ffprobe demuxer names (any of a comma-separated format_name) we accept. */
+  readonly allowedContainers?: readonly string[];
+  /** ffprobe codec names of the video stream we accept. */
+  readonly allowedCodecs?: readonly string[];
 }
+
+/**
+ * Video containers and codecs people actually upload. ffmpeg reads far more (text files play as
+ * ANSI art through its `tty` demuxer, images through `image2`), and none of that is a video.
+ */
+export const DEFAULT_CONTAINERS: readonly string[] = [
+  'mov', 'mp4', 'matroska', 'webm', 'avi', 'mpeg', 'mpegts', 'flv', 'ogg', 'asf', 'm4v', 'ivf', 'nut', '3gp',
+];
+export const DEFAULT_CODECS: readonly string[] = [
+  'h264', 'hevc', 'vp8', 'vp9', 'av1', 'mpeg4', 'mpeg1video', 'mpeg2video', 'msmpeg4v1', 'msmpeg4v2', 'msmpeg4v3',
+  'mjpeg', 'theora', 'wmv1', 'wmv2', 'wmv3', 'vc1', 'h263', 'flv1', 'prores', 'dnxhd', 'ffv1', 'dvvideo', 'rawvideo',
+];
 
 /** Defaults in the spirit of FFmpeg's own fuzzing limits (4096 x 4096). */
 export const DEFAULT_LIMITS: VideoLimits = {
@@ -22,6 +38,14 @@ export const DEFAULT_LIMITS: VideoLimits = {
 };
 
 export function checkLimits(info: VideoInfo, limits: VideoLimits): void {
+  const containers = limits.allowedContainers ?? DEFAULT_CONTAINERS;
+  if (!info.container.split(',').some((name) => containers.includes(name))) {
+    throw new UnsupportedMediaError('unsupported_container', `upload 'video' is a '${info.container}' file, which is not a video container this service accepts (${containers.join(', ')})`, { parameter: 'video', value: info.container });
+  }
+  const codecs = limits.allowedCodecs ?? DEFAULT_CODECS;
+  if (!codecs.includes(info.codec)) {
+    throw new UnsupportedMediaError('unsupported_codec', `upload 'video' uses the '${info.codec}' codec, which this service does not accept (${codecs.join(', ')})`, { parameter: 'video', value: info.codec });
+  }
   if (info.bytes > limits.maxBytes) {
     throw new TooLargeError('upload_too_large', `upload 'video' is ${info.bytes} bytes; the limit is ${limits.maxBytes}`, { parameter: 'video', value: info.bytes });
   }

@@ -31,18 +31,24 @@ export function packClip(
   if (offset + 3 * channelStride > out.length) {
     throw new RangeError(`clip of ${3 * channelStride} values does not fit at offset ${offset} of ${out.length}`);
   }
-  const scale = norm.std.map((s) => 1 / (255 * s));
-  const bias = norm.mean.map((m, c) => -m / norm.std[c]!);
+  // (v / 255 - mean) / std == v * scale + bias, with the constants hoisted out of the loop.
+  const s0 = 1 / (255 * norm.std[0]);
+  const s1 = 1 / (255 * norm.std[1]);
+  const s2 = 1 / (255 * norm.std[2]);
+  const b0 = -norm.mean[0] / norm.std[0];
+  const b1 = -norm.mean[1] / norm.std[1];
+  const b2 = -norm.mean[2] / norm.std[2];
   const rowBytes = frameSize.width * 3;
   for (let ti = 0; ti < t; ti++) {
     const frame = frames[ti]!;
+    let dst = offset + ti * plane;
     for (let y = 0; y < size; y++) {
       let src = (box.y + y) * rowBytes + box.x * 3;
-      let dst = offset + ti * plane + y * size;
-      for (let x = 0; x < size; x++, src += 3, dst++) {
-        out[dst] = frame[src]! * scale[0]! + bias[0]!;
-        out[dst + channelStride] = frame[src + 1]! * scale[1]! + bias[1]!;
-        out[dst + 2 * channelStride] = frame[src + 2]! * scale[2]! + bias[2]!;
+      const end = dst + size;
+      for (; dst < end; dst++, src += 3) {
+        out[dst] = frame[src]! * s0 + b0;
+        out[dst + channelStride] = frame[src + 1]! * s1 + b1;
+        out[dst + 2 * channelStride] = frame[src + 2]! * s2 + b2;
       }
     }
   }

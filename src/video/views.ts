@@ -3,6 +3,7 @@
  * crops (planViews, pure), then decoding and packing clip by clip (readViews), so the caller can
  * start inference on the first views while later ones are still being decoded.
  */
+import { setImmediate } from 'node:timers/promises';
 import { UnsupportedMediaError } from '../errors.js';
 import { decodeFrames } from './decode.js';
 import { cropBoxes, resizeShortSide, type CropBox, type Size } from './geometry.js';
@@ -79,21 +80,24 @@ export async function* readViews(
     }
     throw new UnsupportedMediaError('undecodable_media', `upload '${displayName ?? file}' yielded no frames`, { parameter: 'video' });
   };
-  const packReadyClips = function* (all: boolean): Generator<View> {
+  /** Packs the clips whose frames are all decoded, one view at a time. */
+  const packReadyClips = async function* (all: boolean): AsyncGenerator<View> {
     while (nextClip < plan.clips.length && (all || plan.clips[nextClip]!.at(-1)! <= lastIndex)) {
-      const started = performance.now();
-      const clipFrames = plan.clips[nextClip]!.map(frameAt);
-      const views = plan.crops.map((box, crop) => {
+      const clip = nextClip;
+      const clipFrames = plan.clips[clip]!.map(frameAt);
+      for (let crop = 0; crop < plan.crops.length; crop++) {
+        const started = performance.now();
         const data = new Float32Array(plan.viewLength);
-        packClip(clipFrames, plan.resized, box, preprocessing, data, 0);
-        return { clip: nextClip, crop, data };
-      });
-      timings.preprocessMs += performance.now() - started;
+        packClip(clipFrames, plan.resized, plan.crops[crop]!, preprocessing, data, 0);
+        timings.preprocessMs += performance.now() - started;
+        yield { clip, crop, data };
+        // Let the event loop breathe (health checks, other requests) between views.
+        await setImmediate();
+      }
       nextClip++;
       // Frames before the next clip's first index are no longer needed.
       const keepFrom = plan.clips[nextClip]?.[0] ?? Number.POSITIVE_INFINITY;
       for (const index of frames.keys()) if (index < keepFrom && index !== lastIndex) frames.delete(index);
-      yield* views;
     }
   };
 

@@ -17,9 +17,11 @@ export interface ClassifyOptions extends ProtocolOverrides {
 export const DEFAULT_TOP_K = 5;
 
 export function chooseProtocol(folder: ModelFolder, options: ClassifyOptions): SamplingProtocol {
-  const { numClips, numCrops, numFrames, samplingRate } = options;
-  const protocol = resolveProtocol(options.protocol ?? folder.manifest.sampling.protocol, { numClips, numCrops, numFrames, samplingRate });
   const frames = folder.architecture.numFrames;
+  const { numClips, numCrops, samplingRate } = options;
+  // A preset's clip length is the model's own unless the request names one.
+  const numFrames = options.numFrames ?? frames;
+  const protocol = resolveProtocol(options.protocol ?? folder.manifest.sampling.protocol, { numClips, numCrops, numFrames, samplingRate });
   if (protocol.numFrames !== frames) {
     throw new InvalidParameterError('numFrames', protocol.numFrames, `must be ${frames}, the clip length model '${folder.manifest.name}' was exported for`);
   }
