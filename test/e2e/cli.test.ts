@@ -77,7 +77,7 @@ describe('videomae predict and serve', () => {
     form.append('video', new Blob([readFileSync(file)]), 'cli.mp4');
     const response = await fetch(`${url}/classify?protocol=fast&topK=3`, { method: 'POST', body: form });
     expect(response.status).toBe(200);
-    const fromHttp = await response.json();
+    const fromHttp = (await response.json()) as Record<string, unknown>;
     const { timings: _a, ...cliRest } = fromCli;
     const { timings: _b, ...httpRest } = fromHttp;
     expect(httpRest).toEqual(cliRest);

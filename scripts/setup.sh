@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs everything this service needs on Debian 12 / Node 20 and builds it:
+# Debian's ffmpeg (when missing), npm dependencies (onnxruntime-node's CUDA download skipped
+# unless ONNXRUNTIME_NODE_INSTALL says otherwise), the TypeScript build and the default model's
+# ONNX export.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
+  echo "setup: installing Debian's ffmpeg"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
+fi
+
+# The CPU runtime is bundled in the onnxruntime-node package; its install script would fetch the
+# CUDA provider from a host that is not reachable here.
+export ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}"
+npm ci --no-audit --no-fund
+npm run build
+echo "setup: done ($(ffmpeg -version | head -n1 | cut -d' ' -f1-3), node $(node --version))"
