@@ -41,8 +41,10 @@ export function createApp(state: ServiceState): express.Express {
   app.get('/models', modelsHandler(state));
   app.post('/classify', classifyHandler(state));
 
-  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const serviceError = toServiceError(error, state.config.limits.maxBytes);
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    // Form fields win over query parameters, as in the handlers.
+    const lookup = (name: string): unknown => (req.body as Record<string, unknown> | undefined)?.[name] ?? (req.query as Record<string, unknown>)[name];
+    const serviceError = toServiceError(error, state.config.limits.maxBytes, lookup);
     if (serviceError.status >= 500 && serviceError.code === 'internal_error') console.error(error);
     if (res.headersSent) return;
     res.status(serviceError.status).json(errorBody(serviceError));

@@ -3,7 +3,7 @@
  * upload errors, JSON parse errors) into one ServiceError, and that into the one error body.
  */
 import multer from 'multer';
-import { ServiceError, TooLargeError } from '../errors.js';
+import { describeValue, ServiceError, TooLargeError } from '../errors.js';
 import type { components } from './generated/openapi.js';
 
 export type ErrorBody = components['schemas']['Error'];
@@ -33,7 +33,10 @@ function parameterFromPath(path: string | undefined): string | undefined {
   return parts.length ? parts.join('.') : undefined;
 }
 
-function fromValidator(error: ValidatorError): ServiceError {
+/** Where the validator found a bad value, so the message can echo it. */
+export type ParameterLookup = (parameter: string) => unknown;
+
+function fromValidator(error: ValidatorError, lookup: ParameterLookup): ServiceError {
   const first = error.errors?.[0] ?? {};
   const message = first.message ?? error.message;
   const unknownQuery = /^Unknown query parameter '(.+)'$/.exec(message);
@@ -50,7 +53,10 @@ function fromValidator(error: ValidatorError): ServiceError {
       if (/must NOT have additional properties/.test(message)) {
         return new ServiceError(400, 'unknown_parameter', `request has a field this endpoint does not accept (${message})`, parameter ? { parameter } : {});
       }
-      return new ServiceError(400, 'invalid_parameter', parameter ? `parameter '${parameter}' ${message}` : message, parameter ? { parameter } : {});
+      if (!parameter) return new ServiceError(400, 'invalid_parameter', message);
+      const value = lookup(parameter);
+      return new ServiceError(400, 'invalid_parameter', `parameter '${parameter}' ${message} (got ${describeValue(value)})`,
+        value === undefined ? { parameter } : { parameter, value });
     }
     case 404:
       return new ServiceError(404, 'not_found', `no endpoint at this path (${message})`);
@@ -76,10 +82,10 @@ function fromMulter(error: multer.MulterError, maxBytes: number): ServiceError {
   }
 }
 
-export function toServiceError(error: unknown, maxUploadBytes: number): ServiceError {
+export function toServiceError(error: unknown, maxUploadBytes: number, lookup: ParameterLookup = () => undefined): ServiceError {
   if (error instanceof ServiceError) return error;
   if (error instanceof multer.MulterError) return fromMulter(error, maxUploadBytes);
-  if (isValidatorError(error)) return fromValidator(error);
+  if (isValidatorError(error)) return fromValidator(error, lookup);
   if (error instanceof Error && /Unexpected end of form|Malformed part header|Multipart: Boundary not found/i.test(error.message)) {
     return new ServiceError(400, 'invalid_upload', `multipart body is malformed: ${error.message}`, { parameter: 'video' });
   }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeValue } from '../../src/errors.js';
 import { createApp } from '../../src/http/app.js';
 import { ServiceState } from '../../src/http/service-state.js';
 import { ModelRegistry } from '../../src/runtime/model-registry.js';
@@ -219,12 +220,14 @@ describe('POST /classify', () => {
     expectError(res, 'POST', '/classify', 400, 'invalid_parameter');
     expect(res.body.error.parameter).toBe(parameter);
     expect(res.body.error.message).toContain(parameter);
+    // The value as received (numbers already coerced by the validator).
+    expect(res.body.error.message).toContain(`(got ${describeValue(Object.values(query)[0])})`);
   });
 
   it('answers 400 for an invalid form field', async () => {
     const res = await api().post('/classify').field('numCrops', '-1').attach('video', videos.pattern('f.mp4', 1));
     expectError(res, 'POST', '/classify', 400, 'invalid_parameter');
-    expect(res.body.error.parameter).toBe('numCrops');
+    expect(res.body.error).toMatchObject({ parameter: 'numCrops', value: -1 });
   });
 
   it('answers 400 for a clip length the model was not exported for', async () => {
