@@ -58,6 +58,13 @@ export class UnavailableError extends ServiceError {
   }
 }
 
+/** The client went away (or a deadline passed) and the work was stopped; nobody reads the answer. */
+export class AbortedError extends ServiceError {
+  constructor(reason: string) {
+    super(499, 'request_aborted', `request aborted: ${reason}`);
+  }
+}
+
 /** An invariant of our own code broke; never the user's fault. */
 export class InternalError extends ServiceError {
   constructor(message: string) {

@@ -38,14 +38,81 @@ export function groupIndices(indices: readonly number[], maxGap = SEEK_GAP_FRAME
     if (current && index - current[current.length - 1]! <= maxGap) current.push(index);
     else groups.push([index]);
   }
-  return groups;
+  return groups.flatMap(splitByTerms);
 }
 
-/** The ffmpeg filter chain for one group, with `n` counted from the group's first frame. */
+/**
+ * Most terms in one select expression. FFmpeg's expression parser nests one level per operator
+ * and gives up past about 100, so terms are summed as a balanced tree and a group needing more
+ * than this is decoded in several runs.
+ */
+export const MAX_SELECT_TERMS = 32;
+
+interface Run {
+  readonly start: number;
+  readonly step: number;
+  readonly count: number;
+}
+
+/** Maximal arithmetic runs of sorted unique numbers: [0,4,8,12,13] -> (0,4,4), (13,1,1). */
+export function arithmeticRuns(values: readonly number[]): Run[] {
+  const runs: Run[] = [];
+  let i = 0;
+  while (i < values.length) {
+    const start = values[i]!;
+    if (i + 1 >= values.length) {
+      runs.push({ start, step: 1, count: 1 });
+      break;
+    }
+    const step = values[i + 1]! - start;
+    let count = 2;
+    while (i + count < values.length && values[i + count]! - values[i + count - 1]! === step) count++;
+    if (count === 2 && i + 2 < values.length) {
+      // A pair is cheaper as a lone term when the next value may start a longer run.
+      runs.push({ start, step: 1, count: 1 });
+      i += 1;
+    } else {
+      runs.push({ start, step, count });
+      i += count;
+    }
+  }
+  return runs;
+}
+
+function runTerm(run: Run): string {
+  if (run.count === 1) return `eq(n\\,${run.start})`;
+  const end = run.start + run.step * (run.count - 1);
+  const range = `between(n\\,${run.start}\\,${end})`;
+  return run.step === 1 ? range : `${range}*not(mod(n-${run.start}\\,${run.step}))`;
+}
+
+function balancedSum(terms: readonly string[]): string {
+  if (terms.length === 1) return terms[0]!;
+  const middle = Math.ceil(terms.length / 2);
+  return `(${balancedSum(terms.slice(0, middle))}+${balancedSum(terms.slice(middle))})`;
+}
+
+function splitByTerms(group: number[]): number[][] {
+  if (group.length < 2 || arithmeticRuns(relative(group)).length <= MAX_SELECT_TERMS) return [group];
+  const middle = Math.ceil(group.length / 2);
+  return [...splitByTerms(group.slice(0, middle)), ...splitByTerms(group.slice(middle))];
+}
+
+function relative(group: readonly number[]): number[] {
+  return group.map((i) => i - group[0]!);
+}
+
+/**
+ * The ffmpeg filter chain for one group: a select expression true exactly on the group's frames
+ * (`n` counted from the group's first frame), then the resize and the RGB conversion.
+ *
+ * @example
+ * selectFilter([100, 104, 108, 112, 130], { width: 32, height: 24 })
+ * // select=(between(n\,0\,12)*not(mod(n-0\,4))+eq(n\,30)),scale=32:24:...,format=rgb24
+ */
 export function selectFilter(group: readonly number[], size: Size): string {
-  const base = group[0]!;
-  const terms = group.map((i) => `eq(n\\,${i - base})`).join('+');
-  return `select=${terms},scale=${size.width}:${size.height}:flags=bilinear+accurate_rnd+full_chroma_int,format=rgb24`;
+  const expression = balancedSum(arithmeticRuns(relative(group)).map(runTerm));
+  return `select=${expression},scale=${size.width}:${size.height}:flags=bilinear+accurate_rnd+full_chroma_int,format=rgb24`;
 }
 
 /**
@@ -79,6 +146,7 @@ export async function* decodeFrames(request: DecodeRequest): AsyncGenerator<Deco
         }
       }
       await process.done;
+      request.signal?.throwIfAborted();
     } catch (error) {
       if (request.signal?.aborted) throw request.signal.reason ?? error;
       if (produced === 0) {

@@ -42,6 +42,21 @@ describe.each(CONTAINERS)('decoding $name', (spec) => {
   });
 });
 
+describe('many frames in one run', () => {
+  const file = videos.ramp(CONTAINERS[0]!, 300);
+
+  it('decodes 150 frames at stride 2 and 120 irregular frames exactly', async () => {
+    const strided = Array.from({ length: 150 }, (_, i) => 2 * i);
+    expect((await collect(file, 25, strided)).map((f) => f.decoded)).toEqual(strided.map((i) => i % 100));
+    // Irregular gaps (1..4) defeat run compression: many single terms, several ffmpeg runs.
+    const irregular: number[] = [];
+    for (let i = 0, k = 0; irregular.length < 120; k++) { irregular.push(i); i += 1 + ((k * 7) % 4); }
+    expect(groupIndices(irregular).length).toBeGreaterThan(1);
+    expect((await collect(file, 25, irregular)).map((f) => f.index)).toEqual(irregular);
+    expect((await collect(file, 25, irregular)).map((f) => f.decoded)).toEqual(irregular.map((i) => i % 100));
+  });
+});
+
 describe('views', () => {
   it('clamps a 3-frame video to its last frame for every clip of the k400 protocol', async () => {
     const file = videos.ramp(CONTAINERS[0]!, 3, 25, 48, 32);

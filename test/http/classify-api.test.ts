@@ -2,6 +2,7 @@
  * The HTTP API the way a client uses it: real uploads of real videos (made with ffmpeg here),
  * the real default model on ONNX Runtime, and every response checked against the OpenAPI spec.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -45,6 +46,21 @@ afterAll(async () => {
 });
 
 const api = () => request(server);
+
+/** Child processes of this test process running `command`. */
+function childProcesses(command: string): string[] {
+  const out = spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' }).stdout;
+  return out.split('\n').filter((line) => line.trim().endsWith(command));
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}
 
 describe('before the models are loaded', () => {
   it('is alive but not ready', async () => {
@@ -280,6 +296,19 @@ describe('POST /classify', () => {
     }
     expect(Math.max(...latencies), `healthz latencies ${latencies.map((l) => l.toFixed(1)).join(', ')} ms`).toBeLessThan(50);
     expect((await busy).status).toBe(200);
+  });
+
+  it('stops the work when the client hangs up: ffmpeg killed, upload removed, server still serving', async () => {
+    const file = videos.pattern('hangup.mp4', 30, '320x240', 25, ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-crf', '30']);
+    const call = api().post('/classify').query({ protocol: 'k400', numClips: 12 }).attach('video', file);
+    const settled = call.then(() => 'answered', () => 'aborted');
+    expect(await waitFor(() => childProcesses('ffmpeg').length > 0, 20_000)).toBe(true);
+    call.abort();
+    expect(await settled).toBe('aborted');
+    expect(await waitFor(() => childProcesses('ffmpeg').length === 0 && readdirSync(uploadRoot).length === 0, 5_000)).toBe(true);
+    const health = await api().get('/healthz');
+    expect(health.status).toBe(200);
+    expect(await waitFor(() => state.registry.resolve('default').runner.pending === 0, 10_000)).toBe(true);
   });
 
   it('leaves no upload behind', () => {

@@ -3,7 +3,7 @@
  * pipeline on the uploaded file, and maps the result back to the wire shape.
  */
 import type { Request, Response } from 'express';
-import { InvalidParameterError } from '../../errors.js';
+import { AbortedError, InvalidParameterError } from '../../errors.js';
 import { classifyVideo } from '../../tasks/classify/pipeline.js';
 import type { ClassifyOptions } from '../../tasks/classify/prepare.js';
 import type { components, operations } from '../generated/openapi.js';
@@ -43,7 +43,7 @@ export function classifyHandler(state: ServiceState) {
 
     // A client that hangs up stops the work: ffmpeg is killed, no more batches are queued.
     const abort = new AbortController();
-    const onClose = (): void => { if (!res.writableFinished) abort.abort(new Error('client disconnected')); };
+    const onClose = (): void => { if (!res.writableFinished) abort.abort(new AbortedError('client disconnected')); };
     res.once('close', onClose);
     try {
       const result = await classifyVideo(

@@ -120,6 +120,7 @@ async function inferViews(
   try {
     for await (const view of readViews(file, info, plan, modelPreprocessing(model.folder), timings, settings.signal, displayName)) {
       pendingViews.push(view.data);
+      settings.signal?.throwIfAborted();
       if (pendingViews.length === maxBatch) {
         await running;
         running = submit(pendingViews, nextView);
@@ -128,6 +129,7 @@ async function inferViews(
       }
     }
     await running;
+    settings.signal?.throwIfAborted();
     if (pendingViews.length > 0) await submit(pendingViews, nextView);
   } finally {
     // A decode failure must not leave an unobserved rejection behind.
