@@ -174,6 +174,27 @@ describe('POST /classify', () => {
     expect(res.body.protocol).toMatchObject({ name: 'fast', numClips: 2, numCrops: 3, views: 6 });
   });
 
+  it('samples by segments with the ssv2 protocol (2 clips x 3 crops)', async () => {
+    const res = await api().post('/classify').field('protocol', 'ssv2').attach('video', videos.pattern('ssv2.mp4', 2));
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.protocol).toMatchObject({ name: 'ssv2', temporal: 'segments', numClips: 2, numCrops: 3, views: 6 });
+  });
+
+  it('refuses videos over the configured limits before decoding (413)', async () => {
+    const strict = new ServiceState({ ...state.config, limits: { ...state.config.limits, maxDurationSec: 1, maxWidth: 200 } });
+    strict.setRegistry(state.registry);
+    const strictServer = createApp(strict).listen(0);
+    try {
+      const long = await request(strictServer).post('/classify').attach('video', videos.pattern('long.mp4', 2, '160x120'));
+      expectError(long, 'POST', '/classify', 413, 'video_too_long');
+      const wide = await request(strictServer).post('/classify').attach('video', videos.pattern('wide.mp4', 0.5, '320x240'));
+      expectError(wide, 'POST', '/classify', 413, 'video_too_large');
+      expect(wide.body.error.message).toContain('320x240');
+    } finally {
+      strictServer.close();
+    }
+  });
+
   it('serves a named model with its own labels and input size', async () => {
     const file = videos.pattern('tiny.mp4', 1, '160x120');
     const res = await api().post('/classify').field('model', 'tiny-ucf').field('topK', '1').attach('video', file);
