@@ -125,7 +125,7 @@ export async function* decodeFrames(request: DecodeRequest): AsyncGenerator<Deco
     const first = group[0]!;
     // Half a frame early, so that accurate seeking keeps frame `first` and drops `first - 1`.
     const seekSeconds = first > 0 ? (first - 0.5) / request.fps : 0;
-    const process = decodeRawFrames({
+    const ffmpegRun = decodeRawFrames({
       file: request.file,
       seekSeconds,
       filter: selectFilter(group, request.size),
@@ -135,7 +135,7 @@ export async function* decodeFrames(request: DecodeRequest): AsyncGenerator<Deco
     let produced = 0;
     try {
       let pending: Buffer = Buffer.alloc(0);
-      for await (const chunk of process.stdout) {
+      for await (const chunk of ffmpegRun.stdout) {
         pending = pending.length ? Buffer.concat([pending, chunk as Buffer]) : (chunk as Buffer);
         while (pending.length >= frameBytes && produced < group.length) {
           // Copy out of the stream's chunk so frames do not pin large shared buffers.
@@ -145,7 +145,7 @@ export async function* decodeFrames(request: DecodeRequest): AsyncGenerator<Deco
           yield { index: group[produced++]!, rgb };
         }
       }
-      await process.done;
+      await ffmpegRun.done;
       request.signal?.throwIfAborted();
     } catch (error) {
       if (request.signal?.aborted) throw request.signal.reason ?? error;
@@ -156,7 +156,7 @@ export async function* decodeFrames(request: DecodeRequest): AsyncGenerator<Deco
       // Frames came out before the decoder failed (a truncated file): keep what we have.
       return;
     } finally {
-      process.kill();
+      ffmpegRun.kill();
     }
     if (produced < group.length) return; // past the real end of the video: later groups hold nothing
   }
