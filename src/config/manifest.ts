@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ServiceError } from '../errors.js';
 import { validateArchitecture, type VitArchitecture } from './architectures.js';
@@ -120,9 +120,4 @@ export async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest('hex');
-}
-
-/** The parent folder of a manifest file, for callers that were handed a model.json path. */
-export function modelDirOf(pathToFolderOrManifest: string): string {
-  return pathToFolderOrManifest.endsWith(MANIFEST_FILE) ? dirname(pathToFolderOrManifest) : pathToFolderOrManifest;
 }

@@ -3,6 +3,7 @@
  * (mean of softmax over views, top-k). Decoding the next views overlaps the inference of the
  * previous batch: the model runs on a worker thread while ffmpeg fills the next batch.
  */
+import { assert } from '../../errors.js';
 import type { ExecutionProvider } from '../../runtime/inference-runner.js';
 import type { LoadedModel } from '../../runtime/model-registry.js';
 import { float32Tensor, type Float32Tensor } from '../../runtime/tensor.js';
@@ -111,7 +112,10 @@ async function inferViews(
     batches++;
     return model.runner.run({ video }, ['logits']).then((outputs) => {
       inferenceMs += performance.now() - runStarted;
-      logits.set(outputs.logits!.data, firstView * classes);
+      const out = outputs.logits;
+      assert(out && out.dims[0] === views.length && out.dims[1] === classes,
+        () => `model '${model.name}' returned logits [${out?.dims.join(', ')}], expected [${views.length}, ${classes}]`);
+      logits.set(out.data, firstView * classes);
     });
   };
 
