@@ -12,12 +12,12 @@ import type { Float32Tensor } from './tensor.js';
 
 export type WorkerRequest =
   | { kind: 'load'; modelPath: string; device: DeviceRequest; threads: number }
-  | { kind: 'run'; id: number; feeds: Record<string, Float32Tensor>; outputs: string[] }
+  | { kind: 'run'; id: number; feeds: Record<string, Float32Tensor>; outputs: string[]; returnInputs: boolean }
   | { kind: 'close' };
 
 export type WorkerResponse =
   | { kind: 'loaded'; provider: ExecutionProvider; inputNames: string[]; outputNames: string[] }
-  | { kind: 'result'; id: number; outputs: Record<string, Float32Tensor> }
+  | { kind: 'result'; id: number; outputs: Record<string, Float32Tensor>; inputs?: Record<string, Float32Tensor> }
   | { kind: 'error'; id?: number; message: string };
 
 let session: ort.InferenceSession | undefined;
@@ -55,8 +55,10 @@ function post(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
   parentPort!.postMessage(message, transfer);
 }
 
+// One request at a time, in arrival order: a run waits for the load and for the runs before it.
+let queue: Promise<void> = Promise.resolve();
 parentPort!.on('message', (request: WorkerRequest) => {
-  void handle(request);
+  queue = queue.then(() => handle(request));
 });
 
 async function handle(request: WorkerRequest): Promise<void> {
@@ -77,7 +79,13 @@ async function handle(request: WorkerRequest): Promise<void> {
         outputs[name] = { type: 'float32', dims: [...tensor.dims], data };
         transfer.add(data.buffer as ArrayBuffer);
       }
-      post({ kind: 'result', id: request.id, outputs }, [...transfer]);
+      if (!request.returnInputs) {
+        post({ kind: 'result', id: request.id, outputs }, [...transfer]);
+        return;
+      }
+      // The caller gave us its buffers; give them back for reuse.
+      for (const tensor of Object.values(request.feeds)) transfer.add(tensor.data.buffer as ArrayBuffer);
+      post({ kind: 'result', id: request.id, outputs, inputs: request.feeds }, [...transfer]);
     } else {
       await session?.release();
       session = undefined;

@@ -1,14 +1,14 @@
 /**
- * InferenceRunner on a worker thread: one ONNX Runtime session per worker, runs queued and
- * executed one at a time (a session already uses every core it is given; two runs at once
- * would only fight over them).
+ * InferenceRunner on a worker thread: one ONNX Runtime session per worker. Runs are posted at
+ * once and the worker executes them one at a time (a session already uses every core it is
+ * given; two runs at once would only fight over them).
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { InternalError, ServiceError } from '../errors.js';
-import type { InferenceRunner, RunnerOptions, SessionInfo } from './inference-runner.js';
+import type { InferenceRunner, RunnerOptions, RunOptions, RunResult, SessionInfo } from './inference-runner.js';
 import type { WorkerRequest, WorkerResponse } from './session-worker.js';
-import type { Float32Tensor, TensorFeeds } from './tensor.js';
+import type { TensorFeeds } from './tensor.js';
 
 /**
  * Starts the worker: the compiled JS next to this file, or, when running from TypeScript sources
@@ -24,7 +24,7 @@ function spawnWorker(): Worker {
 }
 
 interface Pending {
-  resolve(outputs: Record<string, Float32Tensor>): void;
+  resolve(result: RunResult): void;
   reject(error: Error): void;
 }
 
@@ -36,9 +36,7 @@ export class ModelLoadError extends ServiceError {
 
 export class WorkerRunner implements InferenceRunner {
   private readonly pendingRuns = new Map<number, Pending>();
-  private queue: Promise<unknown> = Promise.resolve();
   private nextId = 0;
-  private queued = 0;
   private closed = false;
 
   private constructor(private readonly worker: Worker, private readonly info: SessionInfo) {
@@ -52,7 +50,7 @@ export class WorkerRunner implements InferenceRunner {
   get provider() { return this.info.provider; }
   get inputNames() { return this.info.inputNames; }
   get outputNames() { return this.info.outputNames; }
-  get pending() { return this.queued; }
+  get pending() { return this.pendingRuns.size; }
 
   /** Starts a worker and loads the model into it. */
   static async create(modelPath: string, options: RunnerOptions): Promise<WorkerRunner> {
@@ -77,32 +75,28 @@ export class WorkerRunner implements InferenceRunner {
     }
   }
 
-  run(feeds: TensorFeeds, outputs: readonly string[]): Promise<Record<string, Float32Tensor>> {
+  run(feeds: TensorFeeds, outputs: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     if (this.closed) return Promise.reject(new InternalError('inference runner is closed'));
     for (const name of outputs) {
       if (!this.info.outputNames.includes(name)) {
         return Promise.reject(new InternalError(`model has no output '${name}' (outputs: ${this.info.outputNames.join(', ')})`));
       }
     }
-    this.queued++;
-    const result = this.queue.then(() => this.send(feeds, outputs));
-    this.queue = result.catch(() => undefined);
-    return result.finally(() => { this.queued--; });
-  }
-
-  private send(feeds: TensorFeeds, outputs: readonly string[]): Promise<Record<string, Float32Tensor>> {
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
+    const result = new Promise<RunResult>((resolve, reject) => {
       this.pendingRuns.set(id, { resolve, reject });
-      const request: WorkerRequest = { kind: 'run', id, feeds, outputs: [...outputs] };
-      // Inputs are not transferred: callers may reuse or inspect them after the run.
-      this.worker.postMessage(request);
     });
+    const transferInputs = options.transferInputs ?? false;
+    const request: WorkerRequest = { kind: 'run', id, feeds, outputs: [...outputs], returnInputs: transferInputs };
+    const transfer = transferInputs ? [...new Set(Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer))] : [];
+    // The worker queues runs and executes them one at a time.
+    this.worker.postMessage(request, transfer);
+    return result;
   }
 
   private onMessage(message: WorkerResponse): void {
     if (message.kind === 'result') {
-      this.pendingRuns.get(message.id)?.resolve(message.outputs);
+      this.pendingRuns.get(message.id)?.resolve(message.inputs ? { outputs: message.outputs, inputs: message.inputs } : { outputs: message.outputs });
       this.pendingRuns.delete(message.id);
     } else if (message.kind === 'error' && message.id !== undefined) {
       this.pendingRuns.get(message.id)?.reject(new InternalError(`inference failed: ${message.message}`));
@@ -115,10 +109,11 @@ export class WorkerRunner implements InferenceRunner {
     this.pendingRuns.clear();
   }
 
+  /** Lets queued runs finish, then stops the worker. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.queue;
+    while (this.pendingRuns.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
     await this.worker.terminate();
   }
 }

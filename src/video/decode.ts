@@ -134,15 +134,23 @@ export async function* decodeFrames(request: DecodeRequest): AsyncGenerator<Deco
     });
     let produced = 0;
     try {
-      let pending: Buffer = Buffer.alloc(0);
+      // Chunks are copied straight into the frame being assembled: no concatenated buffers.
+      let frame: Uint8Array | undefined;
+      let filled = 0;
       for await (const chunk of ffmpegRun.stdout) {
-        pending = pending.length ? Buffer.concat([pending, chunk as Buffer]) : (chunk as Buffer);
-        while (pending.length >= frameBytes && produced < group.length) {
-          // Copy out of the stream's chunk so frames do not pin large shared buffers.
-          const rgb = new Uint8Array(frameBytes);
-          rgb.set(pending.subarray(0, frameBytes));
-          pending = pending.subarray(frameBytes);
-          yield { index: group[produced++]!, rgb };
+        const bytes = chunk as Buffer;
+        let read = 0;
+        while (read < bytes.length && produced < group.length) {
+          frame ??= new Uint8Array(frameBytes);
+          const take = Math.min(frameBytes - filled, bytes.length - read);
+          frame.set(bytes.subarray(read, read + take), filled);
+          filled += take;
+          read += take;
+          if (filled === frameBytes) {
+            yield { index: group[produced++]!, rgb: frame };
+            frame = undefined;
+            filled = 0;
+          }
         }
       }
       await ffmpegRun.done;

@@ -12,6 +12,7 @@ export interface Normalization {
 /**
  * Writes one clip as float32 `[3, T, S, S]` at `offset` of `out`:
  * out[c, t, y, x] = (frame_t[box.y + y, box.x + x, c] / 255 - mean[c]) / std[c].
+ * `frameRange` limits the work to frames [from, to), so a caller can pack a clip in slices.
  *
  * @example
  * packClip([frame0, frame1], { width: 4, height: 4 }, { x: 1, y: 1, size: 2 }, IMAGENET, out, 0)
@@ -23,6 +24,7 @@ export function packClip(
   norm: Normalization,
   out: Float32Array,
   offset: number,
+  frameRange: { from: number; to: number } = { from: 0, to: frames.length },
 ): void {
   const { size } = box;
   const t = frames.length;
@@ -39,7 +41,7 @@ export function packClip(
   const b1 = -norm.mean[1] / norm.std[1];
   const b2 = -norm.mean[2] / norm.std[2];
   const rowBytes = frameSize.width * 3;
-  for (let ti = 0; ti < t; ti++) {
+  for (let ti = frameRange.from; ti < frameRange.to; ti++) {
     const frame = frames[ti]!;
     let dst = offset + ti * plane;
     for (let y = 0; y < size; y++) {

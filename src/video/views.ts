@@ -43,11 +43,18 @@ export function planViews(info: VideoInfo, protocol: SamplingProtocol, preproces
   };
 }
 
+/** Frames packed between two turns of the event loop (about a millisecond of work). */
+const FRAMES_PER_SLICE = 4;
+
 export interface View {
   readonly clip: number;
   readonly crop: number;
-  /** Float32 `[3, T, S, S]`, normalized. */
-  readonly data: Float32Array;
+  /**
+   * Writes the view, float32 `[3, T, S, S]` normalized, at `offset` of `out` (typically its slot
+   * in a batch, so no per-view buffer is made), a few frames at a time with the event loop free
+   * in between. The view holds its clip's frames until it is dropped: pack it and let it go.
+   */
+  packInto(out: Float32Array, offset: number): Promise<void>;
 }
 
 export interface ViewTimings {
@@ -56,8 +63,9 @@ export interface ViewTimings {
 }
 
 /**
- * Yields every view (clip-major, crops in order). Indices past the decodable end of the file are
- * clamped to the last decoded frame, as the official loaders repeat the last index.
+ * Yields every view (clip-major, crops in order), ready to be packed. Indices past the decodable
+ * end of the file are clamped to the last decoded frame, as the official loaders repeat the
+ * last index.
  */
 export async function* readViews(
   file: string,
@@ -86,13 +94,20 @@ export async function* readViews(
       const clip = nextClip;
       const clipFrames = plan.clips[clip]!.map(frameAt);
       for (let crop = 0; crop < plan.crops.length; crop++) {
-        const started = performance.now();
-        const data = new Float32Array(plan.viewLength);
-        packClip(clipFrames, plan.resized, plan.crops[crop]!, preprocessing, data, 0);
-        timings.preprocessMs += performance.now() - started;
-        yield { clip, crop, data };
-        // Let the event loop breathe (health checks, other requests) between views.
-        await setImmediate();
+        const box = plan.crops[crop]!;
+        yield {
+          clip,
+          crop,
+          packInto: async (out, offset) => {
+            for (let from = 0; from < clipFrames.length; from += FRAMES_PER_SLICE) {
+              const started = performance.now();
+              const to = Math.min(from + FRAMES_PER_SLICE, clipFrames.length);
+              packClip(clipFrames, plan.resized, box, preprocessing, out, offset, { from, to });
+              timings.preprocessMs += performance.now() - started;
+              await setImmediate();
+            }
+          },
+        };
       }
       nextClip++;
       // Frames before the next clip's first index are no longer needed.

@@ -66,26 +66,34 @@ describe('views', () => {
     const plan = planViews(info, protocol, PREPROCESSING);
     expect(plan.viewCount).toBe(15);
     const timings = { decodeMs: 0, preprocessMs: 0 };
-    const views = [];
-    for await (const view of readViews(file, info, plan, PREPROCESSING, timings)) views.push(view);
+    const views: Array<{ clip: number; crop: number }> = [];
+    for await (const view of readViews(file, info, plan, PREPROCESSING, timings)) {
+      await view.packInto(new Float32Array(plan.viewLength), 0);
+      views.push({ clip: view.clip, crop: view.crop });
+    }
     expect(views.map((v) => [v.clip, v.crop])).toEqual(
       Array.from({ length: 15 }, (_, i) => [Math.floor(i / 3), i % 3]),
     );
     // Frame t of each clip: index 0 (t = 0), then the last sample (frame 0 again: stride 4 > 3 frames).
     expect(plan.clips[0]).toEqual(Array(16).fill(0));
     expect(timings.decodeMs).toBeGreaterThan(0);
+    expect(timings.preprocessMs).toBeGreaterThan(0);
   });
 
   it('clamps indices past the real end to the last decoded frame when the probe over-counts', async () => {
     const file = videos.ramp(CONTAINERS[0]!, 40, 25, 32, 32);
     const info = { ...(await probeVideo(file)), frameCount: 80 };
     const plan = planViews(info, { ...PROTOCOLS.fast, samplingRate: 5 }, PREPROCESSING);
-    const views = [];
-    for await (const view of readViews(file, info, plan, PREPROCESSING, { decodeMs: 0, preprocessMs: 0 })) views.push(view);
-    expect(views).toHaveLength(1);
+    const packed: Float32Array[] = [];
+    for await (const view of readViews(file, info, plan, PREPROCESSING, { decodeMs: 0, preprocessMs: 0 })) {
+      const data = new Float32Array(plan.viewLength);
+      await view.packInto(data, 0);
+      packed.push(data);
+    }
+    expect(packed).toHaveLength(1);
     // Samples 0, 5, ..., 75; frames 40..75 do not exist, so they repeat frame 35, the last one decoded.
     const size = 32 * 32;
-    const lastFrameRed = views[0]!.data[15 * size]!;
+    const lastFrameRed = packed[0]![15 * size]!;
     const red = Math.round((lastFrameRed * 0.229 + 0.485) * 255);
     expect(rampIndex(Uint8Array.of(red))).toBe(35);
   });

@@ -4,6 +4,7 @@
  * previous batch: the model runs on a worker thread while ffmpeg fills the next batch.
  */
 import { assert } from '../../errors.js';
+import { Float32Pool } from '../../runtime/buffer-pool.js';
 import type { ExecutionProvider } from '../../runtime/inference-runner.js';
 import type { LoadedModel } from '../../runtime/model-registry.js';
 import { float32Tensor, type Float32Tensor } from '../../runtime/tensor.js';
@@ -13,6 +14,9 @@ import type { SamplingProtocol } from '../../video/sampling.js';
 import { planViews, readViews, type ViewPlan, type ViewTimings } from '../../video/views.js';
 import { meanSoftmax, topK } from './postprocess.js';
 import { chooseProtocol, DEFAULT_TOP_K, modelPreprocessing, type ClassifyOptions } from './prepare.js';
+
+/** Batch buffers shared by every request of this process (they are large; see Float32Pool). */
+const batchPool = new Float32Pool();
 
 export interface ClassifyInput {
   /** A local, server-owned file path. */
@@ -100,41 +104,48 @@ async function inferViews(
   const size = plan.cropSize;
   const logits = new Float32Array(plan.viewCount * classes);
   const maxBatch = Math.max(1, settings.maxBatch);
+  const batchLength = maxBatch * plan.viewLength;
   let inferenceMs = 0;
   let batches = 0;
   let running: Promise<void> = Promise.resolve();
 
-  const submit = (views: Float32Array[], firstView: number): Promise<void> => {
-    const batch = new Float32Array(views.length * plan.viewLength);
-    views.forEach((view, i) => batch.set(view, i * plan.viewLength));
-    const video: Float32Tensor = float32Tensor(batch, [views.length, 3, numFrames, size, size]);
+  // Views are packed straight into their slot of the batch; a full batch is handed over to the
+  // worker (transferred, not copied) and a fresh one started.
+  const submit = (batch: Float32Array, count: number, firstView: number): Promise<void> => {
+    const video: Float32Tensor = float32Tensor(batch.subarray(0, count * plan.viewLength), [count, 3, numFrames, size, size]);
     const runStarted = performance.now();
     batches++;
-    return model.runner.run({ video }, ['logits']).then((outputs) => {
+    return model.runner.run({ video }, ['logits'], { transferInputs: true }).then(({ outputs, inputs }) => {
       inferenceMs += performance.now() - runStarted;
+      const returned = inputs?.video?.data;
+      if (returned) batchPool.give(new Float32Array(returned.buffer, 0, batchLength));
       const out = outputs.logits;
-      assert(out && out.dims[0] === views.length && out.dims[1] === classes,
-        () => `model '${model.name}' returned logits [${out?.dims.join(', ')}], expected [${views.length}, ${classes}]`);
+      assert(out && out.dims[0] === count && out.dims[1] === classes,
+        () => `model '${model.name}' returned logits [${out?.dims.join(', ')}], expected [${count}, ${classes}]`);
       logits.set(out.data, firstView * classes);
     });
   };
 
-  let pendingViews: Float32Array[] = [];
+  let batch: Float32Array | undefined;
+  let filled = 0;
   let nextView = 0;
   try {
     for await (const view of readViews(file, info, plan, modelPreprocessing(model.folder), timings, settings.signal, displayName)) {
-      pendingViews.push(view.data);
       settings.signal?.throwIfAborted();
-      if (pendingViews.length === maxBatch) {
+      batch ??= batchPool.take(batchLength);
+      await view.packInto(batch, filled * plan.viewLength);
+      filled++;
+      if (filled === maxBatch) {
         await running;
-        running = submit(pendingViews, nextView);
-        nextView += pendingViews.length;
-        pendingViews = [];
+        running = submit(batch, filled, nextView);
+        nextView += filled;
+        batch = undefined;
+        filled = 0;
       }
     }
     await running;
     settings.signal?.throwIfAborted();
-    if (pendingViews.length > 0) await submit(pendingViews, nextView);
+    if (batch && filled > 0) await submit(batch, filled, nextView);
   } finally {
     // A decode failure must not leave an unobserved rejection behind.
     await running.catch(() => undefined);
