@@ -11,7 +11,7 @@ import { float32Tensor, type Float32Tensor } from '../../runtime/tensor.js';
 import { checkLimits, type VideoLimits } from '../../video/limits.js';
 import { probeVideo, type VideoInfo } from '../../video/probe.js';
 import type { SamplingProtocol } from '../../video/sampling.js';
-import { planViews, readViews, type ViewPlan, type ViewTimings } from '../../video/views.js';
+import { planViews, readViews, type Preprocessing, type ViewPlan, type ViewTimings } from '../../video/views.js';
 import { meanSoftmax, topK } from './postprocess.js';
 import { chooseProtocol, DEFAULT_TOP_K, modelPreprocessing, type ClassifyOptions } from './prepare.js';
 
@@ -60,7 +60,7 @@ export async function classifyVideo(
 
   // infer
   const timings: ViewTimings = { decodeMs: 0, preprocessMs: 0 };
-  const { logits, inferenceMs, batches } = await inferViews(input.file, info, plan, model, settings, timings, displayName);
+  const { logits, inferenceMs, batches } = await inferViews(input.file, info, plan, preprocessing, model, settings, timings, displayName);
 
   // postprocess
   const classes = model.folder.architecture.numClasses;
@@ -94,6 +94,7 @@ async function inferViews(
   file: string,
   info: VideoInfo,
   plan: ViewPlan,
+  preprocessing: Preprocessing,
   model: LoadedModel,
   settings: ClassifySettings,
   timings: ViewTimings,
@@ -130,7 +131,7 @@ async function inferViews(
   let filled = 0;
   let nextView = 0;
   try {
-    for await (const view of readViews(file, info, plan, modelPreprocessing(model.folder), timings, settings.signal, displayName)) {
+    for await (const view of readViews(file, info, plan, preprocessing, timings, settings.signal, displayName)) {
       settings.signal?.throwIfAborted();
       batch ??= batchPool.take(batchLength);
       await view.packInto(batch, filled * plan.viewLength);
