@@ -12,7 +12,6 @@ import { sinusoidTable } from '../weights/sinusoid-table.js';
 import { attr, GraphBuilder, type OnnxModel } from './graph-builder.js';
 
 export const BACKBONE_INPUT = 'video';
-export const BACKBONE_OUTPUTS = ['logits', 'features', 'tokens'] as const;
 
 /** Linear weights are stored [out, in]; MatMul wants [in, out]. */
 function transposed(weight: Float32Array, rows: number, cols: number): Float32Array {

@@ -3,6 +3,7 @@
  */
 import type { Request, Response } from 'express';
 import { UnavailableError } from '../../errors.js';
+import { BACKBONE_INPUT } from '../../onnx/vit-graph.js';
 import type { LoadedModel } from '../../runtime/model-registry.js';
 import type { components } from '../generated/openapi.js';
 import type { ServiceState } from '../service-state.js';
@@ -48,7 +49,7 @@ export function toModelInfo(model: LoadedModel, isDefault: boolean): ModelInfo {
       patchSize: a.patchSize, tubeletSize: a.tubeletSize, numClasses: a.numClasses,
     },
     labels: { count: model.labels.length, ...(manifest.labels ? { set: manifest.labels.set } : {}) },
-    input: { name: 'video', shape: ['batch', 3, a.numFrames, a.imageHeight, a.imageWidth] },
+    input: { name: BACKBONE_INPUT, shape: ['batch', 3, a.numFrames, a.imageHeight, a.imageWidth] },
     defaultProtocol: manifest.sampling.protocol,
     provenance: {
       source: provenance.source,

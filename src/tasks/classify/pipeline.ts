@@ -4,6 +4,7 @@
  * previous batch: the model runs on a worker thread while ffmpeg fills the next batch.
  */
 import { assert } from '../../errors.js';
+import { BACKBONE_INPUT } from '../../onnx/vit-graph.js';
 import { Float32Pool } from '../../runtime/buffer-pool.js';
 import type { ExecutionProvider } from '../../runtime/inference-runner.js';
 import type { LoadedModel } from '../../runtime/model-registry.js';
@@ -116,9 +117,9 @@ async function inferViews(
     const video: Float32Tensor = float32Tensor(batch.subarray(0, count * plan.viewLength), [count, 3, numFrames, size, size]);
     const runStarted = performance.now();
     batches++;
-    return model.runner.run({ video }, ['logits'], { transferInputs: true }).then(({ outputs, inputs }) => {
+    return model.runner.run({ [BACKBONE_INPUT]: video }, ['logits'], { transferInputs: true }).then(({ outputs, inputs }) => {
       inferenceMs += performance.now() - runStarted;
-      const returned = inputs?.video?.data;
+      const returned = inputs?.[BACKBONE_INPUT]?.data;
       if (returned) batchPool.give(new Float32Array(returned.buffer, 0, batchLength));
       const out = outputs.logits;
       assert(out && out.dims[0] === count && out.dims[1] === classes,
