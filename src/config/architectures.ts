@@ -23,6 +23,32 @@ export interface VitArchitecture {
   /** Classes of the head; 0 means a backbone without head (no `logits` output). */
   readonly numClasses: number;
   readonly layerNormEps: number;
+  /** Present on pretraining models: the MAE decoder that reconstructs masked tubes. */
+  readonly decoder?: DecoderArchitecture;
+}
+
+export interface DecoderArchitecture {
+  readonly embedDim: number;
+  readonly depth: number;
+  readonly numHeads: number;
+  readonly mlpHiddenDim: number;
+}
+
+/** Official decoder widths/heads (S 192/3, B 384/6, L/H/g 512/8, depth 4); ours for the small configs. */
+const DECODER_SHAPES: Readonly<Record<string, readonly [number, number]>> = {
+  vit_small_patch16_224: [192, 3],
+  vit_base_patch16_224: [384, 6],
+  vit_large_patch16_224: [512, 8],
+  vit_huge_patch16_224: [512, 8],
+  vit_giant_patch14_224: [512, 8],
+  vit_mini_patch16_224: [64, 2],
+  vit_tiny_test: [32, 2],
+};
+
+/** The pretraining decoder of an architecture (depth 4, MLP ratio 4). */
+export function decoderFor(config: VitArchitecture, depth = 4): DecoderArchitecture {
+  const [embedDim, numHeads] = DECODER_SHAPES[config.arch] ?? [Math.max(32, config.embedDim / 2), Math.max(1, config.numHeads / 2)];
+  return { embedDim, depth, numHeads, mlpHiddenDim: mlpHidden(embedDim, 4) };
 }
 
 type Shape = Pick<VitArchitecture, 'patchSize' | 'embedDim' | 'depth' | 'numHeads' | 'mlpHiddenDim'>;
@@ -120,6 +146,9 @@ export function validateArchitecture(config: VitArchitecture): void {
   }
   if (config.embedDim % config.numHeads !== 0) {
     throw new InvalidParameterError('numHeads', config.numHeads, `must divide the embedding width ${config.embedDim}`);
+  }
+  if (config.decoder && config.decoder.embedDim % config.decoder.numHeads !== 0) {
+    throw new InvalidParameterError('decoder.numHeads', config.decoder.numHeads, `must divide the decoder width ${config.decoder.embedDim}`);
   }
 }
 

@@ -26,6 +26,7 @@ const ArchitectureSchema = z.object({
   imageWidth: positiveInt,
   numClasses: z.number().int().nonnegative(),
   layerNormEps: z.number().positive(),
+  decoder: z.object({ embedDim: positiveInt, depth: positiveInt, numHeads: positiveInt, mlpHiddenDim: positiveInt }).optional(),
 });
 
 const triple = z.tuple([z.number(), z.number(), z.number()]);

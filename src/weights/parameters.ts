@@ -8,7 +8,25 @@ export interface ParameterSpec {
   readonly name: string;
   readonly shape: readonly number[];
   /** How a fresh model initializes it (the official _init_weights). */
-  readonly init: 'trunc_normal' | 'zeros' | 'ones';
+  readonly init: 'trunc_normal' | 'zeros' | 'ones' | 'xavier_uniform';
+}
+
+function blockParameters(prefix: string, d: number, hidden: number, linearInit: ParameterSpec['init']): ParameterSpec[] {
+  return [
+    { name: `${prefix}.norm1.weight`, shape: [d], init: 'ones' },
+    { name: `${prefix}.norm1.bias`, shape: [d], init: 'zeros' },
+    { name: `${prefix}.attn.q_bias`, shape: [d], init: 'zeros' },
+    { name: `${prefix}.attn.v_bias`, shape: [d], init: 'zeros' },
+    { name: `${prefix}.attn.qkv.weight`, shape: [3 * d, d], init: linearInit },
+    { name: `${prefix}.attn.proj.weight`, shape: [d, d], init: linearInit },
+    { name: `${prefix}.attn.proj.bias`, shape: [d], init: 'zeros' },
+    { name: `${prefix}.norm2.weight`, shape: [d], init: 'ones' },
+    { name: `${prefix}.norm2.bias`, shape: [d], init: 'zeros' },
+    { name: `${prefix}.mlp.fc1.weight`, shape: [hidden, d], init: linearInit },
+    { name: `${prefix}.mlp.fc1.bias`, shape: [hidden], init: 'zeros' },
+    { name: `${prefix}.mlp.fc2.weight`, shape: [d, hidden], init: linearInit },
+    { name: `${prefix}.mlp.fc2.bias`, shape: [d], init: 'zeros' },
+  ];
 }
 
 /** Names and shapes in the order of the official module tree. */
@@ -18,24 +36,7 @@ export function backboneParameters(config: VitArchitecture): ParameterSpec[] {
     { name: 'patch_embed.proj.weight', shape: [d, 3, tube, p, p], init: 'trunc_normal' },
     { name: 'patch_embed.proj.bias', shape: [d], init: 'zeros' },
   ];
-  for (let i = 0; i < config.depth; i++) {
-    const b = `blocks.${i}`;
-    specs.push(
-      { name: `${b}.norm1.weight`, shape: [d], init: 'ones' },
-      { name: `${b}.norm1.bias`, shape: [d], init: 'zeros' },
-      { name: `${b}.attn.q_bias`, shape: [d], init: 'zeros' },
-      { name: `${b}.attn.v_bias`, shape: [d], init: 'zeros' },
-      { name: `${b}.attn.qkv.weight`, shape: [3 * d, d], init: 'trunc_normal' },
-      { name: `${b}.attn.proj.weight`, shape: [d, d], init: 'trunc_normal' },
-      { name: `${b}.attn.proj.bias`, shape: [d], init: 'zeros' },
-      { name: `${b}.norm2.weight`, shape: [d], init: 'ones' },
-      { name: `${b}.norm2.bias`, shape: [d], init: 'zeros' },
-      { name: `${b}.mlp.fc1.weight`, shape: [hidden, d], init: 'trunc_normal' },
-      { name: `${b}.mlp.fc1.bias`, shape: [hidden], init: 'zeros' },
-      { name: `${b}.mlp.fc2.weight`, shape: [d, hidden], init: 'trunc_normal' },
-      { name: `${b}.mlp.fc2.bias`, shape: [d], init: 'zeros' },
-    );
-  }
+  for (let i = 0; i < config.depth; i++) specs.push(...blockParameters(`blocks.${i}`, d, hidden, 'trunc_normal'));
   specs.push(
     { name: 'fc_norm.weight', shape: [d], init: 'ones' },
     { name: 'fc_norm.bias', shape: [d], init: 'zeros' },
@@ -47,6 +48,37 @@ export function backboneParameters(config: VitArchitecture): ParameterSpec[] {
     );
   }
   return specs;
+}
+
+/**
+ * What pretraining adds to the backbone (official modeling_pretrain.py names, encoder prefix
+ * dropped): the encoder's final `norm`, `encoder_to_decoder` (no bias), `mask_token` and the
+ * decoder, whose head predicts the 3 x tubelet x p x p normalized pixels of a tube.
+ */
+export function pretrainingParameters(config: VitArchitecture): ParameterSpec[] {
+  const decoder = config.decoder;
+  if (!decoder) return [];
+  const { embedDim: d, patchSize: p, tubeletSize: tube } = config;
+  const dd = decoder.embedDim;
+  const specs: ParameterSpec[] = [
+    { name: 'norm.weight', shape: [d], init: 'ones' },
+    { name: 'norm.bias', shape: [d], init: 'zeros' },
+    { name: 'encoder_to_decoder.weight', shape: [dd, d], init: 'xavier_uniform' },
+    { name: 'mask_token', shape: [1, 1, dd], init: 'trunc_normal' },
+  ];
+  for (let i = 0; i < decoder.depth; i++) specs.push(...blockParameters(`decoder.blocks.${i}`, dd, decoder.mlpHiddenDim, 'xavier_uniform'));
+  specs.push(
+    { name: 'decoder.norm.weight', shape: [dd], init: 'ones' },
+    { name: 'decoder.norm.bias', shape: [dd], init: 'zeros' },
+    { name: 'decoder.head.weight', shape: [3 * tube * p * p, dd], init: 'xavier_uniform' },
+    { name: 'decoder.head.bias', shape: [3 * tube * p * p], init: 'zeros' },
+  );
+  return specs;
+}
+
+/** Every parameter a model folder with this architecture holds. */
+export function modelParameters(config: VitArchitecture): ParameterSpec[] {
+  return [...backboneParameters(config), ...pretrainingParameters(config)];
 }
 
 export function elementCount(shape: readonly number[]): number {

@@ -3,7 +3,7 @@
  * zero biases, unit LayerNorm gains): an untrained model that is the same on every machine.
  */
 import type { VitArchitecture } from '../config/architectures.js';
-import { backboneParameters, elementCount } from './parameters.js';
+import { elementCount, modelParameters } from './parameters.js';
 import type { TensorMap } from './safetensors.js';
 
 /** mulberry32: a small, fast, well-mixed 32-bit generator; enough for reproducible init. */
@@ -33,11 +33,18 @@ export function fillTruncatedNormal(out: Float32Array, std: number, uniform: () 
 export function randomWeights(config: VitArchitecture, seed: number): TensorMap {
   const uniform = seededUniform(seed);
   const tensors: TensorMap = new Map();
-  for (const spec of backboneParameters(config)) {
+  for (const spec of modelParameters(config)) {
     const data = new Float32Array(elementCount(spec.shape));
     if (spec.init === 'ones') data.fill(1);
     else if (spec.init === 'trunc_normal') fillTruncatedNormal(data, 0.02, uniform);
+    else if (spec.init === 'xavier_uniform') fillXavierUniform(data, spec.shape, uniform);
     tensors.set(spec.name, { shape: spec.shape, data });
   }
   return tensors;
+}
+
+/** Glorot uniform for a Linear weight [out, in]: U(-a, a), a = sqrt(6 / (in + out)). */
+export function fillXavierUniform(out: Float32Array, shape: readonly number[], uniform: () => number): void {
+  const bound = Math.sqrt(6 / ((shape[0] ?? 1) + (shape[1] ?? 1)));
+  for (let i = 0; i < out.length; i++) out[i] = (uniform() * 2 - 1) * bound;
 }

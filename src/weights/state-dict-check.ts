@@ -4,7 +4,7 @@
  */
 import type { VitArchitecture } from '../config/architectures.js';
 import { ServiceError } from '../errors.js';
-import { backboneParameters, shapesEqual } from './parameters.js';
+import { modelParameters, shapesEqual } from './parameters.js';
 import type { TensorMap } from './safetensors.js';
 
 export interface StateDictReport {
@@ -14,7 +14,7 @@ export interface StateDictReport {
 }
 
 export function compareStateDict(config: VitArchitecture, tensors: TensorMap): StateDictReport {
-  const specs = backboneParameters(config);
+  const specs = modelParameters(config);
   const expectedNames = new Set(specs.map((s) => s.name));
   const missing: string[] = [];
   const mismatched: StateDictReport['mismatched'] = [];

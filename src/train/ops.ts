@@ -1,0 +1,51 @@
+/**
+ * The few differentiable ops the ViT needs, shaped for the TF.js wasm backend: its matmul is fast
+ * only for plain (non-transposed) operands, so the gradients here transpose explicitly and then
+ * multiply, instead of asking matMul for a transposed operand (10-30x slower there).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type GradSave = (tensors: tf.Tensor[]) => void;
+
+/** [M, K] x [K, N] with a gradient that uses only non-transposed matmuls. */
+export const matMul2d = tf.customGrad(((a: tf.Tensor2D, b: tf.Tensor2D, save: GradSave) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
+      return [tf.matMul(dy, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy)];
+    },
+  };
+}) as never) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+
+/** Batched [G, M, K] x [G, K, N], same idea. */
+export const batchMatMul = tf.customGrad(((a: tf.Tensor3D, b: tf.Tensor3D, save: GradSave) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved as [tf.Tensor3D, tf.Tensor3D];
+      return [tf.matMul(dy, tf.transpose(sb, [0, 2, 1])), tf.matMul(tf.transpose(sa, [0, 2, 1]), dy)];
+    },
+  };
+}) as never) as unknown as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
+
+/** x [..., K] @ w [K, N] (+ b [N]). */
+export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
+  const inner = x.shape[x.shape.length - 1]!;
+  const outer = x.shape.slice(0, -1);
+  const y = matMul2d(x.reshape([-1, inner]) as tf.Tensor2D, w as tf.Tensor2D);
+  const out = b ? tf.add(y, b) : y;
+  return out.reshape([...outer, w.shape[1]!]);
+}
+
+export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), gamma), beta);
+}
+
+/** GELU with erf, as torch.nn.GELU() and the exported graph. */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+}
