@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `videomae` command: serve, export, init-model, predict.
+ * The `videomae` command: serve, train, make-dataset, export, init-model, predict, evaluate.
+ * Training modules (TF.js) load only for the commands that need them.
  */
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -184,6 +185,70 @@ function buildCli(): Command {
         if (flags.samplingRate) options.samplingRate = flags.samplingRate;
         const result = await classifyVideo({ file: resolve(video), displayName: video }, registry.resolve(flags.model), options,
           { limits: DEFAULT_LIMITS, maxBatch: flags.maxBatch });
+        console.log(JSON.stringify(result, null, 2));
+      } finally {
+        await registry.close();
+      }
+    });
+
+  program.command('train')
+    .description('run a training recipe (pretrain / finetune / distill stages); each stage writes a servable model folder')
+    .argument('<recipe>', 'recipe JSON file')
+    .option('--init <model-folder>', 'start the first stage from these weights')
+    .option('--resume <checkpoint>', 'continue an interrupted stage from its checkpoint.safetensors')
+    .addOption(new Option('--backend <name>', 'TF.js backend: auto, tensorflow (tfjs-node-gpu/-node when installed), wasm or cpu').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'))
+    .option('--stop-after <steps>', 'stop the running stage after this many steps, with a checkpoint', positiveInt)
+    .action(async (recipe: string, flags) => {
+      const { trainRecipeFile } = await import('./train/trainer.js');
+      const results = await trainRecipeFile(resolve(recipe), {
+        backend: flags.backend,
+        ...(flags.init ? { init: resolve(flags.init) } : {}),
+        ...(flags.resume ? { resume: resolve(flags.resume) } : {}),
+        ...(flags.stopAfter ? { stopAfter: flags.stopAfter } : {}),
+      });
+      console.log(JSON.stringify(results.map(({ losses, ...rest }) => ({ ...rest, firstLoss: losses[0], lastLoss: losses[losses.length - 1] })), null, 2));
+    });
+
+  program.command('make-dataset')
+    .description('write a dataset of real encoded videos and CSV manifests')
+    .argument('<kind>', "dataset kind: 'synthetic' (classes defined by motion and change over time)")
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--classes <names>', 'comma-separated class names (default: all)')
+    .option('--videos <n>', 'videos per class (train + val)', positiveInt, 40)
+    .option('--val-fraction <f>', 'share of each class held out for validation', positiveNumber, 0.25)
+    .option('--seed <n>', 'random seed', (v) => Number.parseInt(v, 10), 0)
+    .option('--size <px>', 'frame width and height', positiveInt, 112)
+    .option('--frames <n>', 'frames per video', positiveInt, 32)
+    .option('--fps <n>', 'frame rate', positiveInt, 16)
+    .action(async (kind: string, flags) => {
+      if (kind !== 'synthetic') throw new ServiceError(400, 'invalid_parameter', `parameter 'kind' must be 'synthetic' (got '${kind}')`, { parameter: 'kind', value: kind });
+      const { makeSyntheticDataset } = await import('./datasets/synthetic.js');
+      const result = await makeSyntheticDataset({
+        out: resolve(flags.out), videosPerClass: flags.videos, valFraction: flags.valFraction, seed: flags.seed,
+        width: flags.size, height: flags.size, frames: flags.frames, fps: flags.fps,
+        ...(flags.classes ? { classes: String(flags.classes).split(',').map((c) => c.trim()) } : {}),
+      });
+      console.log(JSON.stringify(result, null, 2));
+    });
+
+  program.command('evaluate')
+    .description('top-1 / top-5 of a served model on a dataset manifest (the /classify path: ffmpeg + ONNX Runtime)')
+    .argument('<manifest>', 'CSV with path,label')
+    .option('--models <dir>', 'folder of model folders', BUNDLED_MODELS_DIR)
+    .option('--model <name>', 'model to use (default: the default model)')
+    .addOption(protocolOption())
+    .option('--num-clips <n>', 'clips per video', positiveInt)
+    .option('--num-crops <n>', 'crops per clip', positiveInt)
+    .addOption(deviceOption())
+    .action(async (manifest: string, flags) => {
+      const { evaluateManifest } = await import('./tasks/classify/evaluate.js');
+      const registry = await ModelRegistry.load(resolve(flags.models), { device: flags.device }, flags.model);
+      try {
+        const options: ClassifyOptions = {};
+        if (flags.protocol) options.protocol = flags.protocol;
+        if (flags.numClips) options.numClips = flags.numClips;
+        if (flags.numCrops) options.numCrops = flags.numCrops;
+        const result = await evaluateManifest(resolve(manifest), registry.resolve(flags.model), options);
         console.log(JSON.stringify(result, null, 2));
       } finally {
         await registry.close();

@@ -4,7 +4,7 @@
  * process is killed when its AbortSignal fires or its consumer stops reading.
  */
 import ffmpeg from 'fluent-ffmpeg';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 
 if (process.env.FFMPEG_PATH) ffmpeg.setFfmpegPath(process.env.FFMPEG_PATH);
 if (process.env.FFPROBE_PATH) ffmpeg.setFfprobePath(process.env.FFPROBE_PATH);
@@ -82,4 +82,31 @@ export function decodeRawFrames(request: RawDecodeRequest): RawDecodeProcess {
 
 function lastLines(text: string | null | undefined, count = 3): string {
   return (text ?? '').trim().split('\n').slice(-count).join(' | ');
+}
+
+export interface RawEncodeRequest {
+  readonly file: string;
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  /** RGB24 frames, each width * height * 3 bytes. */
+  readonly frames: readonly Uint8Array[];
+  /** Output codec options; H.264 in yuv420p by default (what cameras and phones write). */
+  readonly codecOptions?: readonly string[];
+}
+
+/** Encodes raw RGB24 frames (fed through stdin) into a video file. */
+export function encodeRawFrames(request: RawEncodeRequest): Promise<void> {
+  const input = new PassThrough();
+  const done = new Promise<void>((resolve, reject) => {
+    ffmpeg(input)
+      .inputOptions(['-hide_banner', '-loglevel', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${request.width}x${request.height}`, '-r', String(request.fps)])
+      .outputOptions([...(request.codecOptions ?? ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-pix_fmt', 'yuv420p']), '-an'])
+      .on('error', (error: Error) => reject(new Error(`ffmpeg could not encode '${request.file}': ${error.message}`)))
+      .on('end', () => resolve())
+      .save(request.file);
+  });
+  for (const frame of request.frames) input.write(frame);
+  input.end();
+  return done;
 }

@@ -24,6 +24,8 @@ export interface NewModel {
   /** Reference the label file at this relative path instead of copying it. */
   readonly labelsRelativePath?: string;
   readonly protocol?: Manifest['sampling']['protocol'];
+  /** Resize rule of the preprocessing (default: the input size, so the crop is the whole short side). */
+  readonly shortSide?: number;
   readonly provenance: Manifest['provenance'];
   readonly description?: string;
 }
@@ -51,7 +53,7 @@ export async function createModelFolder(model: NewModel): Promise<Manifest> {
     ...(model.description ? { description: model.description } : {}),
     architecture: model.architecture,
     ...(labels ? { labels } : {}),
-    preprocessing: { mean: IMAGENET_MEAN, std: IMAGENET_STD, shortSide: imageHeight, cropSize: imageHeight },
+    preprocessing: { mean: IMAGENET_MEAN, std: IMAGENET_STD, shortSide: model.shortSide ?? imageHeight, cropSize: imageHeight },
     sampling: { protocol: model.protocol ?? 'k400' },
     files: {
       weights: { path: weightsFile, sha256: await sha256File(join(model.dir, weightsFile)) },

@@ -1,0 +1,163 @@
+/**
+ * Renders the frames of one synthetic clip: a textured shape over a textured background, whose
+ * class is defined only by how it moves or changes over time. Colours, textures, shapes, sizes,
+ * positions and speeds are random, so a single frame cannot tell the class.
+ */
+import { randomInt, type Uniform } from '../train/rng.js';
+
+export const SYNTHETIC_CLASSES = [
+  'moving_left', 'moving_right', 'moving_up', 'moving_down',
+  'rotating_clockwise', 'rotating_counterclockwise',
+  'growing', 'shrinking', 'appearing', 'disappearing', 'still',
+] as const;
+export type SyntheticClass = (typeof SYNTHETIC_CLASSES)[number];
+
+export interface RenderSize {
+  readonly width: number;
+  readonly height: number;
+  readonly frames: number;
+}
+
+type Rgb = [number, number, number];
+
+interface Texture {
+  readonly kind: 'flat' | 'stripes' | 'checker' | 'noise' | 'halves';
+  readonly a: Rgb;
+  readonly b: Rgb;
+  readonly period: number;
+  readonly angle: number;
+}
+
+function randomColour(uniform: Uniform): Rgb {
+  return [randomInt(uniform, 256), randomInt(uniform, 256), randomInt(uniform, 256)];
+}
+
+function distance(a: Rgb, b: Rgb): number {
+  return Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+}
+
+function randomTexture(uniform: Uniform, kinds: Texture['kind'][], avoid?: Rgb): Texture {
+  let a = randomColour(uniform);
+  while (avoid && distance(a, avoid) < 120) a = randomColour(uniform);
+  let b = randomColour(uniform);
+  while (distance(a, b) < 60) b = randomColour(uniform);
+  return { kind: kinds[randomInt(uniform, kinds.length)]!, a, b, period: 5 + randomInt(uniform, 8), angle: uniform() * Math.PI };
+}
+
+/** Colour of a texture at (u, v) (pixels, in the texture's own frame); `hash` seeds the noise. */
+function sample(t: Texture, u: number, v: number, hash: number): Rgb {
+  switch (t.kind) {
+    case 'flat':
+      return t.a;
+    case 'stripes': {
+      const s = u * Math.cos(t.angle) + v * Math.sin(t.angle);
+      return Math.floor(s / t.period) % 2 === 0 ? t.a : t.b;
+    }
+    case 'checker':
+      return (Math.floor(u / t.period) + Math.floor(v / t.period)) % 2 === 0 ? t.a : t.b;
+    case 'noise': {
+      const k = ((hash * 2654435761) >>> 24) / 255;
+      return [t.a[0] * (1 - k) + t.b[0] * k, t.a[1] * (1 - k) + t.b[1] * k, t.a[2] * (1 - k) + t.b[2] * k];
+    }
+    case 'halves':
+      return v < 0 ? t.a : t.b;
+  }
+}
+
+type Shape = 'circle' | 'square' | 'triangle' | 'diamond';
+const SHAPES: Shape[] = ['circle', 'square', 'triangle', 'diamond'];
+
+function inside(shape: Shape, u: number, v: number, r: number): boolean {
+  switch (shape) {
+    case 'circle':
+      return u * u + v * v <= r * r;
+    case 'square':
+      return Math.abs(u) <= r * 0.85 && Math.abs(v) <= r * 0.85;
+    case 'diamond':
+      return Math.abs(u) + Math.abs(v) <= r * 1.1;
+    case 'triangle':
+      return v <= r * 0.8 && v >= -r && Math.abs(u) <= (v + r) * 0.6;
+  }
+}
+
+interface Motion {
+  centre(f: number): [number, number];
+  angle(f: number): number;
+  scale(f: number): number;
+  visible(f: number): boolean;
+}
+
+function motionFor(label: SyntheticClass, size: RenderSize, radius: number, uniform: Uniform): Motion {
+  const { width: w, height: h, frames } = size;
+  const at = (f: number): number => f / Math.max(1, frames - 1);
+  const margin = radius + 2;
+  const free = (lo: number, hi: number): number => lo + uniform() * Math.max(0, hi - lo);
+  const travel = Math.min(w, h) * (0.3 + 0.2 * uniform());
+  const angle0 = uniform() * 2 * Math.PI;
+  let cx = free(margin, w - margin);
+  let cy = free(margin, h - margin);
+  let dx = 0;
+  let dy = 0;
+  if (label === 'moving_left' || label === 'moving_right') {
+    cx = free(margin + travel / 2, w - margin - travel / 2);
+    dx = label === 'moving_right' ? travel : -travel;
+  } else if (label === 'moving_up' || label === 'moving_down') {
+    cy = free(margin + travel / 2, h - margin - travel / 2);
+    dy = label === 'moving_down' ? travel : -travel;
+  }
+  const turn = (0.6 + 0.6 * uniform()) * Math.PI * (label === 'rotating_clockwise' ? 1 : label === 'rotating_counterclockwise' ? -1 : 0);
+  const small = 0.45 + 0.15 * uniform();
+  const [s0, s1] = label === 'growing' ? [small, 1.2] : label === 'shrinking' ? [1.2, small] : [1, 1];
+  const switchAt = 0.3 + 0.4 * uniform();
+  return {
+    centre: (f) => [cx + dx * (at(f) - 0.5), cy + dy * (at(f) - 0.5)],
+    // Image y points down, so a positive angle turns clockwise on screen.
+    angle: (f) => angle0 + turn * at(f),
+    scale: (f) => s0 + (s1 - s0) * at(f),
+    visible: (f) => (label === 'appearing' ? at(f) >= switchAt : label === 'disappearing' ? at(f) < switchAt : true),
+  };
+}
+
+/** RGB24 frames of one clip of `label`, fully determined by `uniform`. */
+export function renderSyntheticClip(label: SyntheticClass, size: RenderSize, uniform: Uniform): Uint8Array[] {
+  const { width: w, height: h } = size;
+  const background = randomTexture(uniform, ['flat', 'stripes', 'checker', 'noise']);
+  const object = randomTexture(uniform, ['halves', 'stripes', 'checker'], background.a);
+  const shape = SHAPES[randomInt(uniform, SHAPES.length)]!;
+  const radius = Math.min(w, h) * (0.12 + 0.06 * uniform());
+  const motion = motionFor(label, size, radius, uniform);
+  const grain = 3 + 4 * uniform();
+  const base = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const c = sample(background, x, y, y * w + x + 1);
+      base.set(c.map(Math.round), (y * w + x) * 3);
+    }
+  }
+  const frames: Uint8Array[] = [];
+  for (let f = 0; f < size.frames; f++) {
+    const frame = base.slice();
+    if (motion.visible(f)) {
+      const [cx, cy] = motion.centre(f);
+      const theta = motion.angle(f);
+      const r = radius * motion.scale(f);
+      const cos = Math.cos(theta);
+      const sin = Math.sin(theta);
+      const reach = Math.ceil(r * 1.5);
+      for (let y = Math.max(0, Math.floor(cy - reach)); y < Math.min(h, Math.ceil(cy + reach)); y++) {
+        for (let x = Math.max(0, Math.floor(cx - reach)); x < Math.min(w, Math.ceil(cx + reach)); x++) {
+          const px = x - cx;
+          const py = y - cy;
+          const u = cos * px + sin * py;
+          const v = -sin * px + cos * py;
+          if (!inside(shape, u, v, r)) continue;
+          frame.set(sample(object, u / motion.scale(f), v / motion.scale(f), 0).map(Math.round), (y * w + x) * 3);
+        }
+      }
+    }
+    // Sensor grain changes every frame, so "still" is not "identical frames".
+    for (let i = 0; i < frame.length; i++) frame[i] = Math.max(0, Math.min(255, frame[i]! + Math.round((uniform() - 0.5) * grain)));
+    frames.push(frame);
+  }
+  return frames;
+}

@@ -1,0 +1,181 @@
+/**
+ * Training recipes: a JSON file listing stages (pretrain, finetune, distill), each with its model,
+ * data, optimizer, schedule, epochs, batch, seed and output folder. Everything is checked before
+ * the first step, and every failure names the field (`stages[1].data.train`).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { ServiceError } from '../errors.js';
+
+export class RecipeError extends ServiceError {
+  constructor(readonly field: string, reason: string) {
+    super(400, 'invalid_recipe', `recipe field '${field}' ${reason}`, { parameter: field });
+  }
+}
+
+const positiveInt = z.number().int().positive();
+const ratio = z.number().min(0).lt(1);
+const pair = z.tuple([z.number().positive(), z.number().positive()]);
+
+const ModelSpec = z.strictObject({
+  arch: z.string(),
+  numFrames: positiveInt.optional(),
+  imageSize: positiveInt.optional(),
+  patchSize: positiveInt.optional(),
+  tubeletSize: positiveInt.optional(),
+  embedDim: positiveInt.optional(),
+  depth: positiveInt.optional(),
+  numHeads: positiveInt.optional(),
+  decoderDepth: positiveInt.optional(),
+});
+
+const DataSpec = z.strictObject({
+  /** One manifest, or several whose label spaces merge (post-pretraining). */
+  train: z.union([z.string(), z.array(z.string()).min(1)]),
+  val: z.string().optional(),
+  /** Label file fixing the class order; default: the manifests' labels.txt, merged. */
+  labels: z.string().optional(),
+  /** Temporal sampling preset used for training clips and for the served model. */
+  protocol: z.enum(['k400', 'ssv2', 'fast']).default('ssv2'),
+  /** Frames are resized so their short side has this many pixels (default: the input size). */
+  shortSide: positiveInt.optional(),
+});
+
+const Optimizer = z.strictObject({
+  lr: z.number().positive(),
+  minLr: z.number().nonnegative().default(1e-6),
+  weightDecay: z.number().nonnegative().default(0.05),
+  betas: z.tuple([ratio, ratio]).optional(),
+  eps: z.number().positive().default(1e-8),
+  clipGrad: z.number().positive().optional(),
+  warmupEpochs: z.number().nonnegative().default(0),
+  /** Layer-wise lr decay (fine-tuning); 1 = none. */
+  layerDecay: z.number().positive().max(1).default(1),
+});
+
+const Augment = z.strictObject({
+  scale: pair.default([0.08, 1]),
+  ratio: pair.default([3 / 4, 4 / 3]),
+  /** Horizontal flip: 'auto' flips unless a label is direction-sensitive. */
+  flip: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+});
+
+const common = {
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/).optional(),
+  out: z.string(),
+  seed: z.number().int().nonnegative().optional(),
+  epochs: positiveInt,
+  batch: positiveInt,
+  /** Stop after this many steps (quick runs); the schedule still spans all epochs. */
+  maxSteps: positiveInt.optional(),
+  /** Write a checkpoint every N steps (and at each epoch end). */
+  checkpointEvery: positiveInt.optional(),
+  model: ModelSpec.optional(),
+  /** A model folder, or "previous" for the output of the stage before. */
+  init: z.string().optional(),
+  data: DataSpec,
+  optimizer: Optimizer,
+  export: z.boolean().default(true),
+};
+
+const classification = {
+  dropPath: z.number().min(0).lt(1).default(0.1),
+  labelSmoothing: z.number().min(0).lt(1).default(0.1),
+  mixup: z.number().nonnegative().default(0),
+  cutmix: z.number().nonnegative().default(0),
+  /** With --init: 'map' copies head rows by label name, 'new' starts a fresh head. */
+  head: z.enum(['new', 'map']).default('new'),
+  augment: Augment.default({ scale: [0.08, 1], ratio: [3 / 4, 4 / 3], flip: 'auto' }),
+};
+
+const PretrainStage = z.strictObject({
+  stage: z.literal('pretrain'),
+  ...common,
+  masking: z.strictObject({ encoderRatio: ratio.default(0.9), decoderRatio: ratio.default(0.5) }).default({ encoderRatio: 0.9, decoderRatio: 0.5 }),
+  dropPath: z.number().min(0).lt(1).default(0),
+});
+
+const FinetuneStage = z.strictObject({ stage: z.literal('finetune'), ...common, ...classification });
+
+const DistillStage = z.strictObject({
+  stage: z.literal('distill'),
+  ...common,
+  ...classification,
+  teacher: z.string(),
+  temperature: z.number().positive().default(1),
+  /** Weight of the label loss; 0 = distillation only. */
+  alpha: z.number().min(0).max(1).default(0),
+});
+
+export type PretrainStageSpec = z.infer<typeof PretrainStage>;
+export type FinetuneStageSpec = z.infer<typeof FinetuneStage>;
+export type DistillStageSpec = z.infer<typeof DistillStage>;
+export type StageSpec = PretrainStageSpec | FinetuneStageSpec | DistillStageSpec;
+
+const RecipeSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/),
+  description: z.string().optional(),
+  seed: z.number().int().nonnegative().default(0),
+  stages: z.array(z.unknown()).min(1),
+});
+
+export const STAGE_KINDS = ['pretrain', 'finetune', 'distill'] as const;
+
+export interface Recipe {
+  readonly name: string;
+  readonly description?: string;
+  readonly seed: number;
+  readonly stages: StageSpec[];
+  /** Folder the recipe's relative paths are resolved against. */
+  readonly baseDir: string;
+  /** The recipe as written, recorded in each output manifest. */
+  readonly source: unknown;
+}
+
+function fieldPath(prefix: string, path: ReadonlyArray<PropertyKey>): string {
+  let out = prefix;
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : `${out ? '.' : ''}${String(part)}`;
+  return out;
+}
+
+function firstIssue(prefix: string, error: z.ZodError): RecipeError {
+  const issue = error.issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    return new RecipeError(fieldPath(prefix, [...issue.path, issue.keys[0]!]), 'is not a known field');
+  }
+  return new RecipeError(fieldPath(prefix, issue.path), issue.message.replace(/^Invalid input: /, ''));
+}
+
+const STAGE_SCHEMAS = { pretrain: PretrainStage, finetune: FinetuneStage, distill: DistillStage } as const;
+
+export function parseRecipe(raw: unknown, baseDir: string): Recipe {
+  const top = RecipeSchema.safeParse(raw);
+  if (!top.success) throw firstIssue('', top.error);
+  const stages = top.data.stages.map((stage, i): StageSpec => {
+    const field = `stages[${i}]`;
+    const kind = (stage as { stage?: unknown } | null)?.stage;
+    if (typeof kind !== 'string' || !(STAGE_KINDS as readonly string[]).includes(kind)) {
+      throw new RecipeError(`${field}.stage`, `must be one of ${STAGE_KINDS.join(', ')} (got ${JSON.stringify(kind)})`);
+    }
+    const parsed = STAGE_SCHEMAS[kind as keyof typeof STAGE_SCHEMAS].safeParse(stage);
+    if (!parsed.success) throw firstIssue(field, parsed.error);
+    return parsed.data;
+  });
+  return { name: top.data.name, ...(top.data.description ? { description: top.data.description } : {}), seed: top.data.seed, stages, baseDir, source: raw };
+}
+
+export function loadRecipe(file: string): Recipe {
+  if (!existsSync(file)) throw new RecipeError('recipe', `file '${file}' does not exist`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new RecipeError('recipe', `is not valid JSON: ${(error as Error).message}`);
+  }
+  return parseRecipe(raw, dirname(resolve(file)));
+}
+
+export function resolvePath(recipe: Recipe, path: string): string {
+  return isAbsolute(path) ? path : resolve(recipe.baseDir, path);
+}
