@@ -23,7 +23,7 @@ export class ClipCache {
     return this.videos.size;
   }
 
-  /** Decodes every video not yet cached, two at a time. */
+  /** Decodes every video not yet cached, four at a time. */
   async load(paths: readonly string[], onProgress?: (done: number, total: number) => void): Promise<void> {
     const queue = [...new Set(paths)].filter((p) => !this.videos.has(p));
     const total = queue.length;
@@ -34,7 +34,8 @@ export class ClipCache {
         onProgress?.(++done, total);
       }
     };
-    await Promise.all([worker(), worker()]);
+    // Small videos: process start-up dominates, so a few decoders overlap.
+    await Promise.all(Array.from({ length: 4 }, worker));
   }
 
   private async decode(path: string): Promise<FrameStack> {

@@ -38,7 +38,8 @@ export interface StagePlan {
   readonly shortSide: number;
   readonly flip: boolean;
   readonly init?: InitSource;
-  readonly teacher?: ModelFolder;
+  /** Teacher of a distill stage: a model folder, or the output of an earlier stage. */
+  readonly teacher?: InitSource;
 }
 
 /** Horizontal flip would change the meaning of these labels. */
@@ -51,6 +52,16 @@ function rethrowAt(field: string, action: () => VitArchitecture): VitArchitectur
     return action();
   } catch (error) {
     if (error instanceof ServiceError && error.details.parameter) throw new RecipeError(`${field}.${error.details.parameter}`, error.message.replace(/^parameter '[^']*' /, ''));
+    throw error;
+  }
+}
+
+/** Reads a dataset manifest, reporting problems as recipe errors at `field`. */
+function readManifestAt(file: string, field: string): DatasetEntry[] {
+  try {
+    return readDatasetManifest(file, field);
+  } catch (error) {
+    if (error instanceof ServiceError && error.details.parameter === field) throw new RecipeError(field, error.message.replace(/^parameter '[^']*' /, ''));
     throw error;
   }
 }
@@ -91,9 +102,9 @@ export function planRecipe(recipe: Recipe, options: PlanOptions = {}): StagePlan
     // Data and labels.
     const trainFiles = (Array.isArray(spec.data.train) ? spec.data.train : [spec.data.train]).map((p) => resolvePath(recipe, p));
     const trainFields = trainFiles.map((_, j) => (Array.isArray(spec.data.train) ? `${field}.data.train[${j}]` : `${field}.data.train`));
-    const trainSets = trainFiles.map((file, j) => readDatasetManifest(file, trainFields[j]!));
+    const trainSets = trainFiles.map((file, j) => readManifestAt(file, trainFields[j]!));
     const valFile = spec.data.val ? resolvePath(recipe, spec.data.val) : undefined;
-    const valSet = valFile ? readDatasetManifest(valFile, `${field}.data.val`) : [];
+    const valSet = valFile ? readManifestAt(valFile, `${field}.data.val`) : [];
     const classification = spec.stage !== 'pretrain';
     let labels: string[] = [];
     if (classification) {
@@ -156,7 +167,7 @@ export function planRecipe(recipe: Recipe, options: PlanOptions = {}): StagePlan
 
     // Classification extras.
     let flip = false;
-    let teacher: ModelFolder | undefined;
+    let teacher: InitSource | undefined;
     if (spec.stage !== 'pretrain') {
       const sensitive = labels.filter(isDirectionSensitive);
       if (spec.augment.flip === true && sensitive.length > 0) {
@@ -170,8 +181,11 @@ export function planRecipe(recipe: Recipe, options: PlanOptions = {}): StagePlan
       }
       if (spec.stage === 'distill') {
         const dir = resolvePath(recipe, spec.teacher);
-        const source = readInit(`${field}.teacher`, dir);
-        teacher = readModelFolder(dir);
+        const earlier = spec.teacher === 'previous' ? plans[index - 1] : plans.find((p) => p.outDir === dir);
+        if (spec.teacher === 'previous' && !earlier) throw new RecipeError(`${field}.teacher`, "is 'previous' but there is no earlier stage");
+        const source: InitSource = earlier ? { dir: earlier.outDir, architecture: earlier.architecture, labels: earlier.labels } : readInit(`${field}.teacher`, dir);
+        if (source.architecture.decoder || source.architecture.numClasses === 0) throw new RecipeError(`${field}.teacher`, 'must be a classification model (a fine-tuned folder with a head)');
+        teacher = source;
         const t = source.architecture;
         if (t.numClasses !== labels.length) throw new RecipeError(`${field}.teacher`, `has ${t.numClasses} classes but the stage has ${labels.length} labels`);
         if (source.labels.length && source.labels.some((l, i) => l !== labels[i])) throw new RecipeError(`${field}.teacher`, 'has a different label order than the stage data');

@@ -69,6 +69,8 @@ const common = {
   batch: positiveInt,
   /** Stop after this many steps (quick runs); the schedule still spans all epochs. */
   maxSteps: positiveInt.optional(),
+  /** Evaluate on the held-out split every N epochs (and after the last). */
+  evalEvery: positiveInt.default(1),
   /** Write a checkpoint every N steps (and at each epoch end). */
   checkpointEvery: positiveInt.optional(),
   model: ModelSpec.optional(),

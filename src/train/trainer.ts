@@ -66,10 +66,14 @@ export async function trainRecipe(recipe: Recipe, options: TrainOptions = {}): P
   const backend = await initBackend(options.backend ?? 'auto');
   if (backend.notice) progress.line(backend.notice);
   const results: StageResult[] = [];
+  // Stages that read videos at the same size share one decoded cache.
+  const caches = new Map<number, ClipCache>();
   for (const plan of plans) {
     if (checkpoint && plan.index < checkpoint.state.stageIndex) continue;
     const resumeFrom = checkpoint && plan.index === checkpoint.state.stageIndex ? checkpoint : undefined;
-    const result = await runStage(recipe, plan, progress, resumeFrom, options.stopAfter);
+    const cache = caches.get(plan.shortSide) ?? new ClipCache(plan.shortSide);
+    caches.set(plan.shortSide, cache);
+    const result = await runStage(recipe, plan, cache, progress, resumeFrom, options.stopAfter);
     results.push(result);
     if (!result.completed) break;
   }
@@ -162,7 +166,7 @@ function teacherLogits(teacher: Teacher, batch: ClassificationBatch, student: Vi
   return tf.tidy(() => classify(teacher.store, teacher.config, encode(teacher.store, teacher.config, tf.tensor(patches, [size, grid.count, p]), teacher.positions)));
 }
 
-async function runStage(recipe: Recipe, plan: StagePlan, progress: ProgressBar, checkpoint: LoadedCheckpoint | undefined, stopAfter: number | undefined): Promise<StageResult> {
+async function runStage(recipe: Recipe, plan: StagePlan, cache: ClipCache, progress: ProgressBar, checkpoint: LoadedCheckpoint | undefined, stopAfter: number | undefined): Promise<StageResult> {
   const started = Date.now();
   const spec = plan.spec;
   const config = plan.architecture;
@@ -170,10 +174,10 @@ async function runStage(recipe: Recipe, plan: StagePlan, progress: ProgressBar, 
   const log = new MetricsLog(join(plan.outDir, 'metrics.jsonl'), checkpoint !== undefined);
   progress.line(`stage ${plan.index} '${spec.stage}' -> ${plan.outDir}: ${config.arch} ${config.numFrames}x${config.imageHeight}x${config.imageWidth}, ${plan.train.length} train / ${plan.val.length} val videos${plan.labels.length ? `, ${plan.labels.length} classes` : ''}`);
 
-  const cache = new ClipCache(plan.shortSide);
   const loadStart = Date.now();
+  const before = cache.size;
   await cache.load([...plan.train, ...plan.val].map((e) => e.path));
-  progress.line(`decoded ${cache.size} videos in ${((Date.now() - loadStart) / 1000).toFixed(1)} s`);
+  if (cache.size > before) progress.line(`decoded ${cache.size - before} videos in ${((Date.now() - loadStart) / 1000).toFixed(1)} s`);
 
   const store = new ParameterStore(checkpoint ? checkpoint.params : initialTensors(plan));
   const groups = parameterGroups(store, plan);
@@ -185,10 +189,11 @@ async function runStage(recipe: Recipe, plan: StagePlan, progress: ProgressBar, 
   }
   let teacher: Teacher | undefined;
   if (plan.teacher) {
-    const tconfig = plan.teacher.architecture;
+    const folder = readModelFolder(plan.teacher.dir);
+    const tconfig = folder.architecture;
     const tgrid = tokenGrid(tconfig);
     teacher = {
-      store: new ParameterStore(readSafetensors(plan.teacher.weightsPath).tensors, () => false),
+      store: new ParameterStore(readSafetensors(folder.weightsPath).tensors, () => false),
       config: tconfig,
       positions: tf.tensor(sinusoidTable(tgrid.count, tconfig.embedDim), [1, tgrid.count, tconfig.embedDim]),
     };
@@ -308,7 +313,7 @@ async function runStage(recipe: Recipe, plan: StagePlan, progress: ProgressBar, 
     log.write({ type: 'step', stage: spec.stage, step, epoch, loss, lr, grad_norm: gradNorm, step_ms: stepMs });
     progress.step({ stage: spec.stage, step, totalSteps, epoch, epochs: Math.ceil(totalSteps / perEpoch), loss, lr, stepMs });
     const epochEnd = step % perEpoch === 0 || step === totalSteps;
-    if (epochEnd) await evaluate(epoch);
+    if (epochEnd && (epoch % spec.evalEvery === 0 || step === totalSteps)) await evaluate(epoch);
     if (step < totalSteps && (epochEnd || (spec.checkpointEvery && step % spec.checkpointEvery === 0))) await saveCheckpoint(step);
     if (stopAfter !== undefined && step >= stopAfter && step < totalSteps) {
       await saveCheckpoint(step);

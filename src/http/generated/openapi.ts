@@ -206,6 +206,11 @@ export interface components {
                     file: string;
                     sha256: string;
                 };
+                /** @description The training recipe stage that produced the weights (name, stage index, the stage as written, steps run, init folder). */
+                recipe?: {
+                    [key: string]: unknown;
+                };
+                /** @description Measured at the end of training (top1/top5 on the held-out split, train_loss, val_loss). */
                 metrics: {
                     [key: string]: number;
                 };

@@ -57,6 +57,7 @@ export function toModelInfo(model: LoadedModel, isDefault: boolean): ModelInfo {
       metrics: provenance.metrics,
       ...(provenance.seed !== undefined ? { seed: provenance.seed } : {}),
       ...(provenance.checkpoint ? { checkpoint: provenance.checkpoint } : {}),
+      ...(provenance.recipe && typeof provenance.recipe === 'object' ? { recipe: provenance.recipe as Record<string, unknown> } : {}),
       ...(provenance.note ? { note: provenance.note } : {}),
     },
   };
