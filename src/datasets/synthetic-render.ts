@@ -36,11 +36,16 @@ function distance(a: Rgb, b: Rgb): number {
   return Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
 }
 
-function randomTexture(uniform: Uniform, kinds: Texture['kind'][], avoid?: Rgb): Texture {
+/**
+ * A random two-colour texture. `contrast` pulls the second colour toward the first (backgrounds
+ * are textured but quieter than the object); `avoid` keeps the main colour away from another.
+ */
+function randomTexture(uniform: Uniform, kinds: Texture['kind'][], contrast: number, avoid?: Rgb): Texture {
   let a = randomColour(uniform);
-  while (avoid && distance(a, avoid) < 120) a = randomColour(uniform);
-  let b = randomColour(uniform);
-  while (distance(a, b) < 60) b = randomColour(uniform);
+  while (avoid && distance(a, avoid) < 150) a = randomColour(uniform);
+  let other = randomColour(uniform);
+  while (distance(a, other) < 100) other = randomColour(uniform);
+  const b: Rgb = [a[0] + (other[0] - a[0]) * contrast, a[1] + (other[1] - a[1]) * contrast, a[2] + (other[2] - a[2]) * contrast];
   return { kind: kinds[randomInt(uniform, kinds.length)]!, a, b, period: 5 + randomInt(uniform, 8), angle: uniform() * Math.PI };
 }
 
@@ -92,7 +97,7 @@ function motionFor(label: SyntheticClass, size: RenderSize, radius: number, unif
   const at = (f: number): number => f / Math.max(1, frames - 1);
   const margin = radius + 2;
   const free = (lo: number, hi: number): number => lo + uniform() * Math.max(0, hi - lo);
-  const travel = Math.min(w, h) * (0.3 + 0.2 * uniform());
+  const travel = Math.min(w, h) * (0.35 + 0.15 * uniform());
   const angle0 = uniform() * 2 * Math.PI;
   let cx = free(margin, w - margin);
   let cy = free(margin, h - margin);
@@ -105,8 +110,8 @@ function motionFor(label: SyntheticClass, size: RenderSize, radius: number, unif
     cy = free(margin + travel / 2, h - margin - travel / 2);
     dy = label === 'moving_down' ? travel : -travel;
   }
-  const turn = (0.6 + 0.6 * uniform()) * Math.PI * (label === 'rotating_clockwise' ? 1 : label === 'rotating_counterclockwise' ? -1 : 0);
-  const small = 0.45 + 0.15 * uniform();
+  const turn = (0.75 + 0.5 * uniform()) * Math.PI * (label === 'rotating_clockwise' ? 1 : label === 'rotating_counterclockwise' ? -1 : 0);
+  const small = 0.4 + 0.15 * uniform();
   const [s0, s1] = label === 'growing' ? [small, 1.2] : label === 'shrinking' ? [1.2, small] : [1, 1];
   const switchAt = 0.3 + 0.4 * uniform();
   return {
@@ -121,10 +126,10 @@ function motionFor(label: SyntheticClass, size: RenderSize, radius: number, unif
 /** RGB24 frames of one clip of `label`, fully determined by `uniform`. */
 export function renderSyntheticClip(label: SyntheticClass, size: RenderSize, uniform: Uniform): Uint8Array[] {
   const { width: w, height: h } = size;
-  const background = randomTexture(uniform, ['flat', 'stripes', 'checker', 'noise']);
-  const object = randomTexture(uniform, ['halves', 'stripes', 'checker'], background.a);
+  const background = randomTexture(uniform, ['flat', 'stripes', 'checker', 'noise'], 0.12);
+  const object = randomTexture(uniform, ['halves', 'stripes', 'checker'], 1, background.a);
   const shape = SHAPES[randomInt(uniform, SHAPES.length)]!;
-  const radius = Math.min(w, h) * (0.12 + 0.06 * uniform());
+  const radius = Math.min(w, h) * (0.18 + 0.08 * uniform());
   const motion = motionFor(label, size, radius, uniform);
   const grain = 3 + 4 * uniform();
   const base = new Uint8Array(w * h * 3);

@@ -73,9 +73,35 @@ export interface FrameStack {
   readonly frames: readonly Uint8Array[];
 }
 
+/** Per-clip colour change: output channel c = gain[c] x input channel source[c] + bias[c] (0..255 scale). */
+export interface ColourTransform {
+  readonly source: readonly [number, number, number];
+  readonly gain: readonly [number, number, number];
+  readonly bias: readonly [number, number, number];
+}
+
+export const IDENTITY_COLOUR: ColourTransform = { source: [0, 1, 2], gain: [1, 1, 1], bias: [0, 0, 0] };
+
+const CHANNEL_ORDERS: ReadonlyArray<readonly [number, number, number]> = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+
+/**
+ * Colour augmentation of strength s in [0, 1]: a random channel order (when s > 0), per-channel
+ * gain in 1 +- 0.4 s and shift in +-40 s, and inversion with probability 0.25 s. It keeps motion
+ * and shape and takes colour away as a cue, which a model could otherwise memorize.
+ */
+export function randomColourTransform(strength: number, uniform: Uniform): ColourTransform {
+  if (strength <= 0) return IDENTITY_COLOUR;
+  const source = CHANNEL_ORDERS[randomInt(uniform, CHANNEL_ORDERS.length)]!;
+  const invert = uniform() < 0.25 * strength;
+  const gain = [0, 1, 2].map(() => (1 + (uniform() * 2 - 1) * 0.4 * strength) * (invert ? -1 : 1)) as [number, number, number];
+  const bias = [0, 1, 2].map(() => (invert ? 255 : 0) + (uniform() * 2 - 1) * 40 * strength) as [number, number, number];
+  return { source, gain, bias };
+}
+
 /**
  * Crops `box` of the chosen frames, resizes it bilinearly (half-pixel centres, as ffmpeg and
- * OpenCV) to size x size, optionally mirrors it, normalizes, and writes [3, T, size, size].
+ * OpenCV) to size x size, optionally mirrors it, changes its colours, normalizes, and writes
+ * [3, T, size, size].
  */
 export function cropResizeNormalize(
   video: FrameStack,
@@ -86,6 +112,7 @@ export function cropResizeNormalize(
   mean: readonly number[],
   std: readonly number[],
   out: Float32Array,
+  colour: ColourTransform = IDENTITY_COLOUR,
 ): void {
   const t = indices.length;
   const plane = size * size;
@@ -116,9 +143,11 @@ export function cropResizeNormalize(
         const b = xs[2 * tx + 1]! * 3;
         const wx = fx[tx]!;
         for (let c = 0; c < 3; c++) {
-          const top = frame[row0 + a + c]! * (1 - wx) + frame[row0 + b + c]! * wx;
-          const bottom = frame[row1 + a + c]! * (1 - wx) + frame[row1 + b + c]! * wx;
-          out[c * t * plane + f * plane + oy * size + ox] = (top * (1 - wy) + bottom * wy) * scale[c]! - shift[c]!;
+          const k = colour.source[c]!;
+          const top = frame[row0 + a + k]! * (1 - wx) + frame[row0 + b + k]! * wx;
+          const bottom = frame[row1 + a + k]! * (1 - wx) + frame[row1 + b + k]! * wx;
+          const value = Math.min(255, Math.max(0, (top * (1 - wy) + bottom * wy) * colour.gain[c]! + colour.bias[c]!));
+          out[c * t * plane + f * plane + oy * size + ox] = value * scale[c]! - shift[c]!;
         }
       }
     }

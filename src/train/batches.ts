@@ -7,7 +7,7 @@ import { tokenGrid, type VitArchitecture } from '../config/architectures.js';
 import { sinusoidTable } from '../weights/sinusoid-table.js';
 import { resolveProtocol, clipFrameIndices, type ProtocolName, type SamplingProtocol } from '../video/sampling.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../weights/create-model.js';
-import { betaSample, cropResizeNormalize, multiScaleCropBox, randomResizedCropBox, trainFrameIndices, type Box, type FrameStack } from './augment.js';
+import { betaSample, cropResizeNormalize, randomColourTransform, multiScaleCropBox, randomResizedCropBox, trainFrameIndices, type Box, type FrameStack } from './augment.js';
 import { indicesWhere, runningCellMask, tubeMask } from './masking.js';
 import { inputPatches, patchVectorLength, targetPatches, type PatchGeometry } from './patchify.js';
 import type { LabelledEntry } from './plan.js';
@@ -54,11 +54,11 @@ function clipLength(config: VitArchitecture): number {
 }
 
 /** A normalized training clip [3, T, S, S] with random frames, crop and optional flip. */
-function trainClip(video: FrameStack, source: BatchSource, crop: (v: FrameStack, u: Uniform) => Box, flip: boolean, uniform: Uniform, out: Float32Array): void {
+function trainClip(video: FrameStack, source: BatchSource, crop: (v: FrameStack, u: Uniform) => Box, flip: boolean, colour: number, uniform: Uniform, out: Float32Array): void {
   const indices = trainFrameIndices(samplingOf(source), video.frames.length, uniform);
   const box = crop(video, uniform);
   const mirrored = flip && uniform() < 0.5;
-  cropResizeNormalize(video, indices, box, source.config.imageHeight, mirrored, IMAGENET_MEAN, IMAGENET_STD, out);
+  cropResizeNormalize(video, indices, box, source.config.imageHeight, mirrored, IMAGENET_MEAN, IMAGENET_STD, out, randomColourTransform(colour, uniform));
 }
 
 /** The serving view: the centred clip, centre crop of the short side. */
@@ -85,6 +85,8 @@ export interface ClassificationAugment {
   readonly scale: readonly [number, number];
   readonly ratio: readonly [number, number];
   readonly flip: boolean;
+  /** Colour augmentation strength, 0 = off. */
+  readonly colour: number;
   readonly labelSmoothing: number;
   readonly mixup: number;
   readonly cutmix: number;
@@ -104,11 +106,11 @@ export function classificationBatch(source: BatchSource, step: number, augment: 
   const crop = (v: FrameStack, u: Uniform): Box => randomResizedCropBox(v.width, v.height, augment.scale, augment.ratio, u);
   entries.forEach((entry, b) => {
     const clip = clips.subarray(b * clipSize, (b + 1) * clipSize);
-    trainClip(source.cache.get(entry.path), source, crop, augment.flip, stream(source.seed, STREAMS.sample, step, b), clip);
+    trainClip(source.cache.get(entry.path), source, crop, augment.flip, augment.colour, stream(source.seed, STREAMS.sample, step, b), clip);
   });
   const labels = Int32Array.from(entries, (e) => e.target);
   const targets = smoothedTargets(labels, augment.numClasses, augment.labelSmoothing);
-  mixBatch(clips, patches, targets, source, step, augment);
+  mixBatch(clips, targets, source, step, augment);
   for (let b = 0; b < batch; b++) inputPatches(clips.subarray(b * clipSize, (b + 1) * clipSize), geometry, all, patches, b * grid.count * p);
   return { patches, targets, labels, clips };
 }
@@ -124,7 +126,7 @@ export function smoothedTargets(labels: Int32Array, classes: number, smoothing: 
  * lam ~ Beta(a, a); cutmix pastes a box (whole frames in time) and sets lam by its area. One of
  * the two is chosen per step when both are on. Targets mix with the same lam.
  */
-function mixBatch(clips: Float32Array, _patches: Float32Array, targets: Float32Array, source: BatchSource, step: number, augment: ClassificationAugment): void {
+function mixBatch(clips: Float32Array, targets: Float32Array, source: BatchSource, step: number, augment: ClassificationAugment): void {
   if (augment.mixup <= 0 && augment.cutmix <= 0) return;
   const uniform = stream(source.seed, STREAMS.mix, step);
   const useCutmix = augment.cutmix > 0 && (augment.mixup <= 0 || uniform() < 0.5);
@@ -228,7 +230,7 @@ export function pretrainBatch(source: BatchSource, step: number, masking: Maskin
   const crop = (v: FrameStack, u: Uniform): Box => multiScaleCropBox(v.width, v.height, u);
   entries.forEach((entry, b) => {
     const uniform = stream(source.seed, STREAMS.sample, step, b);
-    trainClip(source.cache.get(entry.path), source, crop, false, uniform, clip);
+    trainClip(source.cache.get(entry.path), source, crop, false, 0, uniform, clip);
     const maskUniform = stream(source.seed, STREAMS.mask, step, b);
     const encoderMask = tubeMask(grid, masking.encoderRatio, maskUniform);
     const decoderMask = masking.decoderRatio > 0 ? runningCellMask(grid, masking.decoderRatio, randomInt(maskUniform, 4)) : Uint8Array.from(encoderMask, (m) => 1 - m);

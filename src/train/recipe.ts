@@ -59,6 +59,8 @@ const Augment = z.strictObject({
   ratio: pair.default([3 / 4, 4 / 3]),
   /** Horizontal flip: 'auto' flips unless a label is direction-sensitive. */
   flip: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+  /** Colour augmentation strength in [0, 1] (channel order, gain, shift, inversion); 0 = off. */
+  colour: z.number().min(0).max(1).default(0),
 });
 
 const common = {
@@ -88,7 +90,7 @@ const classification = {
   cutmix: z.number().nonnegative().default(0),
   /** With --init: 'map' copies head rows by label name, 'new' starts a fresh head. */
   head: z.enum(['new', 'map']).default('new'),
-  augment: Augment.default({ scale: [0.08, 1], ratio: [3 / 4, 4 / 3], flip: 'auto' }),
+  augment: Augment.default({ scale: [0.08, 1], ratio: [3 / 4, 4 / 3], flip: 'auto', colour: 0 }),
 };
 
 const PretrainStage = z.strictObject({

@@ -4,7 +4,7 @@
  * held-out split at each epoch end, checkpoints, and writes a servable model folder.
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { tokenGrid, type VitArchitecture } from '../config/architectures.js';
 import { readModelFolder } from '../config/manifest.js';
@@ -235,7 +235,7 @@ async function runStage(recipe: Recipe, plan: StagePlan, cache: ClipCache, progr
       } };
     }
     const b = classificationBatch(source, step, {
-      scale: spec.augment.scale, ratio: spec.augment.ratio, flip: plan.flip,
+      scale: spec.augment.scale, ratio: spec.augment.ratio, flip: plan.flip, colour: spec.augment.colour,
       labelSmoothing: spec.labelSmoothing, mixup: spec.mixup, cutmix: spec.cutmix, numClasses: config.numClasses,
     });
     const B = spec.batch;
@@ -356,7 +356,7 @@ async function writeOutput(recipe: Recipe, plan: StagePlan, store: ParameterStor
       source: 'training',
       trained: true,
       seed: plan.seed,
-      recipe: { name: recipe.name, stageIndex: plan.index, stage: spec, steps, ...(plan.init ? { init: plan.init.dir } : {}) },
+      recipe: { name: recipe.name, stageIndex: plan.index, stage: spec, steps, ...(plan.init ? { init: relative(plan.outDir, plan.init.dir) || '.' } : {}) },
       metrics,
     },
   });

@@ -1,6 +1,6 @@
 /**
- * A models directory for tests: the bundled default (its committed weights, exported here) and a
- * tiny second model, both real ONNX graphs.
+ * A models directory for tests: the bundled default (its committed weights, exported here), a
+ * tiny second model and an untrained 16x224x224 Kinetics-shaped one, all real ONNX graphs.
  */
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,5 +36,19 @@ export async function prepareTestModels(): Promise<TestModels> {
     provenance: { source: 'random-init', trained: false, seed: 7, metrics: {} },
   });
   await exportModelFolder(join(dir, 'tiny-ucf'));
+
+  // The shape of an official Kinetics model at its real input size (16x224x224), untrained: slow
+  // enough that a request is still computing while a test looks at the server.
+  const mini = makeArchitecture('vit_mini_patch16_224', { numClasses: 400 });
+  await createModelFolder({
+    dir: join(dir, 'mini-k400'),
+    name: 'mini-k400',
+    architecture: mini,
+    tensors: randomWeights(mini, 1),
+    labels: 'k400',
+    protocol: 'k400',
+    provenance: { source: 'random-init', trained: false, seed: 1, metrics: {} },
+  });
+  await exportModelFolder(join(dir, 'mini-k400'));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

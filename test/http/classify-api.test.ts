@@ -80,12 +80,12 @@ describe('before the models are loaded', () => {
     const ready = await api().get('/readyz');
     expect(ready.status).toBe(200);
     expectMatchesSpec(ready, 'GET', '/readyz');
-    expect(ready.body.models).toEqual(['default', 'tiny-ucf']);
+    expect(ready.body.models).toEqual(['default', 'mini-k400', 'tiny-ucf']);
   });
 });
 
 describe('GET /models, /healthz, /openapi.json', () => {
-  it('lists the models with their provenance, marked untrained', async () => {
+  it('lists the models with where their weights came from and their measured metrics', async () => {
     const res = await api().get('/models');
     expect(res.status).toBe(200);
     expectMatchesSpec(res, 'GET', '/models');
@@ -94,11 +94,13 @@ describe('GET /models, /healthz, /openapi.json', () => {
     expect(byName.default).toMatchObject({
       default: true,
       task: 'classification',
-      labels: { count: 400, set: 'k400' },
-      input: { name: 'video', shape: ['batch', 3, 16, 224, 224] },
-      provenance: { source: 'random-init', trained: false },
-      defaultProtocol: 'k400',
+      labels: { count: 11, set: 'synthetic-tiny' },
+      input: { name: 'video', shape: ['batch', 3, 8, 64, 64] },
+      provenance: { source: 'training', trained: true, recipe: { name: 'synthetic-tiny', stageIndex: 1 } },
+      defaultProtocol: 'ssv2',
     });
+    expect(Object.keys(byName.default.provenance.metrics).sort()).toEqual(['top1', 'top5', 'train_loss']);
+    expect(byName['tiny-ucf']).toMatchObject({ provenance: { source: 'random-init', trained: false } });
     expect(byName['tiny-ucf']).toMatchObject({ default: false, labels: { count: 101, set: 'ucf101' } });
   });
 
@@ -131,7 +133,7 @@ describe('POST /classify', () => {
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expectMatchesSpec(res, 'POST', '/classify');
     expect(res.body.model).toBe('default');
-    expect(res.body.untrained).toBe(true);
+    expect(res.body.untrained).toBe(false);
     expect(res.body.labels).toHaveLength(3);
     const scores = res.body.labels.map((l: { score: number }) => l.score);
     expect([...scores].sort((a, b) => b - a)).toEqual(scores);
@@ -141,12 +143,22 @@ describe('POST /classify', () => {
     expect(res.body.inference).toMatchObject({ provider: 'cpu', batches: 1 });
   });
 
-  it('runs the model default protocol (k400: 5 clips x 3 crops) in batches', async () => {
-    const file = videos.pattern('k400.mp4', 4, '320x240');
+  it('runs the model default protocol (ssv2: 2 clips x 3 crops) in batches', async () => {
+    const file = videos.pattern('default.mp4', 4, '320x240');
     const res = await api().post('/classify').attach('video', file);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expectMatchesSpec(res, 'POST', '/classify');
-    expect(res.body.protocol).toMatchObject({ name: 'k400', numClips: 5, numCrops: 3, numFrames: 16, samplingRate: 4, shortSide: 224, cropSize: 224, views: 15 });
+    expect(res.body.protocol).toMatchObject({ name: 'ssv2', numClips: 2, numCrops: 3, numFrames: 8, shortSide: 64, cropSize: 64, views: 6 });
+    expect(res.body.inference).toMatchObject({ batches: 2, maxBatch: 4 });
+    expect(res.body.labels).toHaveLength(5);
+  });
+
+  it('runs the k400 protocol (5 clips x 3 crops) with the model clip length', async () => {
+    const file = videos.pattern('k400.mp4', 4, '320x240');
+    const res = await api().post('/classify').query({ protocol: 'k400' }).attach('video', file);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expectMatchesSpec(res, 'POST', '/classify');
+    expect(res.body.protocol).toMatchObject({ name: 'k400', numClips: 5, numCrops: 3, numFrames: 8, samplingRate: 4, shortSide: 64, cropSize: 64, views: 15 });
     expect(res.body.inference).toMatchObject({ batches: 4, maxBatch: 4 });
     expect(res.body.labels).toHaveLength(5);
     const t = res.body.timings;
@@ -268,9 +280,9 @@ describe('POST /classify', () => {
   });
 
   it('answers 400 for a clip length the model was not exported for', async () => {
-    const res = await api().post('/classify').query({ numFrames: 8 }).attach('video', videos.pattern('n.mp4', 1));
+    const res = await api().post('/classify').query({ numFrames: 16 }).attach('video', videos.pattern('n.mp4', 1));
     expectError(res, 'POST', '/classify', 400, 'invalid_parameter');
-    expect(res.body.error.message).toMatch(/numFrames.*must be 16/);
+    expect(res.body.error.message).toMatch(/numFrames.*must be 8/);
   });
 
   it('answers 400 for an unknown parameter', async () => {
@@ -299,14 +311,14 @@ describe('POST /classify', () => {
 
   it('keeps /healthz under 50 ms while a classification is computing', async () => {
     const file = videos.pattern('busy.mp4', 6, '640x480');
-    const busy = api().post('/classify').query({ protocol: 'k400' }).attach('video', file).then((r) => r);
+    const busy = api().post('/classify').query({ model: 'mini-k400', protocol: 'k400' }).attach('video', file).then((r) => r);
     const registry = state.registry;
     // Wait until an inference run is actually queued or executing.
     const deadline = Date.now() + 20_000;
     while (registry.list().every((m) => m.runner.pending === 0) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 5));
     }
-    expect(registry.resolve('default').runner.pending).toBeGreaterThan(0);
+    expect(registry.resolve('mini-k400').runner.pending).toBeGreaterThan(0);
     const latencies: number[] = [];
     for (let i = 0; i < 5; i++) {
       const started = performance.now();
@@ -321,7 +333,7 @@ describe('POST /classify', () => {
 
   it('stops the work when the client hangs up: ffmpeg killed, upload removed, server still serving', async () => {
     const file = videos.pattern('hangup.mp4', 30, '320x240', 25, ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-crf', '30']);
-    const call = api().post('/classify').query({ protocol: 'k400', numClips: 12 }).attach('video', file);
+    const call = api().post('/classify').query({ model: 'mini-k400', protocol: 'k400', numClips: 12 }).attach('video', file);
     const settled = call.then(() => 'answered', () => 'aborted');
     expect(await waitFor(() => childProcesses('ffmpeg').length > 0, 20_000)).toBe(true);
     call.abort();
@@ -329,7 +341,7 @@ describe('POST /classify', () => {
     expect(await waitFor(() => childProcesses('ffmpeg').length === 0 && readdirSync(uploadRoot).length === 0, 5_000)).toBe(true);
     const health = await api().get('/healthz');
     expect(health.status).toBe(200);
-    expect(await waitFor(() => state.registry.resolve('default').runner.pending === 0, 10_000)).toBe(true);
+    expect(await waitFor(() => state.registry.resolve('mini-k400').runner.pending === 0, 10_000)).toBe(true);
   });
 
   it('leaves no upload behind', () => {

@@ -15,6 +15,7 @@ import { makeSyntheticDataset } from '../../src/datasets/synthetic.js';
 import { createApp } from '../../src/http/app.js';
 import { ServiceState } from '../../src/http/service-state.js';
 import { ModelRegistry } from '../../src/runtime/model-registry.js';
+import { evaluateManifest } from '../../src/tasks/classify/evaluate.js';
 import { readCheckpoint } from '../../src/train/checkpoint.js';
 import { ProgressBar } from '../../src/train/progress.js';
 import { parseRecipe } from '../../src/train/recipe.js';
@@ -101,11 +102,47 @@ describe('a short recipe with every stage', () => {
       const info = listed.body.models.find((m: { name: string }) => m.name === 'ci-short-finetune-1');
       expect(info.provenance.recipe).toMatchObject({ name: 'ci-short', stageIndex: 1 });
       expect(info.provenance.metrics).toHaveProperty('top1');
+
+      // The served path (ffmpeg + ONNX Runtime) on the held-out split, one view per video as in
+      // training-time evaluation, agrees with the TF.js figure recorded in the manifest.
+      const served = await evaluateManifest(join(dir, 'data', 'val.csv'), state.registry.resolve('ci-short-finetune-1'), { numClips: 1, numCrops: 1 });
+      expect(served.videos).toBe(4);
+      expect(served.top1).toBeCloseTo(info.provenance.metrics.top1, 6);
+      expect(served.top5).toBeCloseTo(info.provenance.metrics.top5, 6);
     } finally {
       server.close();
       await state.registry.close();
     }
   });
+});
+
+describe('post-pretraining on merged label spaces, then a target set with the head mapped', () => {
+  it('merges identical names and copies head rows by name', async () => {
+    await makeSyntheticDataset({ out: join(dir, 'setA'), classes: ['moving_left', 'still', 'growing'], videosPerClass: 2, valFraction: 0.5, seed: 11, width: 32, height: 32, frames: 8 });
+    await makeSyntheticDataset({ out: join(dir, 'setB'), classes: ['still', 'shrinking', 'moving_left'], videosPerClass: 2, valFraction: 0.5, seed: 12, width: 32, height: 32, frames: 8 });
+    const recipe = parseRecipe({
+      name: 'merge', seed: 4,
+      stages: [
+        { stage: 'finetune', out: 'merged', model, data: { train: ['setA/train.csv', 'setB/train.csv'] }, optimizer: { lr: 1e-3 }, epochs: 1, batch: 2, maxSteps: 3, export: false },
+        // A negligible lr: the target head after one step is the mapped head.
+        { stage: 'finetune', init: 'previous', head: 'map', out: 'target', data: { train: 'setB/train.csv', val: 'setB/val.csv' }, optimizer: { lr: 1e-12, weightDecay: 0 }, epochs: 1, batch: 2, maxSteps: 1, export: false },
+      ],
+    }, dir);
+    await trainRecipe(recipe, { progress: quiet(), backend: 'wasm' });
+    expect(readFileSync(join(dir, 'merged', 'labels.txt'), 'utf8').trim().split('\n')).toEqual(['moving_left', 'still', 'growing', 'shrinking']);
+    expect(readFileSync(join(dir, 'target', 'labels.txt'), 'utf8').trim().split('\n')).toEqual(['still', 'shrinking', 'moving_left']);
+    const { readSafetensors } = await import('../../src/weights/safetensors.js');
+    const merged = readSafetensors(join(dir, 'merged', 'weights.safetensors')).tensors;
+    const target = readSafetensors(join(dir, 'target', 'weights.safetensors')).tensors;
+    const d = 64;
+    const row = (t: typeof merged, i: number) => Array.from(t.get('head.weight')!.data.subarray(i * d, (i + 1) * d));
+    for (const [targetRow, mergedRow] of [[0, 1], [1, 3], [2, 0]]) {
+      const a = row(target, targetRow!);
+      const b = row(merged, mergedRow!);
+      expect(Math.max(...a.map((v, i) => Math.abs(v - b[i]!)))).toBeLessThan(1e-6);
+      expect(target.get('head.bias')!.data[targetRow!]).toBeCloseTo(merged.get('head.bias')!.data[mergedRow!]!, 6);
+    }
+  }, 60_000);
 });
 
 describe('resuming an interrupted stage', () => {
