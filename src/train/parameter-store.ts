@@ -55,23 +55,12 @@ export class ParameterStore {
     return v;
   }
 
-  has(name: string): boolean {
-    return this.variables.has(name);
-  }
-
   names(): string[] {
     return [...this.variables.keys()];
   }
 
   trainableNames(): string[] {
     return this.names().filter((n) => this.get(n).trainable);
-  }
-
-  /** Overwrites values from official-layout data (resume). */
-  assign(name: string, data: Float32Array): void {
-    const v = this.get(name);
-    const { data: graph } = toGraphLayout(name, this.officialShapes.get(name)!, data);
-    v.assign(tf.tensor(graph, v.shape, 'float32'));
   }
 
   /** Official-layout copy of the parameters (optionally only some). */

@@ -16,7 +16,7 @@ import { readSafetensors, type TensorMap } from '../weights/safetensors.js';
 import { sinusoidTable } from '../weights/sinusoid-table.js';
 import { ServiceError } from '../errors.js';
 import { initBackend, type BackendChoice } from './backend.js';
-import { classificationBatch, evalBatches, geometryOf, positionTables, pretrainBatch, stepsPerEpoch, type BatchSource, type ClassificationBatch } from './batches.js';
+import { classificationBatch, evalBatches, geometryOf, positionTables, pretrainBatch, stepsPerEpoch, type BatchSource, type ClassificationBatch, type PretrainBatch } from './batches.js';
 import { CHECKPOINT_FILE, readCheckpoint, stageFingerprint, writeCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
 import { ClipCache } from './clip-cache.js';
 import { distillationLoss, maskedReconstructionLoss, softTargetCrossEntropy } from './losses.js';
@@ -28,7 +28,7 @@ import { MetricsLog, ProgressBar } from './progress.js';
 import { loadRecipe, type Recipe } from './recipe.js';
 import { stream, STREAMS } from './rng.js';
 import { layerDecayScale, learningRateAt, usesWeightDecay } from './schedule.js';
-import { classify, encode, pretrainForward, type DropPathMasks } from './vit.js';
+import { classify, encode, pretrainForward, type DropPathMasks, type PretrainInputs } from './vit.js';
 
 export interface TrainOptions {
   readonly init?: string;
@@ -83,10 +83,8 @@ export async function trainRecipe(recipe: Recipe, options: TrainOptions = {}): P
 /** Initial weights: seeded random, overlaid with the init folder's matching tensors. */
 function initialTensors(plan: StagePlan): TensorMap {
   const tensors = randomWeights(plan.architecture, plan.seed);
-  if (plan.architecture.numClasses > 0) {
-    // Official fine-tuning scales the fresh head by init_scale = 0.001.
-    for (const name of ['head.weight'] as const) tensors.get(name)!.data.forEach((v, i, a) => { a[i] = v * 0.001; });
-  }
+  // Official fine-tuning scales the fresh head by init_scale = 0.001.
+  tensors.get('head.weight')?.data.forEach((v, i, a) => { a[i] = v * 0.001; });
   if (!plan.init) return tensors;
   const folder = readModelFolder(plan.init.dir);
   const source = readSafetensors(folder.weightsPath).tensors;
@@ -144,6 +142,22 @@ function dropPathMasks(config: VitArchitecture, rate: number, batch: number, see
     const keep = Float32Array.from({ length: batch }, () => (uniform() < p ? 0 : 1 / (1 - p)));
     return tf.tensor(keep, [batch, 1, 1]);
   });
+}
+
+/** The tensors of one pretraining batch: model inputs, targets and loss weights. */
+function pretrainTensors(b: PretrainBatch, config: VitArchitecture, batch: number): { inputs: PretrainInputs; target: tf.Tensor; weight: tf.Tensor } {
+  const p = patchVectorLength(geometryOf(config));
+  const dd = config.decoder!.embedDim;
+  return {
+    inputs: {
+      visiblePatches: tf.tensor(b.visiblePatches, [batch, b.visibleCount, p]),
+      visiblePositions: tf.tensor(b.visiblePositions, [batch, b.visibleCount, config.embedDim]),
+      decoderVisiblePositions: tf.tensor(b.decoderVisiblePositions, [batch, b.visibleCount, dd]),
+      decoderMaskPositions: tf.tensor(b.decoderMaskPositions, [batch, b.maskCount, dd]),
+    },
+    target: tf.tensor(b.targets, [batch, b.maskCount, p]),
+    weight: tf.tensor(b.weights, [batch, b.maskCount]),
+  };
 }
 
 interface Teacher {
@@ -222,16 +236,9 @@ async function runStage(recipe: Recipe, plan: StagePlan, cache: ClipCache, progr
   const lossAt = (step: number): { fn: () => tf.Scalar; extra: tf.Tensor[] } => {
     if (spec.stage === 'pretrain') {
       const b = pretrainBatch(source, step, spec.masking, tables!);
-      const B = spec.batch;
-      const dd = config.decoder!.embedDim;
       return { extra: [], fn: () => {
-        const prediction = pretrainForward(store, config, {
-          visiblePatches: tf.tensor(b.visiblePatches, [B, b.visibleCount, p]),
-          visiblePositions: tf.tensor(b.visiblePositions, [B, b.visibleCount, config.embedDim]),
-          decoderVisiblePositions: tf.tensor(b.decoderVisiblePositions, [B, b.visibleCount, dd]),
-          decoderMaskPositions: tf.tensor(b.decoderMaskPositions, [B, b.maskCount, dd]),
-        }, dropPathMasks(config, spec.dropPath, B, plan.seed, step));
-        return maskedReconstructionLoss(prediction, tf.tensor(b.targets, [B, b.maskCount, p]), tf.tensor(b.weights, [B, b.maskCount]));
+        const { inputs, target, weight } = pretrainTensors(b, config, spec.batch);
+        return maskedReconstructionLoss(pretrainForward(store, config, inputs, dropPathMasks(config, spec.dropPath, spec.batch, plan.seed, step)), target, weight);
       } };
     }
     const b = classificationBatch(source, step, {
@@ -260,14 +267,10 @@ async function runStage(recipe: Recipe, plan: StagePlan, cache: ClipCache, progr
       const batches = stepsPerEpoch(valSource);
       for (let i = 0; i < batches; i++) {
         const b = pretrainBatch(valSource, i, spec.masking, tables!);
-        const B = valSource.batch;
-        const dd = config.decoder!.embedDim;
-        const loss = tf.tidy(() => maskedReconstructionLoss(pretrainForward(store, config, {
-          visiblePatches: tf.tensor(b.visiblePatches, [B, b.visibleCount, p]),
-          visiblePositions: tf.tensor(b.visiblePositions, [B, b.visibleCount, config.embedDim]),
-          decoderVisiblePositions: tf.tensor(b.decoderVisiblePositions, [B, b.visibleCount, dd]),
-          decoderMaskPositions: tf.tensor(b.decoderMaskPositions, [B, b.maskCount, dd]),
-        }), tf.tensor(b.targets, [B, b.maskCount, p]), tf.tensor(b.weights, [B, b.maskCount])));
+        const loss = tf.tidy(() => {
+          const { inputs, target, weight } = pretrainTensors(b, config, valSource.batch);
+          return maskedReconstructionLoss(pretrainForward(store, config, inputs), target, weight);
+        });
         sum += (await loss.data())[0]!;
         loss.dispose();
       }
