@@ -36,15 +36,26 @@ export function stepsPerEpoch(source: BatchSource): number {
   return Math.floor(source.entries.length / source.batch);
 }
 
-function samplingOf(source: BatchSource): SamplingProtocol {
+/** One clip of the model's length under the stage's sampling preset. */
+function samplingOf(source: Pick<BatchSource, 'config' | 'protocol'>): SamplingProtocol {
   return resolveProtocol(source.protocol, { numFrames: source.config.numFrames, numClips: 1, numCrops: 1 });
+}
+
+/** The last epoch order drawn: every step of an epoch reuses it instead of reshuffling. */
+let cachedOrder: { count: number; seed: number; epoch: number; order: number[] } | undefined;
+
+function cachedEpochOrder(count: number, seed: number, epoch: number): number[] {
+  if (!cachedOrder || cachedOrder.count !== count || cachedOrder.seed !== seed || cachedOrder.epoch !== epoch) {
+    cachedOrder = { count, seed, epoch, order: epochOrder(count, seed, epoch) };
+  }
+  return cachedOrder.order;
 }
 
 /** The batch's entries at a global step. */
 export function batchEntries(source: BatchSource, step: number): LabelledEntry[] {
   const perEpoch = stepsPerEpoch(source);
   const epoch = Math.floor(step / perEpoch);
-  const order = epochOrder(source.entries.length, source.seed, epoch);
+  const order = cachedEpochOrder(source.entries.length, source.seed, epoch);
   const offset = (step % perEpoch) * source.batch;
   return order.slice(offset, offset + source.batch).map((i) => source.entries[i]!);
 }
@@ -63,8 +74,7 @@ function trainClip(video: FrameStack, source: BatchSource, crop: (v: FrameStack,
 
 /** The serving view: the centred clip, centre crop of the short side. */
 export function evalClip(video: FrameStack, source: Pick<BatchSource, 'config' | 'protocol'>, out: Float32Array): void {
-  const protocol = resolveProtocol(source.protocol, { numFrames: source.config.numFrames, numClips: 1, numCrops: 1 });
-  const indices = clipFrameIndices(protocol, video.frames.length)[0]!;
+  const indices = clipFrameIndices(samplingOf(source), video.frames.length)[0]!;
   const side = Math.min(video.width, video.height);
   const box = { x: Math.floor((video.width - side) / 2), y: Math.floor((video.height - side) / 2), width: side, height: side };
   cropResizeNormalize(video, indices, box, source.config.imageHeight, false, IMAGENET_MEAN, IMAGENET_STD, out);
