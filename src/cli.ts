@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `videomae` command: serve, train, make-dataset, export, init-model, predict, evaluate.
+ * The `videomae` command: serve, train, make-dataset, export, import-checkpoint, init-model, predict, evaluate.
  * Training modules (TF.js) load only for the commands that need them.
  */
 import { existsSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { architectureNames, makeArchitecture } from './config/architectures.js';
+import { architectureNames, makeArchitecture, type ArchitectureOptions } from './config/architectures.js';
 import { readLabels, bundledLabelPath } from './config/labels.js';
 import { ServiceError } from './errors.js';
 import { startServer } from './http/server.js';
@@ -21,6 +21,9 @@ import { DEFAULT_LIMITS, type VideoLimits } from './video/limits.js';
 import type { ProtocolName } from './video/sampling.js';
 import { createModelFolder } from './weights/create-model.js';
 import { randomWeights } from './weights/random-init.js';
+
+/** The released VideoMAE V2 architectures (timm-style names, as the official code registers them). */
+const OFFICIAL_ARCHS = ['vit_small_patch16_224', 'vit_base_patch16_224', 'vit_large_patch16_224', 'vit_huge_patch16_224', 'vit_giant_patch14_224'];
 
 /** models/ of this package: the bundled default lives there. */
 const BUNDLED_MODELS_DIR = fileURLToPath(new URL('../models/', import.meta.url));
@@ -121,6 +124,67 @@ function buildCli(): Command {
         const external = result.externalDataPath ? ` + ${result.externalDataPath}` : '';
         console.log(`exported ${result.modelPath}${external} (${(result.initializerBytes / 2 ** 20).toFixed(1)} MiB of weights, ${result.seconds.toFixed(1)} s)`);
       }
+    });
+
+  program.command('import-checkpoint')
+    .description('import an official VideoMAE V2 PyTorch checkpoint (.pth) into a servable model folder')
+    .argument('<checkpoint>', 'the .pth file (torch.save zip format)')
+    .requiredOption('--out <dir>', 'model folder to create (for example models/vit-s-k400)')
+    .addOption(new Option('--arch <name>', 'architecture of the checkpoint').choices(OFFICIAL_ARCHS).makeOptionMandatory())
+    .option('--num-classes <n>', 'head size to expect (default: the checkpoint\'s head)', positiveInt)
+    .option('--labels <set|file>', 'label set (k710, k400, k600, k700, sthv2, ucf101, hmdb51) or file (default: from the head size)')
+    .addOption(new Option('--head-map <map>', 'keep the Kinetics-710 head rows of a subset (official index maps)').choices(['710to400', '710to600', '710to700']))
+    .option('--fp16', 'store the weights as float16 (halves weights.safetensors and model.onnx; computes in float32)')
+    .option('--pretrain', 'keep the decoder of a pretraining checkpoint (a folder for train --init)')
+    .option('--name <name>', 'model name (default: the folder name)')
+    .addOption(protocolOption())
+    .option('--depth <n>', 'blocks (custom sizes)', positiveInt)
+    .option('--embed-dim <n>', 'token width (custom sizes)', positiveInt)
+    .option('--num-heads <n>', 'attention heads (custom sizes)', positiveInt)
+    .option('--mlp-ratio <r>', 'MLP hidden width / token width (custom sizes)', positiveNumber)
+    .option('--patch-size <px>', 'spatial patch size', positiveInt)
+    .option('--num-frames <n>', 'frames per clip', positiveInt)
+    .option('--img-size <px>', 'input height and width', positiveInt)
+    .option('--tubelet-size <n>', 'frames per tube', positiveInt)
+    .option('--decoder-num-heads <n>', 'decoder heads with --pretrain when the width is not an official one', positiveInt)
+    .option('--force', 'replace a non-empty --out')
+    .option('--no-export', 'skip the ONNX export')
+    .option('--external-data-threshold <bytes>', 'initializer bytes above which weights go to model.onnx.data', positiveInt)
+    .action(async (checkpoint: string, flags) => {
+      const { importCheckpoint } = await import('./weights/import-checkpoint.js');
+      const architecture: ArchitectureOptions = {};
+      if (flags.depth) architecture.depth = flags.depth;
+      if (flags.embedDim) architecture.embedDim = flags.embedDim;
+      if (flags.numHeads) architecture.numHeads = flags.numHeads;
+      if (flags.mlpRatio) architecture.mlpRatio = flags.mlpRatio;
+      if (flags.patchSize) architecture.patchSize = flags.patchSize;
+      if (flags.numFrames) architecture.numFrames = flags.numFrames;
+      if (flags.imgSize) architecture.imageSize = flags.imgSize;
+      if (flags.tubeletSize) architecture.tubeletSize = flags.tubeletSize;
+      let exported = '';
+      const result = await importCheckpoint({
+        checkpoint, out: flags.out, arch: flags.arch, architecture,
+        ...(flags.numClasses ? { numClasses: flags.numClasses } : {}),
+        ...(flags.labels ? { labels: flags.labels } : {}),
+        ...(flags.headMap ? { headMap: flags.headMap } : {}),
+        ...(flags.fp16 ? { fp16: true } : {}),
+        ...(flags.pretrain ? { pretrain: true } : {}),
+        ...(flags.decoderNumHeads ? { decoderNumHeads: flags.decoderNumHeads } : {}),
+        ...(flags.name ? { name: flags.name } : {}),
+        ...(flags.protocol ? { protocol: flags.protocol } : {}),
+        ...(flags.force ? { force: true } : {}),
+        ...(flags.export ? {
+          finish: async (dir: string) => {
+            const r = await exportModelFolder(dir, flags.externalDataThreshold ? { externalDataThreshold: flags.externalDataThreshold } : {});
+            exported = `, model.onnx${r.externalDataPath ? ' + model.onnx.data' : ''} (${(r.initializerBytes / 2 ** 20).toFixed(1)} MiB of weights)`;
+          },
+        } : {}),
+      });
+      const a = result.manifest.architecture;
+      console.log(`imported ${checkpoint} -> ${result.dir}: ${result.kind} ${a.arch} (depth ${a.depth}, width ${a.embedDim}, ${a.numClasses} classes), `
+        + `${result.tensors} tensors, ${(result.parameters / 1e6).toFixed(2)} M parameters${exported}, ${result.seconds.toFixed(1)} s`);
+      if (result.droppedKeys.length) console.log(`  left out ${result.droppedKeys.length} pretraining-only keys (decoder, encoder_to_decoder, mask_token, norm); --pretrain keeps them`);
+      if (result.initializedKeys.length) console.log(`  initialized as fine-tuning starts: ${result.initializedKeys.join(', ')}`);
     });
 
   program.command('init-model')

@@ -110,7 +110,8 @@ export function makeArchitecture(arch: string, options: ArchitectureOptions = {}
     embedDim,
     depth: options.depth ?? shape.depth,
     numHeads: options.numHeads ?? shape.numHeads,
-    mlpHiddenDim: options.mlpRatio !== undefined ? mlpHidden(embedDim, options.mlpRatio) : shape.mlpHiddenDim,
+    // A custom width keeps the named shape's MLP ratio unless one is given.
+    mlpHiddenDim: mlpHidden(embedDim, options.mlpRatio ?? shape.mlpHiddenDim / shape.embedDim),
     numFrames: options.numFrames ?? 16,
     imageHeight: options.imageHeight ?? options.imageSize ?? 224,
     imageWidth: options.imageWidth ?? options.imageSize ?? 224,

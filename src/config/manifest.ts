@@ -57,7 +57,20 @@ export const ManifestSchema = z.object({
     trained: z.boolean(),
     seed: z.number().int().optional(),
     recipe: z.unknown().optional(),
-    checkpoint: z.object({ file: z.string(), sha256: z.string() }).optional(),
+    checkpoint: z.object({
+      file: z.string(),
+      sha256: z.string(),
+      /** The --arch the checkpoint was imported as. */
+      arch: z.string().optional(),
+      /** Where the state dict sat in the saved object (model, module, state_dict), if not at the top. */
+      container: z.string().optional(),
+      kind: z.enum(['finetune', 'pretrain']).optional(),
+      /** Element types of the checkpoint's weights, and of what was written (fp16 with --fp16). */
+      dtypes: z.array(z.string()).optional(),
+      storedAs: z.enum(['float32', 'float16']).optional(),
+      headMap: z.string().optional(),
+      droppedKeys: z.number().int().nonnegative().optional(),
+    }).optional(),
     metrics: z.record(z.string(), z.number()).default({}),
     note: z.string().optional(),
   }),

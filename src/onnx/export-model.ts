@@ -21,13 +21,15 @@ export async function exportModelFolder(dir: string, options: SerializeOptions =
   const started = performance.now();
   const folder = readModelFolder(dir);
   const weightsSha256 = await verifiedWeightsHash(folder);
-  const { tensors } = readSafetensors(folder.weightsPath);
+  const { tensors, dtypes } = readSafetensors(folder.weightsPath);
   assertStateDict(folder.architecture, tensors, `weights '${folder.weightsPath}'`);
+  // Half weights stay half in the ONNX file (an --fp16 import); anything else is float32.
+  const allHalf = dtypes.size > 0 && [...dtypes.values()].every((d) => d === 'F16');
   const model = buildVitGraph(folder.architecture, tensors, {
     [WEIGHTS_SHA_KEY]: weightsSha256,
     'videomae.arch': folder.architecture.arch,
     'videomae.model': folder.manifest.name,
-  });
+  }, { weightType: allHalf ? 'float16' : 'float32', releaseWeights: true });
   const result = writeModel(model, folder.onnxPath, options);
   return { ...result, weightsSha256, seconds: (performance.now() - started) / 1000 };
 }

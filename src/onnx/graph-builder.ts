@@ -4,6 +4,7 @@
  * protobuf details.
  */
 import onnxProto from 'onnx-proto';
+import { float32ArrayToFloat16 } from '../weights/half.js';
 
 const { onnx } = onnxProto;
 export type OnnxModel = InstanceType<typeof onnx.ModelProto>;
@@ -30,10 +31,14 @@ export const attr = {
 
 type ElementType = 'float32' | 'int64';
 
-const ELEMENT_TYPE: Record<ElementType, number> = {
+const ELEMENT_TYPE: Record<ElementType | 'float16', number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
+  float16: onnx.TensorProto.DataType.FLOAT16,
   int64: onnx.TensorProto.DataType.INT64,
 };
+
+/** How learned weights are stored in the file; the graph computes in float32 either way. */
+export type WeightType = 'float32' | 'float16';
 
 function toAttributeProto(name: string, attribute: Attribute): onnxProto.onnx.IAttributeProto {
   const types = onnx.AttributeProto.AttributeType;
@@ -66,7 +71,7 @@ export class GraphBuilder {
   private readonly scalars = new Map<string, string>();
   private counter = 0;
 
-  constructor(private readonly graphName: string) {}
+  constructor(private readonly graphName: string, private readonly weightType: WeightType = 'float32') {}
 
   /** A fresh value name with a readable prefix. */
   fresh(prefix: string): string {
@@ -108,6 +113,26 @@ export class GraphBuilder {
       rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
     });
     return name;
+  }
+
+  /**
+   * A learned weight: a float32 initializer, or with float16 weights a float16 initializer and a
+   * Cast to float32 (ONNX Runtime folds the Cast once at load; the file holds half the bytes).
+   */
+  weight(name: string, dims: readonly number[], data: Float32Array): string {
+    if (this.weightType === 'float32') return this.float(name, dims, data);
+    const expected = dims.reduce((a, b) => a * b, 1);
+    if (expected !== data.length) {
+      throw new Error(`initializer '${name}' has ${data.length} values for dims [${dims.join(', ')}]`);
+    }
+    const half = float32ArrayToFloat16(data);
+    this.initializers.push({
+      name: this.claim(name),
+      dims: [...dims],
+      dataType: ELEMENT_TYPE.float16,
+      rawData: new Uint8Array(half.buffer, half.byteOffset, half.byteLength),
+    });
+    return this.op('Cast', [name], { to: attr.int(ELEMENT_TYPE.float32) });
   }
 
   /** An int64 initializer (shapes, axes, indices); a scalar when dims is []. */

@@ -9,7 +9,7 @@ import { tokenGrid, type VitArchitecture } from '../config/architectures.js';
 import { InternalError } from '../errors.js';
 import type { TensorMap } from '../weights/safetensors.js';
 import { sinusoidTable } from '../weights/sinusoid-table.js';
-import { attr, GraphBuilder, type OnnxModel } from './graph-builder.js';
+import { attr, GraphBuilder, type OnnxModel, type WeightType } from './graph-builder.js';
 
 export const BACKBONE_INPUT = 'video';
 
@@ -23,26 +23,35 @@ function transposed(weight: Float32Array, rows: number, cols: number): Float32Ar
 }
 
 class WeightSource {
-  constructor(private readonly tensors: TensorMap) {}
+  constructor(private readonly tensors: TensorMap, private readonly release: boolean) {}
 
+  /** A weight's values; with `release`, the map lets go of it (the graph keeps what it needs). */
   get(name: string): Float32Array {
     const tensor = this.tensors.get(name);
     if (!tensor) throw new InternalError(`weight '${name}' is missing (check the state dict before export)`);
+    if (this.release) this.tensors.delete(name);
     return tensor.data;
   }
 }
 
+export interface VitGraphOptions {
+  /** float16 stores every learned weight as half (with a Cast); the maths stays float32. */
+  readonly weightType?: WeightType;
+  /** Remove each weight from the map once used, so a large model is not held twice. */
+  readonly releaseWeights?: boolean;
+}
+
 /** y = x @ W^T + b for a Linear stored under `prefix`. */
 function linear(g: GraphBuilder, w: WeightSource, x: string, prefix: string, inDim: number, outDim: number, bias?: Float32Array): string {
-  const weight = g.float(`${prefix}.weight`, [inDim, outDim], transposed(w.get(`${prefix}.weight`), outDim, inDim));
+  const weight = g.weight(`${prefix}.weight`, [inDim, outDim], transposed(w.get(`${prefix}.weight`), outDim, inDim));
   const product = g.op('MatMul', [x, weight]);
-  const b = g.float(`${prefix}.bias`, [outDim], bias ?? w.get(`${prefix}.bias`));
+  const b = g.weight(`${prefix}.bias`, [outDim], bias ?? w.get(`${prefix}.bias`));
   return g.op('Add', [product, b]);
 }
 
 function layerNorm(g: GraphBuilder, w: WeightSource, x: string, prefix: string, dim: number, eps: number, outputName?: string): string {
-  const scale = g.float(`${prefix}.weight`, [dim], w.get(`${prefix}.weight`));
-  const bias = g.float(`${prefix}.bias`, [dim], w.get(`${prefix}.bias`));
+  const scale = g.weight(`${prefix}.weight`, [dim], w.get(`${prefix}.weight`));
+  const bias = g.weight(`${prefix}.bias`, [dim], w.get(`${prefix}.bias`));
   return g.op('LayerNormalization', [x, scale, bias], { axis: attr.int(-1), epsilon: attr.float(eps) }, outputName);
 }
 
@@ -101,16 +110,16 @@ function block(g: GraphBuilder, w: WeightSource, x: string, index: number, confi
  * const model = buildVitGraph(makeArchitecture('vit_small_patch16_224', { numClasses: 400 }), weights);
  * writeModel(model, 'models/s/model.onnx');
  */
-export function buildVitGraph(config: VitArchitecture, weights: TensorMap, metadata: Record<string, string> = {}): OnnxModel {
-  const g = new GraphBuilder(`videomae_v2_${config.arch}`);
-  const w = new WeightSource(weights);
+export function buildVitGraph(config: VitArchitecture, weights: TensorMap, metadata: Record<string, string> = {}, options: VitGraphOptions = {}): OnnxModel {
+  const g = new GraphBuilder(`videomae_v2_${config.arch}`, options.weightType ?? 'float32');
+  const w = new WeightSource(weights, options.releaseWeights ?? false);
   const d = config.embedDim;
   const grid = tokenGrid(config);
   const p = config.patchSize;
 
   const video = g.input(BACKBONE_INPUT, 'float32', ['batch', 3, config.numFrames, config.imageHeight, config.imageWidth]);
-  const convWeight = g.float('patch_embed.proj.weight', [d, 3, config.tubeletSize, p, p], w.get('patch_embed.proj.weight'));
-  const convBias = g.float('patch_embed.proj.bias', [d], w.get('patch_embed.proj.bias'));
+  const convWeight = g.weight('patch_embed.proj.weight', [d, 3, config.tubeletSize, p, p], w.get('patch_embed.proj.weight'));
+  const convBias = g.weight('patch_embed.proj.bias', [d], w.get('patch_embed.proj.bias'));
   const patches = g.op('Conv', [video, convWeight, convBias], {
     kernel_shape: attr.ints([config.tubeletSize, p, p]),
     strides: attr.ints([config.tubeletSize, p, p]),

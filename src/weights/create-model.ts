@@ -28,6 +28,8 @@ export interface NewModel {
   readonly shortSide?: number;
   readonly provenance: Manifest['provenance'];
   readonly description?: string;
+  /** Store the weights as float16 (halves the file; values are rounded to nearest even). */
+  readonly weightsDtype?: 'F32' | 'F16';
 }
 
 export async function createModelFolder(model: NewModel): Promise<Manifest> {
@@ -41,7 +43,7 @@ export async function createModelFolder(model: NewModel): Promise<Manifest> {
     }
   }
   const weightsFile = 'weights.safetensors';
-  writeSafetensors(join(model.dir, weightsFile), model.tensors, { format: 'pt', arch: model.architecture.arch });
+  writeSafetensors(join(model.dir, weightsFile), model.tensors, { format: 'pt', arch: model.architecture.arch }, model.weightsDtype ?? 'F32');
   const { imageHeight, imageWidth } = model.architecture;
   if (imageHeight !== imageWidth) {
     throw new InvalidParameterError('imageSize', `${imageHeight}x${imageWidth}`, 'must be square for the crop-based preprocessing');

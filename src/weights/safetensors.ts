@@ -5,7 +5,10 @@
  */
 import { closeSync, openSync, readSync, writeSync, fstatSync, renameSync, rmSync } from 'node:fs';
 import { ServiceError } from '../errors.js';
+import { bfloat16BytesToFloat32, float16BytesToFloat32, float32ArrayToFloat16 } from './half.js';
 import { elementCount } from './parameters.js';
+
+export { bfloat16ToFloat32, float16ToFloat32 } from './half.js';
 
 export type StoredDtype = 'F32' | 'F16' | 'BF16';
 
@@ -18,6 +21,8 @@ export type TensorMap = Map<string, NamedTensor>;
 
 export interface SafetensorsFile {
   readonly tensors: TensorMap;
+  /** How each tensor was stored (all come back as float32). */
+  readonly dtypes: Map<string, StoredDtype>;
   readonly metadata: Record<string, string>;
 }
 
@@ -58,6 +63,7 @@ export function readSafetensors(file: string): SafetensorsFile {
     const dataStart = 8 + headerLength;
     const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
     const tensors: TensorMap = new Map();
+    const dtypes = new Map<string, StoredDtype>();
     for (const [name, raw] of Object.entries(header)) {
       if (name === '__metadata__') continue;
       const entry = raw as HeaderEntry;
@@ -73,53 +79,33 @@ export function readSafetensors(file: string): SafetensorsFile {
       const bytes = Buffer.alloc(end - begin);
       readSync(fd, bytes, 0, bytes.length, dataStart + begin);
       tensors.set(name, { shape: entry.shape, data: decodeElements(bytes, dtype, count) });
+      dtypes.set(name, dtype);
     }
-    return { tensors, metadata };
+    return { tensors, dtypes, metadata };
   } finally {
     closeSync(fd);
   }
 }
 
 function decodeElements(bytes: Buffer, dtype: StoredDtype, count: number): Float32Array {
+  if (dtype === 'F16') return float16BytesToFloat32(bytes, count);
+  if (dtype === 'BF16') return bfloat16BytesToFloat32(bytes, count);
   const out = new Float32Array(count);
-  if (dtype === 'F32') {
-    new Uint8Array(out.buffer).set(bytes);
-    return out;
-  }
-  for (let i = 0; i < count; i++) {
-    const half = bytes.readUInt16LE(2 * i);
-    out[i] = dtype === 'F16' ? float16ToFloat32(half) : bfloat16ToFloat32(half);
-  }
+  new Uint8Array(out.buffer).set(bytes);
   return out;
 }
 
-const conversion = new DataView(new ArrayBuffer(4));
-
-export function bfloat16ToFloat32(bits: number): number {
-  conversion.setUint32(0, bits << 16);
-  return conversion.getFloat32(0);
-}
-
-export function float16ToFloat32(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
-}
-
 /**
- * Writes tensors as F32 in the given order, atomically (temp file then rename), so a crash never
- * leaves a half-written weights file where a good one was.
+ * Writes tensors as F32 (or F16, rounding to nearest even) in the given order, atomically (temp
+ * file then rename), so a crash never leaves a half-written weights file where a good one was.
  */
-export function writeSafetensors(file: string, tensors: TensorMap, metadata: Record<string, string> = {}): void {
+export function writeSafetensors(file: string, tensors: TensorMap, metadata: Record<string, string> = {}, dtype: 'F32' | 'F16' = 'F32'): void {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
   for (const [name, tensor] of tensors) {
-    const length = tensor.data.length * 4;
-    header[name] = { dtype: 'F32', shape: tensor.shape, data_offsets: [offset, offset + length] };
+    const length = tensor.data.length * BYTES_PER_ELEMENT[dtype];
+    header[name] = { dtype, shape: tensor.shape, data_offsets: [offset, offset + length] };
     offset += length;
   }
   let headerText = JSON.stringify(header);
@@ -135,7 +121,8 @@ export function writeSafetensors(file: string, tensors: TensorMap, metadata: Rec
     writeSync(fd, lengthBytes);
     writeSync(fd, headerBytes);
     for (const tensor of tensors.values()) {
-      writeSync(fd, new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
+      const stored = dtype === 'F16' ? float32ArrayToFloat16(tensor.data) : tensor.data;
+      writeSync(fd, new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength));
     }
     closeSync(fd);
     renameSync(temp, file);
