@@ -21,8 +21,8 @@ that type), features_pretrain (encoder of pretrain.pth with a fresh fc_norm, as 
   /usr/bin/python3 tools/make_checkpoint_fixtures.py [tiny|small] [out_dir]
 
 `tiny` (committed, test/fixtures/checkpoints): ViT 32 wide, 2 deep, 2 heads, patch 8, 4 frames
-of 16x16, 710 classes. `small` (benchmarks, data/fixtures/vit-small, not committed): ViT-S,
-16x224x224, 710 classes, finetune-module.pth only.
+of 16x16, 710 classes. `small` / `base` (benchmarks, data/fixtures/vit-<size>, not committed):
+ViT-S / ViT-B, 16x224x224, 710 classes, finetune-module.pth and io.safetensors only.
 """
 import argparse
 import io
@@ -43,6 +43,8 @@ CONFIGS = {
                  decoder=dict(embedDim=16, depth=1, numHeads=2, mlpHiddenDim=64)),
     "small": dict(arch="vit_small_patch16_224", patchSize=16, tubeletSize=2, embedDim=384, depth=12, numHeads=6,
                   mlpHiddenDim=1536, numFrames=16, imageHeight=224, imageWidth=224, numClasses=710, layerNormEps=1e-6),
+    "base": dict(arch="vit_base_patch16_224", patchSize=16, tubeletSize=2, embedDim=768, depth=12, numHeads=12,
+                 mlpHiddenDim=3072, numFrames=16, imageHeight=224, imageWidth=224, numClasses=710, layerNormEps=1e-6),
 }
 SEED = 20230401
 ROOT = os.path.join(os.path.dirname(__file__), "..")
@@ -131,7 +133,8 @@ def cut_storage(src, dst):
 
 def main():
     size = sys.argv[1] if len(sys.argv) > 1 else "tiny"
-    default_out = os.path.join(ROOT, "test", "fixtures", "checkpoints") if size == "tiny" else os.path.join(ROOT, "data", "fixtures", "vit-small")
+    torch.set_num_threads(os.cpu_count() or 1)
+    default_out = os.path.join(ROOT, "test", "fixtures", "checkpoints") if size == "tiny" else os.path.join(ROOT, "data", "fixtures", f"vit-{size}")
     out = sys.argv[2] if len(sys.argv) > 2 else default_out
     os.makedirs(out, exist_ok=True)
     c = CONFIGS[size]

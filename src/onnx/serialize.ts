@@ -61,12 +61,11 @@ export function writeModel(model: OnnxModel, modelPath: string, options: Seriali
         closeSync(fd);
       }
     }
-    const bytes = onnx.ModelProto.encode(model).finish();
     const temp = `${modelPath}.tmp-${process.pid}`;
     temps.push(temp);
     const fd = openSync(temp, 'w');
     try {
-      writeSync(fd, bytes);
+      writeModelStreaming(fd, model);
     } finally {
       closeSync(fd);
     }
@@ -78,6 +77,49 @@ export function writeModel(model: OnnxModel, modelPath: string, options: Seriali
     for (const temp of temps) rmSync(temp, { force: true });
     throw error;
   }
+}
+
+/**
+ * Writes the ModelProto one initializer at a time instead of encoding it into one buffer, so an
+ * export never holds the weights twice. Protobuf lets a message's fields come in any order and a
+ * repeated field come in pieces, so this is byte-for-byte a valid ModelProto: the other model
+ * fields, then field 7 (graph) whose body is the graph without initializers followed by each
+ * initializer as its own field-5 record.
+ */
+function writeModelStreaming(fd: number, model: OnnxModel): void {
+  const graph = model.graph;
+  const initializers = graph?.initializer ?? [];
+  writeSync(fd, onnx.ModelProto.encode({ ...model, graph: null }).finish());
+  if (!graph) return;
+  const graphBody = onnx.GraphProto.encode({ ...graph, initializer: [] }).finish();
+  // Lengths first (encoding twice costs a copy per tensor, never the whole model).
+  const lengths = initializers.map((tensor) => onnx.TensorProto.encode(tensor).finish().byteLength);
+  const graphLength = graphBody.byteLength + lengths.reduce((sum, n) => sum + 1 + varintLength(n) + n, 0);
+  writeSync(fd, Uint8Array.from([GRAPH_FIELD_TAG, ...varint(graphLength)]));
+  writeSync(fd, graphBody);
+  initializers.forEach((tensor, i) => {
+    writeSync(fd, Uint8Array.from([INITIALIZER_FIELD_TAG, ...varint(lengths[i]!)]));
+    writeSync(fd, onnx.TensorProto.encode(tensor).finish());
+  });
+}
+
+/** ModelProto.graph = 7 and GraphProto.initializer = 5, both length-delimited (wire type 2). */
+const GRAPH_FIELD_TAG = (7 << 3) | 2;
+const INITIALIZER_FIELD_TAG = (5 << 3) | 2;
+
+function varint(value: number): number[] {
+  const out: number[] = [];
+  let v = value;
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+  return out;
+}
+
+function varintLength(value: number): number {
+  return varint(value).length;
 }
 
 /**

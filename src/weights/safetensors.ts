@@ -76,9 +76,7 @@ export function readSafetensors(file: string): SafetensorsFile {
       if (end - begin !== count * BYTES_PER_ELEMENT[dtype] || dataStart + end > size) {
         throw new WeightsFormatError(file, `has inconsistent offsets for '${name}'`);
       }
-      const bytes = Buffer.alloc(end - begin);
-      readSync(fd, bytes, 0, bytes.length, dataStart + begin);
-      tensors.set(name, { shape: entry.shape, data: decodeElements(bytes, dtype, count) });
+      tensors.set(name, { shape: entry.shape, data: readElements(fd, dataStart + begin, dtype, count) });
       dtypes.set(name, dtype);
     }
     return { tensors, dtypes, metadata };
@@ -87,12 +85,17 @@ export function readSafetensors(file: string): SafetensorsFile {
   }
 }
 
-function decodeElements(bytes: Buffer, dtype: StoredDtype, count: number): Float32Array {
-  if (dtype === 'F16') return float16BytesToFloat32(bytes, count);
-  if (dtype === 'BF16') return bfloat16BytesToFloat32(bytes, count);
-  const out = new Float32Array(count);
-  new Uint8Array(out.buffer).set(bytes);
-  return out;
+/** Reads one tensor; float32 lands directly in the returned array (no staging copy). */
+function readElements(fd: number, position: number, dtype: StoredDtype, count: number): Float32Array {
+  const bytes = count * BYTES_PER_ELEMENT[dtype];
+  if (dtype === 'F32') {
+    const out = new Float32Array(count);
+    readSync(fd, new Uint8Array(out.buffer), 0, bytes, position);
+    return out;
+  }
+  const raw = Buffer.alloc(bytes);
+  readSync(fd, raw, 0, bytes, position);
+  return dtype === 'F16' ? float16BytesToFloat32(raw, count) : bfloat16BytesToFloat32(raw, count);
 }
 
 /**
