@@ -197,6 +197,7 @@ function callable(qualifiedName: string, call: (args: readonly unknown[]) => unk
 const ALLOWED = [
   'torch._utils._rebuild_tensor_v2', 'torch._utils._rebuild_tensor', 'torch._utils._rebuild_parameter',
   'torch._utils._rebuild_parameter_with_state', 'collections.OrderedDict', 'torch.Size', 'argparse.Namespace',
+  'builtins.set', 'builtins.frozenset',
   ...Object.keys(STORAGE_TYPES).map((type) => `torch.${type}`),
 ];
 
@@ -232,6 +233,9 @@ function allowedGlobal(file: string, module: string, name: string): unknown {
         if (Array.isArray(items)) for (const pair of items) if (Array.isArray(pair) && pair.length === 2) dict.set(pair[0], pair[1]);
         return dict;
       });
+    case 'builtins.set': case '__builtin__.set': case 'builtins.frozenset': case '__builtin__.frozenset':
+      // DeepSpeed model states hold sets of names; protocol 2 pickles them through these.
+      return callable(qualified, (args) => new Set(Array.isArray(args[0]) ? args[0] : []));
     case 'torch.Size':
       return callable(qualified, (args) => (Array.isArray(args[0]) ? Object.freeze([...args[0]]) : bad('a non-tuple')));
     case 'argparse.Namespace': {

@@ -202,9 +202,25 @@ export interface components {
                 source: "random-init" | "training" | "checkpoint";
                 trained: boolean;
                 seed?: number;
+                /** @description The official checkpoint the weights were imported from (videomae import-checkpoint). */
                 checkpoint?: {
+                    /** @description File name of the .pth. */
                     file: string;
                     sha256: string;
+                    /** @description The --arch it was imported as. */
+                    arch?: string;
+                    /** @description Where the state dict sat in the saved object (model, module, state_dict). */
+                    container?: string;
+                    /** @enum {string} */
+                    kind?: "finetune" | "pretrain";
+                    /** @description Element types of the checkpoint's weights. */
+                    dtypes?: string[];
+                    /** @enum {string} */
+                    storedAs?: "float32" | "float16";
+                    /** @description The Kinetics-710 head map applied (710to400, 710to600, 710to700). */
+                    headMap?: string;
+                    /** @description Pretraining-only keys left out (decoder */
+                    droppedKeys?: number;
                 };
                 /** @description The training recipe stage that produced the weights (name, stage index, the stage as written, steps run, init folder). */
                 recipe?: {
