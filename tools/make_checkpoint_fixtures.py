@@ -10,7 +10,8 @@ official code saves them:
   finetune-fp16.pth     {'state_dict': {'_orig_mod.' + k: v.half()}}
   finetune-bf16.pth     {'model': {'module.' + k: v.bfloat16()}}
   pretrain.pth          {'model': encoder.* + decoder.* + encoder_to_decoder + mask_token,
-                         'args': argparse.Namespace, 'epoch': 799} (modeling_pretrain.py names)
+                         'args': argparse.Namespace, 'epoch': 799, 'param_shapes': OrderedDict of
+                         torch.Size, 'frozen': a set} (modeling_pretrain.py names, DeepSpeed extras)
   legacy.pth            the pre-1.6 non-zip format
   hostile-global.pth    a torch zip whose pickle names posix.system
   hostile-short-storage.pth  a storage cut shorter than its tensors need
@@ -25,7 +26,7 @@ of 16x16, 710 classes. `small` / `base` (benchmarks, data/fixtures/vit-<size>, n
 ViT-S / ViT-B, 16x224x224, 710 classes, finetune-module.pth and io.safetensors only.
 """
 import argparse
-import io
+import collections
 import json
 import os
 import struct
@@ -159,7 +160,10 @@ def main():
 
         pre = pretrain_state(model, c)
         args = argparse.Namespace(model="pretrain_videomae_tiny", mask_ratio=0.9, decoder_mask_ratio=0.5)
-        torch.save({"model": pre, "args": args, "epoch": 799}, os.path.join(out, "pretrain.pth"))
+        # DeepSpeed-style extras: torch.Size values and a set, which a strict reader must still parse.
+        shapes = collections.OrderedDict((k, v.shape) for k, v in list(pre.items())[:3])
+        torch.save({"model": pre, "args": args, "epoch": 799, "param_shapes": shapes, "frozen": {"mask_token"}},
+                   os.path.join(out, "pretrain.pth"))
         encoder = VideoMAEv2Backbone(c).double()
         encoder.load_state_dict({k: v for k, v in model.state_dict().items()})
         with torch.no_grad():

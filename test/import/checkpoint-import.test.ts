@@ -128,7 +128,13 @@ describe('official layouts give PyTorch\'s numbers on ONNX Runtime', () => {
     const written = readSafetensors(folder.weightsPath).tensors;
     const checkpoint = TorchCheckpoint.open(join(FIXTURES, 'pretrain.pth'));
     try {
-      const state = (checkpoint.root as Map<string, unknown>).get('model') as Map<string, TorchTensor>;
+      const root = checkpoint.root as Map<string, unknown>;
+      // The rest of the file is parsed as inert data: Namespace attributes, torch.Size, a set.
+      expect(root.get('epoch')).toBe(799);
+      expect((root.get('args') as { attributes: Map<string, unknown> }).attributes.get('mask_ratio')).toBe(0.9);
+      expect((root.get('param_shapes') as Map<string, unknown>).get('encoder.patch_embed.proj.bias')).toEqual([32]);
+      expect(root.get('frozen')).toEqual(new Set(['mask_token']));
+      const state = root.get('model') as Map<string, TorchTensor>;
       for (const [key, ours] of [['decoder.head.weight', 'decoder.head.weight'], ['mask_token', 'mask_token'], ['encoder.norm.weight', 'norm.weight'], ['encoder_to_decoder.weight', 'encoder_to_decoder.weight']]) {
         expect(written.get(ours!)!.data, key).toEqual(checkpoint.readFloat32(state.get(key!)!, key!));
       }
