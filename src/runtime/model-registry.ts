@@ -18,13 +18,14 @@ export interface LoadedModel {
   readonly runner: InferenceRunner;
 }
 
-/** Folders directly under `modelsDir` that hold a model.json, sorted by name. */
+/** Folders directly under `modelsDir` that hold a model.json (hidden ones skipped), sorted by name. */
 export function findModelFolders(modelsDir: string): string[] {
   if (!existsSync(modelsDir)) {
     throw new ServiceError(500, 'models_dir_missing', `models directory '${modelsDir}' does not exist`);
   }
   return readdirSync(modelsDir, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && existsSync(join(modelsDir, entry.name, MANIFEST_FILE)))
+    // Hidden folders are work in progress (an import stages its folder as .NAME.importing-PID).
+    .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.') && existsSync(join(modelsDir, entry.name, MANIFEST_FILE)))
     .map((entry) => join(modelsDir, entry.name))
     .sort();
 }

@@ -3,7 +3,7 @@
  * each official layout imports, exports, and gives PyTorch's logits on ONNX Runtime; hostile files
  * are refused with a clear code and leave nothing behind; the imported folder serves.
  */
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -146,6 +146,8 @@ describe('official layouts give PyTorch\'s numbers on ONNX Runtime', () => {
   it('an imported folder serves: GET /models shows its source, POST /classify answers with its labels', async () => {
     const models = join(work, 'served');
     await importCheckpoint({ ...TINY, checkpoint: join(FIXTURES, 'finetune-module.pth'), out: join(models, 'imported-k400'), headMap: '710to400', finish: async (dir) => { await exportModelFolder(dir); } });
+    // An import in progress elsewhere stages a hidden folder with a model.json: not a model yet.
+    cpSync(join(models, 'imported-k400'), join(models, '.other.importing-1'), { recursive: true });
     const uploads = mkdtempSync(join(work, 'uploads-'));
     const state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 2, tempDir: uploads });
     state.setRegistry(await ModelRegistry.load(models, { device: 'cpu' }, 'imported-k400'));
@@ -153,6 +155,7 @@ describe('official layouts give PyTorch\'s numbers on ONNX Runtime', () => {
     try {
       const listed = await request(server).get('/models');
       expectMatchesSpec(listed, 'GET', '/models');
+      expect(listed.body.models.map((m: { name: string }) => m.name)).toEqual(['imported-k400']);
       expect(listed.body.models[0].provenance).toMatchObject({ source: 'checkpoint', checkpoint: { file: 'finetune-module.pth', headMap: '710to400' } });
       const answer = await request(server).post('/classify?topK=3').attach('video', videos.pattern('imported.mp4', 2, '64x48'));
       expect(answer.status, JSON.stringify(answer.body)).toBe(200);
