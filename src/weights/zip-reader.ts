@@ -71,6 +71,7 @@ export class ZipArchive {
   }
 
   private inflate(entry: ZipEntry): Buffer {
+    if (entry.size > 2 ** 31 - 1) throw this.error(`compresses entry '${entry.name}' to ${entry.size} bytes; compressed entries over 2 GiB are not read`);
     const raw = Buffer.alloc(entry.compressedSize);
     readSync(this.fd, raw, 0, raw.length, this.dataOffset(entry));
     try {
