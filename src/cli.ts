@@ -296,15 +296,24 @@ function buildCli(): Command {
     });
 
   program.command('evaluate')
-    .description('top-1 / top-5 of a served model on a dataset manifest (the /classify path: ffmpeg + ONNX Runtime)')
-    .argument('<manifest>', 'CSV with path,label')
+    .description("top-1 / top-5 of a served model on a dataset manifest (the /classify path: ffmpeg + ONNX Runtime); "
+      + "'evaluate temporal' scores detections against ActivityNet-style ground truth (mAP per tIoU)")
+    .argument('<target>', "CSV with path,label; or 'temporal'")
     .option('--models <dir>', 'folder of model folders', BUNDLED_MODELS_DIR)
     .option('--model <name>', 'model to use (default: the default model)')
     .addOption(protocolOption())
     .option('--num-clips <n>', 'clips per video', positiveInt)
     .option('--num-crops <n>', 'crops per clip', positiveInt)
     .addOption(deviceOption())
-    .action(async (manifest: string, flags) => {
+    .option('--ground-truth <file>', 'temporal: ActivityNet-style annotations {database: {video: {subset, duration, annotations}}}')
+    .option('--predictions <file>', 'temporal: ActivityNet results {results: {video: [{segment, label, score}]}}')
+    .option('--subset <name>', 'temporal: only ground truth of this subset (e.g. validation)')
+    .option('--tiou <thresholds>', 'temporal: tIoU thresholds, a range from:to:step or a list', '0.3:0.7:0.1')
+    .action(async (target: string, flags) => {
+      if (target === 'temporal') {
+        await evaluateTemporal(flags);
+        return;
+      }
       const { evaluateManifest } = await import('./tasks/classify/evaluate.js');
       const registry = await ModelRegistry.load(resolve(flags.models), { device: flags.device }, flags.model);
       try {
@@ -312,7 +321,7 @@ function buildCli(): Command {
         if (flags.protocol) options.protocol = flags.protocol;
         if (flags.numClips) options.numClips = flags.numClips;
         if (flags.numCrops) options.numCrops = flags.numCrops;
-        const result = await evaluateManifest(resolve(manifest), registry.resolve(flags.model), options);
+        const result = await evaluateManifest(resolve(target), registry.resolve(flags.model), options);
         console.log(JSON.stringify(result, null, 2));
       } finally {
         await registry.close();
@@ -320,6 +329,28 @@ function buildCli(): Command {
     });
 
   return program;
+}
+
+async function evaluateTemporal(flags: { groundTruth?: string; predictions?: string; subset?: string; tiou: string }): Promise<void> {
+  const { evaluateTemporalDetection, parseThresholds } = await import('./eval/temporal-map.js');
+  const { groundTruthInstances, readActivityNetAnnotations, readActivityNetResults } = await import('./datasets/activitynet.js');
+  for (const name of ['groundTruth', 'predictions'] as const) {
+    const flag = name === 'groundTruth' ? '--ground-truth' : '--predictions';
+    if (!flags[name]) throw new ServiceError(400, 'missing_parameter', `evaluate temporal needs ${flag} <file>`, { parameter: flag });
+    if (!existsSync(flags[name]!)) throw new ServiceError(400, 'file_not_found', `${flag} '${flags[name]}' does not exist`, { parameter: flag });
+  }
+  let thresholds: number[];
+  try {
+    thresholds = parseThresholds(flags.tiou);
+  } catch (error) {
+    throw new ServiceError(400, 'invalid_parameter', `parameter '--tiou' ${(error as Error).message}`, { parameter: '--tiou', value: flags.tiou });
+  }
+  const groundTruth = groundTruthInstances(readActivityNetAnnotations(flags.groundTruth!), flags.subset);
+  if (groundTruth.length === 0) {
+    throw new ServiceError(400, 'invalid_parameter', `'${flags.groundTruth}' has no annotations${flags.subset ? ` in subset '${flags.subset}'` : ''}`, { parameter: '--subset', value: flags.subset });
+  }
+  const result = evaluateTemporalDetection(groundTruth, readActivityNetResults(flags.predictions!), thresholds);
+  console.log(JSON.stringify(result, null, 2));
 }
 
 async function main(): Promise<void> {
