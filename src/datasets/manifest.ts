@@ -68,6 +68,29 @@ export function readDatasetManifest(file: string, field: string): DatasetEntry[]
   return entries;
 }
 
+/**
+ * The videos of a list: a CSV with a `path` column (other columns ignored) or a text file with one
+ * path per line; relative paths are relative to the list.
+ */
+export function readVideoList(file: string, field: string): string[] {
+  if (!existsSync(file)) throw new InvalidParameterError(field, file, 'does not exist');
+  const lines = readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.trim());
+  const base = dirname(resolve(file));
+  let paths: string[];
+  if (file.toLowerCase().endsWith('.csv')) {
+    const column = parseCsvLine(lines[0] ?? '').map((h) => h.trim().toLowerCase()).indexOf('path');
+    if (column < 0) throw new InvalidParameterError(field, file, "must start with a header that has a 'path' column");
+    paths = lines.slice(1).map((line) => parseCsvLine(line)[column]?.trim() ?? '');
+  } else {
+    paths = lines.map((l) => l.trim());
+  }
+  const full = paths.map((p) => (isAbsolute(p) ? p : join(base, p)));
+  const missing = full.find((p) => !p || !existsSync(p));
+  if (missing !== undefined) throw new InvalidParameterError(field, file, `names a video that does not exist: ${missing || '(empty path)'}`);
+  if (full.length === 0) throw new InvalidParameterError(field, file, 'lists no videos');
+  return full;
+}
+
 /** The class names of a manifest: labels.txt beside it when present, else first appearance order. */
 export function manifestLabels(file: string, entries: readonly DatasetEntry[]): string[] {
   const labelsFile = join(dirname(resolve(file)), LABELS_FILE);

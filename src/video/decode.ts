@@ -112,7 +112,69 @@ function relative(group: readonly number[]): number[] {
  */
 export function selectFilter(group: readonly number[], size: Size): string {
   const expression = balancedSum(arithmeticRuns(relative(group)).map(runTerm));
-  return `select=${expression},scale=${size.width}:${size.height}:flags=bilinear+accurate_rnd+full_chroma_int,format=rgb24`;
+  return `select=${expression},${scaleFilter(size)}`;
+}
+
+/** The resize and RGB conversion every decode path ends with. */
+export function scaleFilter(size: Size): string {
+  return `scale=${size.width}:${size.height}:flags=bilinear+accurate_rnd+full_chroma_int,format=rgb24`;
+}
+
+export interface StreamRequest {
+  readonly file: string;
+  /** Output size of every frame (the resize happens inside ffmpeg; aspect ratio not kept). */
+  readonly size: Size;
+  readonly signal?: AbortSignal;
+  readonly displayName?: string;
+}
+
+/**
+ * Every frame of the video, in order, as a stream: ffmpeg writes into a pipe and waits while
+ * the consumer is busy (the pipe's backpressure), so memory stays at a few frames whatever the
+ * video's length. Each yielded frame is a fresh array the consumer may keep.
+ */
+export async function* streamFrames(request: StreamRequest): AsyncGenerator<Uint8Array> {
+  const frameBytes = request.size.width * request.size.height * 3;
+  const ffmpegRun = decodeRawFrames({
+    file: request.file,
+    seekSeconds: 0,
+    filter: scaleFilter(request.size),
+    maxFrames: Number.MAX_SAFE_INTEGER,
+    ...(request.signal ? { signal: request.signal } : {}),
+  });
+  let produced = 0;
+  try {
+    let frame: Uint8Array | undefined;
+    let filled = 0;
+    for await (const chunk of ffmpegRun.stdout) {
+      const bytes = chunk as Buffer;
+      let read = 0;
+      while (read < bytes.length) {
+        frame ??= new Uint8Array(frameBytes);
+        const take = Math.min(frameBytes - filled, bytes.length - read);
+        frame.set(bytes.subarray(read, read + take), filled);
+        filled += take;
+        read += take;
+        if (filled === frameBytes) {
+          produced++;
+          yield frame;
+          frame = undefined;
+          filled = 0;
+        }
+      }
+    }
+    await ffmpegRun.done;
+    request.signal?.throwIfAborted();
+  } catch (error) {
+    if (request.signal?.aborted) throw request.signal.reason ?? error;
+    if (produced === 0) {
+      throw new UnsupportedMediaError('undecodable_media',
+        `video '${request.displayName ?? request.file}' could not be decoded: ${(error as Error).message}`, { parameter: 'video' });
+    }
+    // A truncated file: the frames before the damage are what the video has.
+  } finally {
+    ffmpegRun.kill();
+  }
 }
 
 /**
