@@ -56,7 +56,7 @@ function layerNorm(g: GraphBuilder, w: WeightSource, x: string, prefix: string, 
 }
 
 /** Exact (erf) GELU, written so ONNX Runtime's Gelu fusion recognizes it. */
-function gelu(g: GraphBuilder, x: string): string {
+export function gelu(g: GraphBuilder, x: string): string {
   const scaled = g.op('Div', [x, g.scalar('sqrt2', Math.SQRT2)]);
   const erf = g.op('Erf', [scaled]);
   const onePlus = g.op('Add', [erf, g.scalar('one', 1)]);

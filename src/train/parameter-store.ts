@@ -32,6 +32,15 @@ function transpose2d([rows, cols]: [number, number], data: Float32Array): { shap
   return { shape: [cols, rows], data: out };
 }
 
+/** How a model's parameters are laid out in the TF.js graph, relative to their saved layout. */
+export interface GraphLayout {
+  toGraph(name: string, shape: readonly number[], data: Float32Array): { shape: number[]; data: Float32Array };
+  fromGraph(name: string, savedShape: readonly number[], data: Float32Array): Float32Array;
+}
+
+/** The VideoMAE V2 layout (the default). */
+export const VIT_LAYOUT: GraphLayout = { toGraph: toGraphLayout, fromGraph: fromGraphLayout };
+
 let storeCount = 0;
 
 export class ParameterStore {
@@ -41,9 +50,9 @@ export class ParameterStore {
   private readonly officialShapes = new Map<string, readonly number[]>();
 
   /** Takes every tensor of the map; `trainable` decides which ones gradients flow to. */
-  constructor(tensors: TensorMap, trainable: (name: string) => boolean = () => true) {
+  constructor(tensors: TensorMap, trainable: (name: string) => boolean = () => true, private readonly layout: GraphLayout = VIT_LAYOUT) {
     for (const [name, tensor] of tensors) {
-      const { shape, data } = toGraphLayout(name, tensor.shape, tensor.data);
+      const { shape, data } = layout.toGraph(name, tensor.shape, tensor.data);
       this.variables.set(name, tf.variable(tf.tensor(data, shape, "float32"), trainable(name), `${this.id}/${name}`));
       this.officialShapes.set(name, tensor.shape);
     }
@@ -69,7 +78,7 @@ export class ParameterStore {
     for (const [name, v] of this.variables) {
       if (!filter(name)) continue;
       const shape = this.officialShapes.get(name)!;
-      out.set(name, { shape, data: fromGraphLayout(name, shape, (await v.data()) as Float32Array) });
+      out.set(name, { shape, data: this.layout.fromGraph(name, shape, (await v.data()) as Float32Array) });
     }
     return out;
   }
