@@ -26,3 +26,33 @@ export function distillationLoss(studentLogits: tf.Tensor, teacherLogits: tf.Ten
   const kl = tf.sum(tf.mul(teacher, tf.sub(logTeacher, logStudent)), -1);
   return tf.mul(tf.mean(kl), temperature * temperature) as tf.Scalar;
 }
+
+/**
+ * Sigmoid focal loss (Lin et al.), summed: alpha_t (1 - p_t)^gamma BCE(logit, target), with
+ * `weight` [..., 1] selecting the positions that count (torchvision's sigmoid_focal_loss).
+ */
+export function sigmoidFocalLoss(logits: tf.Tensor, targets: tf.Tensor, weight: tf.Tensor, alpha = 0.25, gamma = 2): tf.Scalar {
+  const p = tf.sigmoid(logits);
+  // BCE with logits, stable: max(x, 0) - x t + log(1 + exp(-|x|))
+  const ce = tf.add(tf.sub(tf.relu(logits), tf.mul(logits, targets)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))));
+  const pT = tf.add(tf.mul(p, targets), tf.mul(tf.sub(1, p), tf.sub(1, targets)));
+  const alphaT = tf.add(tf.mul(targets, alpha), tf.mul(tf.sub(1, targets), 1 - alpha));
+  const loss = tf.mul(tf.mul(ce, tf.pow(tf.sub(1, pT), gamma)), alphaT);
+  return tf.sum(tf.mul(loss, weight)) as tf.Scalar;
+}
+
+/**
+ * ActionFormer's centre-DIoU loss on (left, right) distances, summed over positions with weight 1:
+ * 1 - IoU + (centre distance / enclosing length)^2.
+ */
+export function diouLoss1d(pred: tf.Tensor, target: tf.Tensor, weight: tf.Tensor, eps = 1e-8): tf.Scalar {
+  const [lp, rp] = tf.split(pred, 2, -1) as [tf.Tensor, tf.Tensor];
+  const [lg, rg] = tf.split(target, 2, -1) as [tf.Tensor, tf.Tensor];
+  const intersection = tf.add(tf.minimum(lp, lg), tf.minimum(rp, rg));
+  const union = tf.sub(tf.add(tf.add(lp, rp), tf.add(lg, rg)), intersection);
+  const iou = tf.div(intersection, tf.maximum(union, eps));
+  const enclosing = tf.add(tf.maximum(lp, lg), tf.maximum(rp, rg));
+  const rho = tf.mul(tf.sub(tf.sub(rp, lp), tf.sub(rg, lg)), 0.5);
+  const loss = tf.add(tf.sub(1, iou), tf.square(tf.div(rho, tf.maximum(enclosing, eps))));
+  return tf.sum(tf.mul(loss, weight)) as tf.Scalar;
+}
