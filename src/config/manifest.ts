@@ -78,6 +78,102 @@ export const ManifestSchema = z.object({
 
 export type Manifest = z.infer<typeof ManifestSchema>;
 
+const FilesSchema = ManifestSchema.shape.files;
+const ProvenanceSchema = ManifestSchema.shape.provenance;
+
+/** A temporal action detector: ActionFormer on the features of a named backbone. */
+export const TemporalManifestSchema = z.object({
+  schemaVersion: z.literal(1),
+  name: ManifestSchema.shape.name,
+  task: z.literal('temporal-detection'),
+  description: z.string().optional(),
+  actionformer: z.object({
+    inputDim: positiveInt, embedDim: positiveInt, numHeads: positiveInt, window: positiveInt, embedLayers: positiveInt,
+    stemLayers: positiveInt, levels: positiveInt, mlpRatio: positiveInt, headLayers: positiveInt, numClasses: positiveInt,
+    regressionRanges: z.array(z.tuple([z.number(), z.number()])), centerSampleRadius: z.number().positive(),
+    priorProb: z.number().positive().lt(1), layerNormEps: z.number().positive(),
+  }),
+  labels: z.object({ file: z.string(), set: z.string() }),
+  /** How the input features are made: the backbone (a model name in the same models folder) and its clips. */
+  features: z.object({
+    backbone: z.string(),
+    numFrames: positiveInt,
+    featureStride: positiveInt,
+    size: positiveInt,
+    normalization: z.enum(['unit', 'imagenet']),
+  }),
+  postprocess: z.object({
+    scoreThreshold: z.number().nonnegative(),
+    topK: positiveInt,
+    minDuration: z.number().nonnegative(),
+    nms: z.object({
+      method: z.enum(['gaussian', 'linear', 'hard']),
+      iouThreshold: z.number().min(0).max(1),
+      sigma: z.number().positive(),
+      minScore: z.number().nonnegative(),
+      maxSegments: positiveInt,
+      perClass: z.boolean(),
+      votingThreshold: z.number().min(0).max(1),
+    }),
+  }),
+  files: FilesSchema,
+  provenance: ProvenanceSchema,
+});
+
+export type TemporalManifest = z.infer<typeof TemporalManifestSchema>;
+
+export interface TemporalModelFolder {
+  readonly dir: string;
+  readonly manifest: TemporalManifest;
+  readonly weightsPath: string;
+  readonly onnxPath: string;
+  readonly labelsPath: string;
+}
+
+export type ModelTask = 'classification' | 'temporal-detection';
+
+function readManifestJson(dir: string): { file: string; raw: unknown } {
+  const file = join(dir, MANIFEST_FILE);
+  if (!existsSync(file)) throw new ManifestError(file, 'does not exist');
+  try {
+    return { file, raw: JSON.parse(readFileSync(file, 'utf8')) };
+  } catch (error) {
+    throw new ManifestError(file, `is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** The task a model folder declares (before validating the rest). */
+export function modelTask(dir: string): ModelTask {
+  const { raw } = readManifestJson(dir);
+  return (raw as { task?: unknown } | null)?.task === 'temporal-detection' ? 'temporal-detection' : 'classification';
+}
+
+export function readTemporalModelFolder(dir: string): TemporalModelFolder {
+  const { file, raw } = readManifestJson(dir);
+  const parsed = TemporalManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ManifestError(file, `is invalid at '${issue.path.join('.')}': ${issue.message}`);
+  }
+  const root = resolve(dir);
+  const manifest = parsed.data;
+  return {
+    dir: root,
+    manifest,
+    weightsPath: resolve(root, manifest.files.weights.path),
+    onnxPath: resolve(root, manifest.files.onnx.path),
+    labelsPath: resolve(root, manifest.labels.file),
+  };
+}
+
+export function writeTemporalManifest(dir: string, manifest: TemporalManifest): void {
+  const checked = TemporalManifestSchema.parse(manifest);
+  const file = join(dir, MANIFEST_FILE);
+  const temp = `${file}.tmp-${process.pid}`;
+  writeFileSync(temp, `${JSON.stringify(checked, null, 2)}\n`);
+  renameSync(temp, file);
+}
+
 export class ManifestError extends ServiceError {
   constructor(file: string, reason: string) {
     super(422, 'invalid_manifest', `model manifest '${file}' ${reason}`);
@@ -95,13 +191,9 @@ export interface ModelFolder {
 }
 
 export function readModelFolder(dir: string): ModelFolder {
-  const file = join(dir, MANIFEST_FILE);
-  if (!existsSync(file)) throw new ManifestError(file, 'does not exist');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new ManifestError(file, `is not valid JSON: ${(error as Error).message}`);
+  const { file, raw } = readManifestJson(dir);
+  if ((raw as { task?: unknown } | null)?.task === 'temporal-detection') {
+    throw new ManifestError(file, "is a temporal-detection model (ActionFormer), not a backbone or classifier");
   }
   const parsed = ManifestSchema.safeParse(raw);
   if (!parsed.success) {

@@ -3,10 +3,12 @@
  * sha256 of the weights it came from, so the runtime can tell a stale export from a current one.
  */
 import { existsSync } from 'node:fs';
-import { readModelFolder, sha256File, type ModelFolder } from '../config/manifest.js';
+import { modelTask, readModelFolder, readTemporalModelFolder, sha256File, type ModelFolder } from '../config/manifest.js';
+import { actionFormerParameters } from '../weights/actionformer-parameters.js';
+import { buildActionFormerGraph } from './actionformer-graph.js';
 import { ServiceError } from '../errors.js';
 import { readSafetensors } from '../weights/safetensors.js';
-import { assertStateDict } from '../weights/state-dict-check.js';
+import { assertStateDict, compareSpecs, StateDictMismatchError } from '../weights/state-dict-check.js';
 import { readModelMetadata, writeModel, type SerializeOptions, type SerializeResult } from './serialize.js';
 import { buildVitGraph } from './vit-graph.js';
 
@@ -18,6 +20,7 @@ export interface ExportResult extends SerializeResult {
 }
 
 export async function exportModelFolder(dir: string, options: SerializeOptions = {}): Promise<ExportResult> {
+  if (modelTask(dir) === 'temporal-detection') return exportTemporalFolder(dir, options);
   const started = performance.now();
   const folder = readModelFolder(dir);
   const weightsSha256 = await verifiedWeightsHash(folder);
@@ -34,7 +37,27 @@ export async function exportModelFolder(dir: string, options: SerializeOptions =
   return { ...result, weightsSha256, seconds: (performance.now() - started) / 1000 };
 }
 
-async function verifiedWeightsHash(folder: ModelFolder): Promise<string> {
+/** An ActionFormer folder: model.json + weights.safetensors -> model.onnx (feats, mask -> cls_logits, offsets). */
+async function exportTemporalFolder(dir: string, options: SerializeOptions): Promise<ExportResult> {
+  const started = performance.now();
+  const folder = readTemporalModelFolder(dir);
+  const weightsSha256 = await verifiedWeightsHash(folder);
+  const config = folder.manifest.actionformer;
+  const { tensors } = readSafetensors(folder.weightsPath);
+  const report = compareSpecs(actionFormerParameters(config), tensors);
+  if (report.missing.length || report.unexpected.length || report.mismatched.length) {
+    throw new StateDictMismatchError(report, `weights '${folder.weightsPath}'`);
+  }
+  const model = buildActionFormerGraph(config, tensors, {
+    [WEIGHTS_SHA_KEY]: weightsSha256,
+    'videomae.arch': 'actionformer',
+    'videomae.model': folder.manifest.name,
+  });
+  const result = writeModel(model, folder.onnxPath, options);
+  return { ...result, weightsSha256, seconds: (performance.now() - started) / 1000 };
+}
+
+async function verifiedWeightsHash(folder: { weightsPath: string; manifest: { name: string; files: { weights: { sha256: string } } } }): Promise<string> {
   if (!existsSync(folder.weightsPath)) {
     throw new ServiceError(422, 'weights_missing', `model '${folder.manifest.name}' has no weights file at '${folder.weightsPath}'`);
   }
@@ -48,7 +71,7 @@ async function verifiedWeightsHash(folder: ModelFolder): Promise<string> {
 }
 
 /** Why a model folder's ONNX file cannot be served as is, or undefined when it is current. */
-export function staleExportReason(folder: ModelFolder): string | undefined {
+export function staleExportReason(folder: Pick<ModelFolder, 'onnxPath'> & { manifest: { files: { weights: { sha256: string } } } }): string | undefined {
   if (!existsSync(folder.onnxPath)) return `'${folder.onnxPath}' does not exist`;
   const recorded = readModelMetadata(folder.onnxPath)[WEIGHTS_SHA_KEY];
   if (recorded !== folder.manifest.files.weights.sha256) {

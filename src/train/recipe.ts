@@ -112,6 +112,50 @@ const DistillStage = z.strictObject({
   alpha: z.number().min(0).max(1).default(0),
 });
 
+/** ActionFormer on precomputed features (extract-features) with ActivityNet-style annotations. */
+const ActionFormerStage = z.strictObject({
+  stage: z.literal('actionformer'),
+  name: common.name,
+  out: common.out,
+  seed: common.seed,
+  epochs: common.epochs,
+  batch: common.batch,
+  maxSteps: common.maxSteps,
+  evalEvery: common.evalEvery,
+  export: common.export,
+  optimizer: Optimizer,
+  data: z.strictObject({
+    /** A folder written by `videomae extract-features` (features.json + <video>.npy). */
+    features: z.string(),
+    /** ActivityNet-style JSON: database -> {video: {subset, duration, fps, annotations: [{segment, label}]}}. */
+    annotations: z.string(),
+    trainSubset: z.string().default('training'),
+    valSubset: z.string().default('validation'),
+    /** Label file fixing the class order; default: the annotations' labels, sorted. */
+    labels: z.string().optional(),
+  }),
+  model: z.strictObject({
+    embedDim: positiveInt.optional(),
+    numHeads: positiveInt.optional(),
+    window: positiveInt.optional(),
+    embedLayers: positiveInt.optional(),
+    stemLayers: positiveInt.optional(),
+    levels: positiveInt.optional(),
+    mlpRatio: positiveInt.optional(),
+    headLayers: positiveInt.optional(),
+    regressionRanges: z.array(z.tuple([z.number().nonnegative(), z.number().positive()])).optional(),
+    centerSampleRadius: z.number().positive().optional(),
+  }).default({}),
+  /** Training windows: longer sequences are cropped at random, shorter ones padded. */
+  maxSeqLen: positiveInt.default(256),
+  loss: z.strictObject({
+    focalAlpha: z.number().min(0).max(1).default(0.25),
+    focalGamma: z.number().nonnegative().default(2),
+    regressionWeight: z.number().nonnegative().default(1),
+  }).default({ focalAlpha: 0.25, focalGamma: 2, regressionWeight: 1 }),
+});
+
+export type ActionFormerStageSpec = z.infer<typeof ActionFormerStage>;
 export type PretrainStageSpec = z.infer<typeof PretrainStage>;
 export type FinetuneStageSpec = z.infer<typeof FinetuneStage>;
 export type DistillStageSpec = z.infer<typeof DistillStage>;
@@ -124,13 +168,15 @@ const RecipeSchema = z.strictObject({
   stages: z.array(z.unknown()).min(1),
 });
 
-export const STAGE_KINDS = ['pretrain', 'finetune', 'distill'] as const;
+export const STAGE_KINDS = ['pretrain', 'finetune', 'distill', 'actionformer'] as const;
 
 export interface Recipe {
   readonly name: string;
   readonly description?: string;
   readonly seed: number;
   readonly stages: StageSpec[];
+  /** ActionFormer stages; a recipe holds these or backbone stages, not both. */
+  readonly actionformer: ActionFormerStageSpec[];
   /** Folder the recipe's relative paths are resolved against. */
   readonly baseDir: string;
   /** The recipe as written, recorded in each output manifest. */
@@ -156,17 +202,28 @@ const STAGE_SCHEMAS = { pretrain: PretrainStage, finetune: FinetuneStage, distil
 export function parseRecipe(raw: unknown, baseDir: string): Recipe {
   const top = RecipeSchema.safeParse(raw);
   if (!top.success) throw firstIssue('', top.error);
-  const stages = top.data.stages.map((stage, i): StageSpec => {
+  const stages: StageSpec[] = [];
+  const actionformer: ActionFormerStageSpec[] = [];
+  top.data.stages.forEach((stage, i) => {
     const field = `stages[${i}]`;
     const kind = (stage as { stage?: unknown } | null)?.stage;
     if (typeof kind !== 'string' || !(STAGE_KINDS as readonly string[]).includes(kind)) {
       throw new RecipeError(`${field}.stage`, `must be one of ${STAGE_KINDS.join(', ')} (got ${JSON.stringify(kind)})`);
     }
-    const parsed = STAGE_SCHEMAS[kind as keyof typeof STAGE_SCHEMAS].safeParse(stage);
-    if (!parsed.success) throw firstIssue(field, parsed.error);
-    return parsed.data;
+    if (kind === 'actionformer') {
+      const parsed = ActionFormerStage.safeParse(stage);
+      if (!parsed.success) throw firstIssue(field, parsed.error);
+      actionformer.push(parsed.data);
+    } else {
+      const parsed = STAGE_SCHEMAS[kind as keyof typeof STAGE_SCHEMAS].safeParse(stage);
+      if (!parsed.success) throw firstIssue(field, parsed.error);
+      stages.push(parsed.data);
+    }
+    if (stages.length && actionformer.length) {
+      throw new RecipeError(`${field}.stage`, 'mixes ActionFormer and backbone stages; put them in separate recipes (the detector trains on features the backbone has already written)');
+    }
   });
-  return { name: top.data.name, ...(top.data.description ? { description: top.data.description } : {}), seed: top.data.seed, stages, baseDir, source: raw };
+  return { name: top.data.name, ...(top.data.description ? { description: top.data.description } : {}), seed: top.data.seed, stages, actionformer, baseDir, source: raw };
 }
 
 export function loadRecipe(file: string): Recipe {

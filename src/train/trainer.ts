@@ -54,6 +54,7 @@ export async function trainRecipeFile(file: string, options: TrainOptions = {}):
 }
 
 export async function trainRecipe(recipe: Recipe, options: TrainOptions = {}): Promise<StageResult[]> {
+  if (recipe.actionformer.length > 0) return trainActionFormerRecipe(recipe, options);
   const plans = planRecipe(recipe, options.init ? { init: options.init } : {});
   const checkpoint = options.resume ? readCheckpoint(options.resume) : undefined;
   if (checkpoint) {
@@ -77,6 +78,20 @@ export async function trainRecipe(recipe: Recipe, options: TrainOptions = {}): P
     results.push(result);
     if (!result.completed) break;
   }
+  return results;
+}
+
+/** A recipe of ActionFormer stages (on features already extracted): no clip cache, no checkpoints. */
+async function trainActionFormerRecipe(recipe: Recipe, options: TrainOptions): Promise<StageResult[]> {
+  if (options.init || options.resume) {
+    throw new ServiceError(400, 'invalid_parameter', `--${options.init ? 'init' : 'resume'} does not apply to ActionFormer stages`, { parameter: options.init ? 'init' : 'resume' });
+  }
+  const { runActionFormerStage } = await import('./actionformer-trainer.js');
+  const progress = options.progress ?? new ProgressBar();
+  const backend = await initBackend(options.backend ?? 'auto');
+  if (backend.notice) progress.line(backend.notice);
+  const results: StageResult[] = [];
+  for (const [index, spec] of recipe.actionformer.entries()) results.push(await runActionFormerStage(recipe, index, spec, progress));
   return results;
 }
 

@@ -4,7 +4,7 @@
  */
 import type { VitArchitecture } from '../config/architectures.js';
 import { ServiceError } from '../errors.js';
-import { modelParameters, shapesEqual } from './parameters.js';
+import { modelParameters, shapesEqual, type ParameterSpec } from './parameters.js';
 import type { TensorMap } from './safetensors.js';
 
 export interface StateDictReport {
@@ -14,7 +14,11 @@ export interface StateDictReport {
 }
 
 export function compareStateDict(config: VitArchitecture, tensors: TensorMap): StateDictReport {
-  const specs = modelParameters(config);
+  return compareSpecs(modelParameters(config), tensors);
+}
+
+/** Any parameter list against a tensor map. */
+export function compareSpecs(specs: readonly ParameterSpec[], tensors: TensorMap): StateDictReport {
   const expectedNames = new Set(specs.map((s) => s.name));
   const missing: string[] = [];
   const mismatched: StateDictReport['mismatched'] = [];

@@ -1,0 +1,224 @@
+/**
+ * The `actionformer` training stage: ActionFormer on precomputed backbone features, with
+ * ActionFormer's recipe (random windows of maxSeqLen steps, centre-sampled targets, sigmoid focal
+ * + DIoU losses normalized by an EMA of the positive count, AdamW with warmup and cosine). Each
+ * evaluation decodes and Soft-NMSes the held-out videos exactly as serving does and reports
+ * ActivityNet mAP. The output is a servable temporal-detection model folder.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { makeActionFormerConfig, sequenceMultiple, type ActionFormerConfig } from '../config/actionformer.js';
+import { readLabels } from '../config/labels.js';
+import { sha256File, writeTemporalManifest, type TemporalManifest } from '../config/manifest.js';
+import { groundTruthInstances } from '../datasets/activitynet.js';
+import { loadTemporalDataset, type TemporalDataset, type TemporalSample } from '../datasets/temporal.js';
+import { ServiceError } from '../errors.js';
+import { evaluateTemporalDetection, type TemporalPrediction } from '../eval/temporal-map.js';
+import { exportModelFolder } from '../onnx/export-model.js';
+import { ACTIONFORMER_NMS, batchedNms } from '../postprocess/soft-nms-1d.js';
+import { ACTIONFORMER_DECODE, decodeLevels, stepsToSeconds } from '../postprocess/temporal-decode.js';
+import { actionFormerInitialWeights } from '../weights/actionformer-parameters.js';
+import { writeSafetensors } from '../weights/safetensors.js';
+import { actionFormerForward, actionFormerFromGraph, actionFormerToGraph } from './actionformer.js';
+import { assignTargets } from './actionformer-targets.js';
+import { diouLoss1d, sigmoidFocalLoss } from './losses.js';
+import { AdamW, type ParameterGroup } from './optimizer.js';
+import { ParameterStore, type GraphLayout } from './parameter-store.js';
+import { MetricsLog, type ProgressBar } from './progress.js';
+import { resolvePath, type ActionFormerStageSpec, type Recipe } from './recipe.js';
+import { randomInt, shuffle, stream, STREAMS } from './rng.js';
+import { learningRateAt } from './schedule.js';
+
+export const ACTIONFORMER_LAYOUT: GraphLayout = { toGraph: actionFormerToGraph, fromGraph: actionFormerFromGraph };
+
+export interface ActionFormerStageResult {
+  readonly stage: 'actionformer';
+  readonly outDir: string;
+  readonly steps: number;
+  readonly completed: boolean;
+  readonly losses: number[];
+  readonly metrics: Record<string, number>;
+  readonly seconds: number;
+}
+
+/** One training window: features padded or cropped to `length`, with its segments. */
+export function trainingWindow(sample: TemporalSample, length: number, uniform: () => number): { features: Float32Array; mask: Float32Array; segments: Float32Array; labels: Int32Array } {
+  const dim = sample.features.length / sample.length;
+  const start = sample.length > length ? randomInt(uniform, sample.length - length + 1) : 0;
+  const count = Math.min(length, sample.length - start);
+  const features = new Float32Array(length * dim);
+  features.set(sample.features.subarray(start * dim, (start + count) * dim));
+  const mask = new Float32Array(length);
+  mask.fill(1, 0, count);
+  // Segments cut by the window keep their part inside when at least half of them is inside
+  // (ActionFormer's trunc_thresh 0.5).
+  const segments: number[] = [];
+  const labels: number[] = [];
+  for (let i = 0; i < sample.labels.length; i++) {
+    const s = sample.segments[2 * i]! - start;
+    const e = sample.segments[2 * i + 1]! - start;
+    const cs = Math.max(s, 0);
+    const ce = Math.min(e, count);
+    if (ce - cs <= 0 || (ce - cs) / Math.max(e - s, 1e-6) < 0.5) continue;
+    segments.push(cs, ce);
+    labels.push(sample.labels[i]!);
+  }
+  return { features, mask, segments: Float32Array.from(segments), labels: Int32Array.from(labels) };
+}
+
+function weightsOf(store: ParameterStore) {
+  return { get: (name: string) => store.get(name) };
+}
+
+/** Detections of one video, in seconds, through the serving post-processing. */
+export function detectSample(store: ParameterStore, config: ActionFormerConfig, sample: TemporalSample, timing: { featureStride: number; numFrames: number }, labels: readonly string[]): TemporalPrediction[] {
+  const multiple = sequenceMultiple(config);
+  const length = Math.max(multiple, Math.ceil(sample.length / multiple) * multiple);
+  const dim = sample.features.length / sample.length;
+  const feats = new Float32Array(length * dim);
+  feats.set(sample.features);
+  const mask = new Float32Array(length).fill(1, 0, sample.length).fill(0, sample.length);
+  const levels = tf.tidy(() => actionFormerForward(tf.tensor(feats, [1, length, dim]) as tf.Tensor3D, tf.tensor(mask, [1, length]) as tf.Tensor2D, weightsOf(store), config)
+    .map((l) => ({ logits: l.logits.dataSync() as Float32Array, offsets: l.offsets.dataSync() as Float32Array, mask: Uint8Array.from(l.mask.dataSync()) })));
+  const candidates = decodeLevels(levels.map((l, i) => ({ ...l, stride: 2 ** i })), config.numClasses, ACTIONFORMER_DECODE);
+  const kept = batchedNms(candidates, ACTIONFORMER_NMS);
+  const seconds = stepsToSeconds(kept.segments, { ...timing, fps: sample.fps, duration: sample.durationSec });
+  return Array.from(kept.scores, (score, i) => ({ video: sample.video, label: labels[kept.labels[i]!]!, start: seconds[2 * i]!, end: seconds[2 * i + 1]!, score }));
+}
+
+export async function runActionFormerStage(recipe: Recipe, index: number, spec: ActionFormerStageSpec, progress: ProgressBar): Promise<ActionFormerStageResult> {
+  const started = Date.now();
+  const field = `stages[${index}]`;
+  const outDir = resolvePath(recipe, spec.out);
+  const name = spec.name ?? `${recipe.name}-actionformer${recipe.actionformer.length > 1 ? `-${index}` : ''}`;
+  const seed = spec.seed ?? recipe.seed;
+  const dataset: TemporalDataset = loadTemporalDataset({
+    featuresDir: resolvePath(recipe, spec.data.features),
+    annotationsFile: resolvePath(recipe, spec.data.annotations),
+    trainSubset: spec.data.trainSubset,
+    valSubset: spec.data.valSubset,
+    ...(spec.data.labels ? { labels: readLabels(resolvePath(recipe, spec.data.labels)) } : {}),
+    field,
+  });
+  const dim = dataset.train[0]!.features.length / dataset.train[0]!.length;
+  const config = makeActionFormerConfig({ inputDim: dim, numClasses: dataset.labels.length, ...spec.model });
+  const multiple = sequenceMultiple(config);
+  if (spec.maxSeqLen % multiple !== 0) throw new ServiceError(400, 'invalid_recipe', `recipe field '${field}.maxSeqLen' must be a multiple of ${multiple} (2^(levels - 1))`, { parameter: `${field}.maxSeqLen` });
+  mkdirSync(outDir, { recursive: true });
+  const log = new MetricsLog(join(outDir, 'metrics.jsonl'), false);
+  progress.line(`stage ${index} 'actionformer' -> ${outDir}: ${dataset.train.length} train / ${dataset.val.length} val videos, ${dataset.labels.length} classes, features ${dim}-d from '${dataset.index.backbone}'`);
+
+  const store = new ParameterStore(actionFormerInitialWeights(config, seed), () => true, ACTIONFORMER_LAYOUT);
+  const groups = new Map<string, ParameterGroup>();
+  for (const n of store.names()) groups.set(n, { variable: store.get(n), lrScale: 1, decay: store.get(n).shape.length >= 2 });
+  const betas = spec.optimizer.betas ?? [0.9, 0.999];
+  const optimizer = new AdamW({ beta1: betas[0], beta2: betas[1], eps: spec.optimizer.eps, weightDecay: spec.optimizer.weightDecay, ...(spec.optimizer.clipGrad ? { clipGrad: spec.optimizer.clipGrad } : {}) }, groups);
+  const perEpoch = Math.max(1, Math.ceil(dataset.train.length / spec.batch));
+  const scheduledSteps = spec.epochs * perEpoch;
+  const totalSteps = Math.min(scheduledSteps, spec.maxSteps ?? Infinity);
+  const schedule = { lr: spec.optimizer.lr, minLr: spec.optimizer.minLr, warmupSteps: Math.round(spec.optimizer.warmupEpochs * perEpoch), totalSteps: scheduledSteps };
+  const variables = [...groups.values()].map((g) => g.variable);
+  const nameOf = new Map([...groups].map(([n, g]) => [g.variable.name, n]));
+  const L = spec.maxSeqLen;
+  const losses: number[] = [];
+  const metrics: Record<string, number> = {};
+  let normalizer = 100; // ActionFormer's init_loss_norm, then an EMA of the positive count
+  const timing = { featureStride: dataset.index.settings.featureStride, numFrames: dataset.index.settings.numFrames };
+
+  const evaluate = (epoch: number): void => {
+    if (dataset.val.length === 0) return;
+    const predictions = dataset.val.flatMap((sample) => detectSample(store, config, sample, timing, dataset.labels));
+    const result = evaluateTemporalDetection(groundTruthInstances(dataset.annotations, spec.data.valSubset), predictions, [0.3, 0.4, 0.5, 0.6, 0.7]);
+    metrics['mAP@0.5'] = result.mAP[2]!;
+    metrics.mAP = result.averageMAP;
+    log.write({ type: 'eval', stage: 'actionformer', epoch, mAP: result.averageMAP, mAP_at: Object.fromEntries(result.tiou.map((t, i) => [t, result.mAP[i]])), predictions: predictions.length });
+    progress.line(`epoch ${epoch} held-out mAP ${(100 * result.averageMAP).toFixed(1)} (tIoU 0.3:0.7; at 0.5: ${(100 * result.mAP[2]!).toFixed(1)}), ${dataset.val.length} videos`);
+  };
+
+  let order: number[] = [];
+  log.write({ type: 'start', stage: 'actionformer', name, totalSteps, stepsPerEpoch: perEpoch, backend: tf.getBackend() });
+  for (let step = 0; step < totalSteps; step++) {
+    const t0 = Date.now();
+    const epochIndex = Math.floor(step / perEpoch);
+    if (step % perEpoch === 0) order = shuffle(dataset.train.map((_, i) => i), stream(seed, STREAMS.order, epochIndex));
+    const picks = Array.from({ length: spec.batch }, (_, b) => order[((step % perEpoch) * spec.batch + b) % order.length]!);
+    const windows = picks.map((i, b) => trainingWindow(dataset.train[i]!, L, stream(seed, STREAMS.sample, step, b)));
+    const targets = windows.map((w) => assignTargets(config, L, w.segments, w.labels));
+    const P = targets[0]!.points;
+    const numPositive = targets.reduce((sum, t) => sum + t.positive.reduce((a, b) => a + b, 0), 0);
+    normalizer = 0.9 * normalizer + 0.1 * Math.max(numPositive, 1);
+    const lr = learningRateAt(schedule, step);
+    const B = windows.length;
+    const concat = (parts: Float32Array[]) => { const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0)); let o = 0; for (const p of parts) { out.set(p, o); o += p.length; } return out; };
+    const [lossTensor, normTensor] = tf.tidy(() => {
+      const feats = tf.tensor(concat(windows.map((w) => w.features)), [B, L, dim]) as tf.Tensor3D;
+      const mask = tf.tensor(concat(windows.map((w) => w.mask)), [B, L]) as tf.Tensor2D;
+      const clsTargets = tf.tensor(concat(targets.map((t) => t.cls)), [B, P, config.numClasses]);
+      const offsetTargets = tf.tensor(concat(targets.map((t) => t.offsets)), [B, P, 2]);
+      const positive = tf.tensor(concat(targets.map((t) => t.positive)), [B, P, 1]);
+      const lossFn = (): tf.Scalar => {
+        const levels = actionFormerForward(feats, mask, weightsOf(store), config);
+        const logits = tf.concat(levels.map((l) => l.logits), 1);
+        const offsets = tf.concat(levels.map((l) => l.offsets), 1);
+        const valid = tf.concat(levels.map((l) => l.mask), 1).expandDims(2);
+        const cls = sigmoidFocalLoss(logits, clsTargets, valid, spec.loss.focalAlpha, spec.loss.focalGamma);
+        const reg = diouLoss1d(offsets, offsetTargets, positive);
+        return tf.div(tf.add(cls, tf.mul(reg, spec.loss.regressionWeight)), normalizer) as tf.Scalar;
+      };
+      const { value, grads } = tf.variableGrads(lossFn, variables);
+      const named: Record<string, tf.Tensor> = {};
+      for (const [key, grad] of Object.entries(grads)) named[nameOf.get(key)!] = grad;
+      return [value, optimizer.apply(named, lr)];
+    });
+    const loss = (await lossTensor!.data())[0]!;
+    const gradNorm = (await normTensor!.data())[0]!;
+    tf.dispose([lossTensor!, normTensor!]);
+    if (!Number.isFinite(loss)) throw new ServiceError(500, 'training_diverged', `stage ${index} 'actionformer': loss became ${loss} at step ${step + 1}; lower optimizer.lr or set optimizer.clipGrad`);
+    losses.push(loss);
+    const done = step + 1;
+    const epoch = Math.floor(step / perEpoch) + 1;
+    const stepMs = Date.now() - t0;
+    log.write({ type: 'step', stage: 'actionformer', step: done, epoch, loss, lr, grad_norm: gradNorm, positives: numPositive, step_ms: stepMs });
+    progress.step({ stage: 'actionformer', step: done, totalSteps, epoch, epochs: Math.ceil(totalSteps / perEpoch), loss, lr, stepMs });
+    const epochEnd = done % perEpoch === 0 || done === totalSteps;
+    if (epochEnd && (epoch % spec.evalEvery === 0 || done === totalSteps)) evaluate(epoch);
+  }
+  const window = losses.slice(-Math.max(1, Math.min(20, Math.floor(losses.length / 4) || 1)));
+  metrics.train_loss = window.reduce((a, b) => a + b, 0) / Math.max(1, window.length);
+
+  await writeTemporalModel({ recipe, index, spec, outDir, name, seed, config, dataset, store, metrics, steps: totalSteps });
+  if (spec.export) await exportModelFolder(outDir);
+  store.dispose();
+  optimizer.dispose();
+  log.write({ type: 'done', stage: 'actionformer', steps: totalSteps, metrics, seconds: (Date.now() - started) / 1000 });
+  return { stage: 'actionformer', outDir, steps: totalSteps, completed: true, losses, metrics, seconds: (Date.now() - started) / 1000 };
+}
+
+async function writeTemporalModel(o: {
+  recipe: Recipe; index: number; spec: ActionFormerStageSpec; outDir: string; name: string; seed: number;
+  config: ActionFormerConfig; dataset: TemporalDataset; store: ParameterStore; metrics: Record<string, number>; steps: number;
+}): Promise<void> {
+  writeFileSync(join(o.outDir, 'labels.txt'), o.dataset.labels.join('\n') + '\n');
+  writeSafetensors(join(o.outDir, 'weights.safetensors'), await o.store.toTensorMap(), { format: 'pt', arch: 'actionformer' });
+  const settings = o.dataset.index.settings;
+  const manifest: TemporalManifest = {
+    schemaVersion: 1,
+    name: o.name,
+    task: 'temporal-detection',
+    description: `ActionFormer stage ${o.index} of recipe '${o.recipe.name}', on features of '${o.dataset.index.backbone}'`,
+    actionformer: { ...o.config, regressionRanges: o.config.regressionRanges.map(([a, b]) => [a, b] as [number, number]) },
+    labels: { file: 'labels.txt', set: o.recipe.name },
+    features: { backbone: o.dataset.index.backbone, numFrames: settings.numFrames, featureStride: settings.featureStride, size: settings.size, normalization: settings.normalization },
+    postprocess: { ...ACTIONFORMER_DECODE, nms: { ...ACTIONFORMER_NMS } },
+    files: { weights: { path: 'weights.safetensors', sha256: await sha256File(join(o.outDir, 'weights.safetensors')) }, onnx: { path: 'model.onnx' } },
+    provenance: {
+      source: 'training',
+      trained: true,
+      seed: o.seed,
+      recipe: { name: o.recipe.name, stageIndex: o.index, stage: o.spec, steps: o.steps, features: relative(o.outDir, resolvePath(o.recipe, o.spec.data.features)) || '.' },
+      metrics: o.metrics,
+    },
+  };
+  writeTemporalManifest(o.outDir, manifest);
+}
