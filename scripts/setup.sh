@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything this service needs on Debian 12 / Node 20 and builds it:
 # Debian's ffmpeg (when missing), npm dependencies (onnxruntime-node's CUDA download skipped
-# unless ONNXRUNTIME_NODE_INSTALL says otherwise), the TypeScript build and the default model's
-# ONNX export.
+# unless ONNXRUNTIME_NODE_INSTALL says otherwise; better-sqlite3 compiled from source when no
+# prebuilt binary can be fetched), the TypeScript build and the default models' ONNX export.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,5 +18,7 @@ fi
 # CUDA provider from a host that is not reachable here.
 export ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}"
 npm ci --no-audit --no-fund
+# better-sqlite3 (the job store) is a native addon built at install time; make sure it loads.
+node -e "require('better-sqlite3')" 2>/dev/null || npm rebuild better-sqlite3
 npm run build
 echo "setup: done ($(ffmpeg -version | head -n1 | cut -d' ' -f1-3), node $(node --version))"

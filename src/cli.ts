@@ -12,6 +12,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { architectureNames, makeArchitecture, type ArchitectureOptions } from './config/architectures.js';
 import { readLabels, bundledLabelPath } from './config/labels.js';
 import { ServiceError } from './errors.js';
+import { DEFAULT_JOB_OPTIONS } from './http/jobs/job-manager.js';
 import { startServer } from './http/server.js';
 import { exportModelFolder } from './onnx/export-model.js';
 import type { DeviceRequest } from './runtime/inference-runner.js';
@@ -86,9 +87,16 @@ function buildCli(): Command {
     .addOption(deviceOption())
     .option('--threads <n>', 'ONNX Runtime threads per run (default: all cores)', positiveInt)
     .option('--max-batch <n>', 'views per ONNX Runtime run', positiveInt, 4)
-    .option('--temp-dir <dir>', 'where uploads are spooled', join(tmpdir(), 'videomae')))
+    .option('--temp-dir <dir>', 'where uploads are spooled', join(tmpdir(), 'videomae'))
+    .option('--state-dir <dir>', 'where jobs, their inputs and results are kept across restarts', join(tmpdir(), 'videomae-state'))
+    .option('--max-queued-jobs <n>', 'jobs queued or running at most (429 beyond)', positiveInt, DEFAULT_JOB_OPTIONS.maxQueued)
+    .option('--job-retention <seconds>', 'how long finished jobs and their results are kept', positiveNumber, DEFAULT_JOB_OPTIONS.retentionMs / 1000)
+    .option('--job-wait <seconds>', 'longest a ?wait=true request waits for its job', positiveNumber, 60))
     .action(async (flags) => {
       const running = await startServer({
+        stateDir: resolve(flags.stateDir),
+        jobs: { maxQueued: flags.maxQueuedJobs, retentionMs: flags.jobRetention * 1000 },
+        jobWaitMs: flags.jobWait * 1000,
         host: flags.host,
         port: flags.port,
         modelsDir: resolve(flags.models),

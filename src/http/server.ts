@@ -7,6 +7,8 @@ import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { ModelRegistry } from '../runtime/model-registry.js';
 import { createApp } from './app.js';
+import { DEFAULT_JOB_OPTIONS, type JobManagerOptions } from './jobs/job-manager.js';
+import { createJobManager } from './jobs/temporal-job.js';
 import { ServiceState, type ServiceConfig } from './service-state.js';
 
 export interface ServeOptions extends ServiceConfig {
@@ -15,6 +17,9 @@ export interface ServeOptions extends ServiceConfig {
   readonly modelsDir: string;
   readonly defaultModel?: string;
   readonly threads?: number;
+  /** Where jobs and their results are kept across restarts (SQLite + job inputs). */
+  readonly stateDir: string;
+  readonly jobs?: Partial<Omit<JobManagerOptions, 'dataDir'>>;
 }
 
 export interface RunningServer {
@@ -28,7 +33,9 @@ export interface RunningServer {
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   mkdirSync(options.tempDir, { recursive: true });
+  mkdirSync(options.stateDir, { recursive: true });
   const state = new ServiceState(options);
+  state.jobs = createJobManager(state, options.stateDir, { ...DEFAULT_JOB_OPTIONS, ...options.jobs });
   const app = createApp(state);
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = app.listen(options.port, options.host, () => resolve(listening));
@@ -41,11 +48,19 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     options.modelsDir,
     { device: options.device, ...(options.threads ? { threads: options.threads } : {}) },
     options.defaultModel,
-  ).then((registry) => state.setRegistry(registry));
+  ).then((registry) => {
+    state.setRegistry(registry);
+    // Jobs left by an earlier process run (or fail with a reason) once the models are here.
+    const recovered = state.jobs!.start();
+    if (recovered.requeued.length || recovered.failed.length) {
+      console.log(`videomae: jobs from before the restart: ${recovered.requeued.length} queued to run again, ${recovered.failed.length} marked failed`);
+    }
+  });
 
   const close = async (): Promise<void> => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await loaded.catch(() => undefined);
+    await state.jobs?.close();
     await state.registryIfLoaded?.close();
   };
   return { server, state, url, loaded, close };

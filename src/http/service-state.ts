@@ -6,6 +6,7 @@ import { UnavailableError } from '../errors.js';
 import type { DeviceRequest } from '../runtime/inference-runner.js';
 import type { ModelRegistry } from '../runtime/model-registry.js';
 import type { VideoLimits } from '../video/limits.js';
+import type { JobManager } from './jobs/job-manager.js';
 
 export interface ServiceConfig {
   readonly device: DeviceRequest;
@@ -14,11 +15,15 @@ export interface ServiceConfig {
   readonly maxBatch: number;
   /** Parent of the per-request upload directories. */
   readonly tempDir: string;
+  /** Longest a `wait=true` request waits for its job before answering 202. */
+  readonly jobWaitMs?: number;
 }
 
 export class ServiceState {
   private loaded: ModelRegistry | undefined;
   readonly startedAt = Date.now();
+  /** The job queue of long requests (temporal detection); absent when the server runs none. */
+  jobs: JobManager | undefined;
 
   constructor(readonly config: ServiceConfig) {}
 

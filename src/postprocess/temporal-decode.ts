@@ -90,3 +90,30 @@ export function stepsToSeconds(segments: Float32Array, timing: FeatureTiming): F
   }
   return out;
 }
+
+/**
+ * The ONNX graph's concatenated outputs ([sum_l T_l, C] logits, [sum_l T_l, 2] offsets for an
+ * input of `length` steps, `valid` of them real) back into levels, with each level's mask
+ * (position i of level l is real when i x 2^l < valid).
+ */
+export function splitLevels(logits: Float32Array, offsets: Float32Array, levels: number, length: number, valid: number, numClasses: number): LevelOutput[] {
+  const out: LevelOutput[] = [];
+  let position = 0;
+  for (let l = 0; l < levels; l++) {
+    const stride = 2 ** l;
+    const count = length / stride;
+    const mask = new Uint8Array(count);
+    for (let i = 0; i < count; i++) mask[i] = i * stride < valid ? 1 : 0;
+    out.push({
+      logits: logits.subarray(position * numClasses, (position + count) * numClasses),
+      offsets: offsets.subarray(position * 2, (position + count) * 2),
+      mask,
+      stride,
+    });
+    position += count;
+  }
+  if (position * numClasses !== logits.length || position * 2 !== offsets.length) {
+    throw new RangeError(`splitLevels: ${logits.length / numClasses} positions of logits for levels totalling ${position}`);
+  }
+  return out;
+}

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readLabels } from '../config/labels.js';
-import { MANIFEST_FILE, readModelFolder, type ModelFolder } from '../config/manifest.js';
+import { MANIFEST_FILE, modelTask, readModelFolder, readTemporalModelFolder, type ModelFolder, type TemporalModelFolder } from '../config/manifest.js';
 import { NotFoundError, ServiceError } from '../errors.js';
 import { staleExportReason } from '../onnx/export-model.js';
 import type { InferenceRunner, RunnerOptions } from './inference-runner.js';
@@ -45,13 +45,58 @@ export async function loadModel(dir: string, options: RunnerOptions): Promise<Lo
   return { name: folder.manifest.name, folder, labels, runner };
 }
 
+/** An ActionFormer detector, with the backbone that makes its features. */
+export interface LoadedTemporalModel {
+  readonly name: string;
+  readonly folder: TemporalModelFolder;
+  readonly labels: readonly string[];
+  readonly runner: InferenceRunner;
+}
+
+export async function loadTemporalModel(dir: string, options: RunnerOptions): Promise<LoadedTemporalModel> {
+  const folder = readTemporalModelFolder(dir);
+  const stale = staleExportReason(folder);
+  if (stale) {
+    throw new ServiceError(500, 'model_not_exported', `model '${folder.manifest.name}' cannot be served: ${stale}; run 'videomae export ${dir}'`);
+  }
+  const labels = readLabels(folder.labelsPath);
+  const classes = folder.manifest.actionformer.numClasses;
+  if (labels.length !== classes) {
+    throw new ServiceError(500, 'labels_mismatch', `model '${folder.manifest.name}' has ${classes} classes but ${labels.length} labels`);
+  }
+  const runner = await WorkerRunner.create(folder.onnxPath, options);
+  return { name: folder.manifest.name, folder, labels, runner };
+}
+
 export class ModelRegistry {
   private readonly models = new Map<string, LoadedModel>();
+  private readonly temporal = new Map<string, LoadedTemporalModel>();
 
   constructor(readonly defaultName?: string) {}
 
+  addTemporal(model: LoadedTemporalModel): void {
+    if (this.models.has(model.name) || this.temporal.has(model.name)) {
+      throw new ServiceError(500, 'duplicate_model', `two model folders are named '${model.name}'`);
+    }
+    this.temporal.set(model.name, model);
+  }
+
+  listTemporal(): LoadedTemporalModel[] {
+    return [...this.temporal.values()];
+  }
+
+  /** The named temporal detector, or the first one; with its backbone. */
+  resolveTemporal(name: string | undefined): { detector: LoadedTemporalModel; backbone: LoadedModel } {
+    const wanted = name ?? this.listTemporal()[0]?.name;
+    const detector = wanted === undefined ? undefined : this.temporal.get(wanted);
+    if (!detector) {
+      throw new NotFoundError('model_not_found', `temporal detection model '${wanted ?? ''}' does not exist; available: ${[...this.temporal.keys()].join(', ') || 'none'}`, { parameter: 'model', value: wanted });
+    }
+    return { detector, backbone: this.models.get(detector.folder.manifest.features.backbone)! };
+  }
+
   add(model: LoadedModel): void {
-    if (this.models.has(model.name)) {
+    if (this.models.has(model.name) || this.temporal.has(model.name)) {
       throw new ServiceError(500, 'duplicate_model', `two model folders are named '${model.name}'`);
     }
     this.models.set(model.name, model);
@@ -76,7 +121,22 @@ export class ModelRegistry {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.list().map((m) => m.runner.close()));
+    await Promise.all([...this.list(), ...this.listTemporal()].map((m) => m.runner.close()));
+  }
+
+  /** Every detector's backbone must be loaded and make the features it was trained on. */
+  private checkBackbones(): void {
+    for (const detector of this.temporal.values()) {
+      const f = detector.folder.manifest.features;
+      const backbone = this.models.get(f.backbone);
+      if (!backbone) {
+        throw new ServiceError(500, 'backbone_missing', `temporal model '${detector.name}' needs backbone '${f.backbone}', which is not in the models folder`);
+      }
+      const a = backbone.folder.architecture;
+      if (a.embedDim !== detector.folder.manifest.actionformer.inputDim || a.numFrames !== f.numFrames || a.imageHeight !== f.size) {
+        throw new ServiceError(500, 'backbone_mismatch', `temporal model '${detector.name}' was trained on ${detector.folder.manifest.actionformer.inputDim}-d features of ${f.numFrames}x${f.size}x${f.size} clips; backbone '${f.backbone}' makes ${a.embedDim}-d features of ${a.numFrames}x${a.imageHeight}x${a.imageWidth}`);
+      }
+    }
   }
 
   /** Loads every model folder under `modelsDir`. */
@@ -87,7 +147,11 @@ export class ModelRegistry {
       throw new ServiceError(500, 'no_models', `models directory '${modelsDir}' holds no model folder (a folder with model.json)`);
     }
     try {
-      for (const dir of folders) registry.add(await loadModel(dir, options));
+      for (const dir of folders) {
+        if (modelTask(dir) === 'temporal-detection') registry.addTemporal(await loadTemporalModel(dir, options));
+        else registry.add(await loadModel(dir, options));
+      }
+      registry.checkBackbones();
     } catch (error) {
       await registry.close();
       throw error;

@@ -5,12 +5,11 @@
  * evaluation decodes and Soft-NMSes the held-out videos exactly as serving does and reports
  * ActivityNet mAP. The output is a servable temporal-detection model folder.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { makeActionFormerConfig, sequenceMultiple, type ActionFormerConfig } from '../config/actionformer.js';
 import { readLabels } from '../config/labels.js';
-import { sha256File, writeTemporalManifest, type TemporalManifest } from '../config/manifest.js';
 import { groundTruthInstances } from '../datasets/activitynet.js';
 import { loadTemporalDataset, type TemporalDataset, type TemporalSample } from '../datasets/temporal.js';
 import { ServiceError } from '../errors.js';
@@ -19,7 +18,7 @@ import { exportModelFolder } from '../onnx/export-model.js';
 import { ACTIONFORMER_NMS, batchedNms } from '../postprocess/soft-nms-1d.js';
 import { ACTIONFORMER_DECODE, decodeLevels, stepsToSeconds } from '../postprocess/temporal-decode.js';
 import { actionFormerInitialWeights } from '../weights/actionformer-parameters.js';
-import { writeSafetensors } from '../weights/safetensors.js';
+import { createTemporalModelFolder } from '../weights/create-temporal-model.js';
 import { actionFormerForward, actionFormerFromGraph, actionFormerToGraph } from './actionformer.js';
 import { assignTargets } from './actionformer-targets.js';
 import { diouLoss1d, sigmoidFocalLoss } from './losses.js';
@@ -199,19 +198,16 @@ async function writeTemporalModel(o: {
   recipe: Recipe; index: number; spec: ActionFormerStageSpec; outDir: string; name: string; seed: number;
   config: ActionFormerConfig; dataset: TemporalDataset; store: ParameterStore; metrics: Record<string, number>; steps: number;
 }): Promise<void> {
-  writeFileSync(join(o.outDir, 'labels.txt'), o.dataset.labels.join('\n') + '\n');
-  writeSafetensors(join(o.outDir, 'weights.safetensors'), await o.store.toTensorMap(), { format: 'pt', arch: 'actionformer' });
   const settings = o.dataset.index.settings;
-  const manifest: TemporalManifest = {
-    schemaVersion: 1,
+  await createTemporalModelFolder({
+    dir: o.outDir,
     name: o.name,
-    task: 'temporal-detection',
-    description: `ActionFormer stage ${o.index} of recipe '${o.recipe.name}', on features of '${o.dataset.index.backbone}'`,
-    actionformer: { ...o.config, regressionRanges: o.config.regressionRanges.map(([a, b]) => [a, b] as [number, number]) },
-    labels: { file: 'labels.txt', set: o.recipe.name },
+    config: o.config,
+    tensors: await o.store.toTensorMap(),
+    labels: o.dataset.labels,
+    labelSet: o.recipe.name,
     features: { backbone: o.dataset.index.backbone, numFrames: settings.numFrames, featureStride: settings.featureStride, size: settings.size, normalization: settings.normalization },
-    postprocess: { ...ACTIONFORMER_DECODE, nms: { ...ACTIONFORMER_NMS } },
-    files: { weights: { path: 'weights.safetensors', sha256: await sha256File(join(o.outDir, 'weights.safetensors')) }, onnx: { path: 'model.onnx' } },
+    description: `ActionFormer stage ${o.index} of recipe '${o.recipe.name}', on features of '${o.dataset.index.backbone}'`,
     provenance: {
       source: 'training',
       trained: true,
@@ -219,6 +215,5 @@ async function writeTemporalModel(o: {
       recipe: { name: o.recipe.name, stageIndex: o.index, stage: o.spec, steps: o.steps, features: relative(o.outDir, resolvePath(o.recipe, o.spec.data.features)) || '.' },
       metrics: o.metrics,
     },
-  };
-  writeTemporalManifest(o.outDir, manifest);
+  });
 }

@@ -52,3 +52,25 @@ export async function prepareTestModels(): Promise<TestModels> {
   await exportModelFolder(join(dir, 'mini-k400'));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+/**
+ * An untrained ActionFormer on the features of `tiny-ucf` (64-d, 4-frame clips at 32x32): real
+ * weights files and a real ONNX graph, for the job and endpoint tests.
+ */
+export async function addTemporalTestModel(modelsDir: string, name = 'temporal-tiny'): Promise<string> {
+  const { makeActionFormerConfig } = await import('../../src/config/actionformer.js');
+  const { actionFormerInitialWeights } = await import('../../src/weights/actionformer-parameters.js');
+  const { createTemporalModelFolder } = await import('../../src/weights/create-temporal-model.js');
+  const config = makeActionFormerConfig({ inputDim: 64, numClasses: 3, embedDim: 16, numHeads: 2, levels: 3, stemLayers: 1, regressionRanges: [[0, 4], [4, 8], [8, 10000]] });
+  const dir = join(modelsDir, name);
+  const tensors = actionFormerInitialWeights(config, 3);
+  // Untrained regression heads predict ~zero lengths (dropped as too short): start them at e^1 strides.
+  tensors.get('reg_head.out.bias')!.data.fill(1);
+  await createTemporalModelFolder({
+    dir, name, config, tensors, labels: ['jump', 'spin', 'wave'], labelSet: 'test',
+    features: { backbone: 'tiny-ucf', numFrames: 4, featureStride: 4, size: 32, normalization: 'unit' },
+    provenance: { source: 'random-init', trained: false, seed: 3, metrics: {} },
+  });
+  await exportModelFolder(dir);
+  return dir;
+}

@@ -32,7 +32,7 @@ export function writeSyntheticFeatureDataset(dir: string, options: { train: numb
     while (t < length - 12) {
       const duration = 4 + Math.floor(uniform() * 14);
       const c = Math.floor(uniform() * TEMPORAL_CLASSES.length);
-      for (let s = t; s < Math.min(length, t + duration); s++) for (let k = 0; k < dim; k++) features[s * dim + k] += 2 * directions[c]![k]!;
+      for (let s = t; s < Math.min(length, t + duration); s++) for (let k = 0; k < dim; k++) features[s * dim + k] = features[s * dim + k]! + 2 * directions[c]![k]!;
       annotations.push({ segment: [seconds(t), seconds(t + duration)], label: TEMPORAL_CLASSES[c]! });
       t += duration + 8 + Math.floor(uniform() * 20);
     }

@@ -28,6 +28,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/detect-temporal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Find when actions happen in an uploaded video (ActionFormer on VideoMAE V2 features), as a job.
+         * @description Upload a video as multipart/form-data (`video` field). The work runs as a job: the answer
+         *     is 202 with the job and a `Location` to poll (`GET /jobs/{id}`). With `wait=true` the
+         *     request waits (up to the server's wait limit) and answers 200 with the finished job, or
+         *     the job's error status when it failed; a job still running when the wait ends answers 202.
+         *     Options may be query parameters or form fields (a form field wins).
+         */
+        post: operations["detectTemporal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** A job's status, stage, progress and, once finished, its result or error. */
+        get: operations["getJob"];
+        put?: never;
+        post?: never;
+        /** Cancel a queued or running job (its decoding and inference stop); delete a finished one. */
+        delete: operations["cancelJob"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/models": {
         parameters: {
             query?: never;
@@ -172,19 +216,103 @@ export interface components {
                 maxBatch: number;
             };
         };
+        /** @description Segments scoring below this are left out (default 0.001, the model's minimum). */
+        ScoreThreshold: number;
+        /** @description At most this many segments, best first (default 200). */
+        MaxSegments: number;
+        TemporalSegment: {
+            label: string;
+            index: number;
+            /** @description Seconds. */
+            start: number;
+            /** @description Seconds. */
+            end: number;
+            score: number;
+        };
+        TemporalResult: {
+            model: string;
+            backbone: string;
+            video: {
+                durationSec: number;
+                fps: number;
+                frameCount: number;
+                width: number;
+                height: number;
+                codec: string;
+                container: string;
+            };
+            /** @description How the backbone features were made (clips of numFrames every featureStride frames, resized to size x size). */
+            features: {
+                numFrames: number;
+                featureStride: number;
+                size: number;
+                /** @enum {string} */
+                normalization: "unit" | "imagenet";
+                clips: number;
+                dim: number;
+            };
+            /** @description Best first. */
+            segments: components["schemas"]["TemporalSegment"][];
+            /** @description Milliseconds. */
+            timings: {
+                probeMs: number;
+                featuresMs: number;
+                detectMs: number;
+                postprocessMs: number;
+                totalMs: number;
+            };
+        };
+        Job: {
+            id: string;
+            /** @enum {string} */
+            kind: "temporal-detection";
+            /** @enum {string} */
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+            /** @description While running, what the job is doing (probe, features, detect, postprocess). */
+            stage?: string;
+            progress: {
+                fraction: number;
+                /** @description Estimated seconds left. */
+                etaSec?: number;
+            };
+            model?: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            startedAt?: string;
+            /** Format: date-time */
+            finishedAt?: string;
+            /**
+             * Format: date-time
+             * @description When the finished job and its result are forgotten.
+             */
+            expiresAt?: string;
+            /** @description Times the job was started (a restart re-runs an interrupted job once). */
+            attempts?: number;
+            result?: components["schemas"]["TemporalResult"];
+            error?: {
+                status: number;
+                code: string;
+                message: string;
+            };
+        };
         ModelInfo: {
             name: string;
             /** @enum {string} */
-            task: "classification";
+            task: "classification" | "temporal-detection";
+            /** @description The model used when a request of its task names none. */
             default: boolean;
             description?: string;
+            /** @description The backbone (VideoMAE V2: patch and tubelet sizes) or the detector (arch actionformer: depth = transformer blocks, levels, window). */
             architecture: {
                 arch: string;
+                levels?: number;
+                window?: number;
                 embedDim: number;
                 depth: number;
                 numHeads: number;
-                patchSize: number;
-                tubeletSize: number;
+                patchSize?: number;
+                tubeletSize?: number;
                 numClasses: number;
             };
             labels: {
@@ -197,6 +325,15 @@ export interface components {
                 shape: (number | string)[];
             };
             defaultProtocol?: components["schemas"]["ProtocolName"];
+            /** @description Temporal models only, how their input features are made. */
+            features?: {
+                backbone: string;
+                numFrames: number;
+                featureStride: number;
+                size: number;
+                /** @enum {string} */
+                normalization: "unit" | "imagenet";
+            };
             provenance: {
                 /** @enum {string} */
                 source: "random-init" | "training" | "checkpoint";
@@ -267,6 +404,10 @@ export interface components {
         NumCrops: components["schemas"]["NumCrops"];
         NumFrames: components["schemas"]["NumFrames"];
         SamplingRate: components["schemas"]["SamplingRate"];
+        ScoreThreshold: components["schemas"]["ScoreThreshold"];
+        MaxSegments: components["schemas"]["MaxSegments"];
+        /** @description Wait for the job to finish (short videos) instead of answering 202 at once. */
+        Wait: boolean;
     };
     requestBodies: never;
     headers: never;
@@ -322,6 +463,119 @@ export interface operations {
             413: components["responses"]["Error"];
             415: components["responses"]["Error"];
             500: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
+    detectTemporal: {
+        parameters: {
+            query?: {
+                model?: components["parameters"]["Model"];
+                scoreThreshold?: components["parameters"]["ScoreThreshold"];
+                maxSegments?: components["parameters"]["MaxSegments"];
+                /** @description Wait for the job to finish (short videos) instead of answering 202 at once. */
+                wait?: components["parameters"]["Wait"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /**
+                     * Format: binary
+                     * @description The video file (any container and codec ffmpeg decodes).
+                     */
+                    video: string;
+                    model?: components["schemas"]["ModelName"];
+                    scoreThreshold?: components["schemas"]["ScoreThreshold"];
+                    maxSegments?: components["schemas"]["MaxSegments"];
+                    wait?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The finished job, with its segments (wait=true). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description The job was queued (or is still running after the wait). */
+            202: {
+                headers: {
+                    /** @description Where to poll the job. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            400: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+            415: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            500: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
+    getJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            404: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
+    cancelJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The cancelled job. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description The finished job and its result were deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: components["responses"]["Error"];
             503: components["responses"]["Error"];
         };
     };

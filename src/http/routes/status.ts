@@ -4,7 +4,7 @@
 import type { Request, Response } from 'express';
 import { UnavailableError } from '../../errors.js';
 import { BACKBONE_INPUT } from '../../onnx/vit-graph.js';
-import type { LoadedModel } from '../../runtime/model-registry.js';
+import type { LoadedModel, LoadedTemporalModel } from '../../runtime/model-registry.js';
 import type { components } from '../generated/openapi.js';
 import type { ServiceState } from '../service-state.js';
 
@@ -31,7 +31,32 @@ export function healthHandler(state: ServiceState) {
 export function readyHandler(state: ServiceState) {
   return (_req: Request, res: Response): void => {
     if (!state.ready) throw new UnavailableError('not_ready', 'models are still loading');
-    res.json({ ready: true, models: state.registry.list().map((m) => m.name) });
+    res.json({ ready: true, models: [...state.registry.list(), ...state.registry.listTemporal()].map((m) => m.name) });
+  };
+}
+
+/** A temporal detector -> wire ModelInfo. */
+export function toTemporalModelInfo(model: LoadedTemporalModel, isDefault: boolean): ModelInfo {
+  const { manifest } = model.folder;
+  const c = manifest.actionformer;
+  const p = manifest.provenance;
+  return {
+    name: model.name,
+    task: 'temporal-detection',
+    default: isDefault,
+    ...(manifest.description ? { description: manifest.description } : {}),
+    architecture: { arch: 'actionformer', embedDim: c.embedDim, depth: c.stemLayers + c.levels - 1, numHeads: c.numHeads, numClasses: c.numClasses, levels: c.levels, window: c.window },
+    labels: { count: model.labels.length, set: manifest.labels.set },
+    input: { name: 'feats', shape: ['batch', c.inputDim, 'time'] },
+    features: manifest.features,
+    provenance: {
+      source: p.source,
+      trained: p.trained,
+      metrics: p.metrics,
+      ...(p.seed !== undefined ? { seed: p.seed } : {}),
+      ...(p.recipe && typeof p.recipe === 'object' ? { recipe: p.recipe as Record<string, unknown> } : {}),
+      ...(p.note ? { note: p.note } : {}),
+    },
   };
 }
 
@@ -67,6 +92,13 @@ export function modelsHandler(state: ServiceState) {
   return (_req: Request, res: Response): void => {
     const registry = state.registry;
     const defaultModel = registry.resolve(undefined).name;
-    res.json({ defaultModel, models: registry.list().map((m) => toModelInfo(m, m.name === defaultModel)) });
+    const defaultTemporal = registry.listTemporal()[0]?.name;
+    res.json({
+      defaultModel,
+      models: [
+        ...registry.list().map((m) => toModelInfo(m, m.name === defaultModel)),
+        ...registry.listTemporal().map((m) => toTemporalModelInfo(m, m.name === defaultTemporal)),
+      ],
+    });
   };
 }

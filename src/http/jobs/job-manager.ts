@@ -1,0 +1,221 @@
+/**
+ * Runs jobs one at a time (configurable) from a bounded queue, records every transition in the
+ * JobStore, and keeps each job's input under `<dataDir>/<id>/` until it finishes. On start it
+ * recovers what a previous process left: an interrupted job runs again once (its input is still
+ * there), otherwise it is marked failed with the reason; finished jobs are forgotten after the
+ * retention time. DELETE cancels through an AbortSignal, which kills ffmpeg and stops inference.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { AbortedError, NotFoundError, ServiceError } from '../../errors.js';
+import { ACTIVE_STATUSES, type JobError, type JobPatch, type JobRecord, type JobStore } from './job-store.js';
+
+export interface JobProgress {
+  readonly stage: string;
+  readonly fraction: number;
+}
+
+/** Does the work of one job; throws to fail it. */
+export type JobRunner = (job: JobRecord, signal: AbortSignal, onProgress: (progress: JobProgress) => void) => Promise<unknown>;
+
+export interface JobManagerOptions {
+  readonly dataDir: string;
+  /** Jobs queued or running at most; beyond it submissions get 429. */
+  readonly maxQueued: number;
+  /** Jobs running at the same time. */
+  readonly concurrency: number;
+  /** How long a finished job and its result are kept. */
+  readonly retentionMs: number;
+  /** Times a job may be started; a restart re-runs an interrupted job while under this. */
+  readonly maxAttempts: number;
+}
+
+export const DEFAULT_JOB_OPTIONS: Omit<JobManagerOptions, 'dataDir'> = { maxQueued: 16, concurrency: 1, retentionMs: 24 * 3600_000, maxAttempts: 2 };
+
+export class QueueFullError extends ServiceError {
+  constructor(limit: number) {
+    super(429, 'queue_full', `the job queue is full (${limit} jobs queued or running); retry later`);
+  }
+}
+
+export class JobManager {
+  private readonly running = new Map<string, AbortController>();
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private lastWrite = new Map<string, number>();
+  private closed = false;
+  private started = false;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly store: JobStore, private readonly runner: JobRunner, readonly options: JobManagerOptions) {
+    mkdirSync(options.dataDir, { recursive: true });
+    this.sweeper = setInterval(() => this.purgeExpired(), Math.min(60_000, Math.max(1000, options.retentionMs / 4)));
+    this.sweeper.unref();
+  }
+
+  /**
+   * Takes over what an earlier process left, then starts running queued jobs. Call once the
+   * models are loaded.
+   */
+  start(): { requeued: string[]; failed: string[] } {
+    const requeued: string[] = [];
+    const failed: string[] = [];
+    for (const job of this.store.withStatus(['running'])) {
+      if (job.inputPath && existsSync(job.inputPath) && job.attempts < this.options.maxAttempts) {
+        this.store.update(job.id, { status: 'queued', stage: null, progress: 0, etaSec: null });
+        requeued.push(job.id);
+      } else {
+        const reason = job.inputPath && existsSync(job.inputPath) ? `it was interrupted ${job.attempts} times` : 'its input is gone';
+        this.finish(job.id, 'failed', { error: { status: 500, code: 'job_interrupted', message: `job ${job.id} was interrupted by a restart of the service and cannot run again: ${reason}` } });
+        failed.push(job.id);
+      }
+    }
+    for (const job of this.store.withStatus(['queued'])) {
+      if (!job.inputPath || !existsSync(job.inputPath)) {
+        this.finish(job.id, 'failed', { error: { status: 500, code: 'job_interrupted', message: `job ${job.id} was queued before a restart, and its input is gone` } });
+        failed.push(job.id);
+      }
+    }
+    this.started = true;
+    this.purgeExpired();
+    this.pump();
+    return { requeued, failed };
+  }
+
+  /** Queues a job; moves `inputFile` into the job's folder (so it outlives the request). */
+  submit(request: Record<string, unknown>, inputFile: string): JobRecord {
+    if (this.closed) throw new ServiceError(503, 'shutting_down', 'the service is shutting down and takes no new jobs');
+    if (this.store.countWithStatus(ACTIVE_STATUSES) >= this.options.maxQueued) throw new QueueFullError(this.options.maxQueued);
+    const id = randomUUID();
+    const dir = join(this.options.dataDir, id);
+    mkdirSync(dir, { recursive: true });
+    const inputPath = join(dir, `input${extname(String(request.fileName ?? '')).replace(/[^.A-Za-z0-9]/g, '').slice(0, 8)}`);
+    renameSync(inputFile, inputPath);
+    const job: JobRecord = {
+      id, kind: 'temporal-detection', status: 'queued', stage: null, progress: 0, etaSec: null, createdAt: Date.now(),
+      startedAt: null, finishedAt: null, expiresAt: null, request, inputPath, result: null, error: null, attempts: 0,
+    };
+    this.store.insert(job);
+    this.pump();
+    return this.store.get(id)!;
+  }
+
+  get(id: string): JobRecord {
+    const job = this.store.get(id);
+    if (!job) throw new NotFoundError('job_not_found', `job '${id}' does not exist (or its result has expired)`, { parameter: 'id', value: id });
+    return job;
+  }
+
+  /** Cancels a queued or running job (its ffmpeg and inference stop); a finished one is deleted. */
+  cancel(id: string): { job: JobRecord; deleted: boolean } {
+    const job = this.get(id);
+    if (job.status === 'queued') {
+      this.finish(id, 'cancelled', { error: { status: 499, code: 'job_cancelled', message: `job ${id} was cancelled before it started` } });
+      return { job: this.get(id), deleted: false };
+    }
+    if (job.status === 'running') {
+      this.running.get(id)?.abort(new AbortedError(`job ${id} was cancelled`));
+      this.finish(id, 'cancelled', { error: { status: 499, code: 'job_cancelled', message: `job ${id} was cancelled while running (${job.stage ?? 'starting'})` } });
+      return { job: this.get(id), deleted: false };
+    }
+    this.remove(job);
+    return { job, deleted: true };
+  }
+
+  /** Resolves with the job once it is finished, or as it is after `timeoutMs`. */
+  async waitFor(id: string, timeoutMs: number, signal?: AbortSignal): Promise<JobRecord> {
+    const job = this.get(id);
+    if (!ACTIVE_STATUSES.includes(job.status)) return job;
+    await new Promise<void>((resolve) => {
+      const set = this.waiters.get(id) ?? new Set();
+      this.waiters.set(id, set);
+      const done = (): void => { clearTimeout(timer); set.delete(done); signal?.removeEventListener('abort', done); resolve(); };
+      const timer = setTimeout(done, timeoutMs);
+      set.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+    return this.get(id);
+  }
+
+  /** Jobs queued or running now. */
+  get active(): number {
+    return this.store.countWithStatus(ACTIVE_STATUSES);
+  }
+
+  /** Stops taking jobs and aborts the running ones; they stay 'running' in the store, so the next start re-runs them. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sweeper);
+    for (const controller of this.running.values()) controller.abort(new AbortedError('the service is shutting down'));
+    const deadline = Date.now() + 5000;
+    while (this.running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    this.store.close();
+  }
+
+  purgeExpired(now = Date.now()): number {
+    if (this.closed) return 0;
+    const expired = this.store.expired(now);
+    for (const job of expired) this.remove(job);
+    return expired.length;
+  }
+
+  private remove(job: JobRecord): void {
+    rmSync(join(this.options.dataDir, job.id), { recursive: true, force: true });
+    this.store.delete(job.id);
+  }
+
+  private pump(): void {
+    if (!this.started || this.closed) return;
+    while (this.running.size < this.options.concurrency) {
+      const next = this.store.withStatus(['queued']).find((j) => !this.running.has(j.id));
+      if (!next) return;
+      void this.run(next);
+    }
+  }
+
+  private async run(job: JobRecord): Promise<void> {
+    const controller = new AbortController();
+    this.running.set(job.id, controller);
+    const startedAt = Date.now();
+    this.store.update(job.id, { status: 'running', startedAt, attempts: job.attempts + 1, stage: null, progress: 0, etaSec: null });
+    const onProgress = (p: JobProgress): void => {
+      const now = Date.now();
+      // A write per progress report would be hundreds per second; two a second is plenty.
+      if (now - (this.lastWrite.get(job.id) ?? 0) < 500 && p.fraction < 1) return;
+      this.lastWrite.set(job.id, now);
+      const elapsed = (now - startedAt) / 1000;
+      const eta = p.fraction > 0.02 ? (elapsed / p.fraction) * (1 - p.fraction) : null;
+      if (this.store.get(job.id)?.status === 'running') this.store.update(job.id, { stage: p.stage, progress: p.fraction, etaSec: eta === null ? null : Math.round(eta * 10) / 10 });
+    };
+    try {
+      const result = await this.runner({ ...job, status: 'running' }, controller.signal, onProgress);
+      if (!controller.signal.aborted) this.finish(job.id, 'succeeded', { result, progress: 1, etaSec: 0 });
+    } catch (error) {
+      if (!controller.signal.aborted) this.finish(job.id, 'failed', { error: toJobError(error) });
+      else if (this.closed) { /* left 'running': the next start re-runs it */ }
+    } finally {
+      this.running.delete(job.id);
+      this.lastWrite.delete(job.id);
+      this.pump();
+    }
+  }
+
+  private finish(id: string, status: 'succeeded' | 'failed' | 'cancelled', patch: JobPatch): void {
+    const now = Date.now();
+    this.store.update(id, { ...patch, status, finishedAt: now, expiresAt: now + this.options.retentionMs });
+    const job = this.store.get(id);
+    // The input is no longer needed once the job is over.
+    if (job?.inputPath) {
+      rmSync(job.inputPath, { force: true });
+      this.store.update(id, { inputPath: null });
+    }
+    for (const wake of this.waiters.get(id) ?? []) wake();
+    this.waiters.delete(id);
+  }
+}
+
+function toJobError(error: unknown): JobError {
+  if (error instanceof ServiceError) return { status: error.status, code: error.code, message: error.message };
+  console.error(error);
+  return { status: 500, code: 'internal_error', message: 'internal error; the server log has the details' };
+}
