@@ -284,17 +284,27 @@ function buildCli(): Command {
 
   program.command('make-dataset')
     .description('write a dataset of real encoded videos and CSV manifests')
-    .argument('<kind>', "dataset kind: 'synthetic' (classes defined by motion and change over time)")
+    .argument('<kind>', "dataset kind: 'synthetic' (trimmed clips, classes defined by motion and change over time) or 'synthetic-temporal' (long videos with action instances at known times, ActivityNet-style annotations)")
     .requiredOption('--out <dir>', 'output folder')
     .option('--classes <names>', 'comma-separated class names (default: all)')
-    .option('--videos <n>', 'videos per class (train + val)', positiveInt, 40)
+    .option('--videos <n>', 'synthetic: videos per class (train + val); synthetic-temporal: videos', positiveInt, 40)
     .option('--val-fraction <f>', 'share of each class held out for validation', positiveNumber, 0.25)
     .option('--seed <n>', 'random seed', (v) => Number.parseInt(v, 10), 0)
     .option('--size <px>', 'frame width and height', positiveInt, 112)
     .option('--frames <n>', 'frames per video', positiveInt, 32)
     .option('--fps <n>', 'frame rate', positiveInt, 16)
+    .option('--seconds <s>', 'synthetic-temporal: length of each video', positiveNumber, 40)
     .action(async (kind: string, flags) => {
-      if (kind !== 'synthetic') throw new ServiceError(400, 'invalid_parameter', `parameter 'kind' must be 'synthetic' (got '${kind}')`, { parameter: 'kind', value: kind });
+      if (kind === 'synthetic-temporal') {
+        const { makeSyntheticTemporalDataset } = await import('./datasets/synthetic-temporal.js');
+        const result = await makeSyntheticTemporalDataset({
+          out: resolve(flags.out), videos: flags.videos, valFraction: flags.valFraction, seed: flags.seed, size: flags.size,
+          fps: flags.fps, seconds: flags.seconds, ...(flags.classes ? { classes: String(flags.classes).split(',').map((c) => c.trim()) } : {}),
+        });
+        console.log(JSON.stringify(result, null, 2));
+        return;
+      }
+      if (kind !== 'synthetic') throw new ServiceError(400, 'invalid_parameter', `parameter 'kind' must be 'synthetic' or 'synthetic-temporal' (got '${kind}')`, { parameter: 'kind', value: kind });
       const { makeSyntheticDataset } = await import('./datasets/synthetic.js');
       const result = await makeSyntheticDataset({
         out: resolve(flags.out), videosPerClass: flags.videos, valFraction: flags.valFraction, seed: flags.seed,

@@ -123,6 +123,89 @@ function motionFor(label: SyntheticClass, size: RenderSize, radius: number, unif
   };
 }
 
+/** One action instance of a timeline: frames [start, end) do `label`; the object rests otherwise. */
+export interface TimelineEvent {
+  readonly label: TimelineClass;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** The classes a continuous scene can perform one after another. */
+export const TIMELINE_CLASSES = ['moving_left', 'moving_right', 'moving_up', 'moving_down', 'growing', 'shrinking', 'rotating_clockwise'] as const;
+export type TimelineClass = (typeof TIMELINE_CLASSES)[number];
+
+/**
+ * A long untrimmed scene: one background and one object for the whole video; the object rests
+ * (only sensor grain changes) except during the instances `plan` chooses, each a motion the
+ * object can still make from where it is (it never leaves the frame, never shrinks to nothing).
+ * Returns the frames and the instances, in frames.
+ */
+export function renderSyntheticTimeline(size: RenderSize, uniform: Uniform, plan: { minGap: number; maxGap: number; minLength: number; maxLength: number; classes: readonly TimelineClass[] }): { frames: Uint8Array[]; events: TimelineEvent[] } {
+  const { width: w, height: h, frames: count } = size;
+  const background = randomTexture(uniform, ['flat', 'stripes', 'checker', 'noise'], 0.12);
+  const object = randomTexture(uniform, ['halves', 'stripes', 'checker'], 1, background.a);
+  const shape = SHAPES[randomInt(uniform, SHAPES.length)]!;
+  const radius = Math.min(w, h) * (0.16 + 0.06 * uniform());
+  const grain = 3 + 4 * uniform();
+  const margin = radius * 1.4 + 2;
+  let state = { cx: margin + uniform() * (w - 2 * margin), cy: margin + uniform() * (h - 2 * margin), angle: uniform() * 2 * Math.PI, scale: 0.75 + 0.3 * uniform() };
+  // The state at every frame, and the instances.
+  const states: Array<typeof state> = [];
+  const events: TimelineEvent[] = [];
+  let f = 0;
+  const pause = (length: number) => { for (let i = 0; i < length && f < count; i++, f++) states.push({ ...state }); };
+  pause(plan.minGap + randomInt(uniform, plan.maxGap - plan.minGap + 1));
+  while (f + plan.minLength < count) {
+    const length = Math.min(count - f, plan.minLength + randomInt(uniform, plan.maxLength - plan.minLength + 1));
+    // How far each motion can go from here: pixels for moves; for size, whether a 1.4x change fits in [0.55, 1.4].
+    const side = Math.min(w, h);
+    const room: Record<TimelineClass, number> = {
+      moving_left: state.cx - margin, moving_right: w - margin - state.cx, moving_up: state.cy - margin, moving_down: h - margin - state.cy,
+      growing: state.scale * 1.4 <= 1.4 + 1e-9 ? side : 0, shrinking: state.scale / 1.4 >= 0.55 - 1e-9 ? side : 0, rotating_clockwise: side,
+    };
+    const feasible = plan.classes.filter((c) => room[c] >= side * 0.15);
+    if (feasible.length === 0) break;
+    const label = feasible[randomInt(uniform, feasible.length)]!;
+    const from = { ...state };
+    const travel = Math.min(room[label], Math.min(w, h) * (0.25 + 0.2 * uniform()));
+    const target = { ...state };
+    if (label === 'moving_left') target.cx -= travel;
+    else if (label === 'moving_right') target.cx += travel;
+    else if (label === 'moving_up') target.cy -= travel;
+    else if (label === 'moving_down') target.cy += travel;
+    else if (label === 'growing') target.scale = state.scale * 1.4;
+    else if (label === 'shrinking') target.scale = state.scale / 1.4;
+    else target.angle += (0.75 + 0.5 * uniform()) * Math.PI;
+    events.push({ label, start: f, end: f + length });
+    for (let i = 0; i < length; i++, f++) {
+      const a = (i + 1) / length;
+      states.push({ cx: from.cx + (target.cx - from.cx) * a, cy: from.cy + (target.cy - from.cy) * a, angle: from.angle + (target.angle - from.angle) * a, scale: from.scale + (target.scale - from.scale) * a });
+    }
+    state = target;
+    pause(plan.minGap + randomInt(uniform, plan.maxGap - plan.minGap + 1));
+  }
+  pause(count - f);
+  const base = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) base.set(sample(background, x, y, y * w + x + 1).map(Math.round), (y * w + x) * 3);
+  const frames = states.map((s) => {
+    const frame = base.slice();
+    const r = radius * s.scale;
+    const cos = Math.cos(s.angle);
+    const sin = Math.sin(s.angle);
+    const reach = Math.ceil(r * 1.5);
+    for (let y = Math.max(0, Math.floor(s.cy - reach)); y < Math.min(h, Math.ceil(s.cy + reach)); y++) {
+      for (let x = Math.max(0, Math.floor(s.cx - reach)); x < Math.min(w, Math.ceil(s.cx + reach)); x++) {
+        const u = cos * (x - s.cx) + sin * (y - s.cy);
+        const v = -sin * (x - s.cx) + cos * (y - s.cy);
+        if (inside(shape, u, v, r)) frame.set(sample(object, u / s.scale, v / s.scale, 0).map(Math.round), (y * w + x) * 3);
+      }
+    }
+    for (let i = 0; i < frame.length; i++) frame[i] = Math.max(0, Math.min(255, frame[i]! + Math.round((uniform() - 0.5) * grain)));
+    return frame;
+  });
+  return { frames, events };
+}
+
 /** RGB24 frames of one clip of `label`, fully determined by `uniform`. */
 export function renderSyntheticClip(label: SyntheticClass, size: RenderSize, uniform: Uniform): Uint8Array[] {
   const { width: w, height: h } = size;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTemporalModelFolder } from '../../src/config/manifest.js';
 import { groundTruthInstances, readActivityNetAnnotations } from '../../src/datasets/activitynet.js';
 import { loadTemporalDataset } from '../../src/datasets/temporal.js';
-import { evaluateTemporalDetection } from '../../src/eval/temporal-map.js';
+import { evaluateTemporalDetection, type TemporalPrediction } from '../../src/eval/temporal-map.js';
 import { batchedNms } from '../../src/postprocess/soft-nms-1d.js';
 import { decodeLevels, splitLevels, stepsToSeconds } from '../../src/postprocess/temporal-decode.js';
 import { loadTemporalModel } from '../../src/runtime/model-registry.js';
@@ -50,7 +50,7 @@ describe('videomae train: actionformer stage', () => {
     try {
       const dataset = loadTemporalDataset({ featuresDir: data.featuresDir, annotationsFile: data.annotations, trainSubset: 'training', valSubset: 'validation', field: 'test' });
       const config = folder.manifest.actionformer;
-      const predictions = [];
+      const predictions: TemporalPrediction[] = [];
       for (const sample of dataset.val) {
         const length = Math.ceil(sample.length / 8) * 8;
         const dim = sample.features.length / sample.length;
