@@ -20,10 +20,18 @@ function video(name: string, seconds: number): string {
   return file;
 }
 
-function run(label: string, file: string, seconds: number, modelDir: string): void {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'features-child.ts'), file, modelDir, '4'], { encoding: 'utf8', cwd: ROOT });
-  const r = JSON.parse(out.trim().split('\n').pop()!) as { seconds: number; clips: number; frames: number; maxRssMiB: number };
+const detectRows: Array<Array<string | number>> = [];
+
+function run(label: string, file: string, seconds: number, modelDir: string, temporalDir?: string): void {
+  const args = ['--import', 'tsx', join(ROOT, 'bench', 'features-child.ts'), file, modelDir, '4', ...(temporalDir ? [temporalDir] : [])];
+  const out = execFileSync(process.execPath, args, { encoding: 'utf8', cwd: ROOT });
+  const r = JSON.parse(out.trim().split('\n').pop()!) as { seconds: number; clips: number; frames: number; maxRssMiB: number; segments?: number; timings?: Record<string, number> };
   console.log(`${label}, ${seconds} s video: ${r.clips} clips in ${r.seconds.toFixed(1)} s, peak RSS ${r.maxRssMiB.toFixed(0)} MiB`);
+  if (r.timings) {
+    const t = r.timings;
+    detectRows.push([label, `${seconds} s`, r.clips, t.probeMs!, t.featuresMs!, t.detectMs!, t.postprocessMs!, t.totalMs!, r.segments!, r.maxRssMiB.toFixed(0)]);
+    return;
+  }
   rows.push([label, `${seconds} s (${r.frames} frames)`, r.clips, r.seconds.toFixed(1), (seconds / r.seconds).toFixed(2), (r.clips / r.seconds).toFixed(1), r.maxRssMiB.toFixed(0)]);
 }
 
@@ -33,6 +41,9 @@ try {
   const defaultModel = join(ROOT, 'models', 'default');
   run('default (vit_mini, 8x64x64)', oneMinute, 60, defaultModel);
   run('default (vit_mini, 8x64x64)', tenMinutes, 600, defaultModel);
+  const temporal = join(ROOT, 'models', 'temporal');
+  run('default + temporal (ActionFormer)', oneMinute, 60, defaultModel, temporal);
+  run('default + temporal (ActionFormer)', tenMinutes, 600, defaultModel, temporal);
   // An untrained ViT-S at the official clip size, for the cost of a real backbone.
   const vitS = join(work, 'vit-s');
   execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli.ts'), 'init-model', '--arch', 'vit_small_patch16_224', '--labels', 'k400', '--out', vitS], { cwd: ROOT, stdio: 'ignore' });
@@ -49,4 +60,9 @@ to the backbone's input in ffmpeg and streamed through a pipe (only the last cli
 one ONNX Runtime run in flight while the next batch is decoded. Each run in its own process; peak RSS is its maxrss.
 
 ${table(['backbone', 'video', 'clips', 'seconds', 'x real time', 'clips / s', 'peak RSS MiB'], rows)}
+
+The whole temporal detection pipeline (what a \`/detect-temporal\` job runs: probe, streamed features, ActionFormer on the
+whole sequence as one ONNX run, decoding + Soft-NMS), milliseconds:
+
+${table(['models', 'video', 'feature steps', 'probe', 'features', 'ActionFormer', 'post-process', 'total', 'segments', 'peak RSS MiB'], detectRows)}
 `);

@@ -4,7 +4,7 @@
  * extract-features.
  * Training modules (TF.js) load only for the commands that need them.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -231,8 +231,8 @@ function buildCli(): Command {
     });
 
   program.command('predict')
-    .description('classify one video file and print the same JSON as POST /classify')
-    .argument('<video>', 'video file')
+    .description('classify one video file and print the same JSON as POST /classify; with --temporal, detect actions in time (the /detect-temporal result)')
+    .argument('<video>', 'video file (with --temporal also a list: .csv with a path column, or .txt)')
     .option('--models <dir>', 'folder of model folders', BUNDLED_MODELS_DIR)
     .option('--model <name>', 'model to use (default: the default model)')
     .option('--top-k <k>', 'labels to return', positiveInt)
@@ -244,8 +244,16 @@ function buildCli(): Command {
     .option('--max-batch <n>', 'views per ONNX Runtime run', positiveInt, 4)
     .option('--threads <n>', 'ONNX Runtime threads per run', positiveInt)
     .addOption(deviceOption())
+    .option('--temporal', 'temporal action detection with a temporal-detection model (ActionFormer)')
+    .option('--score-threshold <s>', 'temporal: leave out segments scoring below this', Number.parseFloat)
+    .option('--max-segments <n>', 'temporal: at most this many segments per video', positiveInt)
+    .option('--results <file>', 'temporal: also write ActivityNet results {results: {video: [{segment, label, score}]}} (for evaluate temporal)')
     .action(async (video: string, flags) => {
       if (!existsSync(video)) throw new ServiceError(400, 'file_not_found', `video '${video}' does not exist`, { parameter: 'video' });
+      if (flags.temporal) {
+        await predictTemporal(video, flags);
+        return;
+      }
       const registry = await ModelRegistry.load(resolve(flags.models), { device: flags.device, ...(flags.threads ? { threads: flags.threads } : {}) }, flags.model);
       try {
         const options: ClassifyOptions = {};
@@ -384,6 +392,33 @@ function buildCli(): Command {
     });
 
   return program;
+}
+
+async function predictTemporal(input: string, flags: { models: string; model?: string; device: DeviceRequest; threads?: number; maxBatch: number; scoreThreshold?: number; maxSegments?: number; results?: string }): Promise<void> {
+  const { detectTemporal } = await import('./tasks/temporal/detect.js');
+  const { readVideoList } = await import('./datasets/manifest.js');
+  const { videoId } = await import('./tasks/temporal/extract.js');
+  const videos = /\.(csv|txt)$/i.test(input) ? readVideoList(resolve(input), 'video') : [resolve(input)];
+  const registry = await ModelRegistry.load(resolve(flags.models), { device: flags.device, ...(flags.threads ? { threads: flags.threads } : {}) });
+  try {
+    const models = registry.resolveTemporal(flags.model);
+    const results: Record<string, Array<{ segment: [number, number]; label: string; score: number }>> = {};
+    for (const file of videos) {
+      const result = await detectTemporal({ file, displayName: file }, models, {
+        ...(flags.scoreThreshold !== undefined ? { scoreThreshold: flags.scoreThreshold } : {}),
+        ...(flags.maxSegments ? { maxSegments: flags.maxSegments } : {}),
+      }, { limits: DEFAULT_LIMITS, maxBatch: flags.maxBatch });
+      results[videoId(file)] = result.segments.map((s) => ({ segment: [s.start, s.end], label: s.label, score: s.score }));
+      if (videos.length === 1) console.log(JSON.stringify(result, null, 2));
+      else console.log(`${videoId(file)}: ${result.segments.length} segments in ${(result.timings.totalMs / 1000).toFixed(1)} s`);
+    }
+    if (flags.results) {
+      writeFileSync(resolve(flags.results), `${JSON.stringify({ version: 'videomae-serve', results, external_data: { model: models.detector.name, backbone: models.backbone.name } })}\n`);
+      console.log(`wrote ActivityNet results for ${videos.length} videos to ${resolve(flags.results)}`);
+    }
+  } finally {
+    await registry.close();
+  }
 }
 
 async function evaluateTemporal(flags: { groundTruth?: string; predictions?: string; subset?: string; tiou: string }): Promise<void> {
