@@ -7,6 +7,7 @@ import { AbortedError, InvalidParameterError } from '../../errors.js';
 import { classifyVideo } from '../../tasks/classify/pipeline.js';
 import type { ClassifyOptions } from '../../tasks/classify/prepare.js';
 import type { components, operations } from '../generated/openapi.js';
+import { definedOnly } from '../form-fields.js';
 import type { ServiceState } from '../service-state.js';
 import { uploadedVideo } from '../upload.js';
 
@@ -26,10 +27,6 @@ export function toClassifyOptions(query: ClassifyQuery, form: ClassifyForm): Cla
   if (merged.numFrames !== undefined) options.numFrames = merged.numFrames;
   if (merged.samplingRate !== undefined) options.samplingRate = merged.samplingRate;
   return options;
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== undefined && v !== '')) as Partial<T>;
 }
 
 export function classifyHandler(state: ServiceState) {

@@ -11,16 +11,13 @@ import { probeVideo } from '../../video/probe.js';
 import type { components, operations } from '../generated/openapi.js';
 import type { JobManager } from '../jobs/job-manager.js';
 import type { JobRecord } from '../jobs/job-store.js';
+import { definedOnly } from '../form-fields.js';
 import type { ServiceState } from '../service-state.js';
 import { uploadedVideo } from '../upload.js';
 
 type DetectQuery = NonNullable<operations['detectTemporal']['parameters']['query']>;
 type DetectForm = Omit<operations['detectTemporal']['requestBody']['content']['multipart/form-data'], 'video'>;
 type WireJob = components['schemas']['Job'];
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== undefined && v !== '')) as Partial<T>;
-}
 
 const iso = (ms: number | null): string | undefined => (ms === null ? undefined : new Date(ms).toISOString());
 
