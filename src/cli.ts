@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { architectureNames, makeArchitecture, type ArchitectureOptions } from './config/architectures.js';
-import { readLabels, bundledLabelPath } from './config/labels.js';
+import { BUNDLED_LABELS_DIR, readLabels, bundledLabelPath } from './config/labels.js';
 import { ServiceError } from './errors.js';
 import { DEFAULT_JOB_OPTIONS } from './http/jobs/job-manager.js';
 import { startServer } from './http/server.js';
@@ -360,21 +360,28 @@ function buildCli(): Command {
 
   program.command('evaluate')
     .description("top-1 / top-5 of a served model on a dataset manifest (the /classify path: ffmpeg + ONNX Runtime); "
-      + "'evaluate temporal' scores detections against ActivityNet-style ground truth (mAP per tIoU)")
-    .argument('<target>', "CSV with path,label; or 'temporal'")
+      + "'evaluate temporal' scores detections against ActivityNet-style ground truth (mAP per tIoU); "
+      + "'evaluate ava' gives AVA frame mAP at IoU 0.5")
+    .argument('<target>', "CSV with path,label; or 'temporal'; or 'ava'")
     .option('--models <dir>', 'folder of model folders', BUNDLED_MODELS_DIR)
     .option('--model <name>', 'model to use (default: the default model)')
     .addOption(protocolOption())
     .option('--num-clips <n>', 'clips per video', positiveInt)
     .option('--num-crops <n>', 'crops per clip', positiveInt)
     .addOption(deviceOption())
-    .option('--ground-truth <file>', 'temporal: ActivityNet-style annotations {database: {video: {subset, duration, annotations}}}')
-    .option('--predictions <file>', 'temporal: ActivityNet results {results: {video: [{segment, label, score}]}}')
+    .option('--ground-truth <file>', 'temporal: ActivityNet-style annotations {database: {video: {subset, duration, annotations}}}; ava: the ground-truth CSV')
+    .option('--predictions <file>', 'temporal: ActivityNet results {results: {video: [{segment, label, score}]}}; ava: the detections CSV')
+    .option('--labels <file>', "ava: the evaluated classes ('id: name' lines or the official .pbtxt)", join(BUNDLED_LABELS_DIR, 'ava_v2.2_evaluated_60.txt'))
+    .option('--exclusions <file>', 'ava: keyframes to leave out (video_id, timestamp)')
     .option('--subset <name>', 'temporal: only ground truth of this subset (e.g. validation)')
     .option('--tiou <thresholds>', 'temporal: tIoU thresholds, a range from:to:step or a list', '0.3:0.7:0.1')
     .action(async (target: string, flags) => {
       if (target === 'temporal') {
         await evaluateTemporal(flags);
+        return;
+      }
+      if (target === 'ava') {
+        await evaluateAvaFiles(flags);
         return;
       }
       const { evaluateManifest } = await import('./tasks/classify/evaluate.js');
@@ -419,6 +426,20 @@ async function predictTemporal(input: string, flags: { models: string; model?: s
   } finally {
     await registry.close();
   }
+}
+
+async function evaluateAvaFiles(flags: { groundTruth?: string; predictions?: string; labels: string; exclusions?: string }): Promise<void> {
+  const { evaluateAva } = await import('./eval/ava-map.js');
+  const { readAvaClassIds, readAvaDetections, readAvaExclusions, readAvaGroundTruth } = await import('./datasets/ava.js');
+  for (const [flag, value] of [['--ground-truth', flags.groundTruth], ['--predictions', flags.predictions]] as const) {
+    if (!value) throw new ServiceError(400, 'missing_parameter', `evaluate ava needs ${flag} <file>`, { parameter: flag });
+    if (!existsSync(value)) throw new ServiceError(400, 'file_not_found', `${flag} '${value}' does not exist`, { parameter: flag });
+  }
+  const result = evaluateAva(readAvaGroundTruth(flags.groundTruth!), readAvaDetections(flags.predictions!), {
+    classes: readAvaClassIds(flags.labels),
+    ...(flags.exclusions ? { excluded: readAvaExclusions(flags.exclusions) } : {}),
+  });
+  console.log(JSON.stringify(result, null, 2));
 }
 
 async function evaluateTemporal(flags: { groundTruth?: string; predictions?: string; subset?: string; tiou: string }): Promise<void> {
