@@ -1,0 +1,60 @@
+/**
+ * The AVA action head as its own ONNX graph (opset 17), on the backbone's `tokens`:
+ *   tokens [B, N, D] -> feature map [B, D, T', H', W'] -> mean over T' -> RoiAlign (7x7, spatial
+ *   scale 1/patch, aligned: half_pixel, average of 2x2 samples per bin) -> max over the 7x7 ->
+ *   Linear(D, classes) -> sigmoid.
+ * Inputs `tokens`, `rois` [R, 4] ([x1, y1, x2, y2] in pixels of the backbone input) and
+ * `batch_indices` [R] (int64, the clip of each box); outputs `scores` [R, classes] and `pooled`
+ * [R, D]. The final score of an action is sigmoid x the person's detector score (post-processing).
+ */
+import { InternalError } from '../errors.js';
+import type { ParameterSpec } from '../weights/parameters.js';
+import type { TensorMap } from '../weights/safetensors.js';
+import { attr, GraphBuilder, type OnnxModel } from './graph-builder.js';
+
+export interface AvaHeadConfig {
+  readonly embedDim: number;
+  /** Token grid of the backbone: T' = frames / tubelet, H' = W' = size / patch. */
+  readonly grid: { readonly t: number; readonly h: number; readonly w: number };
+  readonly patchSize: number;
+  readonly numClasses: number;
+  readonly roiSize: number;
+  readonly samplingRatio: number;
+}
+
+export const AVA_HEAD_INPUTS = { tokens: 'tokens', rois: 'rois', batchIndices: 'batch_indices' } as const;
+export const AVA_HEAD_OUTPUTS = { scores: 'scores', pooled: 'pooled' } as const;
+
+export function avaHeadParameters(c: AvaHeadConfig): ParameterSpec[] {
+  return [
+    { name: 'head.weight', shape: [c.numClasses, c.embedDim], init: 'trunc_normal' },
+    { name: 'head.bias', shape: [c.numClasses], init: 'zeros' },
+  ];
+}
+
+export function buildAvaHeadGraph(c: AvaHeadConfig, tensors: TensorMap, metadata: Record<string, string> = {}): OnnxModel {
+  const weight = tensors.get('head.weight');
+  const bias = tensors.get('head.bias');
+  if (!weight || !bias) throw new InternalError('AVA head weights head.weight / head.bias are missing (check the state dict before export)');
+  const g = new GraphBuilder('ava_head');
+  const d = c.embedDim;
+  const tokens = g.input(AVA_HEAD_INPUTS.tokens, 'float32', ['batch', c.grid.t * c.grid.h * c.grid.w, d]);
+  const rois = g.input(AVA_HEAD_INPUTS.rois, 'float32', ['boxes', 4]);
+  const indices = g.input(AVA_HEAD_INPUTS.batchIndices, 'int64', ['boxes']);
+  // Tokens are ordered (t, h, w): [B, N, D] -> [B, T', H', W', D] -> [B, D, T', H', W'] -> mean over T'.
+  const grid = g.op('Reshape', [tokens, g.int64('grid_shape', [5], [0, c.grid.t, c.grid.h, c.grid.w, d])]);
+  const channelsFirst = g.op('Transpose', [grid], { perm: attr.ints([0, 4, 1, 2, 3]) });
+  const spatial = g.op('ReduceMean', [channelsFirst], { axes: attr.ints([2]), keepdims: attr.int(0) });
+  const aligned = g.op('RoiAlign', [spatial, rois, indices], {
+    output_height: attr.int(c.roiSize), output_width: attr.int(c.roiSize), sampling_ratio: attr.int(c.samplingRatio),
+    spatial_scale: attr.float(1 / c.patchSize), mode: attr.string('avg'), coordinate_transformation_mode: attr.string('half_pixel'),
+  }); // [R, D, 7, 7]
+  const pooled = g.op('ReduceMax', [aligned], { axes: attr.ints([2, 3]), keepdims: attr.int(0) }, AVA_HEAD_OUTPUTS.pooled);
+  const transposed = new Float32Array(weight.data.length);
+  for (let k = 0; k < c.numClasses; k++) for (let j = 0; j < d; j++) transposed[j * c.numClasses + k] = weight.data[k * d + j]!;
+  const logits = g.op('Add', [g.op('MatMul', [pooled, g.float('head.weight', [d, c.numClasses], transposed)]), g.float('head.bias', [c.numClasses], bias.data)]);
+  g.op('Sigmoid', [logits], {}, AVA_HEAD_OUTPUTS.scores);
+  g.output(AVA_HEAD_OUTPUTS.scores, 'float32', ['boxes', c.numClasses]);
+  g.output(AVA_HEAD_OUTPUTS.pooled, 'float32', ['boxes', d]);
+  return g.build(metadata);
+}

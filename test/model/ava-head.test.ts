@@ -1,0 +1,93 @@
+/**
+ * The AVA head graph against a direct computation written from the operator definitions:
+ * temporal mean of the token map, RoiAlign (half_pixel, 2x2 bilinear samples per bin, average),
+ * max over the bins, Linear, sigmoid.
+ */
+import onnxProto from 'onnx-proto';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { AVA_HEAD_OUTPUTS, buildAvaHeadGraph, type AvaHeadConfig } from '../../src/onnx/ava-head-graph.js';
+import { seededUniform } from '../../src/weights/random-init.js';
+import { maxAbsDiff } from '../helpers/numeric.js';
+
+const config: AvaHeadConfig = { embedDim: 6, grid: { t: 2, h: 4, w: 5 }, patchSize: 16, numClasses: 3, roiSize: 7, samplingRatio: 2 };
+
+/** ONNX RoiAlign, half_pixel, avg, for one box over one channel plane [H, W]. */
+function roiAlignReference(plane: (y: number, x: number) => number, H: number, W: number, box: number[], scale: number, size: number, ratio: number): number[] {
+  const [x1, y1, x2, y2] = box.map((v) => v * scale) as [number, number, number, number];
+  const startX = x1 - 0.5;
+  const startY = y1 - 0.5;
+  const binW = (x2 - x1) / size;
+  const binH = (y2 - y1) / size;
+  const bilinear = (yIn: number, xIn: number): number => {
+    if (yIn < -1 || yIn > H || xIn < -1 || xIn > W) return 0;
+    let y = Math.max(yIn, 0);
+    let x = Math.max(xIn, 0);
+    let yLow = Math.floor(y);
+    let xLow = Math.floor(x);
+    let yHigh = yLow + 1;
+    let xHigh = xLow + 1;
+    if (yLow >= H - 1) { yLow = yHigh = H - 1; y = yLow; }
+    if (xLow >= W - 1) { xLow = xHigh = W - 1; x = xLow; }
+    const ly = y - yLow;
+    const lx = x - xLow;
+    return (1 - ly) * (1 - lx) * plane(yLow, xLow) + (1 - ly) * lx * plane(yLow, xHigh) + ly * (1 - lx) * plane(yHigh, xLow) + ly * lx * plane(yHigh, xHigh);
+  };
+  const out: number[] = [];
+  for (let ph = 0; ph < size; ph++) {
+    for (let pw = 0; pw < size; pw++) {
+      let sum = 0;
+      for (let iy = 0; iy < ratio; iy++) {
+        for (let ix = 0; ix < ratio; ix++) {
+          sum += bilinear(startY + ph * binH + ((iy + 0.5) * binH) / ratio, startX + pw * binW + ((ix + 0.5) * binW) / ratio);
+        }
+      }
+      out.push(sum / (ratio * ratio));
+    }
+  }
+  return out;
+}
+
+describe('AVA head graph', () => {
+  it('equals temporal mean -> RoiAlign -> max -> Linear -> sigmoid computed directly', async () => {
+    const uniform = seededUniform(4);
+    const { t, h, w } = config.grid;
+    const d = config.embedDim;
+    const B = 2;
+    const tokens = Float32Array.from({ length: B * t * h * w * d }, () => uniform() * 4 - 2);
+    const weight = Float32Array.from({ length: config.numClasses * d }, () => uniform() - 0.5);
+    const bias = Float32Array.from({ length: config.numClasses }, () => uniform() - 0.5);
+    // Pixel boxes in the 80x64 input (W' = 5, H' = 4 patches of 16), one partly outside.
+    const rois = [[4, 2, 40, 60], [30, 10, 78, 50], [-8, 20, 30, 70]];
+    const batch = [0, 1, 1];
+    const model = buildAvaHeadGraph(config, new Map([['head.weight', { shape: [3, d], data: weight }], ['head.bias', { shape: [3], data: bias }]]));
+    const session = await ort.InferenceSession.create(onnxProto.onnx.ModelProto.encode(model).finish());
+    const out = await session.run({
+      tokens: new ort.Tensor('float32', tokens, [B, t * h * w, d]),
+      rois: new ort.Tensor('float32', Float32Array.from(rois.flat()), [3, 4]),
+      batch_indices: new ort.Tensor('int64', BigInt64Array.from(batch.map(BigInt)), [3]),
+    });
+    const expectedScores: number[] = [];
+    const expectedPooled: number[] = [];
+    rois.forEach((box, r) => {
+      const b = batch[r]!;
+      const pooled = Array.from({ length: d }, (_, c) => {
+        const plane = (y: number, x: number) => {
+          let sum = 0;
+          for (let ti = 0; ti < t; ti++) sum += tokens[((b * t + ti) * h * w + y * w + x) * d + c]!;
+          return sum / t;
+        };
+        return Math.max(...roiAlignReference(plane, h, w, box, 1 / config.patchSize, config.roiSize, config.samplingRatio));
+      });
+      expectedPooled.push(...pooled);
+      for (let k = 0; k < config.numClasses; k++) {
+        const logit = bias[k]! + pooled.reduce((s, v, j) => s + v * weight[k * d + j]!, 0);
+        expectedScores.push(1 / (1 + Math.exp(-logit)));
+      }
+    });
+    expect(out[AVA_HEAD_OUTPUTS.pooled]!.dims).toEqual([3, d]);
+    expect(maxAbsDiff(out[AVA_HEAD_OUTPUTS.pooled]!.data as Float32Array, expectedPooled)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(out[AVA_HEAD_OUTPUTS.scores]!.data as Float32Array, expectedScores)).toBeLessThan(1e-5);
+    await session.release();
+  });
+});
