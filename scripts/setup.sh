@@ -14,6 +14,15 @@ if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; 
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
 fi
 
+# The person-detector tests run on Debian's sample pedestrian video (opencv-doc).
+if [ ! -f /usr/share/doc/opencv-doc/examples/data/vtest.avi ]; then
+  echo "setup: installing Debian's opencv-doc (sample videos for the tests)"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends opencv-doc >/dev/null
+fi
+
 # The CPU runtime is bundled in the onnxruntime-node package; its install script would fetch the
 # CUDA provider from a host that is not reachable here.
 export ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}"
