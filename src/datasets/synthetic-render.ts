@@ -249,3 +249,107 @@ export function renderSyntheticClip(label: SyntheticClass, size: RenderSize, uni
   }
   return frames;
 }
+
+/** The classes an actor of a spatiotemporal scene has at a keyframe: its motions, or `still`. */
+export const ACTOR_CLASSES = ['moving_left', 'moving_right', 'moving_up', 'moving_down', 'growing', 'shrinking', 'rotating_clockwise', 'still'] as const;
+export type ActorClass = (typeof ACTOR_CLASSES)[number];
+
+export interface ActorKeyframe {
+  readonly actor: number;
+  /** Normalized [x1, y1, x2, y2] around the actor. */
+  readonly box: [number, number, number, number];
+  readonly labels: ActorClass[];
+}
+
+/**
+ * Several actors in one scene, each with its own shape and texture and its own timeline: rests,
+ * and motions that may combine a move with a change of size or a turn (so an actor can do two
+ * things at once, as AVA people do). Returns the frames and, for each keyframe (every `fps`
+ * frames from frame `fps`), every actor's box and labels.
+ */
+export function renderSyntheticActors(size: RenderSize, fps: number, actors: number, uniform: Uniform): { frames: Uint8Array[]; keyframes: Array<{ frame: number; people: ActorKeyframe[] }> } {
+  const { width: w, height: h, frames: count } = size;
+  const side = Math.min(w, h);
+  const background = randomTexture(uniform, ['flat', 'stripes', 'checker', 'noise'], 0.12);
+  const grain = 3 + 4 * uniform();
+  type State = { cx: number; cy: number; angle: number; scale: number; labels: ActorClass[] };
+  const tracks: Array<{ shape: Shape; texture: Texture; radius: number; states: State[] }> = [];
+  for (let a = 0; a < actors; a++) {
+    const shape = SHAPES[randomInt(uniform, SHAPES.length)]!;
+    const texture = randomTexture(uniform, ['halves', 'stripes', 'checker'], 1, background.a);
+    const radius = side * (0.1 + 0.04 * uniform());
+    const margin = radius * 1.45 + 2;
+    // Each actor keeps to its own vertical band, so actors rarely overlap.
+    const band = [(a / actors) * w, ((a + 1) / actors) * w] as const;
+    let s: State = { cx: Math.min(Math.max(band[0] + margin, (band[0] + band[1]) / 2), band[1] - margin), cy: margin + uniform() * (h - 2 * margin), angle: uniform() * 2 * Math.PI, scale: 0.8 + 0.2 * uniform(), labels: ['still'] };
+    const states: State[] = [];
+    let f = 0;
+    while (f < count) {
+      const rest = Math.round(fps * (1 + 2 * uniform()));
+      for (let i = 0; i < rest && f < count; i++, f++) states.push({ ...s, labels: ['still'] });
+      const length = Math.round(fps * (1.5 + 2 * uniform()));
+      const moves = (['moving_left', 'moving_right', 'moving_up', 'moving_down'] as const).filter((m) => {
+        const room = m === 'moving_left' ? s.cx - Math.max(margin, band[0] + margin * 0.5) : m === 'moving_right' ? Math.min(w - margin, band[1] - margin * 0.5) - s.cx : m === 'moving_up' ? s.cy - margin : h - margin - s.cy;
+        return room >= side * 0.12;
+      });
+      const changes = (['growing', 'shrinking', 'rotating_clockwise'] as const).filter((c) => (c === 'growing' ? s.scale <= 1.0 : c === 'shrinking' ? s.scale >= 0.8 : true));
+      const labels: ActorClass[] = [];
+      const useMove = moves.length > 0 && uniform() < 0.7;
+      if (useMove) labels.push(moves[randomInt(uniform, moves.length)]!);
+      if (!useMove || uniform() < 0.35) labels.push(changes[randomInt(uniform, changes.length)]!);
+      const target = { ...s };
+      for (const label of labels) {
+        const travel = side * (0.12 + 0.1 * uniform());
+        if (label === 'moving_left') target.cx = Math.max(s.cx - travel, Math.max(margin, band[0] + margin * 0.5));
+        else if (label === 'moving_right') target.cx = Math.min(s.cx + travel, Math.min(w - margin, band[1] - margin * 0.5));
+        else if (label === 'moving_up') target.cy = Math.max(s.cy - travel, margin);
+        else if (label === 'moving_down') target.cy = Math.min(s.cy + travel, h - margin);
+        else if (label === 'growing') target.scale = s.scale * 1.4;
+        else if (label === 'shrinking') target.scale = s.scale / 1.4;
+        else target.angle = s.angle + (0.75 + 0.5 * uniform()) * Math.PI;
+      }
+      const from = { ...s };
+      for (let i = 0; i < length && f < count; i++, f++) {
+        const k = (i + 1) / length;
+        states.push({ cx: from.cx + (target.cx - from.cx) * k, cy: from.cy + (target.cy - from.cy) * k, angle: from.angle + (target.angle - from.angle) * k, scale: from.scale + (target.scale - from.scale) * k, labels });
+      }
+      s = { ...target, labels: ['still'] };
+    }
+    tracks.push({ shape, texture, radius, states });
+  }
+  const base = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) base.set(sample(background, x, y, y * w + x + 1).map(Math.round), (y * w + x) * 3);
+  const frames: Uint8Array[] = [];
+  for (let f = 0; f < count; f++) {
+    const frame = base.slice();
+    for (const t of tracks) {
+      const s = t.states[f]!;
+      const r = t.radius * s.scale;
+      const cos = Math.cos(s.angle);
+      const sin = Math.sin(s.angle);
+      const reach = Math.ceil(r * 1.5);
+      for (let y = Math.max(0, Math.floor(s.cy - reach)); y < Math.min(h, Math.ceil(s.cy + reach)); y++) {
+        for (let x = Math.max(0, Math.floor(s.cx - reach)); x < Math.min(w, Math.ceil(s.cx + reach)); x++) {
+          const u = cos * (x - s.cx) + sin * (y - s.cy);
+          const v = -sin * (x - s.cx) + cos * (y - s.cy);
+          if (inside(t.shape, u, v, r)) frame.set(sample(t.texture, u / s.scale, v / s.scale, 0).map(Math.round), (y * w + x) * 3);
+        }
+      }
+    }
+    for (let i = 0; i < frame.length; i++) frame[i] = Math.max(0, Math.min(255, frame[i]! + Math.round((uniform() - 0.5) * grain)));
+    frames.push(frame);
+  }
+  const keyframes: Array<{ frame: number; people: ActorKeyframe[] }> = [];
+  for (let f = fps; f < count; f += fps) {
+    keyframes.push({
+      frame: f,
+      people: tracks.map((t, actor) => {
+        const s = t.states[f]!;
+        const r = t.radius * s.scale * 1.25;
+        const box: [number, number, number, number] = [Math.max(0, (s.cx - r) / w), Math.max(0, (s.cy - r) / h), Math.min(1, (s.cx + r) / w), Math.min(1, (s.cy + r) / h)];
+        return { actor, box, labels: [...s.labels] };
+      }),
+    });
+  }
+  return { frames, keyframes };
+}
