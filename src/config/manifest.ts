@@ -130,7 +130,57 @@ export interface TemporalModelFolder {
   readonly labelsPath: string;
 }
 
-export type ModelTask = 'classification' | 'temporal-detection';
+export type ModelTask = 'classification' | 'temporal-detection' | 'spatiotemporal-detection';
+
+/** An AVA-style action head: scores actions per person box from a backbone's token map. */
+export const SpatiotemporalManifestSchema = z.object({
+  schemaVersion: z.literal(1),
+  name: ManifestSchema.shape.name,
+  task: z.literal('spatiotemporal-detection'),
+  description: z.string().optional(),
+  head: z.object({
+    embedDim: positiveInt, numClasses: positiveInt, roiSize: positiveInt, samplingRatio: positiveInt,
+    /** The backbone's patch size and token grid [T', H', W'] (the feature map RoiAlign reads). */
+    patchSize: positiveInt, grid: z.object({ t: positiveInt, h: positiveInt, w: positiveInt }),
+  }),
+  /** The backbone (a model name in the same models folder) and the clip around each keyframe. */
+  backbone: z.string(),
+  clip: z.object({ numFrames: positiveInt, rate: positiveInt, size: positiveInt }),
+  /** `id: name` lines; line k is head row k, its id the AVA action id. */
+  labels: z.object({ file: z.string(), set: z.string(), evaluated: z.string().optional() }),
+  files: FilesSchema,
+  provenance: ProvenanceSchema,
+});
+
+export type SpatiotemporalManifest = z.infer<typeof SpatiotemporalManifestSchema>;
+
+export interface SpatiotemporalModelFolder {
+  readonly dir: string;
+  readonly manifest: SpatiotemporalManifest;
+  readonly weightsPath: string;
+  readonly onnxPath: string;
+  readonly labelsPath: string;
+}
+
+export function readSpatiotemporalModelFolder(dir: string): SpatiotemporalModelFolder {
+  const { file, raw } = readManifestJson(dir);
+  const parsed = SpatiotemporalManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ManifestError(file, `is invalid at '${issue.path.join('.')}': ${issue.message}`);
+  }
+  const root = resolve(dir);
+  const manifest = parsed.data;
+  return { dir: root, manifest, weightsPath: resolve(root, manifest.files.weights.path), onnxPath: resolve(root, manifest.files.onnx.path), labelsPath: resolve(root, manifest.labels.file) };
+}
+
+export function writeSpatiotemporalManifest(dir: string, manifest: SpatiotemporalManifest): void {
+  const checked = SpatiotemporalManifestSchema.parse(manifest);
+  const file = join(dir, MANIFEST_FILE);
+  const temp = `${file}.tmp-${process.pid}`;
+  writeFileSync(temp, `${JSON.stringify(checked, null, 2)}\n`);
+  renameSync(temp, file);
+}
 
 function readManifestJson(dir: string): { file: string; raw: unknown } {
   const file = join(dir, MANIFEST_FILE);
@@ -145,7 +195,8 @@ function readManifestJson(dir: string): { file: string; raw: unknown } {
 /** The task a model folder declares (before validating the rest). */
 export function modelTask(dir: string): ModelTask {
   const { raw } = readManifestJson(dir);
-  return (raw as { task?: unknown } | null)?.task === 'temporal-detection' ? 'temporal-detection' : 'classification';
+  const task = (raw as { task?: unknown } | null)?.task;
+  return task === 'temporal-detection' || task === 'spatiotemporal-detection' ? task : 'classification';
 }
 
 export function readTemporalModelFolder(dir: string): TemporalModelFolder {
@@ -192,8 +243,9 @@ export interface ModelFolder {
 
 export function readModelFolder(dir: string): ModelFolder {
   const { file, raw } = readManifestJson(dir);
-  if ((raw as { task?: unknown } | null)?.task === 'temporal-detection') {
-    throw new ManifestError(file, "is a temporal-detection model (ActionFormer), not a backbone or classifier");
+  const task = (raw as { task?: unknown } | null)?.task;
+  if (task === 'temporal-detection' || task === 'spatiotemporal-detection') {
+    throw new ManifestError(file, `is a ${task} model, not a backbone or classifier`);
   }
   const parsed = ManifestSchema.safeParse(raw);
   if (!parsed.success) {

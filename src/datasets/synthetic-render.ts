@@ -279,7 +279,7 @@ export function renderSyntheticActors(size: RenderSize, fps: number, actors: num
     const texture = randomTexture(uniform, ['halves', 'stripes', 'checker'], 1, background.a);
     const radius = side * (0.1 + 0.04 * uniform());
     const margin = radius * 1.45 + 2;
-    // Each actor keeps to its own vertical band, so actors rarely overlap.
+    // Each actor starts in its own vertical band, so actors rarely start on top of each other.
     const band = [(a / actors) * w, ((a + 1) / actors) * w] as const;
     let s: State = { cx: Math.min(Math.max(band[0] + margin, (band[0] + band[1]) / 2), band[1] - margin), cy: margin + uniform() * (h - 2 * margin), angle: uniform() * 2 * Math.PI, scale: 0.8 + 0.2 * uniform(), labels: ['still'] };
     const states: State[] = [];
@@ -289,7 +289,7 @@ export function renderSyntheticActors(size: RenderSize, fps: number, actors: num
       for (let i = 0; i < rest && f < count; i++, f++) states.push({ ...s, labels: ['still'] });
       const length = Math.round(fps * (1.5 + 2 * uniform()));
       const moves = (['moving_left', 'moving_right', 'moving_up', 'moving_down'] as const).filter((m) => {
-        const room = m === 'moving_left' ? s.cx - Math.max(margin, band[0] + margin * 0.5) : m === 'moving_right' ? Math.min(w - margin, band[1] - margin * 0.5) - s.cx : m === 'moving_up' ? s.cy - margin : h - margin - s.cy;
+        const room = m === 'moving_left' ? s.cx - margin : m === 'moving_right' ? w - margin - s.cx : m === 'moving_up' ? s.cy - margin : h - margin - s.cy;
         return room >= side * 0.12;
       });
       const changes = (['growing', 'shrinking', 'rotating_clockwise'] as const).filter((c) => (c === 'growing' ? s.scale <= 1.0 : c === 'shrinking' ? s.scale >= 0.8 : true));
@@ -300,8 +300,8 @@ export function renderSyntheticActors(size: RenderSize, fps: number, actors: num
       const target = { ...s };
       for (const label of labels) {
         const travel = side * (0.12 + 0.1 * uniform());
-        if (label === 'moving_left') target.cx = Math.max(s.cx - travel, Math.max(margin, band[0] + margin * 0.5));
-        else if (label === 'moving_right') target.cx = Math.min(s.cx + travel, Math.min(w - margin, band[1] - margin * 0.5));
+        if (label === 'moving_left') target.cx = Math.max(s.cx - travel, margin);
+        else if (label === 'moving_right') target.cx = Math.min(s.cx + travel, w - margin);
         else if (label === 'moving_up') target.cy = Math.max(s.cy - travel, margin);
         else if (label === 'moving_down') target.cy = Math.min(s.cy + travel, h - margin);
         else if (label === 'growing') target.scale = s.scale * 1.4;

@@ -3,7 +3,8 @@
  * sha256 of the weights it came from, so the runtime can tell a stale export from a current one.
  */
 import { existsSync } from 'node:fs';
-import { modelTask, readModelFolder, readTemporalModelFolder, sha256File, type ModelFolder } from '../config/manifest.js';
+import { modelTask, readModelFolder, readSpatiotemporalModelFolder, readTemporalModelFolder, sha256File, type ModelFolder, type SpatiotemporalManifest } from '../config/manifest.js';
+import { avaHeadParameters, buildAvaHeadGraph, type AvaHeadConfig } from './ava-head-graph.js';
 import { actionFormerParameters } from '../weights/actionformer-parameters.js';
 import { buildActionFormerGraph } from './actionformer-graph.js';
 import { ServiceError } from '../errors.js';
@@ -20,7 +21,9 @@ export interface ExportResult extends SerializeResult {
 }
 
 export async function exportModelFolder(dir: string, options: SerializeOptions = {}): Promise<ExportResult> {
-  if (modelTask(dir) === 'temporal-detection') return exportTemporalFolder(dir, options);
+  const task = modelTask(dir);
+  if (task === 'temporal-detection') return exportTemporalFolder(dir, options);
+  if (task === 'spatiotemporal-detection') return exportSpatiotemporalFolder(dir, options);
   const started = performance.now();
   const folder = readModelFolder(dir);
   const weightsSha256 = await verifiedWeightsHash(folder);
@@ -55,6 +58,28 @@ async function exportTemporalFolder(dir: string, options: SerializeOptions): Pro
   });
   const result = writeModel(model, folder.onnxPath, options);
   return { ...result, weightsSha256, seconds: (performance.now() - started) / 1000 };
+}
+
+/** An AVA head folder: model.json + weights.safetensors -> model.onnx (tokens, rois, batch_indices -> scores, pooled). */
+async function exportSpatiotemporalFolder(dir: string, options: SerializeOptions): Promise<ExportResult> {
+  const started = performance.now();
+  const folder = readSpatiotemporalModelFolder(dir);
+  const weightsSha256 = await verifiedWeightsHash(folder);
+  const { tensors } = readSafetensors(folder.weightsPath);
+  const head = avaHeadConfigOf(folder.manifest);
+  const report = compareSpecs(avaHeadParameters(head), tensors);
+  if (report.missing.length || report.unexpected.length || report.mismatched.length) {
+    throw new StateDictMismatchError(report, `weights '${folder.weightsPath}'`);
+  }
+  const model = buildAvaHeadGraph(head, tensors, { [WEIGHTS_SHA_KEY]: weightsSha256, 'videomae.arch': 'ava_head', 'videomae.model': folder.manifest.name });
+  const result = writeModel(model, folder.onnxPath, options);
+  return { ...result, weightsSha256, seconds: (performance.now() - started) / 1000 };
+}
+
+/** The head graph's configuration from a manifest. */
+export function avaHeadConfigOf(manifest: SpatiotemporalManifest): AvaHeadConfig {
+  const h = manifest.head;
+  return { embedDim: h.embedDim, grid: h.grid, patchSize: h.patchSize, numClasses: h.numClasses, roiSize: h.roiSize, samplingRatio: h.samplingRatio };
 }
 
 async function verifiedWeightsHash(folder: { weightsPath: string; manifest: { name: string; files: { weights: { sha256: string } } } }): Promise<string> {

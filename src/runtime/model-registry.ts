@@ -2,10 +2,10 @@
  * The models a server (or one CLI run) serves: every folder under the models directory that has
  * a model.json, each with its labels and a loaded inference runner.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readLabels } from '../config/labels.js';
-import { MANIFEST_FILE, modelTask, readModelFolder, readTemporalModelFolder, type ModelFolder, type TemporalModelFolder } from '../config/manifest.js';
+import { MANIFEST_FILE, modelTask, readModelFolder, readSpatiotemporalModelFolder, readTemporalModelFolder, type ModelFolder, type SpatiotemporalModelFolder, type TemporalModelFolder } from '../config/manifest.js';
 import { NotFoundError, ServiceError } from '../errors.js';
 import { staleExportReason } from '../onnx/export-model.js';
 import type { InferenceRunner, RunnerOptions } from './inference-runner.js';
@@ -68,14 +68,69 @@ export async function loadTemporalModel(dir: string, options: RunnerOptions): Pr
   return { name: folder.manifest.name, folder, labels, runner };
 }
 
+/** An AVA-style action head, with the backbone whose tokens it reads. */
+export interface LoadedSpatiotemporalModel {
+  readonly name: string;
+  readonly folder: SpatiotemporalModelFolder;
+  /** Head row k: its AVA action id and name. */
+  readonly classes: ReadonlyArray<{ readonly id: number; readonly label: string }>;
+  /** Action ids that AVA evaluates (empty when the label set marks none). */
+  readonly evaluated: ReadonlySet<number>;
+  readonly runner: InferenceRunner;
+}
+
+/** `id: name` lines -> [{id, label}] (plain lines get ids 1..n). */
+export function readActionClasses(file: string): Array<{ id: number; label: string }> {
+  return readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.trim()).map((line, i) => {
+    const m = /^\s*(\d+)\s*:\s*(.*)$/.exec(line);
+    return m ? { id: Number(m[1]), label: m[2]!.trim() } : { id: i + 1, label: line.trim() };
+  });
+}
+
+export async function loadSpatiotemporalModel(dir: string, options: RunnerOptions): Promise<LoadedSpatiotemporalModel> {
+  const folder = readSpatiotemporalModelFolder(dir);
+  const stale = staleExportReason(folder);
+  if (stale) throw new ServiceError(500, 'model_not_exported', `model '${folder.manifest.name}' cannot be served: ${stale}; run 'videomae export ${dir}'`);
+  const classes = readActionClasses(folder.labelsPath);
+  if (classes.length !== folder.manifest.head.numClasses) {
+    throw new ServiceError(500, 'labels_mismatch', `model '${folder.manifest.name}' has ${folder.manifest.head.numClasses} classes but ${classes.length} labels`);
+  }
+  const evaluatedFile = folder.manifest.labels.evaluated;
+  const evaluated = new Set(evaluatedFile ? readActionClasses(join(folder.dir, evaluatedFile)).map((c) => c.id) : []);
+  const runner = await WorkerRunner.create(folder.onnxPath, options);
+  return { name: folder.manifest.name, folder, classes, evaluated, runner };
+}
+
 export class ModelRegistry {
   private readonly models = new Map<string, LoadedModel>();
   private readonly temporal = new Map<string, LoadedTemporalModel>();
+  private readonly spatiotemporal = new Map<string, LoadedSpatiotemporalModel>();
 
   constructor(readonly defaultName?: string) {}
 
+  addSpatiotemporal(model: LoadedSpatiotemporalModel): void {
+    if (this.models.has(model.name) || this.temporal.has(model.name) || this.spatiotemporal.has(model.name)) {
+      throw new ServiceError(500, 'duplicate_model', `two model folders are named '${model.name}'`);
+    }
+    this.spatiotemporal.set(model.name, model);
+  }
+
+  listSpatiotemporal(): LoadedSpatiotemporalModel[] {
+    return [...this.spatiotemporal.values()];
+  }
+
+  /** The named action head, or the first one; with its backbone. */
+  resolveSpatiotemporal(name: string | undefined): { head: LoadedSpatiotemporalModel; backbone: LoadedModel } {
+    const wanted = name ?? this.listSpatiotemporal()[0]?.name;
+    const head = wanted === undefined ? undefined : this.spatiotemporal.get(wanted);
+    if (!head) {
+      throw new NotFoundError('model_not_found', `spatiotemporal detection model '${wanted ?? ''}' does not exist; available: ${[...this.spatiotemporal.keys()].join(', ') || 'none'}`, { parameter: 'model', value: wanted });
+    }
+    return { head, backbone: this.models.get(head.folder.manifest.backbone)! };
+  }
+
   addTemporal(model: LoadedTemporalModel): void {
-    if (this.models.has(model.name) || this.temporal.has(model.name)) {
+    if (this.models.has(model.name) || this.temporal.has(model.name) || this.spatiotemporal.has(model.name)) {
       throw new ServiceError(500, 'duplicate_model', `two model folders are named '${model.name}'`);
     }
     this.temporal.set(model.name, model);
@@ -121,11 +176,20 @@ export class ModelRegistry {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.list(), ...this.listTemporal()].map((m) => m.runner.close()));
+    await Promise.all([...this.list(), ...this.listTemporal(), ...this.listSpatiotemporal()].map((m) => m.runner.close()));
   }
 
   /** Every detector's backbone must be loaded and make the features it was trained on. */
   private checkBackbones(): void {
+    for (const head of this.spatiotemporal.values()) {
+      const m = head.folder.manifest;
+      const backbone = this.models.get(m.backbone);
+      if (!backbone) throw new ServiceError(500, 'backbone_missing', `spatiotemporal model '${head.name}' needs backbone '${m.backbone}', which is not in the models folder`);
+      const a = backbone.folder.architecture;
+      if (a.embedDim !== m.head.embedDim || a.numFrames !== m.clip.numFrames || a.imageHeight !== m.clip.size || a.patchSize !== m.head.patchSize) {
+        throw new ServiceError(500, 'backbone_mismatch', `spatiotemporal model '${head.name}' reads ${m.head.embedDim}-d tokens of ${m.clip.numFrames}x${m.clip.size}x${m.clip.size} clips; backbone '${m.backbone}' makes ${a.embedDim}-d tokens of ${a.numFrames}x${a.imageHeight}x${a.imageWidth}`);
+      }
+    }
     for (const detector of this.temporal.values()) {
       const f = detector.folder.manifest.features;
       const backbone = this.models.get(f.backbone);
@@ -148,7 +212,9 @@ export class ModelRegistry {
     }
     try {
       for (const dir of folders) {
-        if (modelTask(dir) === 'temporal-detection') registry.addTemporal(await loadTemporalModel(dir, options));
+        const task = modelTask(dir);
+        if (task === 'temporal-detection') registry.addTemporal(await loadTemporalModel(dir, options));
+        else if (task === 'spatiotemporal-detection') registry.addSpatiotemporal(await loadSpatiotemporalModel(dir, options));
         else registry.add(await loadModel(dir, options));
       }
       registry.checkBackbones();

@@ -8,16 +8,16 @@ import { dirname, join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { DeviceRequest, ExecutionProvider } from './inference-runner.js';
-import type { Float32Tensor } from './tensor.js';
+import type { Float32Tensor, TensorFeeds } from './tensor.js';
 
 export type WorkerRequest =
   | { kind: 'load'; modelPath: string; device: DeviceRequest; threads: number }
-  | { kind: 'run'; id: number; feeds: Record<string, Float32Tensor>; outputs: string[]; returnInputs: boolean }
+  | { kind: 'run'; id: number; feeds: TensorFeeds; outputs: string[]; returnInputs: boolean }
   | { kind: 'close' };
 
 export type WorkerResponse =
   | { kind: 'loaded'; provider: ExecutionProvider; inputNames: string[]; outputNames: string[] }
-  | { kind: 'result'; id: number; outputs: Record<string, Float32Tensor>; inputs?: Record<string, Float32Tensor> }
+  | { kind: 'result'; id: number; outputs: Record<string, Float32Tensor>; inputs?: TensorFeeds }
   | { kind: 'error'; id?: number; message: string };
 
 let session: ort.InferenceSession | undefined;
@@ -68,7 +68,7 @@ async function handle(request: WorkerRequest): Promise<void> {
       post({ kind: 'loaded', provider, inputNames: [...session!.inputNames], outputNames: [...session!.outputNames] });
     } else if (request.kind === 'run') {
       const feeds = Object.fromEntries(
-        Object.entries(request.feeds).map(([name, t]) => [name, new ort.Tensor('float32', t.data, t.dims as number[])]),
+        Object.entries(request.feeds).map(([name, t]) => [name, (t.type === 'int64' ? new ort.Tensor('int64', t.data, t.dims as number[]) : new ort.Tensor('float32', t.data, t.dims as number[]))]),
       );
       const results = await session!.run(feeds, request.outputs);
       const outputs: Record<string, Float32Tensor> = {};

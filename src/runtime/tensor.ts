@@ -18,4 +18,15 @@ export function float32Tensor(data: Float32Array, dims: readonly number[]): Floa
   return { type: 'float32', dims: [...dims], data };
 }
 
-export type TensorFeeds = Record<string, Float32Tensor>;
+/** Index inputs (RoiAlign's batch indices). */
+export interface Int64Tensor {
+  readonly type: 'int64';
+  readonly dims: readonly number[];
+  readonly data: BigInt64Array;
+}
+
+export function int64Tensor(values: readonly number[], dims: readonly number[] = [values.length]): Int64Tensor {
+  return { type: 'int64', dims: [...dims], data: BigInt64Array.from(values.map((v) => BigInt(v))) };
+}
+
+export type TensorFeeds = Record<string, Float32Tensor | Int64Tensor>;

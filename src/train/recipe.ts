@@ -156,6 +156,33 @@ const ActionFormerStage = z.strictObject({
 });
 
 export type ActionFormerStageSpec = z.infer<typeof ActionFormerStage>;
+
+/** The AVA action head on a frozen backbone, from AVA-format CSVs and their videos. */
+const AvaStage = z.strictObject({
+  stage: z.literal('ava'),
+  name: common.name,
+  out: common.out,
+  seed: common.seed,
+  epochs: common.epochs,
+  batch: common.batch,
+  evalEvery: common.evalEvery,
+  export: common.export,
+  optimizer: Optimizer,
+  /** The backbone model folder; its weights stay frozen. */
+  backbone: z.string(),
+  data: z.strictObject({
+    train: z.string(),
+    val: z.string().optional(),
+    /** `id: name` lines; line k is head row k. */
+    labels: z.string(),
+    /** Folder of `<video_id>.<ext>`; default: `videos` beside the training CSV. */
+    videos: z.string().optional(),
+  }),
+  clip: z.strictObject({ rate: positiveInt.default(4) }).default({ rate: 4 }),
+  trainBackbone: z.literal(false).default(false),
+});
+
+export type AvaStageSpec = z.infer<typeof AvaStage>;
 export type PretrainStageSpec = z.infer<typeof PretrainStage>;
 export type FinetuneStageSpec = z.infer<typeof FinetuneStage>;
 export type DistillStageSpec = z.infer<typeof DistillStage>;
@@ -168,7 +195,7 @@ const RecipeSchema = z.strictObject({
   stages: z.array(z.unknown()).min(1),
 });
 
-export const STAGE_KINDS = ['pretrain', 'finetune', 'distill', 'actionformer'] as const;
+export const STAGE_KINDS = ['pretrain', 'finetune', 'distill', 'actionformer', 'ava'] as const;
 
 export interface Recipe {
   readonly name: string;
@@ -177,6 +204,8 @@ export interface Recipe {
   readonly stages: StageSpec[];
   /** ActionFormer stages; a recipe holds these or backbone stages, not both. */
   readonly actionformer: ActionFormerStageSpec[];
+  /** AVA head stages (on a frozen backbone); a recipe of their own too. */
+  readonly ava: AvaStageSpec[];
   /** Folder the recipe's relative paths are resolved against. */
   readonly baseDir: string;
   /** The recipe as written, recorded in each output manifest. */
@@ -204,6 +233,7 @@ export function parseRecipe(raw: unknown, baseDir: string): Recipe {
   if (!top.success) throw firstIssue('', top.error);
   const stages: StageSpec[] = [];
   const actionformer: ActionFormerStageSpec[] = [];
+  const ava: AvaStageSpec[] = [];
   top.data.stages.forEach((stage, i) => {
     const field = `stages[${i}]`;
     const kind = (stage as { stage?: unknown } | null)?.stage;
@@ -214,6 +244,13 @@ export function parseRecipe(raw: unknown, baseDir: string): Recipe {
       const parsed = ActionFormerStage.safeParse(stage);
       if (!parsed.success) throw firstIssue(field, parsed.error);
       actionformer.push(parsed.data);
+    } else if (kind === 'ava') {
+      if ((stage as { trainBackbone?: unknown }).trainBackbone === true) {
+        throw new RecipeError(`${field}.trainBackbone`, 'true is not supported yet: the AVA stage trains the head on a frozen backbone');
+      }
+      const parsed = AvaStage.safeParse(stage);
+      if (!parsed.success) throw firstIssue(field, parsed.error);
+      ava.push(parsed.data);
     } else {
       const parsed = STAGE_SCHEMAS[kind as keyof typeof STAGE_SCHEMAS].safeParse(stage);
       if (!parsed.success) throw firstIssue(field, parsed.error);
@@ -222,8 +259,11 @@ export function parseRecipe(raw: unknown, baseDir: string): Recipe {
     if (stages.length && actionformer.length) {
       throw new RecipeError(`${field}.stage`, 'mixes ActionFormer and backbone stages; put them in separate recipes (the detector trains on features the backbone has already written)');
     }
+    if (ava.length && (stages.length || actionformer.length)) {
+      throw new RecipeError(`${field}.stage`, 'mixes AVA head stages with other stages; put them in a recipe of their own');
+    }
   });
-  return { name: top.data.name, ...(top.data.description ? { description: top.data.description } : {}), seed: top.data.seed, stages, actionformer, baseDir, source: raw };
+  return { name: top.data.name, ...(top.data.description ? { description: top.data.description } : {}), seed: top.data.seed, stages, actionformer, ava, baseDir, source: raw };
 }
 
 export function loadRecipe(file: string): Recipe {

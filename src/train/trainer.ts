@@ -55,6 +55,7 @@ export async function trainRecipeFile(file: string, options: TrainOptions = {}):
 
 export async function trainRecipe(recipe: Recipe, options: TrainOptions = {}): Promise<StageResult[]> {
   if (recipe.actionformer.length > 0) return trainActionFormerRecipe(recipe, options);
+  if (recipe.ava.length > 0) return trainAvaRecipe(recipe, options);
   const plans = planRecipe(recipe, options.init ? { init: options.init } : {});
   const checkpoint = options.resume ? readCheckpoint(options.resume) : undefined;
   if (checkpoint) {
@@ -92,6 +93,20 @@ async function trainActionFormerRecipe(recipe: Recipe, options: TrainOptions): P
   if (backend.notice) progress.line(backend.notice);
   const results: StageResult[] = [];
   for (const [index, spec] of recipe.actionformer.entries()) results.push(await runActionFormerStage(recipe, index, spec, progress));
+  return results;
+}
+
+/** A recipe of AVA head stages (frozen backbone). */
+async function trainAvaRecipe(recipe: Recipe, options: TrainOptions): Promise<StageResult[]> {
+  if (options.init || options.resume) {
+    throw new ServiceError(400, 'invalid_parameter', `--${options.init ? 'init' : 'resume'} does not apply to AVA stages`, { parameter: options.init ? 'init' : 'resume' });
+  }
+  const { runAvaStage } = await import('./ava-trainer.js');
+  const progress = options.progress ?? new ProgressBar();
+  const backend = await initBackend(options.backend ?? 'auto');
+  if (backend.notice) progress.line(backend.notice);
+  const results: StageResult[] = [];
+  for (const [index, spec] of recipe.ava.entries()) results.push(await runAvaStage(recipe, index, spec, progress));
   return results;
 }
 

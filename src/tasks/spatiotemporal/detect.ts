@@ -1,0 +1,210 @@
+/**
+ * Who does what, where and when, as a pipeline: prepare (probe, limits, keyframes) -> infer
+ * (people on each keyframe from the detector or the request; the backbone once per keyframe clip,
+ * centred on the keyframe; the action head on that clip's token map for all its people) ->
+ * postprocess (score = sigmoid x person score, threshold, top K). Frames are decoded in order and
+ * dropped once no later clip needs them, so memory does not grow with the video.
+ */
+import type { PersonDetector } from '../../detector/person-detector.js';
+import { InvalidParameterError } from '../../errors.js';
+import { AVA_HEAD_INPUTS, AVA_HEAD_OUTPUTS } from '../../onnx/ava-head-graph.js';
+import { BACKBONE_INPUT } from '../../onnx/vit-graph.js';
+import type { ScoredBoxes } from '../../postprocess/boxes.js';
+import type { LoadedModel, LoadedSpatiotemporalModel } from '../../runtime/model-registry.js';
+import { float32Tensor, int64Tensor } from '../../runtime/tensor.js';
+import { decodeFrames } from '../../video/decode.js';
+import { checkLimits, type VideoLimits } from '../../video/limits.js';
+import { probeVideo, type VideoInfo } from '../../video/probe.js';
+import { packClip } from '../../video/transforms.js';
+
+export interface GivenKeyframeBoxes {
+  readonly timestamp: number;
+  /** Normalized [x1, y1, x2, y2], optionally followed by a score. */
+  readonly boxes: ReadonlyArray<readonly number[]>;
+}
+
+export interface SpatiotemporalOptions {
+  readonly timestamps?: readonly number[];
+  /** Seconds between keyframes when no timestamps are given (AVA: 1). */
+  readonly keyframeInterval?: number;
+  /** People given per timestamp (then no detector runs). */
+  readonly boxes?: readonly GivenKeyframeBoxes[];
+  /** Actions scoring below this are left out (default 0.1). */
+  readonly scoreThreshold?: number;
+  /** At most this many actions per person (default 5). */
+  readonly topK?: number;
+}
+
+export interface PersonActions {
+  readonly box: [number, number, number, number];
+  readonly boxPixels: [number, number, number, number];
+  readonly score: number;
+  readonly actions: Array<{ id: number; label: string; score: number; evaluated?: boolean }>;
+}
+
+export interface SpatiotemporalResult {
+  readonly model: string;
+  readonly backbone: string;
+  readonly detector: 'centernet' | 'given';
+  readonly video: Omit<VideoInfo, 'bytes' | 'streamCount'>;
+  readonly clip: { numFrames: number; rate: number; size: number };
+  readonly keyframes: Array<{ time: number; frame: number; people: PersonActions[] }>;
+  readonly timings: { probeMs: number; peopleMs: number; actionsMs: number; totalMs: number };
+}
+
+export interface SpatiotemporalSettings {
+  readonly limits: VideoLimits;
+  readonly detector?: PersonDetector;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: { stage: string; fraction: number }) => void;
+}
+
+/** Keyframe times: the given ones (inside the video), or every `interval` seconds from `interval`. */
+export function keyframeTimes(durationSec: number, options: Pick<SpatiotemporalOptions, 'timestamps' | 'keyframeInterval' | 'boxes'>): number[] {
+  if (options.boxes?.length) return [...new Set(options.boxes.map((b) => b.timestamp))].sort((a, b) => a - b);
+  if (options.timestamps?.length) {
+    const bad = options.timestamps.find((t) => !(t >= 0 && t <= durationSec));
+    if (bad !== undefined) throw new InvalidParameterError('timestamps', bad, `must lie within the video (0 to ${durationSec.toFixed(2)} s)`);
+    return [...new Set(options.timestamps)].sort((a, b) => a - b);
+  }
+  const interval = options.keyframeInterval ?? 1;
+  if (!(interval > 0)) throw new InvalidParameterError('keyframeInterval', interval, 'must be a positive number of seconds');
+  const times: number[] = [];
+  for (let t = interval; t < durationSec; t += interval) times.push(Math.round(t * 1000) / 1000);
+  return times.length ? times : [durationSec / 2];
+}
+
+/** Frame indices of the clip centred on `keyframe`: numFrames at `rate`, clamped to the video. */
+export function clipAround(keyframe: number, numFrames: number, rate: number, frameCount: number): number[] {
+  const start = keyframe - Math.floor(numFrames / 2) * rate;
+  return Array.from({ length: numFrames }, (_, i) => Math.min(Math.max(start + i * rate, 0), frameCount - 1));
+}
+
+function givenBoxes(entry: GivenKeyframeBoxes | undefined): ScoredBoxes {
+  const list = entry?.boxes ?? [];
+  const boxes = new Float32Array(list.length * 4);
+  const scores = new Float32Array(list.length);
+  list.forEach((b, i) => {
+    if (b.length < 4 || b.slice(0, 4).some((v) => !(v >= 0 && v <= 1)) || b[2]! < b[0]! || b[3]! < b[1]!) {
+      throw new InvalidParameterError('boxes', b, 'must be normalized [x1, y1, x2, y2] (optionally a score) with x1 <= x2 and y1 <= y2');
+    }
+    boxes.set(b.slice(0, 4), 4 * i);
+    scores[i] = b[4] ?? 1;
+  });
+  return { boxes, scores };
+}
+
+export async function detectSpatiotemporal(
+  input: { file: string; displayName: string },
+  models: { head: LoadedSpatiotemporalModel; backbone: LoadedModel },
+  options: SpatiotemporalOptions,
+  settings: SpatiotemporalSettings,
+): Promise<SpatiotemporalResult> {
+  const started = performance.now();
+  const { head, backbone } = models;
+  const m = head.folder.manifest;
+  const threshold = options.scoreThreshold ?? 0.1;
+  const topK = options.topK ?? 5;
+  if (!(threshold >= 0 && threshold <= 1)) throw new InvalidParameterError('scoreThreshold', threshold, 'must be a number in [0, 1]');
+  if (!(Number.isInteger(topK) && topK >= 1)) throw new InvalidParameterError('topK', topK, 'must be a positive integer');
+  if (!options.boxes?.length && !settings.detector) throw new InvalidParameterError('boxes', undefined, 'are required: this server runs no person detector');
+
+  const info = await probeVideo(input.file, input.displayName);
+  checkLimits(info, settings.limits);
+  const probeMs = performance.now() - started;
+  const times = keyframeTimes(info.durationSec, options);
+  const frames = times.map((t) => Math.min(info.frameCount - 1, Math.max(0, Math.round(t * info.fps))));
+  settings.onProgress?.({ stage: 'people', fraction: 0.02 });
+
+  // People on every keyframe: given, or found by the detector on the keyframe itself.
+  const peopleStart = performance.now();
+  const people = new Map<number, ScoredBoxes>();
+  if (options.boxes?.length) {
+    times.forEach((t, k) => people.set(k, givenBoxes(options.boxes!.find((b) => b.timestamp === t))));
+  } else {
+    const detector = settings.detector!;
+    const size = detector.inputSize ?? { width: info.width, height: info.height };
+    const unique = [...new Set(frames)].sort((a, b) => a - b);
+    const found = new Map<number, ScoredBoxes>();
+    for await (const f of decodeFrames({ file: input.file, fps: info.fps, indices: unique, size, ...(settings.signal ? { signal: settings.signal } : {}) })) {
+      found.set(f.index, await detector.detect({ rgb: f.rgb, width: size.width, height: size.height }));
+      settings.onProgress?.({ stage: 'people', fraction: 0.02 + 0.4 * (found.size / unique.length) });
+    }
+    frames.forEach((f, k) => people.set(k, found.get(f) ?? { boxes: new Float32Array(0), scores: new Float32Array(0) }));
+  }
+  const peopleMs = performance.now() - peopleStart;
+
+  // Actions: clips decoded in order; a frame is dropped once no later clip needs it.
+  const actionsStart = performance.now();
+  const { numFrames, rate, size } = m.clip;
+  const clips = frames.map((f) => clipAround(f, numFrames, rate, info.frameCount));
+  const needed = [...new Set(clips.flat())].sort((a, b) => a - b);
+  const preprocessing = backbone.folder.manifest.preprocessing;
+  const held = new Map<number, Uint8Array>();
+  const keyframes: SpatiotemporalResult['keyframes'] = times.map((time, k) => ({ time, frame: frames[k]!, people: [] }));
+  let next = 0;
+  const runClip = async (k: number): Promise<void> => {
+    const boxes = people.get(k)!;
+    const count = boxes.scores.length;
+    if (count === 0) return;
+    const clip = new Float32Array(3 * numFrames * size * size);
+    packClip(clips[k]!.map((i) => held.get(i)!), { width: size, height: size }, { x: 0, y: 0, size }, preprocessing, clip, 0);
+    const { outputs } = await backbone.runner.run({ [BACKBONE_INPUT]: float32Tensor(clip, [1, 3, numFrames, size, size]) }, ['tokens']);
+    const rois = new Float32Array(count * 4);
+    for (let i = 0; i < count * 4; i++) rois[i] = boxes.boxes[i]! * size;
+    const headOut = await head.runner.run({
+      [AVA_HEAD_INPUTS.tokens]: outputs.tokens!,
+      [AVA_HEAD_INPUTS.rois]: float32Tensor(rois, [count, 4]),
+      [AVA_HEAD_INPUTS.batchIndices]: int64Tensor(new Array<number>(count).fill(0)),
+    }, [AVA_HEAD_OUTPUTS.scores]);
+    const scores = headOut.outputs[AVA_HEAD_OUTPUTS.scores]!.data;
+    const classes = head.classes.length;
+    for (let p = 0; p < count; p++) {
+      const box = Array.from(boxes.boxes.subarray(4 * p, 4 * p + 4)) as [number, number, number, number];
+      const personScore = boxes.scores[p]!;
+      const actions = head.classes
+        .map((c, j) => ({ id: c.id, label: c.label, score: scores[p * classes + j]! * personScore, ...(head.evaluated.size ? { evaluated: head.evaluated.has(c.id) } : {}) }))
+        .filter((a) => a.score >= threshold)
+        .sort((a, b) => b.score - a.score)
+        .slice(0, topK)
+        .map((a) => ({ ...a, score: Math.round(a.score * 1e4) / 1e4 }));
+      keyframes[k]!.people.push({
+        box: box.map((v) => Math.round(v * 1e4) / 1e4) as [number, number, number, number],
+        boxPixels: [box[0] * info.width, box[1] * info.height, box[2] * info.width, box[3] * info.height].map(Math.round) as [number, number, number, number],
+        score: Math.round(personScore * 1e4) / 1e4,
+        actions,
+      });
+    }
+  };
+  for await (const f of decodeFrames({ file: input.file, fps: info.fps, indices: needed, size: { width: size, height: size }, ...(settings.signal ? { signal: settings.signal } : {}) })) {
+    held.set(f.index, f.rgb);
+    while (next < clips.length && Math.max(...clips[next]!) <= f.index) {
+      await runClip(next);
+      next++;
+      settings.onProgress?.({ stage: 'actions', fraction: 0.42 + 0.57 * (next / clips.length) });
+      const keepFrom = next < clips.length ? Math.min(...clips[next]!) : Infinity;
+      for (const index of held.keys()) if (index < keepFrom) held.delete(index);
+    }
+  }
+  // A video shorter than probed: the last clips repeat the last frame that came.
+  const last = Math.max(-1, ...held.keys());
+  for (; next < clips.length && last >= 0; next++) {
+    clips[next] = clips[next]!.map((i) => Math.min(i, last));
+    await runClip(next);
+  }
+  const { bytes: _b, streamCount: _s, ...video } = info;
+  return {
+    model: head.name, backbone: backbone.name, detector: options.boxes?.length ? 'given' : 'centernet', video, clip: { numFrames, rate, size },
+    keyframes,
+    timings: { probeMs: Math.round(probeMs), peopleMs: Math.round(peopleMs), actionsMs: Math.round(performance.now() - actionsStart), totalMs: Math.round(performance.now() - started) },
+  };
+}
+
+/** AVA CSV rows (video_id, timestamp, x1, y1, x2, y2, action_id, score) of a result. */
+export function toAvaCsv(result: SpatiotemporalResult, videoId: string): string {
+  const lines: string[] = [];
+  for (const k of result.keyframes) {
+    for (const p of k.people) for (const a of p.actions) lines.push([videoId, k.time, ...p.box.map((v) => v.toFixed(4)), a.id, a.score.toFixed(4)].join(','));
+  }
+  return lines.join('\n') + (lines.length ? '\n' : '');
+}
