@@ -91,12 +91,14 @@ function buildCli(): Command {
     .option('--state-dir <dir>', 'where jobs, their inputs and results are kept across restarts', join(tmpdir(), 'videomae-state'))
     .option('--max-queued-jobs <n>', 'jobs queued or running at most (429 beyond)', positiveInt, DEFAULT_JOB_OPTIONS.maxQueued)
     .option('--job-retention <seconds>', 'how long finished jobs and their results are kept', positiveNumber, DEFAULT_JOB_OPTIONS.retentionMs / 1000)
-    .option('--job-wait <seconds>', 'longest a ?wait=true request waits for its job', positiveNumber, 60))
+    .option('--job-wait <seconds>', 'longest a ?wait=true request waits for its job', positiveNumber, 60)
+    .option('--person-threshold <score>', 'person boxes the detector keeps (CenterNet score)', Number.parseFloat, 0.3))
     .action(async (flags) => {
       const running = await startServer({
         stateDir: resolve(flags.stateDir),
         jobs: { maxQueued: flags.maxQueuedJobs, retentionMs: flags.jobRetention * 1000 },
         jobWaitMs: flags.jobWait * 1000,
+        personThreshold: flags.personThreshold,
         host: flags.host,
         port: flags.port,
         modelsDir: resolve(flags.models),

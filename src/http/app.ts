@@ -10,7 +10,7 @@ import * as OpenApiValidator from 'express-openapi-validator';
 import { parse } from 'yaml';
 import { errorBody, toServiceError } from './error-mapping.js';
 import { classifyHandler } from './routes/classify.js';
-import { cancelJobHandler, detectTemporalHandler, getJobHandler } from './routes/jobs.js';
+import { cancelJobHandler, detectSpatiotemporalHandler, detectTemporalHandler, getJobHandler } from './routes/jobs.js';
 import { healthHandler, modelsHandler, readyHandler } from './routes/status.js';
 import type { ServiceState } from './service-state.js';
 import { uploadMiddleware } from './upload.js';
@@ -30,6 +30,7 @@ export function createApp(state: ServiceState): express.Express {
   app.get('/openapi.json', (_req, res) => { res.json(document); });
   app.post('/classify', uploadMiddleware(state.config.tempDir, { maxBytes: state.config.limits.maxBytes }));
   app.post('/detect-temporal', uploadMiddleware(state.config.tempDir, { maxBytes: state.config.limits.maxBytes }));
+  app.post('/detect-spatiotemporal', uploadMiddleware(state.config.tempDir, { maxBytes: state.config.limits.maxBytes }));
   app.use(OpenApiValidator.middleware({
     apiSpec: structuredClone(document) as never,
     validateRequests: { coerceTypes: true, allowUnknownQueryParameters: false },
@@ -43,6 +44,7 @@ export function createApp(state: ServiceState): express.Express {
   app.get('/models', modelsHandler(state));
   app.post('/classify', classifyHandler(state));
   app.post('/detect-temporal', detectTemporalHandler(state));
+  app.post('/detect-spatiotemporal', detectSpatiotemporalHandler(state));
   app.get('/jobs/:id', getJobHandler(state));
   app.delete('/jobs/:id', cancelJobHandler(state));
 

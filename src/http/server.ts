@@ -61,6 +61,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await loaded.catch(() => undefined);
     await state.jobs?.close();
+    await state.closeDetector();
     await state.registryIfLoaded?.close();
   };
   return { server, state, url, loaded, close };

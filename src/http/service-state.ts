@@ -6,6 +6,8 @@ import { UnavailableError } from '../errors.js';
 import type { DeviceRequest } from '../runtime/inference-runner.js';
 import type { ModelRegistry } from '../runtime/model-registry.js';
 import type { VideoLimits } from '../video/limits.js';
+import { CenterNetDetector, DEFAULT_CENTERNET_OPTIONS } from '../detector/centernet.js';
+import type { PersonDetector } from '../detector/person-detector.js';
 import type { JobManager } from './jobs/job-manager.js';
 
 export interface ServiceConfig {
@@ -17,6 +19,8 @@ export interface ServiceConfig {
   readonly tempDir: string;
   /** Longest a `wait=true` request waits for its job before answering 202. */
   readonly jobWaitMs?: number;
+  /** Person boxes the detector keeps (its score); default 0.3. */
+  readonly personThreshold?: number;
 }
 
 export class ServiceState {
@@ -24,6 +28,18 @@ export class ServiceState {
   readonly startedAt = Date.now();
   /** The job queue of long requests (temporal detection); absent when the server runs none. */
   jobs: JobManager | undefined;
+  private detector: PersonDetector | undefined;
+
+  /** The person detector, started on first use (it loads TF.js and the CenterNet weights). */
+  personDetector(): PersonDetector {
+    this.detector ??= new CenterNetDetector({ ...DEFAULT_CENTERNET_OPTIONS, ...(this.config.personThreshold !== undefined ? { scoreThreshold: this.config.personThreshold } : {}) });
+    return this.detector;
+  }
+
+  async closeDetector(): Promise<void> {
+    await this.detector?.close();
+    this.detector = undefined;
+  }
 
   constructor(readonly config: ServiceConfig) {}
 

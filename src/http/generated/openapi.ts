@@ -52,6 +52,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/detect-spatiotemporal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Say who does what, where and when (AVA-style), as a job.
+         * @description Upload a video as multipart/form-data (`video` field). People are found on each keyframe
+         *     (every `keyframeInterval` seconds, or at `timestamps`) by the person detector, or taken
+         *     from `boxes` (JSON: `[{"timestamp": 1, "boxes": [[x1, y1, x2, y2, score?], ...]}]`,
+         *     normalized). The backbone runs once per keyframe clip and the action head scores every
+         *     person. Like /detect-temporal it runs as a job (202 + Location, or `wait=true`); with
+         *     `format=ava-csv` a finished job answers AVA CSV rows instead of JSON.
+         */
+        post: operations["detectSpatiotemporal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/jobs/{id}": {
         parameters: {
             query?: never;
@@ -262,10 +287,59 @@ export interface components {
                 totalMs: number;
             };
         };
+        SpatiotemporalResult: {
+            model: string;
+            backbone: string;
+            /** @enum {string} */
+            detector: "centernet" | "given";
+            video: {
+                durationSec: number;
+                fps: number;
+                frameCount: number;
+                width: number;
+                height: number;
+                codec: string;
+                container: string;
+            };
+            clip: {
+                numFrames: number;
+                /** @description Frames between the clip's frames. */
+                rate: number;
+                size: number;
+            };
+            keyframes: {
+                /** @description Seconds. */
+                time: number;
+                frame: number;
+                people: {
+                    /** @description Normalized [x1, y1, x2, y2]. */
+                    box: number[];
+                    /** @description [x1, y1, x2, y2] in pixels of the video. */
+                    boxPixels: number[];
+                    /** @description The person detector's score (1 for given boxes). */
+                    score: number;
+                    actions: {
+                        /** @description The action id (AVA's for AVA label sets). */
+                        id: number;
+                        label: string;
+                        /** @description Sigmoid of the head times the person score. */
+                        score: number;
+                        /** @description Whether AVA evaluates this class (AVA label sets). */
+                        evaluated?: boolean;
+                    }[];
+                }[];
+            }[];
+            timings: {
+                probeMs: number;
+                peopleMs: number;
+                actionsMs: number;
+                totalMs: number;
+            };
+        };
         Job: {
             id: string;
             /** @enum {string} */
-            kind: "temporal-detection";
+            kind: "temporal-detection" | "spatiotemporal-detection";
             /** @enum {string} */
             status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
             /** @description While running, what the job is doing (probe, features, detect, postprocess). */
@@ -289,7 +363,7 @@ export interface components {
             expiresAt?: string;
             /** @description Times the job was started (a restart re-runs an interrupted job once). */
             attempts?: number;
-            result?: components["schemas"]["TemporalResult"];
+            result?: components["schemas"]["TemporalResult"] | components["schemas"]["SpatiotemporalResult"];
             error?: {
                 status: number;
                 code: string;
@@ -299,7 +373,7 @@ export interface components {
         ModelInfo: {
             name: string;
             /** @enum {string} */
-            task: "classification" | "temporal-detection";
+            task: "classification" | "temporal-detection" | "spatiotemporal-detection";
             /** @description The model used when a request of its task names none. */
             default: boolean;
             description?: string;
@@ -325,6 +399,8 @@ export interface components {
                 shape: (number | string)[];
             };
             defaultProtocol?: components["schemas"]["ProtocolName"];
+            /** @description Spatiotemporal models only */
+            backbone?: string;
             /** @description Temporal models only, how their input features are made. */
             features?: {
                 backbone: string;
@@ -406,6 +482,8 @@ export interface components {
         SamplingRate: components["schemas"]["SamplingRate"];
         ScoreThreshold: components["schemas"]["ScoreThreshold"];
         MaxSegments: components["schemas"]["MaxSegments"];
+        /** @description json (default) or ava-csv (spatiotemporal results as AVA CSV rows video_id, timestamp, x1, y1, x2, y2, action_id, score). */
+        Format: "json" | "ava-csv";
         /** @description Wait for the job to finish (short videos) instead of answering 202 at once. */
         Wait: boolean;
     };
@@ -524,9 +602,80 @@ export interface operations {
             503: components["responses"]["Error"];
         };
     };
+    detectSpatiotemporal: {
+        parameters: {
+            query?: {
+                model?: components["parameters"]["Model"];
+                /** @description Keyframe times in seconds, comma-separated. */
+                timestamps?: number[];
+                keyframeInterval?: number;
+                scoreThreshold?: components["parameters"]["ScoreThreshold"];
+                /** @description At most this many actions per person (default 5). */
+                topK?: number;
+                /** @description Wait for the job to finish (short videos) instead of answering 202 at once. */
+                wait?: components["parameters"]["Wait"];
+                /** @description json (default) or ava-csv (spatiotemporal results as AVA CSV rows video_id, timestamp, x1, y1, x2, y2, action_id, score). */
+                format?: components["parameters"]["Format"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    video: string;
+                    model?: components["schemas"]["ModelName"];
+                    /** @description People per timestamp as JSON (see above). */
+                    boxes?: string;
+                    timestamps?: string;
+                    keyframeInterval?: number;
+                    scoreThreshold?: components["schemas"]["ScoreThreshold"];
+                    topK?: number;
+                    wait?: boolean;
+                    /** @enum {string} */
+                    format?: "json" | "ava-csv";
+                };
+            };
+        };
+        responses: {
+            /** @description The finished job (wait=true), or its AVA CSV rows (format=ava-csv). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                    "text/csv": string;
+                };
+            };
+            /** @description The job was queued (or is still running after the wait). */
+            202: {
+                headers: {
+                    /** @description Where to poll the job. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            400: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+            415: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            500: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
     getJob: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description json (default) or ava-csv (spatiotemporal results as AVA CSV rows video_id, timestamp, x1, y1, x2, y2, action_id, score). */
+                format?: components["parameters"]["Format"];
+            };
             header?: never;
             path: {
                 id: string;
@@ -535,13 +684,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The job. */
+            /** @description The job (or, for a finished spatiotemporal job with format=ava-csv, its AVA CSV rows). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Job"];
+                    "text/csv": string;
                 };
             };
             404: components["responses"]["Error"];

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { AbortedError, NotFoundError, ServiceError } from '../../errors.js';
-import { ACTIVE_STATUSES, type JobError, type JobPatch, type JobRecord, type JobStore } from './job-store.js';
+import { ACTIVE_STATUSES, type JobError, type JobKind, type JobPatch, type JobRecord, type JobStore } from './job-store.js';
 
 export interface JobProgress {
   readonly stage: string;
@@ -83,7 +83,7 @@ export class JobManager {
   }
 
   /** Queues a job; moves `inputFile` into the job's folder (so it outlives the request). */
-  submit(request: Record<string, unknown>, inputFile: string): JobRecord {
+  submit(request: Record<string, unknown>, inputFile: string, kind: JobKind = 'temporal-detection'): JobRecord {
     if (this.closed) throw new ServiceError(503, 'shutting_down', 'the service is shutting down and takes no new jobs');
     if (this.store.countWithStatus(ACTIVE_STATUSES) >= this.options.maxQueued) throw new QueueFullError(this.options.maxQueued);
     const id = randomUUID();
@@ -92,7 +92,7 @@ export class JobManager {
     const inputPath = join(dir, `input${extname(String(request.fileName ?? '')).replace(/[^.A-Za-z0-9]/g, '').slice(0, 8)}`);
     renameSync(inputFile, inputPath);
     const job: JobRecord = {
-      id, kind: 'temporal-detection', status: 'queued', stage: null, progress: 0, etaSec: null, createdAt: Date.now(),
+      id, kind, status: 'queued', stage: null, progress: 0, etaSec: null, createdAt: Date.now(),
       startedAt: null, finishedAt: null, expiresAt: null, request, inputPath, result: null, error: null, attempts: 0,
     };
     this.store.insert(job);

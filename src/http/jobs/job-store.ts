@@ -4,6 +4,7 @@
  */
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type JobKind = 'temporal-detection' | 'spatiotemporal-detection';
 export const ACTIVE_STATUSES: readonly JobStatus[] = ['queued', 'running'];
 
 export interface JobError {
@@ -14,7 +15,7 @@ export interface JobError {
 
 export interface JobRecord {
   readonly id: string;
-  readonly kind: 'temporal-detection';
+  readonly kind: JobKind;
   readonly status: JobStatus;
   /** What the job is doing now (probe, features, detect, postprocess), while running. */
   readonly stage: string | null;

@@ -1,20 +1,27 @@
 /**
- * The work of a temporal-detection job: the temporal pipeline on the job's stored input, with the
- * models the service has loaded.
+ * The work of a job: the temporal or the spatiotemporal pipeline on the job's stored input, with
+ * the models the service has loaded.
  */
 import { join } from 'node:path';
+import { detectSpatiotemporal, type SpatiotemporalOptions } from '../../tasks/spatiotemporal/detect.js';
 import { detectTemporal, type TemporalDetectOptions } from '../../tasks/temporal/detect.js';
 import type { ServiceState } from '../service-state.js';
 import { JobManager, type JobManagerOptions, type JobRunner } from './job-manager.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
 
 export function temporalJobRunner(state: ServiceState): JobRunner {
-  return (job, signal, onProgress) => detectTemporal(
-    { file: job.inputPath!, displayName: String(job.request.fileName ?? 'video') },
-    state.registry.resolveTemporal(typeof job.request.model === 'string' ? job.request.model : undefined),
-    (job.request.options ?? {}) as TemporalDetectOptions,
-    { limits: state.config.limits, maxBatch: state.config.maxBatch, signal, onProgress },
-  );
+  return (job, signal, onProgress) => {
+    const input = { file: job.inputPath!, displayName: String(job.request.fileName ?? 'video') };
+    const model = typeof job.request.model === 'string' ? job.request.model : undefined;
+    if (job.kind === 'spatiotemporal-detection') {
+      return detectSpatiotemporal(input, state.registry.resolveSpatiotemporal(model), (job.request.options ?? {}) as SpatiotemporalOptions, {
+        limits: state.config.limits, signal, onProgress,
+        ...((job.request.options as SpatiotemporalOptions | undefined)?.boxes?.length ? {} : { detector: state.personDetector() }),
+      });
+    }
+    return detectTemporal(input, state.registry.resolveTemporal(model), (job.request.options ?? {}) as TemporalDetectOptions,
+      { limits: state.config.limits, maxBatch: state.config.maxBatch, signal, onProgress });
+  };
 }
 
 /** The job queue of a server: SQLite at `<stateDir>/jobs.sqlite`, inputs under `<stateDir>/jobs/`. */

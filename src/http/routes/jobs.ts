@@ -5,6 +5,8 @@
  */
 import type { Request, Response } from 'express';
 import { AbortedError, InvalidParameterError, UnavailableError } from '../../errors.js';
+import { keyframeTimes, toAvaCsv, type GivenKeyframeBoxes, type SpatiotemporalOptions, type SpatiotemporalResult } from '../../tasks/spatiotemporal/detect.js';
+import { videoId } from '../../tasks/temporal/extract.js';
 import { checkDetectOptions, type TemporalDetectOptions } from '../../tasks/temporal/detect.js';
 import { checkLimits } from '../../video/limits.js';
 import { probeVideo } from '../../video/probe.js';
@@ -85,9 +87,86 @@ export function detectTemporalHandler(state: ServiceState) {
   };
 }
 
+/** A finished spatiotemporal job as AVA CSV rows, or the job as JSON. */
+function sendJob(res: Response, job: JobRecord, format: unknown, status = 200): void {
+  if (format === 'ava-csv' && job.kind === 'spatiotemporal-detection' && job.status === 'succeeded' && job.result) {
+    res.status(status).type('text/csv').send(toAvaCsv(job.result as SpatiotemporalResult, videoId(String(job.request.fileName ?? 'video'))));
+    return;
+  }
+  res.status(status).json(toWireJob(job));
+}
+
 export function getJobHandler(state: ServiceState) {
   return (req: Request, res: Response): void => {
-    res.json(toWireJob(jobsOf(state).get(String(req.params.id))));
+    sendJob(res, jobsOf(state).get(String(req.params.id)), (req.query as { format?: string }).format);
+  };
+}
+
+type SpatialQuery = NonNullable<operations['detectSpatiotemporal']['parameters']['query']>;
+type SpatialForm = Omit<operations['detectSpatiotemporal']['requestBody']['content']['multipart/form-data'], 'video'>;
+
+function parseTimestamps(given: string | number[] | undefined): number[] | undefined {
+  if (given === undefined) return undefined;
+  const text = Array.isArray(given) ? given.join(',') : String(given);
+  const values = text.split(',').map((v) => Number(v.trim()));
+  if (values.length === 0 || values.some((v) => !Number.isFinite(v) || v < 0)) throw new InvalidParameterError('timestamps', text, 'must be comma-separated non-negative seconds');
+  return values;
+}
+
+function parseBoxes(text: string | undefined): GivenKeyframeBoxes[] | undefined {
+  if (text === undefined) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new InvalidParameterError('boxes', text.slice(0, 80), 'must be JSON: [{"timestamp": seconds, "boxes": [[x1, y1, x2, y2, score?], ...]}]');
+  }
+  const ok = Array.isArray(raw) && raw.every((e) => typeof e === 'object' && e !== null && typeof (e as GivenKeyframeBoxes).timestamp === 'number'
+    && Array.isArray((e as GivenKeyframeBoxes).boxes) && (e as GivenKeyframeBoxes).boxes.every((b) => Array.isArray(b) && b.every((v) => typeof v === 'number')));
+  if (!ok) throw new InvalidParameterError('boxes', text.slice(0, 80), 'must be a list of {"timestamp": seconds, "boxes": [[x1, y1, x2, y2, score?], ...]}');
+  return raw as GivenKeyframeBoxes[];
+}
+
+export function detectSpatiotemporalHandler(state: ServiceState) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const registry = state.registry;
+    const jobs = jobsOf(state);
+    const upload = uploadedVideo(req);
+    if (!upload) throw new InvalidParameterError('video', (req.body as { video?: unknown })?.video, 'must be a file uploaded as multipart/form-data');
+    const { video: _video, ...form } = req.body as SpatialForm & { video?: unknown };
+    const merged = { ...definedOnly(req.query as SpatialQuery), ...definedOnly(form) };
+    const boxes = parseBoxes(merged.boxes as string | undefined);
+    const timestamps = parseTimestamps(merged.timestamps as string | number[] | undefined);
+    const options: SpatiotemporalOptions = {
+      ...(boxes ? { boxes } : {}),
+      ...(timestamps ? { timestamps } : {}),
+      ...(merged.keyframeInterval !== undefined ? { keyframeInterval: Number(merged.keyframeInterval) } : {}),
+      ...(merged.scoreThreshold !== undefined ? { scoreThreshold: Number(merged.scoreThreshold) } : {}),
+      ...(merged.topK !== undefined ? { topK: Number(merged.topK) } : {}),
+    };
+    const { head } = registry.resolveSpatiotemporal(merged.model);
+    const info = await probeVideo(upload.path, upload.originalName || 'video');
+    checkLimits(info, state.config.limits);
+    keyframeTimes(info.durationSec, options); // bad timestamps are a 400 now, not a failed job later
+    const job = jobs.submit({ model: head.name, options, fileName: upload.originalName || 'video' }, upload.path, 'spatiotemporal-detection');
+    res.setHeader('Location', `/jobs/${job.id}`);
+    const wait = merged.wait === true || String(merged.wait) === 'true';
+    if (!wait) {
+      res.status(202).json(toWireJob(job));
+      return;
+    }
+    const gone = new AbortController();
+    const onClose = (): void => { if (!res.writableFinished) gone.abort(new AbortedError('client disconnected')); };
+    res.once('close', onClose);
+    try {
+      const finished = await jobs.waitFor(job.id, state.config.jobWaitMs ?? 60_000, gone.signal);
+      if (gone.signal.aborted) return;
+      if (finished.status === 'succeeded') sendJob(res, finished, merged.format);
+      else if (finished.status === 'failed' && finished.error) res.status(finished.error.status).json({ error: finished.error });
+      else res.status(202).json(toWireJob(finished));
+    } finally {
+      res.off('close', onClose);
+    }
   };
 }
 

@@ -4,7 +4,7 @@
 import type { Request, Response } from 'express';
 import { UnavailableError } from '../../errors.js';
 import { BACKBONE_INPUT } from '../../onnx/vit-graph.js';
-import type { LoadedModel, LoadedTemporalModel } from '../../runtime/model-registry.js';
+import type { LoadedModel, LoadedSpatiotemporalModel, LoadedTemporalModel } from '../../runtime/model-registry.js';
 import type { components } from '../generated/openapi.js';
 import type { ServiceState } from '../service-state.js';
 
@@ -31,7 +31,29 @@ export function healthHandler(state: ServiceState) {
 export function readyHandler(state: ServiceState) {
   return (_req: Request, res: Response): void => {
     if (!state.ready) throw new UnavailableError('not_ready', 'models are still loading');
-    res.json({ ready: true, models: [...state.registry.list(), ...state.registry.listTemporal()].map((m) => m.name) });
+    res.json({ ready: true, models: [...state.registry.list(), ...state.registry.listTemporal(), ...state.registry.listSpatiotemporal()].map((m) => m.name) });
+  };
+}
+
+/** An action head -> wire ModelInfo. */
+export function toSpatiotemporalModelInfo(model: LoadedSpatiotemporalModel, isDefault: boolean): ModelInfo {
+  const m = model.folder.manifest;
+  const p = m.provenance;
+  return {
+    name: model.name,
+    task: 'spatiotemporal-detection',
+    default: isDefault,
+    ...(m.description ? { description: m.description } : {}),
+    architecture: { arch: 'ava_head', embedDim: m.head.embedDim, depth: 1, numHeads: 0, numClasses: m.head.numClasses },
+    labels: { count: model.classes.length, set: m.labels.set },
+    input: { name: 'tokens', shape: ['batch', m.head.grid.t * m.head.grid.h * m.head.grid.w, m.head.embedDim] },
+    backbone: m.backbone,
+    provenance: {
+      source: p.source, trained: p.trained, metrics: p.metrics,
+      ...(p.seed !== undefined ? { seed: p.seed } : {}),
+      ...(p.recipe && typeof p.recipe === 'object' ? { recipe: p.recipe as Record<string, unknown> } : {}),
+      ...(p.note ? { note: p.note } : {}),
+    },
   };
 }
 
@@ -98,6 +120,7 @@ export function modelsHandler(state: ServiceState) {
       models: [
         ...registry.list().map((m) => toModelInfo(m, m.name === defaultModel)),
         ...registry.listTemporal().map((m) => toTemporalModelInfo(m, m.name === defaultTemporal)),
+        ...registry.listSpatiotemporal().map((m, i) => toSpatiotemporalModelInfo(m, i === 0)),
       ],
     });
   };
