@@ -31,7 +31,7 @@ import { resolvePath, type AvaStageSpec, type Recipe } from './recipe.js';
 import { shuffle, stream, STREAMS } from './rng.js';
 import { learningRateAt } from './schedule.js';
 
-interface Keyframe { video: string; timestamp: number; boxes: AvaGroundTruth['box'][]; targets: Float32Array[] }
+export interface Keyframe { video: string; timestamp: number; boxes: AvaGroundTruth['box'][]; targets: Float32Array[] }
 
 export interface AvaStageResult {
   readonly stage: 'ava';
@@ -65,7 +65,7 @@ function findVideo(dir: string, id: string, field: string): string {
 }
 
 /** RoI-pooled features [boxes, D] of every keyframe, through the backbone and the head's pooling. */
-async function pooledFeatures(keyframes: Keyframe[], backbone: LoadedModel, pooling: WorkerRunner, videosDir: string, rate: number, field: string): Promise<Float32Array[]> {
+export async function pooledFeatures(keyframes: Keyframe[], backbone: LoadedModel, pooling: WorkerRunner, videosDir: string, rate: number, field: string): Promise<Float32Array[]> {
   const a = backbone.folder.architecture;
   const size = a.imageHeight;
   const out: Float32Array[] = new Array(keyframes.length);

@@ -166,12 +166,11 @@ export async function detectSpatiotemporal(
         .map((c, j) => ({ id: c.id, label: c.label, score: scores[p * classes + j]! * personScore, ...(head.evaluated.size ? { evaluated: head.evaluated.has(c.id) } : {}) }))
         .filter((a) => a.score >= threshold)
         .sort((a, b) => b.score - a.score)
-        .slice(0, topK)
-        .map((a) => ({ ...a, score: Math.round(a.score * 1e4) / 1e4 }));
+        .slice(0, topK);
       keyframes[k]!.people.push({
-        box: box.map((v) => Math.round(v * 1e4) / 1e4) as [number, number, number, number],
+        box,
         boxPixels: [box[0] * info.width, box[1] * info.height, box[2] * info.width, box[3] * info.height].map(Math.round) as [number, number, number, number],
-        score: Math.round(personScore * 1e4) / 1e4,
+        score: personScore,
         actions,
       });
     }
