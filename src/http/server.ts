@@ -5,6 +5,8 @@
 import type { Server } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { DEFAULT_CENTERNET_OPTIONS } from '../detector/centernet.js';
+import { OnnxPersonDetector } from '../detector/onnx-detector.js';
 import { ModelRegistry } from '../runtime/model-registry.js';
 import { createApp } from './app.js';
 import { DEFAULT_JOB_OPTIONS, type JobManagerOptions } from './jobs/job-manager.js';
@@ -20,6 +22,8 @@ export interface ServeOptions extends ServiceConfig {
   /** Where jobs and their results are kept across restarts (SQLite + job inputs). */
   readonly stateDir: string;
   readonly jobs?: Partial<Omit<JobManagerOptions, 'dataDir'>>;
+  /** A user-supplied ONNX person detector (YOLO-style [1, N, 6] output) and its input size. */
+  readonly personDetectorOnnx?: { file: string; size: number };
 }
 
 export interface RunningServer {
@@ -36,6 +40,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   mkdirSync(options.stateDir, { recursive: true });
   const state = new ServiceState(options);
   state.jobs = createJobManager(state, options.stateDir, { ...DEFAULT_JOB_OPTIONS, ...options.jobs });
+  if (options.personDetectorOnnx) {
+    const { file, size } = options.personDetectorOnnx;
+    state.usePersonDetector(await OnnxPersonDetector.create(file, size, { ...DEFAULT_CENTERNET_OPTIONS, ...(options.personThreshold !== undefined ? { scoreThreshold: options.personThreshold } : {}) }));
+  }
   const app = createApp(state);
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = app.listen(options.port, options.host, () => resolve(listening));

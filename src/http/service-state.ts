@@ -36,6 +36,11 @@ export class ServiceState {
     return this.detector;
   }
 
+  /** Replaces the default detector (a user-supplied ONNX one). */
+  usePersonDetector(detector: PersonDetector): void {
+    this.detector = detector;
+  }
+
   async closeDetector(): Promise<void> {
     await this.detector?.close();
     this.detector = undefined;
