@@ -94,13 +94,15 @@ function buildCli(): Command {
     .option('--job-wait <seconds>', 'longest a ?wait=true request waits for its job', positiveNumber, 60)
     .option('--person-threshold <score>', 'person boxes the detector keeps (CenterNet score)', Number.parseFloat, 0.3)
     .option('--person-detector <file.onnx>', 'an ONNX person detector instead of CenterNet: input [1, 3, S, S] RGB / 255, output [1, N, 6] rows x1, y1, x2, y2, score, class (0 = person) in input pixels')
-    .option('--person-detector-size <px>', 'input size S of --person-detector', positiveInt, 640))
+    .option('--person-detector-size <px>', 'input size S of --person-detector', positiveInt, 640)
+    .option('--person-enlarge <factor>', 'scale detected person boxes about their centre (1 = as detected)', positiveNumber, 1))
     .action(async (flags) => {
       const running = await startServer({
         stateDir: resolve(flags.stateDir),
         jobs: { maxQueued: flags.maxQueuedJobs, retentionMs: flags.jobRetention * 1000 },
         jobWaitMs: flags.jobWait * 1000,
         personThreshold: flags.personThreshold,
+        personEnlarge: flags.personEnlarge,
         ...(flags.personDetector ? { personDetectorOnnx: { file: resolve(flags.personDetector), size: flags.personDetectorSize } } : {}),
         host: flags.host,
         port: flags.port,

@@ -42,7 +42,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   state.jobs = createJobManager(state, options.stateDir, { ...DEFAULT_JOB_OPTIONS, ...options.jobs });
   if (options.personDetectorOnnx) {
     const { file, size } = options.personDetectorOnnx;
-    state.usePersonDetector(await OnnxPersonDetector.create(file, size, { ...DEFAULT_CENTERNET_OPTIONS, ...(options.personThreshold !== undefined ? { scoreThreshold: options.personThreshold } : {}) }));
+    state.usePersonDetector(await OnnxPersonDetector.create(file, size, {
+      ...DEFAULT_CENTERNET_OPTIONS,
+      ...(options.personThreshold !== undefined ? { scoreThreshold: options.personThreshold } : {}),
+      ...(options.personEnlarge !== undefined ? { enlarge: options.personEnlarge } : {}),
+    }));
   }
   const app = createApp(state);
   const server = await new Promise<Server>((resolve, reject) => {

@@ -21,6 +21,8 @@ export interface ServiceConfig {
   readonly jobWaitMs?: number;
   /** Person boxes the detector keeps (its score); default 0.3. */
   readonly personThreshold?: number;
+  /** Scale detected person boxes about their centre (the official AVA pipeline widens them); default 1. */
+  readonly personEnlarge?: number;
 }
 
 export class ServiceState {
@@ -32,7 +34,11 @@ export class ServiceState {
 
   /** The person detector, started on first use (it loads TF.js and the CenterNet weights). */
   personDetector(): PersonDetector {
-    this.detector ??= new CenterNetDetector({ ...DEFAULT_CENTERNET_OPTIONS, ...(this.config.personThreshold !== undefined ? { scoreThreshold: this.config.personThreshold } : {}) });
+    this.detector ??= new CenterNetDetector({
+      ...DEFAULT_CENTERNET_OPTIONS,
+      ...(this.config.personThreshold !== undefined ? { scoreThreshold: this.config.personThreshold } : {}),
+      ...(this.config.personEnlarge !== undefined ? { enlarge: this.config.personEnlarge } : {}),
+    });
     return this.detector;
   }
 
