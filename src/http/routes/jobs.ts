@@ -65,26 +65,32 @@ export function detectTemporalHandler(state: ServiceState) {
     // Refuse what cannot be decoded now, not in a job the client polls later.
     checkLimits(await probeVideo(upload.path, upload.originalName || 'video'), state.config.limits);
     const job = jobs.submit({ model: detector.name, options, fileName: upload.originalName || 'video' }, upload.path);
-    const location = `/jobs/${job.id}`;
-    res.setHeader('Location', location);
-    const wait = merged.wait === true || String(merged.wait) === 'true';
-    if (!wait) {
-      res.status(202).json(toWireJob(job));
-      return;
-    }
-    const gone = new AbortController();
-    const onClose = (): void => { if (!res.writableFinished) gone.abort(new AbortedError('client disconnected')); };
-    res.once('close', onClose);
-    try {
-      const finished = await jobs.waitFor(job.id, state.config.jobWaitMs ?? 60_000, gone.signal);
-      if (gone.signal.aborted) return;
-      if (finished.status === 'succeeded') res.status(200).json(toWireJob(finished));
-      else if (finished.status === 'failed' && finished.error) res.status(finished.error.status).json({ error: finished.error });
-      else res.status(202).json(toWireJob(finished));
-    } finally {
-      res.off('close', onClose);
-    }
+    await answerSubmitted(res, state, job, merged.wait, undefined);
   };
+}
+
+/**
+ * 202 with the job and its Location; with `wait`, the finished job (200, or its error status), or
+ * 202 when the wait limit passes first. A client that hangs up stops the wait, not the job.
+ */
+async function answerSubmitted(res: Response, state: ServiceState, job: JobRecord, wait: unknown, format: unknown): Promise<void> {
+  res.setHeader('Location', `/jobs/${job.id}`);
+  if (!(wait === true || String(wait) === 'true')) {
+    res.status(202).json(toWireJob(job));
+    return;
+  }
+  const gone = new AbortController();
+  const onClose = (): void => { if (!res.writableFinished) gone.abort(new AbortedError('client disconnected')); };
+  res.once('close', onClose);
+  try {
+    const finished = await jobsOf(state).waitFor(job.id, state.config.jobWaitMs ?? 60_000, gone.signal);
+    if (gone.signal.aborted) return;
+    if (finished.status === 'succeeded') sendJob(res, finished, format);
+    else if (finished.status === 'failed' && finished.error) res.status(finished.error.status).json({ error: finished.error });
+    else res.status(202).json(toWireJob(finished));
+  } finally {
+    res.off('close', onClose);
+  }
 }
 
 /** A finished spatiotemporal job as AVA CSV rows, or the job as JSON. */
@@ -149,24 +155,7 @@ export function detectSpatiotemporalHandler(state: ServiceState) {
     checkLimits(info, state.config.limits);
     keyframeTimes(info.durationSec, options); // bad timestamps are a 400 now, not a failed job later
     const job = jobs.submit({ model: head.name, options, fileName: upload.originalName || 'video' }, upload.path, 'spatiotemporal-detection');
-    res.setHeader('Location', `/jobs/${job.id}`);
-    const wait = merged.wait === true || String(merged.wait) === 'true';
-    if (!wait) {
-      res.status(202).json(toWireJob(job));
-      return;
-    }
-    const gone = new AbortController();
-    const onClose = (): void => { if (!res.writableFinished) gone.abort(new AbortedError('client disconnected')); };
-    res.once('close', onClose);
-    try {
-      const finished = await jobs.waitFor(job.id, state.config.jobWaitMs ?? 60_000, gone.signal);
-      if (gone.signal.aborted) return;
-      if (finished.status === 'succeeded') sendJob(res, finished, merged.format);
-      else if (finished.status === 'failed' && finished.error) res.status(finished.error.status).json({ error: finished.error });
-      else res.status(202).json(toWireJob(finished));
-    } finally {
-      res.off('close', onClose);
-    }
+    await answerSubmitted(res, state, job, merged.wait, merged.format);
   };
 }
 
