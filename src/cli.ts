@@ -116,7 +116,8 @@ function buildCli(): Command {
       });
       console.log(`videomae: listening on ${running.url} (loading models from ${resolve(flags.models)})`);
       running.loaded.then(() => {
-        const models = running.state.registry.list();
+        const registry = running.state.registry;
+        const models = [...registry.list(), ...registry.listTemporal(), ...registry.listSpatiotemporal()];
         console.log(`videomae: ready: ${models.map((m) => `${m.name} [${m.runner.provider}]`).join(', ')}`);
       }, (error: Error) => {
         console.error(`videomae: cannot load models: ${error.message}`);
