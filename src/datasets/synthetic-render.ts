@@ -185,25 +185,41 @@ export function renderSyntheticTimeline(size: RenderSize, uniform: Uniform, plan
     pause(plan.minGap + randomInt(uniform, plan.maxGap - plan.minGap + 1));
   }
   pause(count - f);
-  const base = new Uint8Array(w * h * 3);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) base.set(sample(background, x, y, y * w + x + 1).map(Math.round), (y * w + x) * 3);
+  const base = paintBackground(background, w, h);
   const frames = states.map((s) => {
     const frame = base.slice();
-    const r = radius * s.scale;
-    const cos = Math.cos(s.angle);
-    const sin = Math.sin(s.angle);
-    const reach = Math.ceil(r * 1.5);
-    for (let y = Math.max(0, Math.floor(s.cy - reach)); y < Math.min(h, Math.ceil(s.cy + reach)); y++) {
-      for (let x = Math.max(0, Math.floor(s.cx - reach)); x < Math.min(w, Math.ceil(s.cx + reach)); x++) {
-        const u = cos * (x - s.cx) + sin * (y - s.cy);
-        const v = -sin * (x - s.cx) + cos * (y - s.cy);
-        if (inside(shape, u, v, r)) frame.set(sample(object, u / s.scale, v / s.scale, 0).map(Math.round), (y * w + x) * 3);
-      }
-    }
-    for (let i = 0; i < frame.length; i++) frame[i] = Math.max(0, Math.min(255, frame[i]! + Math.round((uniform() - 0.5) * grain)));
+    drawObject(frame, w, h, shape, object, radius, s);
+    addGrain(frame, grain, uniform);
     return frame;
   });
   return { frames, events };
+}
+
+/** The background's pixels, drawn once per video. */
+function paintBackground(background: Texture, w: number, h: number): Uint8Array {
+  const base = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) base.set(sample(background, x, y, y * w + x + 1).map(Math.round), (y * w + x) * 3);
+  return base;
+}
+
+/** Draws the textured shape at its centre, angle and scale (the texture scales with it). */
+function drawObject(frame: Uint8Array, w: number, h: number, shape: Shape, texture: Texture, radius: number, s: { cx: number; cy: number; angle: number; scale: number }): void {
+  const r = radius * s.scale;
+  const cos = Math.cos(s.angle);
+  const sin = Math.sin(s.angle);
+  const reach = Math.ceil(r * 1.5);
+  for (let y = Math.max(0, Math.floor(s.cy - reach)); y < Math.min(h, Math.ceil(s.cy + reach)); y++) {
+    for (let x = Math.max(0, Math.floor(s.cx - reach)); x < Math.min(w, Math.ceil(s.cx + reach)); x++) {
+      const u = cos * (x - s.cx) + sin * (y - s.cy);
+      const v = -sin * (x - s.cx) + cos * (y - s.cy);
+      if (inside(shape, u, v, r)) frame.set(sample(texture, u / s.scale, v / s.scale, 0).map(Math.round), (y * w + x) * 3);
+    }
+  }
+}
+
+/** Sensor grain that changes every frame, so "still" is not "identical frames". */
+function addGrain(frame: Uint8Array, grain: number, uniform: Uniform): void {
+  for (let i = 0; i < frame.length; i++) frame[i] = Math.max(0, Math.min(255, frame[i]! + Math.round((uniform() - 0.5) * grain)));
 }
 
 /** RGB24 frames of one clip of `label`, fully determined by `uniform`. */
@@ -215,36 +231,15 @@ export function renderSyntheticClip(label: SyntheticClass, size: RenderSize, uni
   const radius = Math.min(w, h) * (0.18 + 0.08 * uniform());
   const motion = motionFor(label, size, radius, uniform);
   const grain = 3 + 4 * uniform();
-  const base = new Uint8Array(w * h * 3);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const c = sample(background, x, y, y * w + x + 1);
-      base.set(c.map(Math.round), (y * w + x) * 3);
-    }
-  }
+  const base = paintBackground(background, w, h);
   const frames: Uint8Array[] = [];
   for (let f = 0; f < size.frames; f++) {
     const frame = base.slice();
     if (motion.visible(f)) {
       const [cx, cy] = motion.centre(f);
-      const theta = motion.angle(f);
-      const r = radius * motion.scale(f);
-      const cos = Math.cos(theta);
-      const sin = Math.sin(theta);
-      const reach = Math.ceil(r * 1.5);
-      for (let y = Math.max(0, Math.floor(cy - reach)); y < Math.min(h, Math.ceil(cy + reach)); y++) {
-        for (let x = Math.max(0, Math.floor(cx - reach)); x < Math.min(w, Math.ceil(cx + reach)); x++) {
-          const px = x - cx;
-          const py = y - cy;
-          const u = cos * px + sin * py;
-          const v = -sin * px + cos * py;
-          if (!inside(shape, u, v, r)) continue;
-          frame.set(sample(object, u / motion.scale(f), v / motion.scale(f), 0).map(Math.round), (y * w + x) * 3);
-        }
-      }
+      drawObject(frame, w, h, shape, object, radius, { cx, cy, angle: motion.angle(f), scale: motion.scale(f) });
     }
-    // Sensor grain changes every frame, so "still" is not "identical frames".
-    for (let i = 0; i < frame.length; i++) frame[i] = Math.max(0, Math.min(255, frame[i]! + Math.round((uniform() - 0.5) * grain)));
+    addGrain(frame, grain, uniform);
     frames.push(frame);
   }
   return frames;
@@ -317,26 +312,12 @@ export function renderSyntheticActors(size: RenderSize, fps: number, actors: num
     }
     tracks.push({ shape, texture, radius, states });
   }
-  const base = new Uint8Array(w * h * 3);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) base.set(sample(background, x, y, y * w + x + 1).map(Math.round), (y * w + x) * 3);
+  const base = paintBackground(background, w, h);
   const frames: Uint8Array[] = [];
   for (let f = 0; f < count; f++) {
     const frame = base.slice();
-    for (const t of tracks) {
-      const s = t.states[f]!;
-      const r = t.radius * s.scale;
-      const cos = Math.cos(s.angle);
-      const sin = Math.sin(s.angle);
-      const reach = Math.ceil(r * 1.5);
-      for (let y = Math.max(0, Math.floor(s.cy - reach)); y < Math.min(h, Math.ceil(s.cy + reach)); y++) {
-        for (let x = Math.max(0, Math.floor(s.cx - reach)); x < Math.min(w, Math.ceil(s.cx + reach)); x++) {
-          const u = cos * (x - s.cx) + sin * (y - s.cy);
-          const v = -sin * (x - s.cx) + cos * (y - s.cy);
-          if (inside(t.shape, u, v, r)) frame.set(sample(t.texture, u / s.scale, v / s.scale, 0).map(Math.round), (y * w + x) * 3);
-        }
-      }
-    }
-    for (let i = 0; i < frame.length; i++) frame[i] = Math.max(0, Math.min(255, frame[i]! + Math.round((uniform() - 0.5) * grain)));
+    for (const t of tracks) drawObject(frame, w, h, t.shape, t.texture, t.radius, t.states[f]!);
+    addGrain(frame, grain, uniform);
     frames.push(frame);
   }
   const keyframes: Array<{ frame: number; people: ActorKeyframe[] }> = [];

@@ -5,6 +5,7 @@
  * never decoded end to end to use 80 of its frames.
  */
 import { UnsupportedMediaError } from '../errors.js';
+import type { Readable } from 'node:stream';
 import { decodeRawFrames } from './ffmpeg.js';
 import type { Size } from './geometry.js';
 
@@ -120,6 +121,34 @@ export function scaleFilter(size: Size): string {
   return `scale=${size.width}:${size.height}:flags=bilinear+accurate_rnd+full_chroma_int,format=rgb24`;
 }
 
+/**
+ * RGB24 frames of `frameBytes` each from ffmpeg's raw output, at most `limit` of them (the rest of
+ * the stream is read and dropped, so ffmpeg can finish). Chunks are copied straight into the frame
+ * being assembled: no concatenated buffers; each yielded frame is a fresh array.
+ */
+async function* rawFrames(stdout: Readable, frameBytes: number, limit = Infinity): AsyncGenerator<Uint8Array> {
+  let frame: Uint8Array | undefined;
+  let filled = 0;
+  let produced = 0;
+  for await (const chunk of stdout) {
+    const bytes = chunk as Buffer;
+    let read = 0;
+    while (read < bytes.length && produced < limit) {
+      frame ??= new Uint8Array(frameBytes);
+      const take = Math.min(frameBytes - filled, bytes.length - read);
+      frame.set(bytes.subarray(read, read + take), filled);
+      filled += take;
+      read += take;
+      if (filled === frameBytes) {
+        produced++;
+        yield frame;
+        frame = undefined;
+        filled = 0;
+      }
+    }
+  }
+}
+
 export interface StreamRequest {
   readonly file: string;
   /** Output size of every frame (the resize happens inside ffmpeg; aspect ratio not kept). */
@@ -144,24 +173,9 @@ export async function* streamFrames(request: StreamRequest): AsyncGenerator<Uint
   });
   let produced = 0;
   try {
-    let frame: Uint8Array | undefined;
-    let filled = 0;
-    for await (const chunk of ffmpegRun.stdout) {
-      const bytes = chunk as Buffer;
-      let read = 0;
-      while (read < bytes.length) {
-        frame ??= new Uint8Array(frameBytes);
-        const take = Math.min(frameBytes - filled, bytes.length - read);
-        frame.set(bytes.subarray(read, read + take), filled);
-        filled += take;
-        read += take;
-        if (filled === frameBytes) {
-          produced++;
-          yield frame;
-          frame = undefined;
-          filled = 0;
-        }
-      }
+    for await (const frame of rawFrames(ffmpegRun.stdout, frameBytes)) {
+      produced++;
+      yield frame;
     }
     await ffmpegRun.done;
     request.signal?.throwIfAborted();
@@ -196,25 +210,7 @@ export async function* decodeFrames(request: DecodeRequest): AsyncGenerator<Deco
     });
     let produced = 0;
     try {
-      // Chunks are copied straight into the frame being assembled: no concatenated buffers.
-      let frame: Uint8Array | undefined;
-      let filled = 0;
-      for await (const chunk of ffmpegRun.stdout) {
-        const bytes = chunk as Buffer;
-        let read = 0;
-        while (read < bytes.length && produced < group.length) {
-          frame ??= new Uint8Array(frameBytes);
-          const take = Math.min(frameBytes - filled, bytes.length - read);
-          frame.set(bytes.subarray(read, read + take), filled);
-          filled += take;
-          read += take;
-          if (filled === frameBytes) {
-            yield { index: group[produced++]!, rgb: frame };
-            frame = undefined;
-            filled = 0;
-          }
-        }
-      }
+      for await (const frame of rawFrames(ffmpegRun.stdout, frameBytes, group.length)) yield { index: group[produced++]!, rgb: frame };
       await ffmpegRun.done;
       request.signal?.throwIfAborted();
     } catch (error) {
