@@ -5,7 +5,7 @@
  * binary cross-entropy and AdamW, and each evaluation reports frame mAP at IoU 0.5 with the
  * ground-truth boxes as proposals. The output is a servable spatiotemporal model folder.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { sha256File, writeSpatiotemporalManifest } from '../config/manifest.js';

@@ -3,7 +3,8 @@
  * "\x93NUMPY", version 1.0, a little-endian u16 header length, a Python-dict header padded with
  * spaces to a 64-byte boundary and ended by "\n", then the C-order data.
  */
-import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
+import { writeFileAtomically } from './atomic-file.js';
 import { ServiceError } from '../errors.js';
 
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]);
@@ -21,19 +22,11 @@ export function writeNpy(file: string, data: Float32Array, shape: readonly numbe
   prefix[6] = 1; // version 1.0
   prefix[7] = 0;
   prefix.writeUInt16LE(header.length, 8);
-  const temp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(temp, 'w');
-  try {
+  writeFileAtomically(file, (fd) => {
     writeSync(fd, prefix);
     writeSync(fd, Buffer.from(header, 'latin1'));
     writeSync(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    closeSync(fd);
-    renameSync(temp, file);
-  } catch (error) {
-    try { closeSync(fd); } catch { /* already closed */ }
-    rmSync(temp, { force: true });
-    throw error;
-  }
+  });
 }
 
 /** Reads a little-endian float32 (or float64, narrowed) C-order array. */

@@ -3,8 +3,9 @@
  * length, a JSON header `{name: {dtype, shape, data_offsets: [begin, end]}, __metadata__}`, then
  * the raw little-endian bytes. We hold float32 in memory; F16 and BF16 are widened on read.
  */
-import { closeSync, openSync, readSync, writeSync, fstatSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeSync, fstatSync } from 'node:fs';
 import { ServiceError } from '../errors.js';
+import { writeFileAtomically } from './atomic-file.js';
 import { bfloat16BytesToFloat32, float16BytesToFloat32, float32ArrayToFloat16 } from './half.js';
 import { elementCount } from './parameters.js';
 
@@ -118,20 +119,12 @@ export function writeSafetensors(file: string, tensors: TensorMap, metadata: Rec
   const lengthBytes = Buffer.alloc(8);
   lengthBytes.writeBigUInt64LE(BigInt(headerBytes.length));
 
-  const temp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(temp, 'w');
-  try {
+  writeFileAtomically(file, (fd) => {
     writeSync(fd, lengthBytes);
     writeSync(fd, headerBytes);
     for (const tensor of tensors.values()) {
       const stored = dtype === 'F16' ? float32ArrayToFloat16(tensor.data) : tensor.data;
       writeSync(fd, new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength));
     }
-    closeSync(fd);
-    renameSync(temp, file);
-  } catch (error) {
-    try { closeSync(fd); } catch { /* already closed */ }
-    rmSync(temp, { force: true });
-    throw error;
-  }
+  });
 }

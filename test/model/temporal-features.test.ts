@@ -115,7 +115,7 @@ describe('.npy files', () => {
 describe('videomae extract-features', () => {
   it('writes one .npy per video of a list and an index with the settings', () => {
     const a = videos.pattern('walk_a.mp4', 2, '160x120');
-    const b = videos.pattern('walk_b.mp4', 1, '160x120');
+    videos.pattern('walk_b.mp4', 1, '160x120'); // listed by a relative path below
     const list = join(videos.dir, 'videos.csv');
     writeFileSync(list, `path,label\n${a},x\nwalk_b.mp4,y\n`);
     const out = join(videos.dir, 'features');
