@@ -117,8 +117,6 @@ export async function runActionFormerStage(recipe: Recipe, index: number, spec: 
   const scheduledSteps = spec.epochs * perEpoch;
   const totalSteps = Math.min(scheduledSteps, spec.maxSteps ?? Infinity);
   const schedule = { lr: spec.optimizer.lr, minLr: spec.optimizer.minLr, warmupSteps: Math.round(spec.optimizer.warmupEpochs * perEpoch), totalSteps: scheduledSteps };
-  const variables = [...groups.values()].map((g) => g.variable);
-  const nameOf = new Map([...groups].map(([n, g]) => [g.variable.name, n]));
   const L = spec.maxSeqLen;
   const losses: number[] = [];
   const metrics: Record<string, number> = {};
@@ -165,10 +163,7 @@ export async function runActionFormerStage(recipe: Recipe, index: number, spec: 
         const reg = diouLoss1d(offsets, offsetTargets, positive);
         return tf.div(tf.add(cls, tf.mul(reg, spec.loss.regressionWeight)), normalizer) as tf.Scalar;
       };
-      const { value, grads } = tf.variableGrads(lossFn, variables);
-      const named: Record<string, tf.Tensor> = {};
-      for (const [key, grad] of Object.entries(grads)) named[nameOf.get(key)!] = grad;
-      return [value, optimizer.apply(named, lr)];
+      return optimizer.step(lossFn, lr);
     });
     const loss = (await lossTensor!.data())[0]!;
     const gradNorm = (await normTensor!.data())[0]!;

@@ -173,8 +173,7 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
     const [lossTensor, normTensor] = tf.tidy(() => {
       const x = tf.tensor2d(concat(picks.map((i) => samples[i]!.x)), [picks.length, D]);
       const y = tf.tensor2d(concat(picks.map((i) => samples[i]!.y)), [picks.length, C]);
-      const { value, grads } = tf.variableGrads(() => tf.losses.sigmoidCrossEntropy(y, tf.add(tf.matMul(x, weight), bias)) as tf.Scalar, [weight, bias]);
-      return [value, optimizer.apply({ 'head.weight': grads[weight.name]!, 'head.bias': grads[bias.name]! }, lr)];
+      return optimizer.step(() => tf.losses.sigmoidCrossEntropy(y, tf.add(tf.matMul(x, weight), bias)) as tf.Scalar, lr);
     });
     const loss = (await lossTensor!.data())[0]!;
     tf.dispose([lossTensor!, normTensor!]);

@@ -33,6 +33,19 @@ export class AdamW {
     }
   }
 
+  /**
+   * One training step: the gradients of `lossFn` for every parameter group, then apply().
+   * Returns [loss, gradient norm]; call it inside tf.tidy.
+   */
+  step(lossFn: () => tf.Scalar, lr: number): [tf.Scalar, tf.Scalar] {
+    const variables = [...this.groups.values()].map((g) => g.variable);
+    const nameOf = new Map([...this.groups].map(([name, g]) => [g.variable.name, name]));
+    const { value, grads } = tf.variableGrads(lossFn, variables);
+    const named: Record<string, tf.Tensor> = {};
+    for (const [key, grad] of Object.entries(grads)) named[nameOf.get(key)!] = grad;
+    return [value, this.apply(named, lr)];
+  }
+
   /** Applies one update; returns the gradient norm before clipping. */
   apply(grads: Record<string, tf.Tensor>, lr: number): tf.Scalar {
     this.steps += 1;

@@ -252,8 +252,6 @@ async function runStage(recipe: Recipe, plan: StagePlan, cache: ClipCache, progr
   const p = patchVectorLength(geometryOf(config));
   const tables = spec.stage === 'pretrain' ? positionTables(config) : undefined;
   const positions = tf.tensor(sinusoidTable(grid.count, config.embedDim), [1, grid.count, config.embedDim]);
-  const variables = [...groups.values()].map((g) => g.variable);
-  const nameOf = new Map([...groups].map(([name, g]) => [g.variable.name, name]));
   const losses: number[] = [];
   const metrics: Record<string, number> = {};
   const fingerprint = stageFingerprint(spec);
@@ -329,12 +327,7 @@ async function runStage(recipe: Recipe, plan: StagePlan, cache: ClipCache, progr
     const t0 = Date.now();
     const lr = learningRateAt(schedule, step);
     const { fn: lossFn, extra } = lossAt(step);
-    const [lossTensor, normTensor] = tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(lossFn, variables);
-      const named: Record<string, tf.Tensor> = {};
-      for (const [key, grad] of Object.entries(grads)) named[nameOf.get(key)!] = grad;
-      return [value, optimizer.apply(named, lr)];
-    });
+    const [lossTensor, normTensor] = tf.tidy(() => optimizer.step(lossFn, lr));
     const loss = (await lossTensor!.data())[0]!;
     const gradNorm = (await normTensor!.data())[0]!;
     tf.dispose([lossTensor!, normTensor!, ...extra]);
