@@ -25,21 +25,12 @@ import { diouLoss1d, sigmoidFocalLoss } from './losses.js';
 import { AdamW, type ParameterGroup } from './optimizer.js';
 import { ParameterStore, type GraphLayout } from './parameter-store.js';
 import { MetricsLog, type ProgressBar } from './progress.js';
+import type { StageResult } from './trainer.js';
 import { resolvePath, type ActionFormerStageSpec, type Recipe } from './recipe.js';
 import { randomInt, shuffle, stream, STREAMS } from './rng.js';
 import { learningRateAt } from './schedule.js';
 
 export const ACTIONFORMER_LAYOUT: GraphLayout = { toGraph: actionFormerToGraph, fromGraph: actionFormerFromGraph };
-
-export interface ActionFormerStageResult {
-  readonly stage: 'actionformer';
-  readonly outDir: string;
-  readonly steps: number;
-  readonly completed: boolean;
-  readonly losses: number[];
-  readonly metrics: Record<string, number>;
-  readonly seconds: number;
-}
 
 /** One training window: features padded or cropped to `length`, with its segments. */
 export function trainingWindow(sample: TemporalSample, length: number, uniform: () => number): { features: Float32Array; mask: Float32Array; segments: Float32Array; labels: Int32Array } {
@@ -86,7 +77,7 @@ export function detectSample(store: ParameterStore, config: ActionFormerConfig, 
   return Array.from(kept.scores, (score, i) => ({ video: sample.video, label: labels[kept.labels[i]!]!, start: seconds[2 * i]!, end: seconds[2 * i + 1]!, score }));
 }
 
-export async function runActionFormerStage(recipe: Recipe, index: number, spec: ActionFormerStageSpec, progress: ProgressBar): Promise<ActionFormerStageResult> {
+export async function runActionFormerStage(recipe: Recipe, index: number, spec: ActionFormerStageSpec, progress: ProgressBar): Promise<StageResult> {
   const started = Date.now();
   const field = `stages[${index}]`;
   const outDir = resolvePath(recipe, spec.out);

@@ -27,21 +27,12 @@ import { fillTruncatedNormal, seededUniform } from '../weights/random-init.js';
 import { writeSafetensors } from '../weights/safetensors.js';
 import { AdamW } from './optimizer.js';
 import { MetricsLog, type ProgressBar } from './progress.js';
+import type { StageResult } from './trainer.js';
 import { resolvePath, type AvaStageSpec, type Recipe } from './recipe.js';
 import { shuffle, stream, STREAMS } from './rng.js';
 import { learningRateAt } from './schedule.js';
 
 export interface Keyframe { video: string; timestamp: number; boxes: AvaGroundTruth['box'][]; targets: Float32Array[] }
-
-export interface AvaStageResult {
-  readonly stage: 'ava';
-  readonly outDir: string;
-  readonly steps: number;
-  readonly completed: boolean;
-  readonly losses: number[];
-  readonly metrics: Record<string, number>;
-  readonly seconds: number;
-}
 
 /** Ground-truth rows -> keyframes with their distinct boxes and multi-hot targets. */
 function keyframesOf(rows: readonly AvaGroundTruth[], classIndex: ReadonlyMap<number, number>, classes: number): Keyframe[] {
@@ -91,7 +82,7 @@ export async function pooledFeatures(keyframes: Keyframe[], backbone: LoadedMode
   return out;
 }
 
-export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageSpec, progress: ProgressBar): Promise<AvaStageResult> {
+export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageSpec, progress: ProgressBar): Promise<StageResult> {
   const started = Date.now();
   const field = `stages[${index}]`;
   const outDir = resolvePath(recipe, spec.out);

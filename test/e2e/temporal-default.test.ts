@@ -4,7 +4,7 @@
  * ActionFormer, through the job queue) answers segments of the synthetic classes, in seconds.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,10 +14,9 @@ import { createApp } from '../../src/http/app.js';
 import { createJobManager } from '../../src/http/jobs/temporal-job.js';
 import { DEFAULT_JOB_OPTIONS } from '../../src/http/jobs/job-manager.js';
 import { ServiceState } from '../../src/http/service-state.js';
-import { exportModelFolder } from '../../src/onnx/export-model.js';
 import { ModelRegistry } from '../../src/runtime/model-registry.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
-import { REPO_MODELS } from '../helpers/models.js';
+import { copyBundledModels, REPO_MODELS } from '../helpers/models.js';
 import { expectMatchesSpec } from '../helpers/openapi.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -29,10 +28,7 @@ let server: Server;
 
 beforeAll(async () => {
   const models = join(dir, 'models');
-  for (const name of ['default', 'temporal']) {
-    cpSync(join(REPO_MODELS, name), join(models, name), { recursive: true, filter: (s) => !s.endsWith('.onnx') });
-    await exportModelFolder(join(models, name));
-  }
+  await copyBundledModels(models, ['default', 'temporal']);
   registry = await ModelRegistry.load(models, { device: 'cpu' });
   state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: dir });
   state.setRegistry(registry);

@@ -74,3 +74,11 @@ export async function addTemporalTestModel(modelsDir: string, name = 'temporal-t
   await exportModelFolder(dir);
   return dir;
 }
+
+/** Copies bundled model folders (not their ONNX build products) under `dir` and exports them there. */
+export async function copyBundledModels(dir: string, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    cpSync(join(REPO_MODELS, name), join(dir, name), { recursive: true, filter: (s) => !s.endsWith('.onnx') && !s.endsWith('.onnx.data') });
+    await exportModelFolder(join(dir, name));
+  }
+}

@@ -3,7 +3,7 @@
  * CenterNet on the pedestrian video, or given as boxes; actions per person; AVA CSV; bad input
  * refused before any job exists.
  */
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +13,9 @@ import { createApp } from '../../src/http/app.js';
 import { DEFAULT_JOB_OPTIONS } from '../../src/http/jobs/job-manager.js';
 import { createJobManager } from '../../src/http/jobs/temporal-job.js';
 import { ServiceState } from '../../src/http/service-state.js';
-import { exportModelFolder } from '../../src/onnx/export-model.js';
 import { ModelRegistry } from '../../src/runtime/model-registry.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
-import { REPO_MODELS } from '../helpers/models.js';
+import { copyBundledModels } from '../helpers/models.js';
 import { expectError, expectMatchesSpec } from '../helpers/openapi.js';
 
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
@@ -27,10 +26,7 @@ let server: Server;
 
 beforeAll(async () => {
   const models = join(dir, 'models');
-  for (const name of ['default', 'ava']) {
-    cpSync(join(REPO_MODELS, name), join(models, name), { recursive: true, filter: (s) => !s.endsWith('.onnx') });
-    await exportModelFolder(join(models, name));
-  }
+  await copyBundledModels(models, ['default', 'ava']);
   registry = await ModelRegistry.load(models, { device: 'cpu' });
   state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: dir, personThreshold: 0.4 });
   state.setRegistry(registry);
