@@ -4,6 +4,9 @@
  *   tokens -> mean over N -> fc_norm -> features -> head -> logits
  * Input `video` [batch, 3, T, H, W]; outputs `logits` [batch, C], `features` [batch, D],
  * `tokens` [batch, N, D] with tokens ordered (t, h, w).
+ * H and W may differ from the trained size (any multiple of the patch): the positional table is
+ * then resized per temporal slot in the graph (bicubic, as weights/position-resize.ts), as the
+ * detection backbones do for full frames. At the trained size the resize is the identity.
  */
 import { tokenGrid, type VitArchitecture } from '../config/architectures.js';
 import { InternalError } from '../errors.js';
@@ -104,6 +107,22 @@ function block(g: GraphBuilder, w: WeightSource, x: string, index: number, confi
 }
 
 /**
+ * The sinusoid table at the token grid of this input: [T', H0, W0, D] planes resized to the
+ * H', W' of the patch map (Resize cubic, A = -0.75, half_pixel: PyTorch's bicubic) -> [1, N, D].
+ */
+function positionsAtInputGrid(g: GraphBuilder, patches: string, grid: { t: number; h: number; w: number; count: number }, d: number): string {
+  const table = g.float('pos_embed', [grid.t, grid.h, grid.w, d], sinusoidTable(grid.count, d));
+  const planes = g.op('Transpose', [table], { perm: attr.ints([0, 3, 1, 2]) }); // [T', D, H0, W0]
+  const spatial = g.op('Slice', [g.op('Shape', [patches]), g.int64('hw_start', [1], [3]), g.int64('hw_end', [1], [5])]);
+  const sizes = g.op('Concat', [g.int64('td', [2], [grid.t, d]), spatial], { axis: attr.int(0) });
+  const resized = g.op('Resize', [planes, '', '', sizes], {
+    mode: attr.string('cubic'), cubic_coeff_a: attr.float(-0.75), coordinate_transformation_mode: attr.string('half_pixel'), exclude_outside: attr.int(0),
+  });
+  const tokensLast = g.op('Transpose', [resized], { perm: attr.ints([0, 2, 3, 1]) }); // [T', H', W', D]
+  return g.op('Reshape', [tokensLast, g.int64('position_shape', [3], [1, -1, d])]);
+}
+
+/**
  * Builds the backbone graph from weights under the official names (already checked).
  *
  * @example
@@ -117,7 +136,7 @@ export function buildVitGraph(config: VitArchitecture, weights: TensorMap, metad
   const grid = tokenGrid(config);
   const p = config.patchSize;
 
-  const video = g.input(BACKBONE_INPUT, 'float32', ['batch', 3, config.numFrames, config.imageHeight, config.imageWidth]);
+  const video = g.input(BACKBONE_INPUT, 'float32', ['batch', 3, config.numFrames, 'height', 'width']);
   const convWeight = g.weight('patch_embed.proj.weight', [d, 3, config.tubeletSize, p, p], w.get('patch_embed.proj.weight'));
   const convBias = g.weight('patch_embed.proj.bias', [d], w.get('patch_embed.proj.bias'));
   const patches = g.op('Conv', [video, convWeight, convBias], {
@@ -127,8 +146,7 @@ export function buildVitGraph(config: VitArchitecture, weights: TensorMap, metad
   // [B, D, T', H', W'] -> [B, D, N] -> [B, N, D]: flatten(2).transpose(1, 2) in the official code.
   const flat = g.op('Reshape', [patches, g.int64('flat_shape', [3], [0, d, -1])]);
   const tokens = g.op('Transpose', [flat], { perm: attr.ints([0, 2, 1]) });
-  const position = g.float('pos_embed', [1, grid.count, d], sinusoidTable(grid.count, d));
-  let x = g.op('Add', [tokens, position]);
+  let x = g.op('Add', [tokens, positionsAtInputGrid(g, patches, grid, d)]);
 
   for (let i = 0; i < config.depth; i++) {
     x = block(g, w, x, i, config, i === config.depth - 1 ? 'tokens' : undefined);
@@ -142,6 +160,6 @@ export function buildVitGraph(config: VitArchitecture, weights: TensorMap, metad
     g.output('logits', 'float32', ['batch', config.numClasses]);
   }
   g.output('features', 'float32', ['batch', d]);
-  g.output('tokens', 'float32', ['batch', grid.count, d]);
+  g.output('tokens', 'float32', ['batch', 'tokens', d]);
   return g.build(metadata);
 }

@@ -16,7 +16,9 @@ import { ParameterStore } from '../../src/train/parameter-store.js';
 import { inputPatches, patchVectorLength } from '../../src/train/patchify.js';
 import { classify, encode } from '../../src/train/vit.js';
 import { readSafetensors } from '../../src/weights/safetensors.js';
+import { resizePositionTable } from '../../src/weights/position-resize.js';
 import { sinusoidTable } from '../../src/weights/sinusoid-table.js';
+import { seededUniform } from '../../src/weights/random-init.js';
 import { maxAbsDiff } from '../helpers/numeric.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'parity-tiny');
@@ -63,5 +65,35 @@ describe('TF.js encoder parity', () => {
     expect(maxAbsDiff(tfTokens, out.tokens!.data as Float32Array)).toBeLessThanOrEqual(1e-4);
     const reference = readSafetensors(join(FIXTURE, 'io.safetensors')).tensors;
     expect(maxAbsDiff(tfLogits, reference.get('logits')!.data)).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('agrees with ONNX Runtime on a full frame of another size (positions resized bicubically)', async () => {
+    const folder = readModelFolder(dir);
+    const config = folder.architecture;
+    const p = config.patchSize;
+    const grid = tokenGrid(config);
+    // Two patches taller and three wider than trained: a non-square frame at another scale.
+    const height = config.imageHeight + 2 * p;
+    const width = config.imageWidth + 3 * p;
+    const to = { h: height / p, w: width / p };
+    const count = grid.t * to.h * to.w;
+    const uniform = seededUniform(12);
+    const clip = Float32Array.from({ length: 3 * config.numFrames * height * width }, () => uniform() * 2 - 1);
+    const geometry = { frames: config.numFrames, height, width, tubelet: config.tubeletSize, patch: p };
+    const length = patchVectorLength(geometry);
+    const patches = new Float32Array(count * length);
+    inputPatches(clip, geometry, Int32Array.from({ length: count }, (_, i) => i), patches);
+    const table = resizePositionTable(sinusoidTable(grid.count, config.embedDim), config.embedDim, { t: grid.t, from: { h: grid.h, w: grid.w }, to });
+    const store = new ParameterStore(readSafetensors(folder.weightsPath).tensors);
+    const tokens = tf.tidy(() => encode(store, config, tf.tensor(patches, [1, count, length]), tf.tensor(table, [1, count, config.embedDim])));
+    const tfTokens = (await tokens.data()) as Float32Array;
+    tokens.dispose();
+    store.dispose();
+    const { modelPath } = await exportModelFolder(dir);
+    const session = await ort.InferenceSession.create(modelPath);
+    const out = await session.run({ video: new ort.Tensor('float32', clip, [1, 3, config.numFrames, height, width]) });
+    await session.release();
+    expect(out.tokens!.dims).toEqual([1, count, config.embedDim]);
+    expect(maxAbsDiff(tfTokens, out.tokens!.data as Float32Array)).toBeLessThanOrEqual(1e-4);
   });
 });
