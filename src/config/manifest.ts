@@ -140,12 +140,13 @@ export const SpatiotemporalManifestSchema = z.object({
   description: z.string().optional(),
   head: z.object({
     embedDim: positiveInt, numClasses: positiveInt, roiSize: positiveInt, samplingRatio: positiveInt,
-    /** The backbone's patch size and token grid [T', H', W'] (the feature map RoiAlign reads). */
-    patchSize: positiveInt, grid: z.object({ t: positiveInt, h: positiveInt, w: positiveInt }),
+    /** The backbone's patch size and temporal tokens T' (H', W' follow each video's frame). */
+    patchSize: positiveInt, temporalTokens: positiveInt,
   }),
   /** The backbone (a model name in the same models folder) and the clip around each keyframe. */
   backbone: z.string(),
-  clip: z.object({ numFrames: positiveInt, rate: positiveInt, size: positiveInt }),
+  /** The whole frame at `shortSide` (aspect kept, sides rounded to the patch), as the AVA pipeline feeds it. */
+  clip: z.object({ numFrames: positiveInt, rate: positiveInt, shortSide: positiveInt }),
   /** `id: name` lines; line k is head row k, its id the AVA action id. */
   labels: z.object({ file: z.string(), set: z.string(), evaluated: z.string().optional() }),
   files: FilesSchema,

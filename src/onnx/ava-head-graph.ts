@@ -3,9 +3,10 @@
  *   tokens [B, N, D] -> feature map [B, D, T', H', W'] -> mean over T' -> RoiAlign (7x7, spatial
  *   scale 1/patch, aligned: half_pixel, average of 2x2 samples per bin) -> max over the 7x7 ->
  *   Linear(D, classes) -> sigmoid.
- * Inputs `tokens`, `rois` [R, 4] ([x1, y1, x2, y2] in pixels of the backbone input) and
- * `batch_indices` [R] (int64, the clip of each box); outputs `scores` [R, classes] and `pooled`
- * [R, D]. The final score of an action is sigmoid x the person's detector score (post-processing).
+ * Inputs `tokens`, `grid_size` [2] (int64 H', W': the token grid of the frames the backbone saw,
+ * which follows the video's aspect), `rois` [R, 4] ([x1, y1, x2, y2] in pixels of the backbone
+ * input) and `batch_indices` [R] (int64, the clip of each box); outputs `scores` [R, classes]
+ * and `pooled` [R, D]. The final score of an action is sigmoid x the person's detector score (post-processing).
  */
 import { InternalError } from '../errors.js';
 import type { ParameterSpec } from '../weights/parameters.js';
@@ -14,15 +15,15 @@ import { attr, GraphBuilder, type OnnxModel } from './graph-builder.js';
 
 export interface AvaHeadConfig {
   readonly embedDim: number;
-  /** Token grid of the backbone: T' = frames / tubelet, H' = W' = size / patch. */
-  readonly grid: { readonly t: number; readonly h: number; readonly w: number };
+  /** Temporal tokens of the backbone: T' = frames / tubelet (H', W' come with each input). */
+  readonly temporalTokens: number;
   readonly patchSize: number;
   readonly numClasses: number;
   readonly roiSize: number;
   readonly samplingRatio: number;
 }
 
-export const AVA_HEAD_INPUTS = { tokens: 'tokens', rois: 'rois', batchIndices: 'batch_indices' } as const;
+export const AVA_HEAD_INPUTS = { tokens: 'tokens', gridSize: 'grid_size', rois: 'rois', batchIndices: 'batch_indices' } as const;
 export const AVA_HEAD_OUTPUTS = { scores: 'scores', pooled: 'pooled' } as const;
 
 export function avaHeadParameters(c: AvaHeadConfig): ParameterSpec[] {
@@ -38,11 +39,13 @@ export function buildAvaHeadGraph(c: AvaHeadConfig, tensors: TensorMap, metadata
   if (!weight || !bias) throw new InternalError('AVA head weights head.weight / head.bias are missing (check the state dict before export)');
   const g = new GraphBuilder('ava_head');
   const d = c.embedDim;
-  const tokens = g.input(AVA_HEAD_INPUTS.tokens, 'float32', ['batch', c.grid.t * c.grid.h * c.grid.w, d]);
+  const tokens = g.input(AVA_HEAD_INPUTS.tokens, 'float32', ['batch', 'tokens', d]);
+  const gridSize = g.input(AVA_HEAD_INPUTS.gridSize, 'int64', [2]);
   const rois = g.input(AVA_HEAD_INPUTS.rois, 'float32', ['boxes', 4]);
   const indices = g.input(AVA_HEAD_INPUTS.batchIndices, 'int64', ['boxes']);
   // Tokens are ordered (t, h, w): [B, N, D] -> [B, T', H', W', D] -> [B, D, T', H', W'] -> mean over T'.
-  const grid = g.op('Reshape', [tokens, g.int64('grid_shape', [5], [0, c.grid.t, c.grid.h, c.grid.w, d])]);
+  const shape = g.op('Concat', [g.int64('batch_time', [2], [0, c.temporalTokens]), gridSize, g.int64('channels', [1], [d])], { axis: attr.int(0) });
+  const grid = g.op('Reshape', [tokens, shape]);
   const channelsFirst = g.op('Transpose', [grid], { perm: attr.ints([0, 4, 1, 2, 3]) });
   const spatial = g.op('ReduceMean', [channelsFirst], { axes: attr.ints([2]), keepdims: attr.int(0) });
   const aligned = g.op('RoiAlign', [spatial, rois, indices], {

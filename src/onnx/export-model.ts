@@ -60,7 +60,7 @@ async function exportTemporalFolder(dir: string, options: SerializeOptions): Pro
   return { ...result, weightsSha256, seconds: (performance.now() - started) / 1000 };
 }
 
-/** An AVA head folder: model.json + weights.safetensors -> model.onnx (tokens, rois, batch_indices -> scores, pooled). */
+/** An AVA head folder: model.json + weights.safetensors -> model.onnx (tokens, grid_size, rois, batch_indices -> scores, pooled). */
 async function exportSpatiotemporalFolder(dir: string, options: SerializeOptions): Promise<ExportResult> {
   const started = performance.now();
   const folder = readSpatiotemporalModelFolder(dir);
@@ -79,7 +79,7 @@ async function exportSpatiotemporalFolder(dir: string, options: SerializeOptions
 /** The head graph's configuration from a manifest. */
 export function avaHeadConfigOf(manifest: SpatiotemporalManifest): AvaHeadConfig {
   const h = manifest.head;
-  return { embedDim: h.embedDim, grid: h.grid, patchSize: h.patchSize, numClasses: h.numClasses, roiSize: h.roiSize, samplingRatio: h.samplingRatio };
+  return { embedDim: h.embedDim, temporalTokens: h.temporalTokens, patchSize: h.patchSize, numClasses: h.numClasses, roiSize: h.roiSize, samplingRatio: h.samplingRatio };
 }
 
 async function verifiedWeightsHash(folder: { weightsPath: string; manifest: { name: string; files: { weights: { sha256: string } } } }): Promise<string> {

@@ -186,8 +186,9 @@ export class ModelRegistry {
       const backbone = this.models.get(m.backbone);
       if (!backbone) throw new ServiceError(500, 'backbone_missing', `spatiotemporal model '${head.name}' needs backbone '${m.backbone}', which is not in the models folder`);
       const a = backbone.folder.architecture;
-      if (a.embedDim !== m.head.embedDim || a.numFrames !== m.clip.numFrames || a.imageHeight !== m.clip.size || a.patchSize !== m.head.patchSize) {
-        throw new ServiceError(500, 'backbone_mismatch', `spatiotemporal model '${head.name}' reads ${m.head.embedDim}-d tokens of ${m.clip.numFrames}x${m.clip.size}x${m.clip.size} clips; backbone '${m.backbone}' makes ${a.embedDim}-d tokens of ${a.numFrames}x${a.imageHeight}x${a.imageWidth}`);
+      const temporalTokens = a.numFrames / a.tubeletSize;
+      if (a.embedDim !== m.head.embedDim || a.numFrames !== m.clip.numFrames || temporalTokens !== m.head.temporalTokens || a.patchSize !== m.head.patchSize) {
+        throw new ServiceError(500, 'backbone_mismatch', `spatiotemporal model '${head.name}' reads ${m.head.embedDim}-d tokens of ${m.clip.numFrames}-frame clips (${m.head.temporalTokens} temporal tokens, patch ${m.head.patchSize}); backbone '${m.backbone}' makes ${a.embedDim}-d tokens of ${a.numFrames}-frame clips (${temporalTokens} temporal tokens, patch ${a.patchSize})`);
       }
     }
     for (const detector of this.temporal.values()) {

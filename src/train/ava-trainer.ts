@@ -1,36 +1,48 @@
 /**
  * The `ava` training stage: the AVA action head (Linear over the RoI-pooled token map, sigmoid)
- * on a frozen backbone. Every ground-truth keyframe's clip goes through the backbone and the
- * head graph's pooling once (ONNX Runtime, the serving path); the head then trains in TF.js with
- * binary cross-entropy and AdamW, and each evaluation reports frame mAP at IoU 0.5 with the
- * ground-truth boxes as proposals. The output is a servable spatiotemporal model folder.
+ * on a backbone, frozen by default: then every ground-truth keyframe's clip goes through the
+ * backbone and the head graph's pooling once (ONNX Runtime, the serving path) and the head
+ * trains on those features. With `trainBackbone` the encoder trains with it in TF.js (RoiAlign as
+ * a matrix, see roi-align-matrix.ts) and is written as its own model folder. Binary cross-entropy
+ * and AdamW; each evaluation reports frame mAP at IoU 0.5 with the ground-truth boxes as
+ * proposals. The output is a servable spatiotemporal model folder.
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { sha256File, writeSpatiotemporalManifest } from '../config/manifest.js';
+import { tokenGrid } from '../config/architectures.js';
+import { readModelFolder, sha256File, writeSpatiotemporalManifest, type ModelFolder } from '../config/manifest.js';
 import { readAvaGroundTruth } from '../datasets/ava.js';
 import { InvalidParameterError, ServiceError } from '../errors.js';
 import { evaluateAva, type AvaDetection, type AvaGroundTruth } from '../eval/ava-map.js';
-import { AVA_HEAD_INPUTS, AVA_HEAD_OUTPUTS, buildAvaHeadGraph, type AvaHeadConfig } from '../onnx/ava-head-graph.js';
+import { AVA_HEAD_OUTPUTS, buildAvaHeadGraph, type AvaHeadConfig } from '../onnx/ava-head-graph.js';
 import { exportModelFolder } from '../onnx/export-model.js';
 import { writeModel } from '../onnx/serialize.js';
 import { BACKBONE_INPUT } from '../onnx/vit-graph.js';
 import { loadModel, readActionClasses, type LoadedModel } from '../runtime/model-registry.js';
-import { float32Tensor, int64Tensor } from '../runtime/tensor.js';
+import { float32Tensor } from '../runtime/tensor.js';
 import { clipAround } from '../tasks/spatiotemporal/detect.js';
+import { headFeeds, roisInPixels } from '../tasks/spatiotemporal/head-inputs.js';
+import { fullFrameInputSize, type Size } from '../video/geometry.js';
 import { decodeFrames } from '../video/decode.js';
 import { probeVideo } from '../video/probe.js';
-import { packClip } from '../video/transforms.js';
+import { packFrames, type Normalization } from '../video/transforms.js';
 import { WorkerRunner } from '../runtime/worker-runner.js';
 import { fillTruncatedNormal, seededUniform } from '../weights/random-init.js';
-import { writeSafetensors } from '../weights/safetensors.js';
-import { AdamW } from './optimizer.js';
+import { createModelFolder } from '../weights/create-model.js';
+import { resizePositionTable } from '../weights/position-resize.js';
+import { readSafetensors, writeSafetensors } from '../weights/safetensors.js';
+import { sinusoidTable } from '../weights/sinusoid-table.js';
+import { AdamW, type ParameterGroup } from './optimizer.js';
+import { ParameterStore } from './parameter-store.js';
+import { inputPatches, patchVectorLength } from './patchify.js';
+import { roiAlignMatrix } from './roi-align-matrix.js';
+import { layerDecayScale, learningRateAt, usesWeightDecay } from './schedule.js';
+import { encode } from './vit.js';
 import { MetricsLog, type ProgressBar } from './progress.js';
 import type { StageResult } from './trainer.js';
 import { resolvePath, type AvaStageSpec, type Recipe } from './recipe.js';
 import { shuffle, stream, STREAMS } from './rng.js';
-import { learningRateAt } from './schedule.js';
 
 export interface Keyframe { video: string; timestamp: number; boxes: AvaGroundTruth['box'][]; targets: Float32Array[] }
 
@@ -55,31 +67,153 @@ function findVideo(dir: string, id: string, field: string): string {
   return join(dir, match);
 }
 
-/** RoI-pooled features [boxes, D] of every keyframe, through the backbone and the head's pooling. */
-export async function pooledFeatures(keyframes: Keyframe[], backbone: LoadedModel, pooling: WorkerRunner, videosDir: string, rate: number, field: string): Promise<Float32Array[]> {
-  const a = backbone.folder.architecture;
-  const size = a.imageHeight;
-  const out: Float32Array[] = new Array(keyframes.length);
+export interface ClipSettings { numFrames: number; rate: number; shortSide: number; patchSize: number; preprocessing: Normalization }
+
+/**
+ * Every keyframe's clip as the serving path builds it: the whole frame at the short side (sides
+ * rounded to the patch), normalized, [3, T, H, W]. Videos are decoded once each, in order.
+ */
+async function* keyframeClips(keyframes: readonly Keyframe[], videosDir: string, c: ClipSettings, field: string): AsyncGenerator<{ index: number; input: Size; clip: Float32Array }> {
   const byVideo = new Map<string, number[]>();
   keyframes.forEach((k, i) => (byVideo.get(k.video) ?? byVideo.set(k.video, []).get(k.video)!).push(i));
   for (const [video, indices] of byVideo) {
     const file = findVideo(videosDir, video, field);
     const info = await probeVideo(file);
-    const clips = indices.map((i) => clipAround(Math.round(keyframes[i]!.timestamp * info.fps), a.numFrames, rate, info.frameCount));
+    const input = fullFrameInputSize(info, c.shortSide, c.patchSize);
+    const clips = indices.map((i) => clipAround(Math.round(keyframes[i]!.timestamp * info.fps), c.numFrames, c.rate, info.frameCount));
     const frames = new Map<number, Uint8Array>();
-    for await (const f of decodeFrames({ file, fps: info.fps, indices: [...new Set(clips.flat())].sort((x, y) => x - y), size: { width: size, height: size } })) frames.set(f.index, f.rgb);
+    for await (const f of decodeFrames({ file, fps: info.fps, indices: [...new Set(clips.flat())].sort((x, y) => x - y), size: input })) frames.set(f.index, f.rgb);
     const lastFrame = Math.max(...frames.keys());
-    for (const [n, i] of indices.entries()) {
-      const clip = new Float32Array(3 * a.numFrames * size * size);
-      packClip(clips[n]!.map((x) => frames.get(Math.min(x, lastFrame))!), { width: size, height: size }, { x: 0, y: 0, size }, backbone.folder.manifest.preprocessing, clip, 0);
-      const { outputs } = await backbone.runner.run({ [BACKBONE_INPUT]: float32Tensor(clip, [1, 3, a.numFrames, size, size]) }, ['tokens']);
-      const boxes = keyframes[i]!.boxes;
-      const rois = Float32Array.from(boxes.flatMap((b) => b.map((v) => v * size)));
-      const pooled = await pooling.run({ [AVA_HEAD_INPUTS.tokens]: outputs.tokens!, [AVA_HEAD_INPUTS.rois]: float32Tensor(rois, [boxes.length, 4]), [AVA_HEAD_INPUTS.batchIndices]: int64Tensor(new Array<number>(boxes.length).fill(0)) }, [AVA_HEAD_OUTPUTS.pooled]);
-      out[i] = pooled.outputs[AVA_HEAD_OUTPUTS.pooled]!.data.slice();
+    for (const [n, index] of indices.entries()) {
+      yield { index, input, clip: packFrames(clips[n]!.map((x) => frames.get(Math.min(x, lastFrame))!), input, c.preprocessing) };
     }
   }
+}
+
+function boxesOf(k: Keyframe): Float32Array {
+  return Float32Array.from(k.boxes.flat());
+}
+
+/** RoI-pooled features [boxes, D] of every keyframe, through the ONNX backbone and the head's pooling (the serving path). */
+export async function pooledFeatures(keyframes: Keyframe[], backbone: LoadedModel, pooling: WorkerRunner, videosDir: string, c: ClipSettings, field: string): Promise<Float32Array[]> {
+  const out: Float32Array[] = new Array(keyframes.length);
+  for await (const { index, input, clip } of keyframeClips(keyframes, videosDir, c, field)) {
+    const { outputs } = await backbone.runner.run({ [BACKBONE_INPUT]: float32Tensor(clip, [1, 3, c.numFrames, input.height, input.width]) }, ['tokens']);
+    const pooled = await pooling.run(headFeeds(outputs.tokens!, input, c.patchSize, boxesOf(keyframes[index]!)), [AVA_HEAD_OUTPUTS.pooled]);
+    out[index] = pooled.outputs[AVA_HEAD_OUTPUTS.pooled]!.data.slice();
+  }
   return out;
+}
+
+/** What the head's training loop needs from either path: logits of some units, and held-out scores. */
+interface HeadInputs {
+  /** Training units: boxes (frozen backbone) or keyframes (trained backbone). */
+  readonly units: number;
+  /** Multi-hot targets [R, C] of the units' boxes, in the order `logits` returns them. */
+  targets(picks: readonly number[]): Float32Array;
+  /** Logits [R, C] of the units' boxes (inside a tidy). */
+  logits(picks: readonly number[], head: { weight: tf.Variable; bias: tf.Variable }): tf.Tensor2D;
+  /** Sigmoid scores [val boxes, C], keyframe by keyframe, box by box. */
+  valScores(head: { weight: tf.Variable; bias: tf.Variable }): Float32Array;
+  readonly trainable: Map<string, ParameterGroup>;
+  /** The encoder's parameters, when it trains with the head. */
+  readonly backbone?: ParameterStore;
+  dispose(): void;
+}
+
+/** Frozen backbone: each box's pooled feature computed once; the head trains on those. */
+function frozenHeadInputs(train: Keyframe[], trainPooled: Float32Array[], valPooled: Float32Array[], D: number): HeadInputs {
+  const samples: Array<{ x: Float32Array; y: Float32Array }> = [];
+  train.forEach((k, i) => k.targets.forEach((y, b) => samples.push({ x: trainPooled[i]!.subarray(b * D, (b + 1) * D), y })));
+  const valX = concat(valPooled);
+  return {
+    units: samples.length,
+    trainable: new Map(),
+    targets: (picks) => concat(picks.map((i) => samples[i]!.y)),
+    logits: (picks, head) => tf.add(tf.matMul(tf.tensor2d(concat(picks.map((i) => samples[i]!.x)), [picks.length, D]), head.weight), head.bias) as tf.Tensor2D,
+    valScores: (head) => tf.tidy(() => tf.sigmoid(tf.add(tf.matMul(tf.tensor2d(valX, [valX.length / D, D]), head.weight), head.bias)).dataSync() as Float32Array),
+    dispose: () => undefined,
+  };
+}
+
+interface EncodedKeyframe { patches: Float32Array; grid: { h: number; w: number }; rois: Float32Array; boxes: number; targets: Float32Array }
+
+/**
+ * Trained backbone: the encoder (train/vit.ts) runs on each keyframe's patches with the
+ * positional table at its grid; the token map's temporal mean goes through RoiAlign written as
+ * a matrix per box (roi-align-matrix.ts) and a max, so gradients reach the backbone.
+ */
+async function trainableHeadInputs(train: Keyframe[], val: Keyframe[], backbone: ModelFolder, videosDir: string, c: ClipSettings, spec: AvaStageSpec, field: string): Promise<HeadInputs> {
+  const a = backbone.architecture;
+  const D = a.embedDim;
+  const T = a.numFrames / a.tubeletSize;
+  const bins = 7 * 7;
+  const trained = tokenGrid(a);
+  const positions = new Map<string, tf.Tensor>();
+  const encodeAll = async (keyframes: Keyframe[]): Promise<EncodedKeyframe[]> => {
+    const out: EncodedKeyframe[] = new Array(keyframes.length);
+    for await (const { index, input, clip } of keyframeClips(keyframes, videosDir, c, field)) {
+      const grid = { h: input.height / a.patchSize, w: input.width / a.patchSize };
+      const geometry = { frames: a.numFrames, height: input.height, width: input.width, tubelet: a.tubeletSize, patch: a.patchSize };
+      const count = T * grid.h * grid.w;
+      const patches = new Float32Array(count * patchVectorLength(geometry));
+      inputPatches(clip, geometry, Int32Array.from({ length: count }, (_, i) => i), patches);
+      const key = `${grid.h}x${grid.w}`;
+      if (!positions.has(key)) {
+        const table = resizePositionTable(sinusoidTable(trained.count, D), D, { t: T, from: { h: trained.h, w: trained.w }, to: grid });
+        positions.set(key, tf.tensor(table, [1, count, D]));
+      }
+      const k = keyframes[index]!;
+      const pixels = roisInPixels(boxesOf(k), input);
+      const rois = concat(k.boxes.map((_, b) => roiAlignMatrix(pixels.subarray(4 * b, 4 * b + 4), { height: grid.h, width: grid.w, size: 7, samplingRatio: 2, spatialScale: 1 / a.patchSize })));
+      out[index] = { patches, grid, rois, boxes: k.boxes.length, targets: concat(k.targets) };
+    }
+    return out;
+  };
+  const trainData = await encodeAll(train);
+  const valData = await encodeAll(val);
+  const store = new ParameterStore(readSafetensors(backbone.weightsPath).tensors, (name) => name.startsWith('blocks.') || name.startsWith('patch_embed.'));
+  const layerDecay = spec.optimizer.layerDecay;
+  const trainable = new Map<string, ParameterGroup>(store.trainableNames().map((name) => {
+    const variable = store.get(name);
+    return [`backbone.${name}`, { variable, lrScale: spec.backboneLrScale * (layerDecay < 1 ? layerDecayScale(name, a.depth, layerDecay) : 1), decay: usesWeightDecay(name, variable.shape) }];
+  }));
+  // Keyframes of one grid go through the encoder together; their boxes come back in pick order.
+  const pooled = (data: EncodedKeyframe[], picks: readonly number[]): tf.Tensor2D => {
+    const groups = new Map<string, number[]>();
+    for (const i of picks) { const key = `${data[i]!.grid.h}x${data[i]!.grid.w}`; (groups.get(key) ?? groups.set(key, []).get(key)!).push(i); }
+    const parts = new Map<number, tf.Tensor>();
+    for (const [key, members] of groups) {
+      const { h, w } = data[members[0]!]!.grid;
+      const n = T * h * w;
+      const length = data[members[0]!]!.patches.length / n;
+      const tokens = encode(store, a, tf.tensor3d(concat(members.map((i) => data[i]!.patches)), [members.length, n, length]), positions.get(key)!);
+      const maps = tf.unstack(tf.mean(tf.reshape(tokens, [members.length, T, h * w, D]), 1)); // B x [HW, D]
+      members.forEach((i, b) => {
+        const e = data[i]!;
+        const sampled = tf.matMul(tf.tensor2d(e.rois, [e.boxes * bins, h * w]), maps[b] as tf.Tensor2D);
+        parts.set(i, tf.max(tf.reshape(sampled, [e.boxes, bins, D]), 1));
+      });
+    }
+    return tf.concat(picks.map((i) => parts.get(i)!), 0) as tf.Tensor2D;
+  };
+  const logits = (data: EncodedKeyframe[], picks: readonly number[], head: { weight: tf.Variable; bias: tf.Variable }): tf.Tensor2D => tf.add(tf.matMul(pooled(data, picks), head.weight), head.bias) as tf.Tensor2D;
+  return {
+    units: trainData.length,
+    trainable,
+    targets: (picks) => concat(picks.map((i) => trainData[i]!.targets)),
+    logits: (picks, head) => logits(trainData, picks, head),
+    valScores: (head) => {
+      const parts: Float32Array[] = [];
+      for (let from = 0; from < valData.length; from += spec.batch) {
+        const picks = Array.from({ length: Math.min(spec.batch, valData.length - from) }, (_, i) => from + i);
+        parts.push(tf.tidy(() => tf.sigmoid(logits(valData, picks, head)).dataSync() as Float32Array));
+      }
+      return concat(parts);
+    },
+    backbone: store,
+    dispose: () => { store.dispose(); for (const p of positions.values()) p.dispose(); },
+  };
 }
 
 export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageSpec, progress: ProgressBar): Promise<StageResult> {
@@ -101,47 +235,53 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
   mkdirSync(outDir, { recursive: true });
   const log = new MetricsLog(join(outDir, 'metrics.jsonl'), false);
 
-  const backbone = await loadModel(resolvePath(recipe, spec.backbone), { device: 'cpu' });
-  const a = backbone.folder.architecture;
-  const head: AvaHeadConfig = { embedDim: a.embedDim, grid: { t: a.numFrames / a.tubeletSize, h: a.imageHeight / a.patchSize, w: a.imageWidth / a.patchSize }, patchSize: a.patchSize, numClasses: classes.length, roiSize: 7, samplingRatio: 2 };
-  // The head graph with placeholder weights serves as the pooling of the serving path.
-  const poolingFile = join(outDir, '.pooling.onnx');
-  writeModel(buildAvaHeadGraph(head, new Map([['head.weight', { shape: [classes.length, a.embedDim], data: new Float32Array(classes.length * a.embedDim) }], ['head.bias', { shape: [classes.length], data: new Float32Array(classes.length) }]])), poolingFile);
-  const pooling = await WorkerRunner.create(poolingFile, { device: 'cpu' });
-  const poolStart = Date.now();
-  let trainPooled: Float32Array[];
-  let valPooled: Float32Array[];
-  try {
-    trainPooled = await pooledFeatures(train, backbone, pooling, videosDir, spec.clip.rate, `${field}.data.videos`);
-    valPooled = await pooledFeatures(val, backbone, pooling, videosDir, spec.clip.rate, `${field}.data.videos`);
-  } finally {
-    await pooling.close();
-    await backbone.runner.close();
-    rmSync(poolingFile, { force: true });
-  }
-  progress.line(`stage ${index} 'ava' -> ${outDir}: ${train.length} train / ${val.length} val keyframes, ${classes.length} classes, backbone '${backbone.name}' frozen (features in ${((Date.now() - poolStart) / 1000).toFixed(1)} s)`);
-
-  // Samples are boxes: pooled feature + multi-hot target.
+  const backboneDir = resolvePath(recipe, spec.backbone);
+  const backboneFolder = readModelFolder(backboneDir);
+  const a = backboneFolder.architecture;
   const D = a.embedDim;
   const C = classes.length;
-  const samples: Array<{ x: Float32Array; y: Float32Array }> = [];
-  train.forEach((k, i) => k.targets.forEach((y, b) => samples.push({ x: trainPooled[i]!.subarray(b * D, (b + 1) * D), y })));
+  const head: AvaHeadConfig = { embedDim: D, temporalTokens: a.numFrames / a.tubeletSize, patchSize: a.patchSize, numClasses: C, roiSize: 7, samplingRatio: 2 };
+  const clipSettings: ClipSettings = { numFrames: a.numFrames, rate: spec.clip.rate, shortSide: spec.clip.shortSide, patchSize: a.patchSize, preprocessing: backboneFolder.manifest.preprocessing };
+  const featuresStart = Date.now();
+  let inputs: HeadInputs;
+  if (spec.trainBackbone) {
+    inputs = await trainableHeadInputs(train, val, backboneFolder, videosDir, clipSettings, spec, `${field}.data.videos`);
+  } else {
+    // The head graph with placeholder weights serves as the pooling of the serving path.
+    const backbone = await loadModel(backboneDir, { device: 'cpu' });
+    const poolingFile = join(outDir, '.pooling.onnx');
+    writeModel(buildAvaHeadGraph(head, new Map([['head.weight', { shape: [C, D], data: new Float32Array(C * D) }], ['head.bias', { shape: [C], data: new Float32Array(C) }]])), poolingFile);
+    const pooling = await WorkerRunner.create(poolingFile, { device: 'cpu' });
+    try {
+      const trainPooled = await pooledFeatures(train, backbone, pooling, videosDir, clipSettings, `${field}.data.videos`);
+      const valPooled = await pooledFeatures(val, backbone, pooling, videosDir, clipSettings, `${field}.data.videos`);
+      inputs = frozenHeadInputs(train, trainPooled, valPooled, D);
+    } finally {
+      await pooling.close();
+      await backbone.runner.close();
+      rmSync(poolingFile, { force: true });
+    }
+  }
+  const backboneName = backboneFolder.manifest.name;
+  progress.line(`stage ${index} 'ava' -> ${outDir}: ${train.length} train / ${val.length} val keyframes, ${C} classes, short side ${spec.clip.shortSide}, backbone '${backboneName}' ${spec.trainBackbone ? 'trained' : 'frozen'} (clips in ${((Date.now() - featuresStart) / 1000).toFixed(1)} s)`);
+
   const uniform = seededUniform(seed);
   const w0 = new Float32Array(D * C);
   fillTruncatedNormal(w0, 0.02, uniform);
   const weight = tf.variable(tf.tensor2d(w0, [D, C]), true, `ava_head_weight_${Date.now()}`);
   const bias = tf.variable(tf.zeros([C]), true, `ava_head_bias_${Date.now()}`);
+  const headVars = { weight, bias };
   const betas = spec.optimizer.betas ?? [0.9, 0.999];
   const optimizer = new AdamW({ beta1: betas[0], beta2: betas[1], eps: spec.optimizer.eps, weightDecay: spec.optimizer.weightDecay, ...(spec.optimizer.clipGrad ? { clipGrad: spec.optimizer.clipGrad } : {}) },
-    new Map([['head.weight', { variable: weight, lrScale: 1, decay: true }], ['head.bias', { variable: bias, lrScale: 1, decay: false }]]));
-  const perEpoch = Math.max(1, Math.ceil(samples.length / spec.batch));
+    new Map([['head.weight', { variable: weight, lrScale: 1, decay: true }], ['head.bias', { variable: bias, lrScale: 1, decay: false }], ...inputs.trainable]));
+  const perEpoch = Math.max(1, Math.ceil(inputs.units / spec.batch));
   const totalSteps = spec.epochs * perEpoch;
   const schedule = { lr: spec.optimizer.lr, minLr: spec.optimizer.minLr, warmupSteps: Math.round(spec.optimizer.warmupEpochs * perEpoch), totalSteps };
   const losses: number[] = [];
   const metrics: Record<string, number> = {};
   const evaluate = (epoch: number): void => {
     if (val.length === 0) return;
-    const scores = tf.tidy(() => tf.sigmoid(tf.add(tf.matMul(tf.tensor2d(concat(valPooled), [valPooled.reduce((s, p) => s + p.length, 0) / D, D]), weight), bias)).dataSync());
+    const scores = inputs.valScores(headVars);
     const detections: AvaDetection[] = [];
     let row = 0;
     val.forEach((k) => k.boxes.forEach((box) => {
@@ -158,13 +298,12 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
   for (let step = 0; step < totalSteps; step++) {
     const t0 = Date.now();
     const epochIndex = Math.floor(step / perEpoch);
-    if (step % perEpoch === 0) order = shuffle(samples.map((_, i) => i), stream(seed, STREAMS.order, epochIndex));
+    if (step % perEpoch === 0) order = shuffle(Array.from({ length: inputs.units }, (_, i) => i), stream(seed, STREAMS.order, epochIndex));
     const picks = order.slice((step % perEpoch) * spec.batch, (step % perEpoch + 1) * spec.batch);
     const lr = learningRateAt(schedule, step);
     const [lossTensor, normTensor] = tf.tidy(() => {
-      const x = tf.tensor2d(concat(picks.map((i) => samples[i]!.x)), [picks.length, D]);
-      const y = tf.tensor2d(concat(picks.map((i) => samples[i]!.y)), [picks.length, C]);
-      return optimizer.step(() => tf.losses.sigmoidCrossEntropy(y, tf.add(tf.matMul(x, weight), bias)) as tf.Scalar, lr);
+      const y = inputs.targets(picks);
+      return optimizer.step(() => tf.losses.sigmoidCrossEntropy(tf.tensor2d(y, [y.length / C, C]), inputs.logits(picks, headVars)) as tf.Scalar, lr);
     });
     const loss = (await lossTensor!.data())[0]!;
     tf.dispose([lossTensor!, normTensor!]);
@@ -179,7 +318,24 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
   const tail = losses.slice(-Math.max(1, Math.min(20, Math.floor(losses.length / 4) || 1)));
   metrics.train_loss = tail.reduce((s, v) => s + v, 0) / tail.length;
 
-  // Save: head.weight as PyTorch's [classes, D], the labels, the manifest; export the head graph.
+  // A trained backbone becomes its own model folder beside the head (features and tokens only:
+  // its classifier no longer matches the encoder).
+  let servedBackbone = backboneName;
+  if (inputs.backbone) {
+    const store = inputs.backbone;
+    const backboneOut = spec.backboneOut ? resolvePath(recipe, spec.backboneOut) : `${outDir}-backbone`;
+    servedBackbone = `${name}-backbone`;
+    const keep = (n: string): boolean => n.startsWith('blocks.') || n.startsWith('patch_embed.') || n.startsWith('fc_norm.');
+    await createModelFolder({
+      dir: backboneOut, name: servedBackbone, architecture: { ...a, numClasses: 0 }, tensors: await store.toTensorMap(keep),
+      shortSide: backboneFolder.manifest.preprocessing.shortSide,
+      description: `Backbone of '${backboneName}' fine-tuned with the AVA head of stage ${index} of recipe '${recipe.name}'`,
+      provenance: { source: 'training', trained: true, seed, recipe: { name: recipe.name, stageIndex: index, stage: spec, steps: totalSteps, init: relative(backboneOut, backboneDir) || '.' }, metrics },
+    });
+    if (spec.export) await exportModelFolder(backboneOut);
+  }
+
+  // The head: head.weight as PyTorch's [classes, D], the labels, the manifest; export the head graph.
   const wData = (await weight.data()) as Float32Array;
   const torchWeight = new Float32Array(C * D);
   for (let j = 0; j < D; j++) for (let k = 0; k < C; k++) torchWeight[k * D + j] = wData[j * C + k]!;
@@ -187,17 +343,18 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
   copyFileSync(labelsFile, join(outDir, 'labels.txt'));
   writeSpatiotemporalManifest(outDir, {
     schemaVersion: 1, name, task: 'spatiotemporal-detection',
-    description: `AVA head stage ${index} of recipe '${recipe.name}', on backbone '${backbone.name}' (frozen)`,
-    head: { embedDim: D, numClasses: C, roiSize: 7, samplingRatio: 2, patchSize: a.patchSize, grid: head.grid },
-    backbone: backbone.name,
-    clip: { numFrames: a.numFrames, rate: spec.clip.rate, size: a.imageHeight },
+    description: `AVA head stage ${index} of recipe '${recipe.name}', on backbone '${servedBackbone}' (${spec.trainBackbone ? `fine-tuned from '${backboneName}'` : 'frozen'})`,
+    head: { embedDim: D, numClasses: C, roiSize: 7, samplingRatio: 2, patchSize: a.patchSize, temporalTokens: head.temporalTokens },
+    backbone: servedBackbone,
+    clip: { numFrames: a.numFrames, rate: spec.clip.rate, shortSide: spec.clip.shortSide },
     labels: { file: 'labels.txt', set: recipe.name },
     files: { weights: { path: 'weights.safetensors', sha256: await sha256File(join(outDir, 'weights.safetensors')) }, onnx: { path: 'model.onnx' } },
-    provenance: { source: 'training', trained: true, seed, recipe: { name: recipe.name, stageIndex: index, stage: spec, steps: totalSteps, backbone: relative(outDir, resolvePath(recipe, spec.backbone)) }, metrics },
+    provenance: { source: 'training', trained: true, seed, recipe: { name: recipe.name, stageIndex: index, stage: spec, steps: totalSteps, backbone: relative(outDir, backboneDir) }, metrics },
   });
   if (spec.export) await exportModelFolder(outDir);
   weight.dispose();
   bias.dispose();
+  inputs.dispose();
   optimizer.dispose();
   log.write({ type: 'done', stage: 'ava', steps: totalSteps, metrics, seconds: (Date.now() - started) / 1000 });
   return { stage: 'ava', outDir, steps: totalSteps, completed: true, losses, metrics, seconds: (Date.now() - started) / 1000 };

@@ -157,7 +157,7 @@ const ActionFormerStage = z.strictObject({
 
 export type ActionFormerStageSpec = z.infer<typeof ActionFormerStage>;
 
-/** The AVA action head on a frozen backbone, from AVA-format CSVs and their videos. */
+/** The AVA action head on a backbone (frozen unless `trainBackbone`), from AVA-format CSVs and their videos. */
 const AvaStage = z.strictObject({
   stage: z.literal('ava'),
   name: common.name,
@@ -168,7 +168,7 @@ const AvaStage = z.strictObject({
   evalEvery: common.evalEvery,
   export: common.export,
   optimizer: Optimizer,
-  /** The backbone model folder; its weights stay frozen. */
+  /** The backbone model folder (a classification model or a features-only encoder). */
   backbone: z.string(),
   data: z.strictObject({
     train: z.string(),
@@ -178,8 +178,14 @@ const AvaStage = z.strictObject({
     /** Folder of `<video_id>.<ext>`; default: `videos` beside the training CSV. */
     videos: z.string().optional(),
   }),
-  clip: z.strictObject({ rate: positiveInt.default(4) }).default({ rate: 4 }),
-  trainBackbone: z.literal(false).default(false),
+  /** Clip around each keyframe: frame rate and the whole frame's short side (AVA: 4 and 256). */
+  clip: z.strictObject({ rate: positiveInt.default(4), shortSide: positiveInt.default(256) }).default({ rate: 4, shortSide: 256 }),
+  /** Train the encoder with the head (then `batch` counts keyframe clips, not boxes). */
+  trainBackbone: z.boolean().default(false),
+  /** Learning-rate factor of the encoder when trained (times layer decay). */
+  backboneLrScale: z.number().positive().default(1),
+  /** Where the trained encoder goes (default: `<out>-backbone`); it is served as `<name>-backbone`. */
+  backboneOut: z.string().optional(),
 });
 
 export type AvaStageSpec = z.infer<typeof AvaStage>;
@@ -245,9 +251,6 @@ export function parseRecipe(raw: unknown, baseDir: string): Recipe {
       if (!parsed.success) throw firstIssue(field, parsed.error);
       actionformer.push(parsed.data);
     } else if (kind === 'ava') {
-      if ((stage as { trainBackbone?: unknown }).trainBackbone === true) {
-        throw new RecipeError(`${field}.trainBackbone`, 'true is not supported yet: the AVA stage trains the head on a frozen backbone');
-      }
       const parsed = AvaStage.safeParse(stage);
       if (!parsed.success) throw firstIssue(field, parsed.error);
       ava.push(parsed.data);

@@ -29,6 +29,20 @@ export function resizeShortSide(size: Size, shortSide: number): Size {
   return { width: Math.trunc((shortSide * size.width) / size.height), height: shortSide };
 }
 
+/**
+ * The whole frame at short side `shortSide`, each side rounded to a multiple of the patch so the
+ * backbone sees every pixel (the aspect moves by at most half a patch): the full-frame input of
+ * the detection backbones.
+ *
+ * @example
+ * fullFrameInputSize({ width: 768, height: 576 }, 256, 16) // -> { width: 336, height: 256 }
+ */
+export function fullFrameInputSize(frame: Size, shortSide: number, multiple: number): Size {
+  const scale = shortSide / Math.min(frame.width, frame.height);
+  const round = (v: number): number => Math.max(multiple, Math.round((v * scale) / multiple) * multiple);
+  return { width: round(frame.width), height: round(frame.height) };
+}
+
 /** Python's round(): halves go to the even neighbour. */
 export function roundHalfEven(value: number): number {
   const floor = Math.floor(value);

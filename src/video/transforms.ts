@@ -26,9 +26,28 @@ export function packClip(
   offset: number,
   frameRange: { from: number; to: number } = { from: 0, to: frames.length },
 ): void {
-  const { size } = box;
+  packRegion(frames, frameSize, { x: box.x, y: box.y, width: box.size, height: box.size }, norm, out, offset, frameRange);
+}
+
+/** Whole frames as one clip, float32 `[3, T, H, W]` (the full-frame input of the detection path). */
+export function packFrames(frames: readonly Uint8Array[], frameSize: Size, norm: Normalization): Float32Array {
+  const out = new Float32Array(3 * frames.length * frameSize.width * frameSize.height);
+  packRegion(frames, frameSize, { x: 0, y: 0, ...frameSize }, norm, out, 0, { from: 0, to: frames.length });
+  return out;
+}
+
+function packRegion(
+  frames: readonly Uint8Array[],
+  frameSize: Size,
+  region: { x: number; y: number; width: number; height: number },
+  norm: Normalization,
+  out: Float32Array,
+  offset: number,
+  frameRange: { from: number; to: number },
+): void {
+  const { width, height } = region;
   const t = frames.length;
-  const plane = size * size;
+  const plane = width * height;
   const channelStride = t * plane;
   if (offset + 3 * channelStride > out.length) {
     throw new RangeError(`clip of ${3 * channelStride} values does not fit at offset ${offset} of ${out.length}`);
@@ -44,9 +63,9 @@ export function packClip(
   for (let ti = frameRange.from; ti < frameRange.to; ti++) {
     const frame = frames[ti]!;
     let dst = offset + ti * plane;
-    for (let y = 0; y < size; y++) {
-      let src = (box.y + y) * rowBytes + box.x * 3;
-      const end = dst + size;
+    for (let y = 0; y < height; y++) {
+      let src = (region.y + y) * rowBytes + region.x * 3;
+      const end = dst + width;
       for (; dst < end; dst++, src += 3) {
         out[dst] = frame[src]! * s0 + b0;
         out[dst + channelStride] = frame[src + 1]! * s1 + b1;

@@ -26,7 +26,7 @@ let server: Server;
 
 beforeAll(async () => {
   const models = join(dir, 'models');
-  await copyBundledModels(models, ['default', 'ava']);
+  await copyBundledModels(models, ['default', 'ava', 'ava-backbone']);
   registry = await ModelRegistry.load(models, { device: 'cpu' });
   state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: dir, personThreshold: 0.4 });
   state.setRegistry(registry);
@@ -52,7 +52,8 @@ describe('POST /detect-spatiotemporal', () => {
     expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
     expectMatchesSpec(res, 'POST', '/detect-spatiotemporal');
     const result = res.body.result;
-    expect(result).toMatchObject({ model: 'ava', backbone: 'default', detector: 'centernet', clip: { numFrames: 8, size: 64 } });
+    // The whole 768x576 frame at the model's short side 64: 85 wide, rounded to 5 patches.
+    expect(result).toMatchObject({ model: 'ava', backbone: 'ava-backbone', detector: 'centernet', clip: { numFrames: 8, shortSide: 64, input: { width: 80, height: 64 } } });
     expect(result.keyframes.map((k: { time: number }) => k.time)).toEqual([10, 40]);
     expect(result.keyframes.map((k: { frame: number }) => k.frame)).toEqual([100, 400]);
     expect(result.keyframes[0].people.length).toBeGreaterThanOrEqual(4);
@@ -79,17 +80,29 @@ describe('POST /detect-spatiotemporal', () => {
     expect(job.body.result.detector).toBe('given');
   });
 
+  it('feeds the backbone the whole frame at the requested short side', async () => {
+    const boxes = JSON.stringify([{ timestamp: 5, boxes: [[0.1, 0.2, 0.3, 0.8]] }]);
+    const res = await api().post('/detect-spatiotemporal?wait=true&scoreThreshold=0&shortSide=128').field('boxes', boxes).attach('video', VTEST);
+    expect(res.status).toBe(200);
+    expectMatchesSpec(res, 'POST', '/detect-spatiotemporal');
+    expect(res.body.result.clip).toEqual({ numFrames: 8, rate: 2, shortSide: 128, input: { width: 176, height: 128 } });
+    expect(res.body.result.keyframes[0].people[0].actions.length).toBeGreaterThan(0);
+  });
+
   it('refuses bad input before any job exists', async () => {
     const before = state.jobs!.active;
     expectError(await api().post('/detect-spatiotemporal').field('boxes', '[{"timestamp": 1, "boxes": "x"}]').attach('video', VTEST), 'POST', '/detect-spatiotemporal', 400, 'invalid_parameter');
     expectError(await api().post('/detect-spatiotemporal?timestamps=9999').attach('video', VTEST), 'POST', '/detect-spatiotemporal', 400, 'invalid_parameter');
     expectError(await api().post('/detect-spatiotemporal').field('model', 'default').attach('video', VTEST), 'POST', '/detect-spatiotemporal', 404, 'model_not_found');
+    const tooLarge = await api().post('/detect-spatiotemporal?shortSide=4096').attach('video', VTEST);
+    expectError(tooLarge, 'POST', '/detect-spatiotemporal', 400, 'invalid_parameter');
+    expect(tooLarge.body.error.message).toMatch(/shortSide/);
     expect(state.jobs!.active).toBe(before);
   });
 
   it('GET /models lists the action head with its backbone', async () => {
     const res = await api().get('/models');
     expectMatchesSpec(res, 'GET', '/models');
-    expect(res.body.models.find((m: { name: string }) => m.name === 'ava')).toMatchObject({ task: 'spatiotemporal-detection', backbone: 'default', labels: { count: 8 } });
+    expect(res.body.models.find((m: { name: string }) => m.name === 'ava')).toMatchObject({ task: 'spatiotemporal-detection', backbone: 'ava-backbone', labels: { count: 8 } });
   });
 });

@@ -7,10 +7,13 @@ import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { AVA_HEAD_OUTPUTS, buildAvaHeadGraph, type AvaHeadConfig } from '../../src/onnx/ava-head-graph.js';
+import { roiAlignMatrix } from '../../src/train/roi-align-matrix.js';
 import { seededUniform } from '../../src/weights/random-init.js';
 import { maxAbsDiff } from '../helpers/numeric.js';
 
-const config: AvaHeadConfig = { embedDim: 6, grid: { t: 2, h: 4, w: 5 }, patchSize: 16, numClasses: 3, roiSize: 7, samplingRatio: 2 };
+const config: AvaHeadConfig = { embedDim: 6, temporalTokens: 2, patchSize: 16, numClasses: 3, roiSize: 7, samplingRatio: 2 };
+// The token grid of the frame in this test: 4 x 5 patches (an 80 x 64 input).
+const grid = { t: 2, h: 4, w: 5 };
 
 /** ONNX RoiAlign, half_pixel, avg, for one box over one channel plane [H, W]. */
 function roiAlignReference(plane: (y: number, x: number) => number, H: number, W: number, box: number[], scale: number, size: number, ratio: number): number[] {
@@ -51,7 +54,7 @@ function roiAlignReference(plane: (y: number, x: number) => number, H: number, W
 describe('AVA head graph', () => {
   it('equals temporal mean -> RoiAlign -> max -> Linear -> sigmoid computed directly', async () => {
     const uniform = seededUniform(4);
-    const { t, h, w } = config.grid;
+    const { t, h, w } = grid;
     const d = config.embedDim;
     const B = 2;
     const tokens = Float32Array.from({ length: B * t * h * w * d }, () => uniform() * 4 - 2);
@@ -64,6 +67,7 @@ describe('AVA head graph', () => {
     const session = await ort.InferenceSession.create(onnxProto.onnx.ModelProto.encode(model).finish());
     const out = await session.run({
       tokens: new ort.Tensor('float32', tokens, [B, t * h * w, d]),
+      grid_size: new ort.Tensor('int64', BigInt64Array.from([BigInt(h), BigInt(w)]), [2]),
       rois: new ort.Tensor('float32', Float32Array.from(rois.flat()), [3, 4]),
       batch_indices: new ort.Tensor('int64', BigInt64Array.from(batch.map(BigInt)), [3]),
     });
@@ -89,5 +93,39 @@ describe('AVA head graph', () => {
     expect(maxAbsDiff(out[AVA_HEAD_OUTPUTS.pooled]!.data as Float32Array, expectedPooled)).toBeLessThan(1e-5);
     expect(maxAbsDiff(out[AVA_HEAD_OUTPUTS.scores]!.data as Float32Array, expectedScores)).toBeLessThan(1e-5);
     await session.release();
+  });
+
+  it('pools as the training path does: max over RoiAlign written as a matrix (S @ map)', async () => {
+    const uniform = seededUniform(9);
+    const { h, w } = grid;
+    const d = config.embedDim;
+    // One clip, T' = 1 so the token map is the plane the matrix reads.
+    const one = { ...config, temporalTokens: 1 };
+    const map = Float32Array.from({ length: h * w * d }, () => uniform() * 4 - 2);
+    const rois = [[4, 2, 40, 60], [30, 10, 78, 50], [-8, 20, 30, 70], [0, 0, 80, 64], [70, 50, 79, 63]];
+    const model = buildAvaHeadGraph(one, new Map([['head.weight', { shape: [3, d], data: new Float32Array(3 * d) }], ['head.bias', { shape: [3], data: new Float32Array(3) }]]));
+    const session = await ort.InferenceSession.create(onnxProto.onnx.ModelProto.encode(model).finish());
+    const out = await session.run({
+      tokens: new ort.Tensor('float32', map, [1, h * w, d]),
+      grid_size: new ort.Tensor('int64', BigInt64Array.from([BigInt(h), BigInt(w)]), [2]),
+      rois: new ort.Tensor('float32', Float32Array.from(rois.flat()), [rois.length, 4]),
+      batch_indices: new ort.Tensor('int64', new BigInt64Array(rois.length), [rois.length]),
+    });
+    await session.release();
+    const bins = config.roiSize * config.roiSize;
+    const expected: number[] = [];
+    for (const box of rois) {
+      const s = roiAlignMatrix(box, { height: h, width: w, size: config.roiSize, samplingRatio: config.samplingRatio, spatialScale: 1 / config.patchSize });
+      for (let c = 0; c < d; c++) {
+        let best = -Infinity;
+        for (let b = 0; b < bins; b++) {
+          let v = 0;
+          for (let k = 0; k < h * w; k++) v += s[b * h * w + k]! * map[k * d + c]!;
+          best = Math.max(best, v);
+        }
+        expected.push(best);
+      }
+    }
+    expect(maxAbsDiff(out[AVA_HEAD_OUTPUTS.pooled]!.data as Float32Array, expected)).toBeLessThan(1e-5);
   });
 });

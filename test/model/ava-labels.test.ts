@@ -33,8 +33,8 @@ describe('an AVA v2.2 head', () => {
     ]));
     writeSpatiotemporalManifest(head, {
       schemaVersion: 1, name: 'ava80', task: 'spatiotemporal-detection',
-      head: { embedDim: 96, numClasses: 80, roiSize: 7, samplingRatio: 2, patchSize: 16, grid: { t: 4, h: 4, w: 4 } },
-      backbone: 'default', clip: { numFrames: 8, rate: 4, size: 64 },
+      head: { embedDim: 96, numClasses: 80, roiSize: 7, samplingRatio: 2, patchSize: 16, temporalTokens: 4 },
+      backbone: 'default', clip: { numFrames: 8, rate: 4, shortSide: 64 },
       labels: { file: 'labels.txt', set: 'ava_v2.2', evaluated: 'evaluated.txt' },
       files: { weights: { path: 'weights.safetensors', sha256: await sha256File(join(head, 'weights.safetensors')) }, onnx: { path: 'model.onnx' } },
       provenance: { source: 'random-init', trained: false, metrics: {} },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cropBoxes, resizeShortSide, roundHalfEven } from '../../src/video/geometry.js';
+import { cropBoxes, fullFrameInputSize, resizeShortSide, roundHalfEven } from '../../src/video/geometry.js';
 
 describe('resizeShortSide (get_resize_sizes)', () => {
   it('truncates the long side', () => {
@@ -37,5 +37,16 @@ describe('cropBoxes', () => {
 
   it('rounds halves to even like Python', () => {
     expect([0.5, 1.5, 2.5, 2.4, 2.6].map(roundHalfEven)).toEqual([0, 2, 2, 2, 3]);
+  });
+});
+
+describe('fullFrameInputSize', () => {
+  it('keeps the aspect at the short side, sides rounded to the patch', () => {
+    expect(fullFrameInputSize({ width: 768, height: 576 }, 256, 16)).toEqual({ width: 336, height: 256 });
+    expect(fullFrameInputSize({ width: 1920, height: 1080 }, 256, 16)).toEqual({ width: 448, height: 256 });
+    expect(fullFrameInputSize({ width: 480, height: 854 }, 256, 16)).toEqual({ width: 256, height: 448 });
+    expect(fullFrameInputSize({ width: 64, height: 64 }, 64, 16)).toEqual({ width: 64, height: 64 });
+    // A very thin frame still gets one patch on its short side.
+    expect(fullFrameInputSize({ width: 2000, height: 10 }, 8, 16)).toEqual({ width: 1600, height: 16 });
   });
 });

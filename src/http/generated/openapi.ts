@@ -305,7 +305,13 @@ export interface components {
                 numFrames: number;
                 /** @description Frames between the clip's frames. */
                 rate: number;
-                size: number;
+                /** @description The short side asked for. */
+                shortSide: number;
+                /** @description The whole-frame size the backbone saw (sides rounded to the patch size). */
+                input: {
+                    width: number;
+                    height: number;
+                };
             };
             keyframes: {
                 /** @description Seconds. */
@@ -612,6 +618,11 @@ export interface operations {
                 scoreThreshold?: components["parameters"]["ScoreThreshold"];
                 /** @description At most this many actions per person (default 5). */
                 topK?: number;
+                /**
+                 * @description Short side in pixels of the whole frame the backbone sees (aspect kept, sides rounded
+                 *     to the patch size). Default: the model's (256 for AVA models, as the official pipeline).
+                 */
+                shortSide?: number;
                 /** @description Wait for the job to finish (short videos) instead of answering 202 at once. */
                 wait?: components["parameters"]["Wait"];
                 /** @description json (default) or ava-csv (spatiotemporal results as AVA CSV rows video_id, timestamp, x1, y1, x2, y2, action_id, score). */
@@ -633,6 +644,7 @@ export interface operations {
                     keyframeInterval?: number;
                     scoreThreshold?: components["schemas"]["ScoreThreshold"];
                     topK?: number;
+                    shortSide?: number;
                     wait?: boolean;
                     /** @enum {string} */
                     format?: "json" | "ava-csv";

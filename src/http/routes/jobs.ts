@@ -5,7 +5,7 @@
  */
 import type { Request, Response } from 'express';
 import { AbortedError, InvalidParameterError, UnavailableError } from '../../errors.js';
-import { keyframeTimes, toAvaCsv, type GivenKeyframeBoxes, type SpatiotemporalOptions, type SpatiotemporalResult } from '../../tasks/spatiotemporal/detect.js';
+import { checkShortSide, keyframeTimes, toAvaCsv, type GivenKeyframeBoxes, type SpatiotemporalOptions, type SpatiotemporalResult } from '../../tasks/spatiotemporal/detect.js';
 import { videoId } from '../../tasks/temporal/extract.js';
 import { checkDetectOptions, type TemporalDetectOptions } from '../../tasks/temporal/detect.js';
 import { checkLimits } from '../../video/limits.js';
@@ -149,8 +149,10 @@ export function detectSpatiotemporalHandler(state: ServiceState) {
       ...(merged.keyframeInterval !== undefined ? { keyframeInterval: Number(merged.keyframeInterval) } : {}),
       ...(merged.scoreThreshold !== undefined ? { scoreThreshold: Number(merged.scoreThreshold) } : {}),
       ...(merged.topK !== undefined ? { topK: Number(merged.topK) } : {}),
+      ...(merged.shortSide !== undefined ? { shortSide: Number(merged.shortSide) } : {}),
     };
     const { head } = registry.resolveSpatiotemporal(merged.model);
+    checkShortSide(options.shortSide, head.folder.manifest.head.patchSize);
     const info = await probeVideo(upload.path, upload.originalName || 'video');
     checkLimits(info, state.config.limits);
     keyframeTimes(info.durationSec, options); // bad timestamps are a 400 now, not a failed job later

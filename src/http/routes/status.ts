@@ -46,7 +46,7 @@ export function toSpatiotemporalModelInfo(model: LoadedSpatiotemporalModel, isDe
     ...(m.description ? { description: m.description } : {}),
     architecture: { arch: 'ava_head', embedDim: m.head.embedDim, depth: 1, numHeads: 0, numClasses: m.head.numClasses },
     labels: { count: model.classes.length, set: m.labels.set },
-    input: { name: 'tokens', shape: ['batch', m.head.grid.t * m.head.grid.h * m.head.grid.w, m.head.embedDim] },
+    input: { name: 'tokens', shape: ['batch', 'tokens', m.head.embedDim] },
     backbone: m.backbone,
     provenance: {
       source: p.source, trained: p.trained, metrics: p.metrics,

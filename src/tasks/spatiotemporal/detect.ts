@@ -7,15 +7,20 @@
  */
 import type { PersonDetector } from '../../detector/person-detector.js';
 import { InvalidParameterError } from '../../errors.js';
-import { AVA_HEAD_INPUTS, AVA_HEAD_OUTPUTS } from '../../onnx/ava-head-graph.js';
+import { AVA_HEAD_OUTPUTS } from '../../onnx/ava-head-graph.js';
 import { BACKBONE_INPUT } from '../../onnx/vit-graph.js';
 import type { ScoredBoxes } from '../../postprocess/boxes.js';
 import type { LoadedModel, LoadedSpatiotemporalModel } from '../../runtime/model-registry.js';
-import { float32Tensor, int64Tensor } from '../../runtime/tensor.js';
+import { float32Tensor } from '../../runtime/tensor.js';
 import { decodeFrames } from '../../video/decode.js';
+import { fullFrameInputSize, type Size } from '../../video/geometry.js';
 import { checkLimits, type VideoLimits } from '../../video/limits.js';
 import { probeVideo, type VideoInfo } from '../../video/probe.js';
-import { packClip } from '../../video/transforms.js';
+import { packFrames } from '../../video/transforms.js';
+import { headFeeds } from './head-inputs.js';
+
+/** The largest short side a request may ask for (the token count grows with its square). */
+export const MAX_SHORT_SIDE = 1024;
 
 export interface GivenKeyframeBoxes {
   readonly timestamp: number;
@@ -33,6 +38,8 @@ export interface SpatiotemporalOptions {
   readonly scoreThreshold?: number;
   /** At most this many actions per person (default 5). */
   readonly topK?: number;
+  /** Short side of the frames the backbone sees (default: the model's, 256 for AVA). */
+  readonly shortSide?: number;
 }
 
 export interface PersonActions {
@@ -47,7 +54,8 @@ export interface SpatiotemporalResult {
   readonly backbone: string;
   readonly detector: 'centernet' | 'given';
   readonly video: Omit<VideoInfo, 'bytes' | 'streamCount'>;
-  readonly clip: { numFrames: number; rate: number; size: number };
+  /** The clip around each keyframe and the whole-frame size the backbone saw. */
+  readonly clip: { numFrames: number; rate: number; shortSide: number; input: Size };
   readonly keyframes: Array<{ time: number; frame: number; people: PersonActions[] }>;
   readonly timings: { probeMs: number; peopleMs: number; actionsMs: number; totalMs: number };
 }
@@ -57,6 +65,14 @@ export interface SpatiotemporalSettings {
   readonly detector?: PersonDetector;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: { stage: string; fraction: number }) => void;
+}
+
+/** A requested short side must give at least one patch and stay within MAX_SHORT_SIDE. */
+export function checkShortSide(shortSide: number | undefined, patchSize: number): void {
+  if (shortSide === undefined) return;
+  if (!(Number.isInteger(shortSide) && shortSide >= patchSize && shortSide <= MAX_SHORT_SIDE)) {
+    throw new InvalidParameterError('shortSide', shortSide, `must be an integer from ${patchSize} (the patch size) to ${MAX_SHORT_SIDE} pixels`);
+  }
 }
 
 /** Keyframe times: the given ones (inside the video), or every `interval` seconds from `interval`. */
@@ -107,6 +123,8 @@ export async function detectSpatiotemporal(
   const topK = options.topK ?? 5;
   if (!(threshold >= 0 && threshold <= 1)) throw new InvalidParameterError('scoreThreshold', threshold, 'must be a number in [0, 1]');
   if (!(Number.isInteger(topK) && topK >= 1)) throw new InvalidParameterError('topK', topK, 'must be a positive integer');
+  checkShortSide(options.shortSide, m.head.patchSize);
+  const shortSide = options.shortSide ?? m.clip.shortSide;
   if (!options.boxes?.length && !settings.detector) throw new InvalidParameterError('boxes', undefined, 'are required: this server runs no person detector');
 
   const info = await probeVideo(input.file, input.displayName);
@@ -136,7 +154,8 @@ export async function detectSpatiotemporal(
 
   // Actions: clips decoded in order; a frame is dropped once no later clip needs it.
   const actionsStart = performance.now();
-  const { numFrames, rate, size } = m.clip;
+  const { numFrames, rate } = m.clip;
+  const frameSize = fullFrameInputSize(info, shortSide, m.head.patchSize);
   const clips = frames.map((f) => clipAround(f, numFrames, rate, info.frameCount));
   const needed = [...new Set(clips.flat())].sort((a, b) => a - b);
   const preprocessing = backbone.folder.manifest.preprocessing;
@@ -147,16 +166,9 @@ export async function detectSpatiotemporal(
     const boxes = people.get(k)!;
     const count = boxes.scores.length;
     if (count === 0) return;
-    const clip = new Float32Array(3 * numFrames * size * size);
-    packClip(clips[k]!.map((i) => held.get(i)!), { width: size, height: size }, { x: 0, y: 0, size }, preprocessing, clip, 0);
-    const { outputs } = await backbone.runner.run({ [BACKBONE_INPUT]: float32Tensor(clip, [1, 3, numFrames, size, size]) }, ['tokens']);
-    const rois = new Float32Array(count * 4);
-    for (let i = 0; i < count * 4; i++) rois[i] = boxes.boxes[i]! * size;
-    const headOut = await head.runner.run({
-      [AVA_HEAD_INPUTS.tokens]: outputs.tokens!,
-      [AVA_HEAD_INPUTS.rois]: float32Tensor(rois, [count, 4]),
-      [AVA_HEAD_INPUTS.batchIndices]: int64Tensor(new Array<number>(count).fill(0)),
-    }, [AVA_HEAD_OUTPUTS.scores]);
+    const clip = packFrames(clips[k]!.map((i) => held.get(i)!), frameSize, preprocessing);
+    const { outputs } = await backbone.runner.run({ [BACKBONE_INPUT]: float32Tensor(clip, [1, 3, numFrames, frameSize.height, frameSize.width]) }, ['tokens']);
+    const headOut = await head.runner.run(headFeeds(outputs.tokens!, frameSize, m.head.patchSize, boxes.boxes), [AVA_HEAD_OUTPUTS.scores]);
     const scores = headOut.outputs[AVA_HEAD_OUTPUTS.scores]!.data;
     const classes = head.classes.length;
     for (let p = 0; p < count; p++) {
@@ -175,7 +187,7 @@ export async function detectSpatiotemporal(
       });
     }
   };
-  for await (const f of decodeFrames({ file: input.file, fps: info.fps, indices: needed, size: { width: size, height: size }, ...(settings.signal ? { signal: settings.signal } : {}) })) {
+  for await (const f of decodeFrames({ file: input.file, fps: info.fps, indices: needed, size: frameSize, ...(settings.signal ? { signal: settings.signal } : {}) })) {
     held.set(f.index, f.rgb);
     while (next < clips.length && Math.max(...clips[next]!) <= f.index) {
       await runClip(next);
@@ -193,7 +205,7 @@ export async function detectSpatiotemporal(
   }
   const { bytes: _b, streamCount: _s, ...video } = info;
   return {
-    model: head.name, backbone: backbone.name, detector: options.boxes?.length ? 'given' : 'centernet', video, clip: { numFrames, rate, size },
+    model: head.name, backbone: backbone.name, detector: options.boxes?.length ? 'given' : 'centernet', video, clip: { numFrames, rate, shortSide, input: frameSize },
     keyframes,
     timings: { probeMs: Math.round(probeMs), peopleMs: Math.round(peopleMs), actionsMs: Math.round(performance.now() - actionsStart), totalMs: Math.round(performance.now() - started) },
   };
