@@ -4,20 +4,26 @@
  * keyframe clip, action head time per person, and the whole pipeline per keyframe. Writes the
  * `ava` section of docs/benchmarks.md.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CenterNetDetector } from '../src/detector/centernet.js';
-import { AVA_HEAD_INPUTS, AVA_HEAD_OUTPUTS } from '../src/onnx/ava-head-graph.js';
+import { AVA_HEAD_OUTPUTS } from '../src/onnx/ava-head-graph.js';
 import { BACKBONE_INPUT } from '../src/onnx/vit-graph.js';
 import { loadModel, loadSpatiotemporalModel } from '../src/runtime/model-registry.js';
-import { float32Tensor, int64Tensor } from '../src/runtime/tensor.js';
+import { float32Tensor, type Float32Tensor } from '../src/runtime/tensor.js';
 import { detectSpatiotemporal } from '../src/tasks/spatiotemporal/detect.js';
+import { headFeeds } from '../src/tasks/spatiotemporal/head-inputs.js';
+import { fullFrameInputSize } from '../src/video/geometry.js';
 import { decodeFrames } from '../src/video/decode.js';
 import { DEFAULT_LIMITS } from '../src/video/limits.js';
 import { machineDescription, median, ROOT, table, writeSection } from './report.js';
 
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
-const backbone = await loadModel(join(ROOT, 'models', 'default'), { device: 'cpu' });
 const head = await loadSpatiotemporalModel(join(ROOT, 'models', 'ava'), { device: 'cpu' });
+// Bundled models live in folders named after them.
+const backbone = await loadModel(join(ROOT, 'models', head.folder.manifest.backbone), { device: 'cpu' });
 const detector = new CenterNetDetector({ scoreThreshold: 0.4, iouThreshold: 0.5, maxPeople: 20, enlarge: 1 });
 const rows: Array<Array<string | number>> = [];
 const time = async (run: () => Promise<unknown>, repeats = 10): Promise<number> => {
@@ -34,13 +40,33 @@ const detectMs = await time(() => detector.detect({ rgb: frames[i++ % frames.len
 rows.push(['person detector (CenterNet 512x512, TF.js wasm, worker thread)', 'per frame', detectMs.toFixed(1)]);
 
 const a = backbone.folder.architecture;
-const clip = float32Tensor(new Float32Array(3 * a.numFrames * a.imageHeight * a.imageWidth).fill(0.1), [1, 3, a.numFrames, a.imageHeight, a.imageWidth]);
+const vtestSize = { width: 768, height: 576 };
+const clipOf = (frames: number, size: { width: number; height: number }): Float32Tensor =>
+  float32Tensor(new Float32Array(3 * frames * size.width * size.height).fill(0.1), [1, 3, frames, size.height, size.width]);
+const input = fullFrameInputSize(vtestSize, head.folder.manifest.clip.shortSide, a.patchSize);
+const clip = clipOf(a.numFrames, input);
 const backboneMs = await time(() => backbone.runner.run({ [BACKBONE_INPUT]: clip }, ['tokens']));
-rows.push([`backbone '${backbone.name}' (${a.numFrames}x${a.imageHeight}x${a.imageWidth})`, 'per keyframe clip', backboneMs.toFixed(1)]);
+rows.push([`backbone '${backbone.name}' (${a.numFrames}x${input.height}x${input.width}: short side ${head.folder.manifest.clip.shortSide})`, 'per keyframe clip', backboneMs.toFixed(1)]);
+// The official AVA input: an (untrained) ViT-S on 16 frames at short side 256 of this video.
+const work = mkdtempSync(join(tmpdir(), 'videomae-bench-ava-'));
+try {
+  execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli.ts'), 'init-model', '--arch', 'vit_small_patch16_224', '--labels', 'k400', '--out', join(work, 'vit-s')], { cwd: ROOT, stdio: 'ignore' });
+  const vitS = await loadModel(join(work, 'vit-s'), { device: 'cpu' });
+  const full = fullFrameInputSize(vtestSize, 256, 16);
+  const fullClip = clipOf(16, full);
+  const vitMs = await time(() => vitS.runner.run({ [BACKBONE_INPUT]: fullClip }, ['tokens']), 3);
+  rows.push([`ViT-S untrained (16x${full.height}x${full.width}: short side 256, ${8 * (full.height / 16) * (full.width / 16)} tokens)`, 'per keyframe clip', vitMs.toFixed(1)]);
+  const at224 = clipOf(16, { width: 224, height: 224 });
+  const vit224Ms = await time(() => vitS.runner.run({ [BACKBONE_INPUT]: at224 }, ['tokens']), 3);
+  rows.push(['ViT-S untrained (16x224x224, 1568 tokens; for comparison)', 'per clip', vit224Ms.toFixed(1)]);
+  await vitS.runner.close();
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
 const { outputs } = await backbone.runner.run({ [BACKBONE_INPUT]: clip }, ['tokens']);
 for (const people of [1, 8]) {
-  const rois = float32Tensor(Float32Array.from({ length: people * 4 }, (_, k) => [8, 8, 40, 56][k % 4]!), [people, 4]);
-  const headMs = await time(() => head.runner.run({ [AVA_HEAD_INPUTS.tokens]: outputs.tokens!, [AVA_HEAD_INPUTS.rois]: rois, [AVA_HEAD_INPUTS.batchIndices]: int64Tensor(new Array(people).fill(0)) }, [AVA_HEAD_OUTPUTS.scores]));
+  const boxes = Float32Array.from({ length: people * 4 }, (_, k) => [0.1, 0.1, 0.5, 0.9][k % 4]!);
+  const headMs = await time(() => head.runner.run(headFeeds(outputs.tokens!, input, a.patchSize, boxes), [AVA_HEAD_OUTPUTS.scores]));
   rows.push([`action head '${head.name}' (RoiAlign 7x7, max, Linear ${head.classes.length})`, `${people} ${people === 1 ? 'person' : 'people'} (${(headMs / people).toFixed(2)} ms per person)`, headMs.toFixed(2)]);
 }
 const timestamps = Array.from({ length: 20 }, (_, k) => 2 + k * 3.5);
@@ -59,8 +85,8 @@ await backbone.runner.close();
 writeSection('ava', `## Spatiotemporal detection (issue 6)
 
 Machine: ${machineDescription()}. Command: \`npm run bench:ava\`, ${new Date().toISOString().slice(0, 10)}.
-Debian's pedestrian video \`vtest.avi\` (768x576, 10 fps, 79.5 s); the bundled backbone (\`models/default\`) and action
-head (\`models/ava\`); person threshold 0.4. Medians of 10 runs after a warm-up; the pipeline row is one run over 20 keyframes.
+Debian's pedestrian video \`vtest.avi\` (768x576, 10 fps, 79.5 s); the bundled action head (\`models/ava\`) and its
+backbone, on whole frames at the model's short side; person threshold 0.4. Medians of 10 runs after a warm-up; the pipeline row is one run over 20 keyframes.
 
 ${table(['step', 'unit', 'ms'], rows)}
 `);
