@@ -12,6 +12,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { architectureNames, makeArchitecture, type ArchitectureOptions } from './config/architectures.js';
 import { BUNDLED_LABELS_DIR, readLabels, bundledLabelPath } from './config/labels.js';
 import { ServiceError } from './errors.js';
+import { DEFAULT_ADMISSION } from './http/admission.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from './http/app.js';
 import { DEFAULT_JOB_OPTIONS } from './http/jobs/job-manager.js';
 import { startServer } from './http/server.js';
 import { exportModelFolder } from './onnx/export-model.js';
@@ -87,6 +89,10 @@ function buildCli(): Command {
     .addOption(deviceOption())
     .option('--threads <n>', 'ONNX Runtime threads per run (default: all cores)', positiveInt)
     .option('--max-batch <n>', 'views per ONNX Runtime run', positiveInt, 4)
+    .option('--request-timeout <seconds>', 'deadline of every request (504 and its work stopped beyond; 0 = none)', (v) => { const n = Number(v); if (!(n >= 0)) throw new InvalidArgumentError(`'${v}' is not a number of seconds`); return n; }, DEFAULT_REQUEST_TIMEOUT_MS / 1000)
+    .option('--max-in-flight <n>', '/classify requests decoding and inferring at once', positiveInt, DEFAULT_ADMISSION.maxInFlight)
+    .option('--max-waiting <n>', '/classify requests waiting for a turn (503 + Retry-After beyond)', (v) => { const n = Number(v); if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`'${v}' is not a whole number`); return n; }, DEFAULT_ADMISSION.maxQueued)
+    .option('--retry-after <seconds>', 'Retry-After of a 503 at capacity', positiveInt, DEFAULT_ADMISSION.retryAfterSec)
     .option('--temp-dir <dir>', 'where uploads are spooled', join(tmpdir(), 'videomae'))
     .option('--state-dir <dir>', 'where jobs, their inputs and results are kept across restarts', join(tmpdir(), 'videomae-state'))
     .option('--max-queued-jobs <n>', 'jobs queued or running at most (429 beyond)', positiveInt, DEFAULT_JOB_OPTIONS.maxQueued)
@@ -113,6 +119,8 @@ function buildCli(): Command {
         maxBatch: flags.maxBatch,
         tempDir: flags.tempDir,
         limits: limitsFrom(flags),
+        requestTimeoutMs: flags.requestTimeout * 1000,
+        admission: { maxInFlight: flags.maxInFlight, maxQueued: flags.maxWaiting, retryAfterSec: flags.retryAfter },
       });
       console.log(`videomae: listening on ${running.url} (loading models from ${resolve(flags.models)})`);
       running.loaded.then(() => {

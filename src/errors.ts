@@ -51,10 +51,18 @@ export class UnsupportedMediaError extends ServiceError {
   }
 }
 
-/** 503: the service cannot take the request now (models loading, shutting down). */
+/** 503: the service cannot take the request now (models loading, overloaded, shutting down). */
 export class UnavailableError extends ServiceError {
-  constructor(code: string, message: string) {
+  /** Seconds the client should wait before trying again (the Retry-After header), when known. */
+  constructor(code: string, message: string, readonly retryAfterSec?: number) {
     super(503, code, message);
+  }
+}
+
+/** 504: the request's deadline passed before its answer was ready; its work was stopped. */
+export class DeadlineError extends ServiceError {
+  constructor(deadlineMs: number) {
+    super(504, 'deadline_exceeded', `the request took longer than its deadline of ${(deadlineMs / 1000).toFixed(1)} s; its work was stopped`);
   }
 }
 

@@ -8,7 +8,9 @@ import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { parse } from 'yaml';
+import { DeadlineError, UnavailableError } from '../errors.js';
 import { errorBody, toServiceError } from './error-mapping.js';
+import { contextOf, requestContext } from './request-context.js';
 import { classifyHandler } from './routes/classify.js';
 import { cancelJobHandler, detectSpatiotemporalHandler, detectTemporalHandler, getJobHandler } from './routes/jobs.js';
 import { healthHandler, modelsHandler, readyHandler } from './routes/status.js';
@@ -16,6 +18,33 @@ import type { ServiceState } from './service-state.js';
 import { uploadMiddleware } from './upload.js';
 
 export const OPENAPI_PATH = fileURLToPath(new URL('../../openapi/openapi.yaml', import.meta.url));
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
+
+/** Admission before the upload is read: a refused request costs the server nothing. */
+function admit(state: ServiceState) {
+  return (_req: Request, res: Response, next: NextFunction): void => {
+    try {
+      res.once('close', state.admission.admit());
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
+}
+
+/** When the deadline passes, the client gets its 504 now, even if the work is still unwinding. */
+function answerAtDeadline(deadlineMs: number) {
+  return (_req: Request, res: Response, next: NextFunction): void => {
+    const context = contextOf(res);
+    context.signal.addEventListener('abort', () => {
+      if (!context.deadlineExceeded() || res.headersSent) return;
+      res.setHeader('Connection', 'close');
+      res.status(504).json(errorBody(new DeadlineError(deadlineMs)));
+    }, { once: true });
+    next();
+  };
+}
 
 export function loadOpenApiDocument(): Record<string, unknown> {
   return parse(readFileSync(OPENAPI_PATH, 'utf8')) as Record<string, unknown>;
@@ -27,8 +56,11 @@ export function createApp(state: ServiceState): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
 
+  const deadlineMs = state.config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  app.use(requestContext(deadlineMs));
+  app.use(answerAtDeadline(deadlineMs));
   app.get('/openapi.json', (_req, res) => { res.json(document); });
-  app.post('/classify', uploadMiddleware(state.config.tempDir, { maxBytes: state.config.limits.maxBytes }));
+  app.post('/classify', admit(state), uploadMiddleware(state.config.tempDir, { maxBytes: state.config.limits.maxBytes }));
   app.post('/detect-temporal', uploadMiddleware(state.config.tempDir, { maxBytes: state.config.limits.maxBytes }));
   app.post('/detect-spatiotemporal', uploadMiddleware(state.config.tempDir, { maxBytes: state.config.limits.maxBytes }));
   app.use(OpenApiValidator.middleware({
@@ -51,9 +83,12 @@ export function createApp(state: ServiceState): express.Express {
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     // Form fields win over query parameters, as in the handlers.
     const lookup = (name: string): unknown => (req.body as Record<string, unknown> | undefined)?.[name] ?? (req.query as Record<string, unknown>)[name];
-    const serviceError = toServiceError(error, state.config.limits.maxBytes, lookup);
+    const context = contextOf(res);
+    // Work stopped by the deadline surfaces as whatever it was doing; the answer is the 504.
+    const serviceError = context.deadlineExceeded() ? new DeadlineError(deadlineMs) : toServiceError(error, state.config.limits.maxBytes, lookup);
     if (serviceError.status >= 500 && serviceError.code === 'internal_error') console.error(error);
-    if (res.headersSent) return;
+    if (res.headersSent || serviceError.status === 499) return;
+    if (serviceError instanceof UnavailableError && serviceError.retryAfterSec !== undefined) res.setHeader('Retry-After', String(serviceError.retryAfterSec));
     res.status(serviceError.status).json(errorBody(serviceError));
   });
   return app;

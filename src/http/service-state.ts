@@ -9,6 +9,7 @@ import type { VideoLimits } from '../video/limits.js';
 import { CenterNetDetector, DEFAULT_CENTERNET_OPTIONS } from '../detector/centernet.js';
 import type { PersonDetector } from '../detector/person-detector.js';
 import type { JobManager } from './jobs/job-manager.js';
+import { Admission, DEFAULT_ADMISSION, type AdmissionOptions } from './admission.js';
 
 export interface ServiceConfig {
   readonly device: DeviceRequest;
@@ -23,6 +24,10 @@ export interface ServiceConfig {
   readonly personThreshold?: number;
   /** Scale detected person boxes about their centre (the official AVA pipeline widens them); default 1. */
   readonly personEnlarge?: number;
+  /** Every request's deadline (504 and its work stopped when it passes); 0 = none. Default 120 s. */
+  readonly requestTimeoutMs?: number;
+  /** Inference requests in flight and waiting (503 + Retry-After beyond). */
+  readonly admission?: AdmissionOptions;
 }
 
 export class ServiceState {
@@ -52,7 +57,12 @@ export class ServiceState {
     this.detector = undefined;
   }
 
-  constructor(readonly config: ServiceConfig) {}
+  /** Bounds the synchronous inference requests (/classify). */
+  readonly admission: Admission;
+
+  constructor(readonly config: ServiceConfig) {
+    this.admission = new Admission(config.admission ?? DEFAULT_ADMISSION);
+  }
 
   get ready(): boolean {
     return this.loaded !== undefined;

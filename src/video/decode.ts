@@ -7,6 +7,7 @@
 import { UnsupportedMediaError } from '../errors.js';
 import type { Readable } from 'node:stream';
 import { decodeRawFrames } from './ffmpeg.js';
+import { DEFAULT_CONTAINERS } from './limits.js';
 import type { Size } from './geometry.js';
 
 /** Gaps up to this many frames are decoded through rather than seeked over: a seek restarts at
@@ -29,6 +30,8 @@ export interface DecodeRequest {
   readonly signal?: AbortSignal;
   /** Name for error messages. */
   readonly displayName?: string;
+  /** Demuxers allowed to open the file (default: the accepted video containers). */
+  readonly formats?: readonly string[];
 }
 
 /** Splits sorted indices into runs whose internal gaps are at most `maxGap`. */
@@ -155,6 +158,8 @@ export interface StreamRequest {
   readonly size: Size;
   readonly signal?: AbortSignal;
   readonly displayName?: string;
+  /** Demuxers allowed to open the file (default: the accepted video containers). */
+  readonly formats?: readonly string[];
 }
 
 /**
@@ -169,6 +174,7 @@ export async function* streamFrames(request: StreamRequest): AsyncGenerator<Uint
     seekSeconds: 0,
     filter: scaleFilter(request.size),
     maxFrames: Number.MAX_SAFE_INTEGER,
+    formats: request.formats ?? DEFAULT_CONTAINERS,
     ...(request.signal ? { signal: request.signal } : {}),
   });
   let produced = 0;
@@ -206,6 +212,7 @@ export async function* decodeFrames(request: DecodeRequest): AsyncGenerator<Deco
       seekSeconds,
       filter: selectFilter(group, request.size),
       maxFrames: group.length,
+      formats: request.formats ?? DEFAULT_CONTAINERS,
       ...(request.signal ? { signal: request.signal } : {}),
     });
     let produced = 0;

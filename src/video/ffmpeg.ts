@@ -1,23 +1,57 @@
 /**
- * The only module that starts ffmpeg or ffprobe (through fluent-ffmpeg). Arguments are fixed
- * arrays (never a shell), stdin is closed, only local files and pipes are readable, and every
- * process is killed when its AbortSignal fires or its consumer stops reading.
+ * The only module that starts ffmpeg or ffprobe (decoding through fluent-ffmpeg). Arguments are
+ * fixed arrays (never a shell), stdin is closed, only local files and pipes are readable, only the
+ * allowed demuxers may open the input (so an HLS playlist or a concat list never makes ffmpeg read
+ * the files it names), and every process is killed when its AbortSignal fires, its time runs out
+ * or its consumer stops reading.
  */
+import { execFile } from 'node:child_process';
 import ffmpeg from 'fluent-ffmpeg';
 import { PassThrough, type Readable } from 'node:stream';
 
 if (process.env.FFMPEG_PATH) ffmpeg.setFfmpegPath(process.env.FFMPEG_PATH);
-if (process.env.FFPROBE_PATH) ffmpeg.setFfprobePath(process.env.FFPROBE_PATH);
 
 export type ProbeData = ffmpeg.FfprobeData;
 
-/** Runs ffprobe on a local file; `extraArgs` are ffprobe options such as -count_packets. */
-export function ffprobe(file: string, extraArgs: string[] = []): Promise<ProbeData> {
+/** Longest a probe may take (a hostile file can make the demuxer crawl). */
+export const PROBE_TIMEOUT_MS = 20_000;
+
+export interface ProbeOptions {
+  /** ffprobe options such as -count_packets. */
+  readonly extraArgs?: readonly string[];
+  /** Demuxers allowed to open the file (FFmpeg's format_whitelist). */
+  readonly formats: readonly string[];
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Runs ffprobe on a local file (a server-made path) and parses its JSON. Spawned directly rather
+ * than through fluent-ffmpeg so that a timeout and an AbortSignal can kill it.
+ */
+export function ffprobe(file: string, options: ProbeOptions): Promise<ProbeData> {
+  const args = [
+    '-v', 'error', '-protocol_whitelist', 'file', '-format_whitelist', options.formats.join(','),
+    '-print_format', 'json', '-show_format', '-show_streams', ...(options.extraArgs ?? []), file,
+  ];
   return new Promise((resolve, reject) => {
-    ffmpeg.ffprobe(file, ['-protocol_whitelist', 'file', ...extraArgs], (error: Error | null, data: ProbeData) => {
-      if (error) reject(error);
-      else resolve(data);
+    const child = execFile(process.env.FFPROBE_PATH || 'ffprobe', args, {
+      timeout: options.timeoutMs ?? PROBE_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024,
+      ...(options.signal ? { signal: options.signal } : {}),
+    }, (error, stdout, stderr) => {
+      if (error) {
+        reject(new Error(lastLines(stderr) || error.message));
+        return;
+      }
+      try {
+        const parsed = JSON.parse(stdout) as { streams?: ProbeData['streams']; format?: ProbeData['format'] };
+        resolve({ streams: parsed.streams ?? [], format: parsed.format ?? {}, chapters: [] });
+      } catch (parseError) {
+        reject(parseError as Error);
+      }
     });
+    // ffprobe has no -nostdin: its stdin is closed instead.
+    child.stdin?.end();
   });
 }
 
@@ -29,6 +63,8 @@ export interface RawDecodeRequest {
   readonly filter: string;
   /** Stop after this many output frames. */
   readonly maxFrames: number;
+  /** Demuxers allowed to open the file (FFmpeg's format_whitelist). */
+  readonly formats: readonly string[];
   readonly signal?: AbortSignal;
 }
 
@@ -42,7 +78,7 @@ export interface RawDecodeProcess {
 
 /** Spawns ffmpeg writing raw RGB24 frames of the first video stream to a pipe. */
 export function decodeRawFrames(request: RawDecodeRequest): RawDecodeProcess {
-  const inputOptions = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-protocol_whitelist', 'file,pipe'];
+  const inputOptions = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-protocol_whitelist', 'file,pipe', '-format_whitelist', request.formats.join(',')];
   if (request.seekSeconds > 0) inputOptions.push('-ss', request.seekSeconds.toFixed(6));
   const command = ffmpeg(request.file)
     .inputOptions(inputOptions)

@@ -2,7 +2,7 @@
  * Limits checked on ffprobe's facts before a single frame is decoded.
  */
 import { TooLargeError, UnsupportedMediaError } from '../errors.js';
-import type { VideoInfo } from './probe.js';
+import { probeVideo, type VideoInfo } from './probe.js';
 
 export interface VideoLimits {
   readonly maxBytes: number;
@@ -10,6 +10,8 @@ export interface VideoLimits {
   readonly maxWidth: number;
   readonly maxHeight: number;
   readonly maxFrames: number;
+  /** Streams of any kind in the container (default 16). */
+  readonly maxStreams?: number;
   /** ffprobe demuxer names (any of a comma-separated format_name) we accept. */
   readonly allowedContainers?: readonly string[];
   /** ffprobe codec names of the video stream we accept. */
@@ -35,6 +37,7 @@ export const DEFAULT_LIMITS: VideoLimits = {
   maxWidth: 4096,
   maxHeight: 4096,
   maxFrames: 4 * 3600 * 60,
+  maxStreams: 16,
 };
 
 export function checkLimits(info: VideoInfo, limits: VideoLimits): void {
@@ -55,7 +58,21 @@ export function checkLimits(info: VideoInfo, limits: VideoLimits): void {
   if (info.width > limits.maxWidth || info.height > limits.maxHeight) {
     throw new TooLargeError('video_too_large', `video is ${info.width}x${info.height}; the limit is ${limits.maxWidth}x${limits.maxHeight}`, { parameter: 'video', value: `${info.width}x${info.height}` });
   }
+  const maxStreams = limits.maxStreams ?? DEFAULT_LIMITS.maxStreams!;
+  if (info.streamCount > maxStreams) {
+    throw new TooLargeError('too_many_streams', `video has ${info.streamCount} streams; the limit is ${maxStreams}`, { parameter: 'video', value: info.streamCount });
+  }
   if (info.frameCount > limits.maxFrames) {
     throw new TooLargeError('too_many_frames', `video has ${info.frameCount} frames; the limit is ${limits.maxFrames}`, { parameter: 'video', value: info.frameCount });
   }
+}
+
+/**
+ * ffprobe (only the accepted demuxers may open the file) and the limits, before any decoding:
+ * what every request path runs first on an upload.
+ */
+export async function probeWithinLimits(file: string, displayName: string, limits: VideoLimits, signal?: AbortSignal): Promise<VideoInfo> {
+  const info = await probeVideo(file, displayName, limits.allowedContainers ?? DEFAULT_CONTAINERS, signal);
+  checkLimits(info, limits);
+  return info;
 }

@@ -4,6 +4,7 @@
 import { statSync } from 'node:fs';
 import { UnsupportedMediaError } from '../errors.js';
 import { ffprobe, type ProbeData } from './ffmpeg.js';
+import { DEFAULT_CONTAINERS } from './limits.js';
 
 export interface VideoInfo {
   readonly durationSec: number;
@@ -83,22 +84,27 @@ export function toVideoInfo(data: ProbeData, bytes: number, file: string, packet
   };
 }
 
-/** Probes a local file; anything ffprobe cannot read is a 415. */
-export async function probeVideo(file: string, displayName = file): Promise<VideoInfo> {
+/**
+ * Probes a local file; anything ffprobe cannot read (or that only a demuxer outside `formats`
+ * would open) is a 415.
+ */
+export async function probeVideo(file: string, displayName = file, formats: readonly string[] = DEFAULT_CONTAINERS, signal?: AbortSignal): Promise<VideoInfo> {
   const bytes = statSync(file).size;
   if (bytes === 0) throw new UnsupportedMediaError('empty_upload', `upload '${displayName}' is empty (0 bytes)`, { parameter: 'video' });
   let data: ProbeData;
   try {
-    data = await ffprobe(file);
+    // -count_packets demuxes the whole file (no decoding): the real packet count catches a
+    // truncated file, and gives a frame count where the container keeps none (Matroska).
+    data = await ffprobe(file, { formats, extraArgs: ['-count_packets'], ...(signal ? { signal } : {}) });
   } catch {
-    throw new UnsupportedMediaError('undecodable_media', `upload '${displayName}' is not a video ffmpeg can read`, { parameter: 'video' });
+    signal?.throwIfAborted();
+    throw new UnsupportedMediaError('undecodable_media', `upload '${displayName}' is not a video ffmpeg can read in an accepted container (${formats.join(', ')})`, { parameter: 'video' });
   }
   const stream = pickVideoStream(data);
-  let packets: number | undefined;
-  if (stream && !positive(stream.nb_frames)) {
-    // Matroska/WebM and some others keep no frame count: count packets (demux only, no decode).
-    const counted = await ffprobe(file, ['-count_packets', '-select_streams', `${stream.index}`]).catch(() => undefined);
-    packets = positive((counted?.streams[0] as { nb_read_packets?: string } | undefined)?.nb_read_packets);
+  const read = positive((stream as { nb_read_packets?: string } | undefined)?.nb_read_packets);
+  const declared = positive(stream?.nb_frames);
+  if (declared !== undefined && read !== undefined && read < declared - 1) {
+    throw new UnsupportedMediaError('truncated_media', `upload '${displayName}' is truncated: its index lists ${declared} frames but only ${read} are in the file`, { parameter: 'video' });
   }
-  return toVideoInfo(data, bytes, displayName, packets);
+  return toVideoInfo(data, bytes, displayName, read);
 }

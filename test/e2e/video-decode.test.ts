@@ -102,7 +102,10 @@ describe('views', () => {
 describe('refusals', () => {
   it('refuses a text file, which ffmpeg would happily play as ANSI art (415)', async () => {
     const file = videos.text('notes.txt', 'this is not a video\n'.repeat(100));
-    const info = await probeVideo(file);
+    // Only the accepted demuxers may open a file: the tty demuxer never gets to read it.
+    await expect(probeVideo(file)).rejects.toMatchObject({ status: 415, code: 'undecodable_media' });
+    // Were it allowed to, the container allowlist would still refuse what it found.
+    const info = await probeVideo(file, file, ['tty']);
     expect(info.container).toBe('tty');
     expect(() => checkLimits(info, DEFAULT_LIMITS)).toThrow(expect.objectContaining({ status: 415, code: 'unsupported_container' }));
   });

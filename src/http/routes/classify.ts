@@ -3,7 +3,8 @@
  * pipeline on the uploaded file, and maps the result back to the wire shape.
  */
 import type { Request, Response } from 'express';
-import { AbortedError, InvalidParameterError } from '../../errors.js';
+import { InvalidParameterError } from '../../errors.js';
+import { contextOf } from '../request-context.js';
 import { classifyVideo } from '../../tasks/classify/pipeline.js';
 import type { ClassifyOptions } from '../../tasks/classify/prepare.js';
 import type { components, operations } from '../generated/openapi.js';
@@ -38,21 +39,21 @@ export function classifyHandler(state: ServiceState) {
     const options = toClassifyOptions(req.query as ClassifyQuery, form);
     const model = registry.resolve(options.model);
 
-    // A client that hangs up stops the work: ffmpeg is killed, no more batches are queued.
-    const abort = new AbortController();
-    const onClose = (): void => { if (!res.writableFinished) abort.abort(new AbortedError('client disconnected')); };
-    res.once('close', onClose);
+    // A client that hangs up or a passed deadline stops the work: ffmpeg is killed, no more
+    // batches are queued. The turn bounds how many requests decode and infer at once.
+    const { signal } = contextOf(res);
+    const endTurn = await state.admission.turn(signal);
     try {
       const result = await classifyVideo(
         { file: upload.path, displayName: upload.originalName || 'video' },
         model,
         options,
-        { limits: state.config.limits, maxBatch: state.config.maxBatch, signal: abort.signal },
+        { limits: state.config.limits, maxBatch: state.config.maxBatch, signal },
       );
       const body: ClassifyResponse = result;
       res.json(body);
     } finally {
-      res.off('close', onClose);
+      endTurn();
     }
   };
 }

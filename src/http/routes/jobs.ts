@@ -5,11 +5,11 @@
  */
 import type { Request, Response } from 'express';
 import { AbortedError, InvalidParameterError, UnavailableError } from '../../errors.js';
+import { contextOf } from '../request-context.js';
 import { checkShortSide, keyframeTimes, toAvaCsv, type GivenKeyframeBoxes, type SpatiotemporalOptions, type SpatiotemporalResult } from '../../tasks/spatiotemporal/detect.js';
 import { videoId } from '../../tasks/temporal/extract.js';
 import { checkDetectOptions, type TemporalDetectOptions } from '../../tasks/temporal/detect.js';
-import { checkLimits } from '../../video/limits.js';
-import { probeVideo } from '../../video/probe.js';
+import { probeWithinLimits } from '../../video/limits.js';
 import type { components, operations } from '../generated/openapi.js';
 import type { JobManager } from '../jobs/job-manager.js';
 import type { JobRecord } from '../jobs/job-store.js';
@@ -63,7 +63,7 @@ export function detectTemporalHandler(state: ServiceState) {
     checkDetectOptions(options);
     const { detector } = registry.resolveTemporal(merged.model);
     // Refuse what cannot be decoded now, not in a job the client polls later.
-    checkLimits(await probeVideo(upload.path, upload.originalName || 'video'), state.config.limits);
+    await probeWithinLimits(upload.path, upload.originalName || 'video', state.config.limits);
     const job = jobs.submit({ model: detector.name, options, fileName: upload.originalName || 'video' }, upload.path);
     await answerSubmitted(res, state, job, merged.wait, undefined);
   };
@@ -83,7 +83,9 @@ async function answerSubmitted(res: Response, state: ServiceState, job: JobRecor
   const onClose = (): void => { if (!res.writableFinished) gone.abort(new AbortedError('client disconnected')); };
   res.once('close', onClose);
   try {
-    const finished = await jobsOf(state).waitFor(job.id, state.config.jobWaitMs ?? 60_000, gone.signal);
+    // The wait ends in time for the request's own deadline: then the answer is 202, not 504.
+    const untilDeadline = contextOf(res).deadlineAt - performance.now() - 250;
+    const finished = await jobsOf(state).waitFor(job.id, Math.max(0, Math.min(state.config.jobWaitMs ?? 60_000, untilDeadline)), gone.signal);
     if (gone.signal.aborted) return;
     if (finished.status === 'succeeded') sendJob(res, finished, format);
     else if (finished.status === 'failed' && finished.error) res.status(finished.error.status).json({ error: finished.error });
@@ -153,8 +155,7 @@ export function detectSpatiotemporalHandler(state: ServiceState) {
     };
     const { head } = registry.resolveSpatiotemporal(merged.model);
     checkShortSide(options.shortSide, head.folder.manifest.head.patchSize);
-    const info = await probeVideo(upload.path, upload.originalName || 'video');
-    checkLimits(info, state.config.limits);
+    const info = await probeWithinLimits(upload.path, upload.originalName || 'video', state.config.limits);
     keyframeTimes(info.durationSec, options); // bad timestamps are a 400 now, not a failed job later
     const job = jobs.submit({ model: head.name, options, fileName: upload.originalName || 'video' }, upload.path, 'spatiotemporal-detection');
     await answerSubmitted(res, state, job, merged.wait, merged.format);

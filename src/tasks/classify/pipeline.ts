@@ -9,8 +9,8 @@ import { Float32Pool } from '../../runtime/buffer-pool.js';
 import type { ExecutionProvider } from '../../runtime/inference-runner.js';
 import type { LoadedModel } from '../../runtime/model-registry.js';
 import { float32Tensor, type Float32Tensor } from '../../runtime/tensor.js';
-import { checkLimits, type VideoLimits } from '../../video/limits.js';
-import { probeVideo, type VideoInfo } from '../../video/probe.js';
+import { probeWithinLimits, type VideoLimits } from '../../video/limits.js';
+import type { VideoInfo } from '../../video/probe.js';
 import type { SamplingProtocol } from '../../video/sampling.js';
 import { planViews, readViews, type Preprocessing, type ViewPlan, type ViewTimings } from '../../video/views.js';
 import { meanSoftmax, topK } from './postprocess.js';
@@ -54,8 +54,7 @@ export async function classifyVideo(
   // prepare
   const protocol = chooseProtocol(model.folder, options);
   const preprocessing = modelPreprocessing(model.folder);
-  const info = await probeVideo(input.file, displayName);
-  checkLimits(info, settings.limits);
+  const info = await probeWithinLimits(input.file, displayName, settings.limits, settings.signal);
   const plan = planViews(info, protocol, preprocessing);
   const probeMs = performance.now() - started;
 

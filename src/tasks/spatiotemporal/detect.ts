@@ -14,8 +14,8 @@ import type { LoadedModel, LoadedSpatiotemporalModel } from '../../runtime/model
 import { float32Tensor } from '../../runtime/tensor.js';
 import { decodeFrames } from '../../video/decode.js';
 import { fullFrameInputSize, type Size } from '../../video/geometry.js';
-import { checkLimits, type VideoLimits } from '../../video/limits.js';
-import { probeVideo, type VideoInfo } from '../../video/probe.js';
+import { probeWithinLimits, type VideoLimits } from '../../video/limits.js';
+import type { VideoInfo } from '../../video/probe.js';
 import { packFrames } from '../../video/transforms.js';
 import { headFeeds } from './head-inputs.js';
 
@@ -127,8 +127,7 @@ export async function detectSpatiotemporal(
   const shortSide = options.shortSide ?? m.clip.shortSide;
   if (!options.boxes?.length && !settings.detector) throw new InvalidParameterError('boxes', undefined, 'are required: this server runs no person detector');
 
-  const info = await probeVideo(input.file, input.displayName);
-  checkLimits(info, settings.limits);
+  const info = await probeWithinLimits(input.file, input.displayName, settings.limits, settings.signal);
   const probeMs = performance.now() - started;
   const times = keyframeTimes(info.durationSec, options);
   const frames = times.map((t) => Math.min(info.frameCount - 1, Math.max(0, Math.round(t * info.fps))));

@@ -8,8 +8,8 @@ import { batchedNms } from '../../postprocess/soft-nms-1d.js';
 import { decodeLevels, splitLevels, stepsToSeconds } from '../../postprocess/temporal-decode.js';
 import type { LoadedModel, LoadedTemporalModel } from '../../runtime/model-registry.js';
 import { float32Tensor } from '../../runtime/tensor.js';
-import { checkLimits, type VideoLimits } from '../../video/limits.js';
-import { probeVideo, type VideoInfo } from '../../video/probe.js';
+import { probeWithinLimits, type VideoLimits } from '../../video/limits.js';
+import type { VideoInfo } from '../../video/probe.js';
 import { InternalError, InvalidParameterError } from '../../errors.js';
 import { extractFeatures, type FeatureSettings } from './features.js';
 
@@ -72,8 +72,7 @@ export async function detectTemporal(
   const report = (stage: DetectStage, fraction: number) => settings.onProgress?.({ stage, fraction: Math.min(1, Math.max(0, fraction)) });
 
   report('probe', 0);
-  const info = await probeVideo(input.file, input.displayName);
-  checkLimits(info, settings.limits);
+  const info = await probeWithinLimits(input.file, input.displayName, settings.limits, settings.signal);
   const probeMs = performance.now() - started;
 
   const featureSettings: FeatureSettings = { numFrames: manifest.features.numFrames, featureStride: manifest.features.featureStride, size: manifest.features.size, normalization: manifest.features.normalization };

@@ -1,0 +1,231 @@
+/**
+ * The service on a bad day, in process: more clients than it takes (exactly the excess refused at
+ * once with 503 + Retry-After, the admitted ones finish), a deadline that passes mid-decode (504,
+ * ffmpeg gone), and a corpus of hostile files made here (each a 4xx with its code, quickly, with
+ * no temp file or child process left behind).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/http/app.js';
+import { ServiceState } from '../../src/http/service-state.js';
+import { ModelRegistry } from '../../src/runtime/model-registry.js';
+import { DEFAULT_LIMITS } from '../../src/video/limits.js';
+import { prepareTestModels, type TestModels } from '../helpers/models.js';
+import { expectError, expectMatchesSpec } from '../helpers/openapi.js';
+import { VideoFactory } from '../helpers/videos.js';
+
+const videos = new VideoFactory();
+const uploadRoot = mkdtempSync(join(tmpdir(), 'videomae-hardening-'));
+let models: TestModels;
+let registry: ModelRegistry;
+
+function childProcesses(command: string): string[] {
+  const out = spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' }).stdout;
+  return out.split('\n').filter((line) => line.trim().endsWith(command));
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}
+
+/** A server of its own, sharing the loaded models. */
+function serve(config: Partial<ConstructorParameters<typeof ServiceState>[0]>): { server: Server; state: ServiceState } {
+  const state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: uploadRoot, ...config });
+  state.setRegistry(registry);
+  return { server: createApp(state).listen(0), state };
+}
+
+beforeAll(async () => {
+  models = await prepareTestModels();
+  registry = await ModelRegistry.load(models.dir, { device: 'cpu' });
+});
+
+afterAll(async () => {
+  await registry?.close();
+  models?.cleanup();
+  videos.cleanup();
+  rmSync(uploadRoot, { recursive: true, force: true });
+});
+
+/**
+ * A /classify request whose multipart body is held open after its first bytes: it stays admitted
+ * (the server is reading its upload) until `finish` sends the rest.
+ */
+function heldUpload(server: Server, file: string): { finish: () => void; response: Promise<{ status: number; body: string }> } {
+  const boundary = 'held-boundary';
+  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="video"; filename="held.mp4"\r\nContent-Type: video/mp4\r\n\r\n`);
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const video = readFileSync(file);
+  const req = httpRequest({
+    port: (server.address() as AddressInfo).port, method: 'POST', path: '/classify?protocol=fast',
+    headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Content-Length': head.length + video.length + tail.length },
+  });
+  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => { body += chunk; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+  });
+  req.write(head);
+  req.write(video.subarray(0, 100));
+  return { finish: () => { req.end(Buffer.concat([video.subarray(100), tail])); }, response };
+}
+
+describe('bounded work', () => {
+  it('takes N requests, refuses exactly the k beyond at once with 503 + Retry-After, and finishes the N', async () => {
+    const { server, state } = serve({ admission: { maxInFlight: 1, maxQueued: 1, retryAfterSec: 3 } });
+    try {
+      const file = videos.pattern('admitted.mp4', 1);
+      const held = [heldUpload(server, file), heldUpload(server, file)];
+      expect(await waitFor(() => state.admission.load.running + state.admission.load.waiting === 2, 5_000)).toBe(true);
+      const k = 3;
+      const started = performance.now();
+      const refused = await Promise.all(Array.from({ length: k }, () => request(server).post('/classify').attach('video', file)));
+      const refusalMs = performance.now() - started;
+      for (const res of refused) {
+        expectError(res, 'POST', '/classify', 503, 'overloaded');
+        expect(res.headers['retry-after']).toBe('3');
+      }
+      expect(refusalMs).toBeLessThan(2_000); // at once, not after a timeout
+      held.forEach((h) => h.finish());
+      const answers = await Promise.all(held.map((h) => h.response));
+      expect(answers.map((a) => a.status)).toEqual([200, 200]);
+      expect(JSON.parse(answers[0]!.body).labels.length).toBeGreaterThan(0);
+      expect(state.admission.load).toEqual({ running: 0, waiting: 0 });
+      // Capacity is back.
+      expect((await request(server).post('/classify').query({ protocol: 'fast' }).attach('video', file)).status).toBe(200);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('deadlines', () => {
+  it('answers 504 when the deadline passes mid-work, kills ffmpeg, and keeps serving', async () => {
+    const { server } = serve({ requestTimeoutMs: 1_500 });
+    try {
+      const file = videos.pattern('slow.mp4', 30, '320x240', 25, ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-crf', '30']);
+      const started = performance.now();
+      const res = await request(server).post('/classify').query({ model: 'mini-k400', protocol: 'k400', numClips: 12 }).attach('video', file);
+      const elapsed = performance.now() - started;
+      expectError(res, 'POST', '/classify', 504, 'deadline_exceeded');
+      expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      expect(elapsed).toBeLessThan(5_000);
+      expect(await waitFor(() => childProcesses('ffmpeg').length === 0 && readdirSync(uploadRoot).length === 0, 5_000)).toBe(true);
+      expect((await request(server).get('/healthz')).status).toBe(200);
+      expect(await waitFor(() => registry.resolve('mini-k400').runner.pending === 0, 10_000)).toBe(true);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('echoes a sane X-Request-Id and replaces one that is not', async () => {
+    const { server } = serve({});
+    try {
+      expect((await request(server).get('/healthz').set('X-Request-Id', 'abc-123')).headers['x-request-id']).toBe('abc-123');
+      expect((await request(server).get('/healthz').set('X-Request-Id', 'bad id\twith spaces')).headers['x-request-id']).not.toContain(' ');
+    } finally {
+      server.close();
+    }
+  });
+});
+
+/** Hostile media made at test time, small and quick to make. */
+function hostileCorpus(dir: string): Array<{ name: string; file: string; status: number; code: string; uploadName?: string }> {
+  const ffmpeg = (args: string[]): void => { execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] }); };
+  const path = (name: string): string => join(dir, name);
+  // moov at the end, file cut in half: no index at all.
+  ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=s=128x96:r=25:d=4', '-c:v', 'libx264', '-preset', 'ultrafast', path('end.mp4')]);
+  writeFileSync(path('moov-missing.mp4'), readFileSync(path('end.mp4')).subarray(0, readFileSync(path('end.mp4')).length >> 1));
+  // moov first, mdat cut: an index promising frames the file does not hold.
+  ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=s=128x96:r=25:d=4', '-c:v', 'libx264', '-preset', 'ultrafast', '-movflags', '+faststart', path('front.mp4')]);
+  const front = readFileSync(path('front.mp4'));
+  writeFileSync(path('mdat-cut.mp4'), front.subarray(0, Math.floor(front.length * 0.6)));
+  writeFileSync(path('empty.mp4'), Buffer.alloc(0));
+  const noise = Buffer.alloc(50_000);
+  for (let i = 0; i < noise.length; i++) noise[i] = (i * 2654435761) >>> 24;
+  writeFileSync(path('random.mp4'), noise);
+  ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=s=64x48', '-frames:v', '1', path('still.png')]);
+  ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=440:duration=2', '-c:a', 'aac', path('audio-only.mp4')]);
+  // A rawvideo AVI whose headers claim 8000x6000 (the frames are 16x16).
+  ffmpeg(['-f', 'lavfi', '-i', 'color=c=red:s=16x16:r=5:d=1', '-c:v', 'rawvideo', '-pix_fmt', 'bgr24', path('small.avi')]);
+  const avi = Buffer.from(readFileSync(path('small.avi')));
+  const avih = avi.indexOf('avih');
+  avi.writeUInt32LE(8000, avih + 40);
+  avi.writeUInt32LE(6000, avih + 44);
+  const strf = avi.indexOf('strf');
+  avi.writeInt32LE(8000, strf + 12);
+  avi.writeInt32LE(6000, strf + 16);
+  writeFileSync(path('huge-header.avi'), avi);
+  // Ten hours at one frame a minute: 600 frames, a few kilobytes.
+  ffmpeg(['-f', 'lavfi', '-i', 'color=c=black:s=16x16:r=1/60:d=36000', '-c:v', 'libx264', '-preset', 'ultrafast', path('ten-hours.mp4')]);
+  // 20 video streams.
+  ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=s=32x24:r=5:d=1', ...Array.from({ length: 20 }, () => ['-map', '0:v']).flat(), '-c:v', 'libx264', '-preset', 'ultrafast', path('many-streams.mkv')]);
+  writeFileSync(path('playlist.m3u8'), '#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nfile:///etc/passwd\n#EXTINF:10,\n/etc/hostname\n#EXT-X-ENDLIST\n');
+  writeFileSync(path('list.ffconcat'), 'ffconcat version 1.0\nfile /etc/passwd\nfile front.mp4\n');
+  return [
+    { name: 'truncated MP4, moov missing', file: path('moov-missing.mp4'), status: 415, code: 'undecodable_media' },
+    { name: 'truncated MP4, mdat cut', file: path('mdat-cut.mp4'), status: 415, code: 'truncated_media' },
+    { name: 'zero-byte file', file: path('empty.mp4'), status: 415, code: 'empty_upload' },
+    { name: 'random bytes', file: path('random.mp4'), status: 415, code: 'undecodable_media' },
+    { name: 'a still image', file: path('still.png'), status: 415, code: 'undecodable_media' },
+    { name: 'an audio-only file', file: path('audio-only.mp4'), status: 415, code: 'no_video_stream' },
+    { name: 'a header claiming 8000x6000', file: path('huge-header.avi'), status: 413, code: 'video_too_large' },
+    { name: 'a 10-hour video', file: path('ten-hours.mp4'), status: 413, code: 'video_too_long' },
+    { name: '20 streams', file: path('many-streams.mkv'), status: 413, code: 'too_many_streams' },
+    { name: 'an HLS playlist naming local files', file: path('playlist.m3u8'), status: 415, code: 'undecodable_media' },
+    { name: 'a concat list naming local files', file: path('list.ffconcat'), status: 415, code: 'undecodable_media' },
+    { name: "random bytes named '-i x'", file: path('random.mp4'), status: 415, code: 'undecodable_media', uploadName: '-i x' },
+    { name: "random bytes named 'concat:a|b'", file: path('random.mp4'), status: 415, code: 'undecodable_media', uploadName: 'concat:a|b' },
+    { name: "random bytes named '../../etc/passwd'", file: path('random.mp4'), status: 415, code: 'undecodable_media', uploadName: '../../etc/passwd' },
+  ];
+}
+
+describe('hostile media', () => {
+  const corpusDir = mkdtempSync(join(tmpdir(), 'videomae-hostile-'));
+  const corpus = hostileCorpus(corpusDir);
+  afterAll(() => rmSync(corpusDir, { recursive: true, force: true }));
+
+  for (const entry of corpus) {
+    it(`refuses ${entry.name} with ${entry.status} ${entry.code}, quickly, leaving nothing behind`, async () => {
+      const { server } = serve({ limits: { ...DEFAULT_LIMITS, maxDurationSec: 3600 } });
+      try {
+        const started = performance.now();
+        const res = await request(server).post('/classify').attach('video', entry.file, entry.uploadName ? { filename: entry.uploadName } : undefined);
+        expect(performance.now() - started).toBeLessThan(5_000);
+        expectError(res, 'POST', '/classify', entry.status, entry.code);
+        expect(res.body.error.parameter).toBe('video');
+        expect(JSON.stringify(res.body)).not.toMatch(/\n\s+at /); // no stack trace
+        expect(await waitFor(() => childProcesses('ffmpeg').length === 0 && childProcesses('ffprobe').length === 0 && readdirSync(uploadRoot).length === 0, 3_000)).toBe(true);
+      } finally {
+        server.close();
+      }
+    });
+  }
+
+  it('never uses the client file name as a path: a real video named ../../etc/passwd classifies', async () => {
+    const { server } = serve({});
+    try {
+      const res = await request(server).post('/classify').query({ protocol: 'fast' }).attach('video', join(corpusDir, 'front.mp4'), { filename: '../../etc/passwd' });
+      expect(res.status).toBe(200);
+      expectMatchesSpec(res, 'POST', '/classify');
+      expect(readdirSync(uploadRoot)).toEqual([]);
+    } finally {
+      server.close();
+    }
+  });
+});
