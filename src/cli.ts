@@ -4,7 +4,7 @@
  * extract-features.
  * Training modules (TF.js) load only for the commands that need them.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { BUNDLED_LABELS_DIR, readLabels, bundledLabelPath } from './config/label
 import { ServiceError } from './errors.js';
 import { DEFAULT_ADMISSION } from './http/admission.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from './http/app.js';
+import { DEFAULT_URL_LIMITS } from './http/fetch-url.js';
 import { DEFAULT_JOB_OPTIONS } from './http/jobs/job-manager.js';
 import { startServer } from './http/server.js';
 import { exportModelFolder } from './onnx/export-model.js';
@@ -75,6 +76,16 @@ function limitsFrom(flags: LimitFlags): VideoLimits {
   };
 }
 
+/** API keys from a file (one per line, # comments) and VIDEOMAE_API_KEYS (comma-separated). */
+function readApiKeys(file: string | undefined): string[] {
+  const fromFile = file ? readFileSync(resolve(file), 'utf8').split('\n') : [];
+  const fromEnv = (process.env.VIDEOMAE_API_KEYS ?? '').split(',');
+  const keys = [...fromFile, ...fromEnv].map((k) => k.trim()).filter((k) => k && !k.startsWith('#'));
+  const short = keys.find((k) => k.length < 16);
+  if (short !== undefined) throw new InvalidArgumentError('API keys must be at least 16 characters long');
+  return keys;
+}
+
 function buildCli(): Command {
   const program = new Command('videomae')
     .description('VideoMAE V2 video understanding: serve, export and run models')
@@ -89,9 +100,16 @@ function buildCli(): Command {
     .addOption(deviceOption())
     .option('--threads <n>', 'ONNX Runtime threads per run (default: all cores)', positiveInt)
     .option('--max-batch <n>', 'views per ONNX Runtime run', positiveInt, 4)
+    .option('--batch-across-requests', 'let concurrent /classify requests share ONNX Runtime runs')
+    .option('--batch-max <n>', 'with --batch-across-requests: views per shared run at most', positiveInt, 16)
+    .option('--batch-wait-ms <ms>', 'with --batch-across-requests: how long an idle model waits for more views', (v) => { const n = Number(v); if (!(n >= 0)) throw new InvalidArgumentError(`'${v}' is not a number of milliseconds`); return n; }, 5)
     .option('--request-timeout <seconds>', 'deadline of every request (504 and its work stopped beyond; 0 = none)', (v) => { const n = Number(v); if (!(n >= 0)) throw new InvalidArgumentError(`'${v}' is not a number of seconds`); return n; }, DEFAULT_REQUEST_TIMEOUT_MS / 1000)
     .option('--max-in-flight <n>', '/classify requests decoding and inferring at once', positiveInt, DEFAULT_ADMISSION.maxInFlight)
     .option('--max-waiting <n>', '/classify requests waiting for a turn (503 + Retry-After beyond)', (v) => { const n = Number(v); if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`'${v}' is not a whole number`); return n; }, DEFAULT_ADMISSION.maxQueued)
+    .option('--url-allow-host <host>', 'fetch videos by URL from this host (repeat; *.example.com for subdomains); off when none', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--url-timeout <seconds>', 'longest a URL fetch may take', positiveNumber, DEFAULT_URL_LIMITS.timeoutMs / 1000)
+    .option('--shutdown-grace <seconds>', 'on SIGTERM/SIGINT, how long requests in flight may take to finish', positiveNumber, 30)
+    .option('--api-keys-file <file>', 'require Authorization: Bearer <key> with one of the keys in this file (one per line; also VIDEOMAE_API_KEYS, comma-separated)')
     .option('--retry-after <seconds>', 'Retry-After of a 503 at capacity', positiveInt, DEFAULT_ADMISSION.retryAfterSec)
     .option('--temp-dir <dir>', 'where uploads are spooled', join(tmpdir(), 'videomae'))
     .option('--state-dir <dir>', 'where jobs, their inputs and results are kept across restarts', join(tmpdir(), 'videomae-state'))
@@ -121,19 +139,27 @@ function buildCli(): Command {
         limits: limitsFrom(flags),
         requestTimeoutMs: flags.requestTimeout * 1000,
         admission: { maxInFlight: flags.maxInFlight, maxQueued: flags.maxWaiting, retryAfterSec: flags.retryAfter },
+        apiKeys: readApiKeys(flags.apiKeysFile),
+        ...(flags.batchAcrossRequests ? { batching: { maxBatch: flags.batchMax, maxWaitMs: flags.batchWaitMs } } : {}),
+        ...(flags.urlAllowHost.length ? { urlFetch: { allowHosts: flags.urlAllowHost, maxBytes: Math.round(flags.maxUploadMb * 2 ** 20), timeoutMs: flags.urlTimeout * 1000, maxRedirects: DEFAULT_URL_LIMITS.maxRedirects } } : {}),
       });
-      console.log(`videomae: listening on ${running.url} (loading models from ${resolve(flags.models)})`);
+      const log = running.state.logger;
+      log.info({ url: running.url, models: resolve(flags.models) }, `listening on ${running.url}`);
       running.loaded.then(() => {
         const registry = running.state.registry;
         const models = [...registry.list(), ...registry.listTemporal(), ...registry.listSpatiotemporal()];
-        console.log(`videomae: ready: ${models.map((m) => `${m.name} [${m.runner.provider}]`).join(', ')}`);
+        for (const failure of registry.failures) log.error(failure, `model folder failed to load: ${failure.folder}`);
+        log.info({ models: models.map((m) => ({ name: m.name, provider: m.runner.provider })), failed: registry.failures.length }, registry.failures.length ? 'serving, not ready' : 'ready');
       }, (error: Error) => {
-        console.error(`videomae: cannot load models: ${error.message}`);
+        log.fatal({ err: error }, 'cannot load models');
         void running.close().finally(() => process.exit(1));
       });
       const stop = (signal: string): void => {
-        console.log(`videomae: ${signal}: finishing requests in flight`);
-        void running.close().then(() => process.exit(0));
+        log.info({ signal }, 'signal received');
+        void running.shutdown(flags.shutdownGrace * 1000).then(() => process.exit(0), (error: Error) => {
+          log.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        });
       };
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
@@ -270,7 +296,7 @@ function buildCli(): Command {
         await predictTemporal(video, flags);
         return;
       }
-      const registry = await ModelRegistry.load(resolve(flags.models), { device: flags.device, ...(flags.threads ? { threads: flags.threads } : {}) }, flags.model);
+      const registry = await (await ModelRegistry.load(resolve(flags.models), { device: flags.device, ...(flags.threads ? { threads: flags.threads } : {}) }, flags.model)).orFirstFailure();
       try {
         const options: ClassifyOptions = {};
         if (flags.model) options.model = flags.model;
@@ -411,7 +437,7 @@ function buildCli(): Command {
         return;
       }
       const { evaluateManifest } = await import('./tasks/classify/evaluate.js');
-      const registry = await ModelRegistry.load(resolve(flags.models), { device: flags.device }, flags.model);
+      const registry = await (await ModelRegistry.load(resolve(flags.models), { device: flags.device }, flags.model)).orFirstFailure();
       try {
         const options: ClassifyOptions = {};
         if (flags.protocol) options.protocol = flags.protocol;
@@ -432,7 +458,7 @@ async function predictTemporal(input: string, flags: { models: string; model?: s
   const { readVideoList } = await import('./datasets/manifest.js');
   const { videoId } = await import('./tasks/temporal/extract.js');
   const videos = /\.(csv|txt)$/i.test(input) ? readVideoList(resolve(input), 'video') : [resolve(input)];
-  const registry = await ModelRegistry.load(resolve(flags.models), { device: flags.device, ...(flags.threads ? { threads: flags.threads } : {}) });
+  const registry = await (await ModelRegistry.load(resolve(flags.models), { device: flags.device, ...(flags.threads ? { threads: flags.threads } : {}) })).orFirstFailure();
   try {
     const models = registry.resolveTemporal(flags.model);
     const results: Record<string, Array<{ segment: [number, number]; label: string; score: number }>> = {};

@@ -11,9 +11,11 @@ import { parse } from 'yaml';
 import { DeadlineError, UnavailableError } from '../errors.js';
 import { errorBody, toServiceError } from './error-mapping.js';
 import { contextOf, requestContext } from './request-context.js';
+import { requireApiKey } from './auth.js';
+import { logOf, requestLogging } from './logging.js';
 import { classifyHandler } from './routes/classify.js';
 import { cancelJobHandler, detectSpatiotemporalHandler, detectTemporalHandler, getJobHandler } from './routes/jobs.js';
-import { healthHandler, modelsHandler, readyHandler } from './routes/status.js';
+import { healthHandler, metricsHandler, modelsHandler, readyHandler } from './routes/status.js';
 import type { ServiceState } from './service-state.js';
 import { uploadMiddleware } from './upload.js';
 
@@ -30,6 +32,23 @@ function admit(state: ServiceState) {
     } catch (error) {
       next(error);
     }
+  };
+}
+
+/** Open requests, so a graceful shutdown knows when the work in flight is done. */
+function countOpen(state: ServiceState) {
+  return (_req: Request, res: Response, next: NextFunction): void => {
+    state.openRequests++;
+    res.once('close', () => { state.openRequests--; });
+    next();
+  };
+}
+
+/** While shutting down, new work is refused; reads (jobs, models, health) still answer. */
+function refuseWhileDraining(state: ServiceState) {
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    if (state.draining && req.method === 'POST') next(new UnavailableError('shutting_down', 'the service is shutting down and takes no new work; retry on another instance', 5));
+    else next();
   };
 }
 
@@ -58,7 +77,11 @@ export function createApp(state: ServiceState): express.Express {
 
   const deadlineMs = state.config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   app.use(requestContext(deadlineMs));
+  app.use(requestLogging(state.logger, state.metrics));
   app.use(answerAtDeadline(deadlineMs));
+  app.use(requireApiKey(state.config.apiKeys ?? []));
+  app.use(countOpen(state));
+  app.use(refuseWhileDraining(state));
   app.get('/openapi.json', (_req, res) => { res.json(document); });
   app.post('/classify', admit(state), uploadMiddleware(state.config.tempDir, { maxBytes: state.config.limits.maxBytes }));
   app.post('/detect-temporal', uploadMiddleware(state.config.tempDir, { maxBytes: state.config.limits.maxBytes }));
@@ -74,6 +97,7 @@ export function createApp(state: ServiceState): express.Express {
   app.get('/healthz', healthHandler(state));
   app.get('/readyz', readyHandler(state));
   app.get('/models', modelsHandler(state));
+  app.get('/metrics', metricsHandler(state));
   app.post('/classify', classifyHandler(state));
   app.post('/detect-temporal', detectTemporalHandler(state));
   app.post('/detect-spatiotemporal', detectSpatiotemporalHandler(state));
@@ -86,7 +110,8 @@ export function createApp(state: ServiceState): express.Express {
     const context = contextOf(res);
     // Work stopped by the deadline surfaces as whatever it was doing; the answer is the 504.
     const serviceError = context.deadlineExceeded() ? new DeadlineError(deadlineMs) : toServiceError(error, state.config.limits.maxBytes, lookup);
-    if (serviceError.status >= 500 && serviceError.code === 'internal_error') console.error(error);
+    if (serviceError.status >= 500 && serviceError.code === 'internal_error') logOf(res).error({ err: error }, 'internal error');
+    if (serviceError.status === 413 || serviceError.status === 415) state.metrics.refusals.inc({ code: serviceError.code });
     if (res.headersSent || serviceError.status === 499) return;
     if (serviceError instanceof UnavailableError && serviceError.retryAfterSec !== undefined) res.setHeader('Retry-After', String(serviceError.retryAfterSec));
     res.status(serviceError.status).json(errorBody(serviceError));

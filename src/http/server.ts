@@ -1,6 +1,8 @@
 /**
  * `videomae serve`: listen first (so /healthz answers at once), then load the models and turn
- * ready. SIGTERM/SIGINT stop accepting connections, let requests in flight finish, then exit.
+ * ready. `shutdown` is the graceful stop SIGTERM/SIGINT trigger: readiness goes false, new work
+ * is refused, the requests in flight get a grace period to finish, running jobs are stopped and
+ * left to run again at the next start, then everything closes.
  */
 import type { Server } from 'node:http';
 import { mkdirSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { ModelRegistry } from '../runtime/model-registry.js';
 import { createApp } from './app.js';
 import { DEFAULT_JOB_OPTIONS, type JobManagerOptions } from './jobs/job-manager.js';
 import { createJobManager } from './jobs/temporal-job.js';
+import { createLogger } from './logging.js';
 import { ServiceState, type ServiceConfig } from './service-state.js';
 
 export interface ServeOptions extends ServiceConfig {
@@ -30,15 +33,17 @@ export interface RunningServer {
   readonly server: Server;
   readonly state: ServiceState;
   readonly url: string;
-  /** Resolves once every model is loaded; rejects when one cannot be. */
+  /** Resolves once the models folder is read (failed folders are in the registry's failures). */
   readonly loaded: Promise<void>;
+  /** Graceful stop: drain, wait up to `graceMs` for requests in flight, then close. */
+  shutdown(graceMs: number): Promise<{ unfinished: number }>;
   close(): Promise<void>;
 }
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   mkdirSync(options.tempDir, { recursive: true });
   mkdirSync(options.stateDir, { recursive: true });
-  const state = new ServiceState(options);
+  const state = new ServiceState({ ...options, logger: options.logger ?? createLogger() });
   state.jobs = createJobManager(state, options.stateDir, { ...DEFAULT_JOB_OPTIONS, ...options.jobs });
   if (options.personDetectorOnnx) {
     const { file, size } = options.personDetectorOnnx;
@@ -65,16 +70,38 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     // Jobs left by an earlier process run (or fail with a reason) once the models are here.
     const recovered = state.jobs!.start();
     if (recovered.requeued.length || recovered.failed.length) {
-      console.log(`videomae: jobs from before the restart: ${recovered.requeued.length} queued to run again, ${recovered.failed.length} marked failed`);
+      state.logger.info({ requeued: recovered.requeued.length, failed: recovered.failed.length }, 'jobs from before the restart');
     }
   });
 
   const close = async (): Promise<void> => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    await closed;
     await loaded.catch(() => undefined);
     await state.jobs?.close();
     await state.closeDetector();
     await state.registryIfLoaded?.close();
   };
-  return { server, state, url, loaded, close };
+  const shutdown = async (graceMs: number): Promise<{ unfinished: number }> => {
+    // Still listening while draining: probes see readiness false and new work gets a 503, so a
+    // load balancer moves on, instead of meeting a refused connection.
+    state.beginDraining();
+    state.logger.info({ graceMs, open: state.openRequests }, 'shutting down: finishing requests in flight');
+    const until = Date.now() + graceMs;
+    while (state.openRequests > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    const unfinished = state.openRequests;
+    if (unfinished > 0) state.logger.warn({ unfinished }, 'grace period over: closing the connections still open');
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
+    await loaded.catch(() => undefined);
+    // Running jobs are stopped and stay 'running' in the store: the next start runs them again.
+    await state.jobs?.close();
+    await state.closeDetector();
+    await state.registryIfLoaded?.close();
+    state.logger.info({ unfinished }, 'stopped');
+    return { unfinished };
+  };
+  return { server, state, url, loaded, shutdown, close };
 }

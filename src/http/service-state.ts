@@ -10,6 +10,11 @@ import { CenterNetDetector, DEFAULT_CENTERNET_OPTIONS } from '../detector/center
 import type { PersonDetector } from '../detector/person-detector.js';
 import type { JobManager } from './jobs/job-manager.js';
 import { Admission, DEFAULT_ADMISSION, type AdmissionOptions } from './admission.js';
+import type { UrlFetchPolicy } from './fetch-url.js';
+import { ViewBatcher, type BatcherOptions } from '../runtime/view-batcher.js';
+import type { LoadedModel } from '../runtime/model-registry.js';
+import { SILENT_LOGGER, type Logger } from './logging.js';
+import { ServiceMetrics } from './metrics.js';
 
 export interface ServiceConfig {
   readonly device: DeviceRequest;
@@ -28,6 +33,14 @@ export interface ServiceConfig {
   readonly requestTimeoutMs?: number;
   /** Inference requests in flight and waiting (503 + Retry-After beyond). */
   readonly admission?: AdmissionOptions;
+  /** Structured logs (default: none; `serve` logs JSON to stdout). */
+  readonly logger?: Logger;
+  /** Batching across /classify requests (off when absent: each request runs its own batches). */
+  readonly batching?: BatcherOptions;
+  /** Video by URL (off when absent): allowed hosts, size and time caps. */
+  readonly urlFetch?: UrlFetchPolicy;
+  /** Bearer tokens; when any is set, every route but /healthz and /readyz needs one (401). */
+  readonly apiKeys?: readonly string[];
 }
 
 export class ServiceState {
@@ -59,13 +72,54 @@ export class ServiceState {
 
   /** Bounds the synchronous inference requests (/classify). */
   readonly admission: Admission;
+  readonly logger: Logger;
+  readonly metrics: ServiceMetrics;
 
   constructor(readonly config: ServiceConfig) {
     this.admission = new Admission(config.admission ?? DEFAULT_ADMISSION);
+    this.logger = config.logger ?? SILENT_LOGGER;
+    this.metrics = new ServiceMetrics({ admission: () => this.admission.load, jobs: () => this.jobs?.countsByStatus() ?? {} });
   }
 
+  private readonly batchers = new Map<string, ViewBatcher>();
+
+  /** The model's cross-request batcher, when batching is on. */
+  batcherFor(model: LoadedModel): ViewBatcher | undefined {
+    const options = this.config.batching;
+    if (!options) return undefined;
+    let batcher = this.batchers.get(model.name);
+    if (!batcher) this.batchers.set(model.name, batcher = new ViewBatcher(model.runner, options, (views) => this.metrics.batchSize.observe(views)));
+    return batcher;
+  }
+
+  private drainingSince: number | undefined;
+  /** Requests open now (the graceful shutdown waits for them). */
+  openRequests = 0;
+
+  /** Serving every model, and not shutting down. */
   get ready(): boolean {
-    return this.loaded !== undefined;
+    return this.loaded !== undefined && this.loaded.failures.length === 0 && this.drainingSince === undefined;
+  }
+
+  get draining(): boolean {
+    return this.drainingSince !== undefined;
+  }
+
+  /** From now on readiness is false and new work is refused (503 shutting_down). */
+  beginDraining(): void {
+    this.drainingSince ??= Date.now();
+  }
+
+  /** Why the service is not ready, or undefined when it is. */
+  notReadyReason(): UnavailableError | undefined {
+    if (this.drainingSince !== undefined) return new UnavailableError('shutting_down', 'the service is shutting down; it finishes the requests in flight and takes no new ones');
+    if (!this.loaded) return new UnavailableError('not_ready', 'models are still loading');
+    const failures = this.loaded.failures;
+    if (failures.length) {
+      const which = failures.map((f) => `'${f.name ?? f.folder}' (${f.code}: ${f.message})`).join('; ');
+      return new UnavailableError('model_failed', `${failures.length} model folder(s) failed to load and are not served: ${which}; the others serve`);
+    }
+    return undefined;
   }
 
   setRegistry(registry: ModelRegistry): void {

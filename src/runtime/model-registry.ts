@@ -101,7 +101,17 @@ export async function loadSpatiotemporalModel(dir: string, options: RunnerOption
   return { name: folder.manifest.name, folder, classes, evaluated, runner };
 }
 
+/** A model folder that could not be served, and why. */
+export interface ModelFailure {
+  readonly folder: string;
+  readonly name?: string;
+  readonly code: string;
+  readonly message: string;
+}
+
 export class ModelRegistry {
+  /** Folders that failed to load (the others still serve; readiness reports these). */
+  readonly failures: ModelFailure[] = [];
   private readonly models = new Map<string, LoadedModel>();
   private readonly temporal = new Map<string, LoadedTemporalModel>();
   private readonly spatiotemporal = new Map<string, LoadedSpatiotemporalModel>();
@@ -175,31 +185,51 @@ export class ModelRegistry {
     return model;
   }
 
+  /** For tools that need every model (predict, evaluate): the first failure, thrown. */
+  async orFirstFailure(): Promise<this> {
+    const failure = this.failures[0];
+    if (!failure) return this;
+    await this.close();
+    throw new ServiceError(500, failure.code, failure.message);
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.list(), ...this.listTemporal(), ...this.listSpatiotemporal()].map((m) => m.runner.close()));
   }
 
-  /** Every detector's backbone must be loaded and make the features it was trained on. */
-  private checkBackbones(): void {
-    for (const head of this.spatiotemporal.values()) {
+  /**
+   * Every detector's backbone must be loaded and make the features it was trained on; a detector
+   * whose backbone does not is taken out and recorded as a failure.
+   */
+  private async checkBackbones(): Promise<void> {
+    for (const head of [...this.spatiotemporal.values()]) {
       const m = head.folder.manifest;
       const backbone = this.models.get(m.backbone);
-      if (!backbone) throw new ServiceError(500, 'backbone_missing', `spatiotemporal model '${head.name}' needs backbone '${m.backbone}', which is not in the models folder`);
-      const a = backbone.folder.architecture;
-      const temporalTokens = a.numFrames / a.tubeletSize;
-      if (a.embedDim !== m.head.embedDim || a.numFrames !== m.clip.numFrames || temporalTokens !== m.head.temporalTokens || a.patchSize !== m.head.patchSize) {
-        throw new ServiceError(500, 'backbone_mismatch', `spatiotemporal model '${head.name}' reads ${m.head.embedDim}-d tokens of ${m.clip.numFrames}-frame clips (${m.head.temporalTokens} temporal tokens, patch ${m.head.patchSize}); backbone '${m.backbone}' makes ${a.embedDim}-d tokens of ${a.numFrames}-frame clips (${temporalTokens} temporal tokens, patch ${a.patchSize})`);
+      const a = backbone?.folder.architecture;
+      const temporalTokens = a ? a.numFrames / a.tubeletSize : 0;
+      const error = !a
+        ? new ServiceError(500, 'backbone_missing', `spatiotemporal model '${head.name}' needs backbone '${m.backbone}', which is not loaded`)
+        : a.embedDim !== m.head.embedDim || a.numFrames !== m.clip.numFrames || temporalTokens !== m.head.temporalTokens || a.patchSize !== m.head.patchSize
+          ? new ServiceError(500, 'backbone_mismatch', `spatiotemporal model '${head.name}' reads ${m.head.embedDim}-d tokens of ${m.clip.numFrames}-frame clips (${m.head.temporalTokens} temporal tokens, patch ${m.head.patchSize}); backbone '${m.backbone}' makes ${a.embedDim}-d tokens of ${a.numFrames}-frame clips (${temporalTokens} temporal tokens, patch ${a.patchSize})`)
+          : undefined;
+      if (error) {
+        this.spatiotemporal.delete(head.name);
+        await head.runner.close();
+        this.failures.push({ folder: head.folder.dir, name: head.name, code: error.code, message: error.message });
       }
     }
-    for (const detector of this.temporal.values()) {
+    for (const detector of [...this.temporal.values()]) {
       const f = detector.folder.manifest.features;
-      const backbone = this.models.get(f.backbone);
-      if (!backbone) {
-        throw new ServiceError(500, 'backbone_missing', `temporal model '${detector.name}' needs backbone '${f.backbone}', which is not in the models folder`);
-      }
-      const a = backbone.folder.architecture;
-      if (a.embedDim !== detector.folder.manifest.actionformer.inputDim || a.numFrames !== f.numFrames || a.imageHeight !== f.size) {
-        throw new ServiceError(500, 'backbone_mismatch', `temporal model '${detector.name}' was trained on ${detector.folder.manifest.actionformer.inputDim}-d features of ${f.numFrames}x${f.size}x${f.size} clips; backbone '${f.backbone}' makes ${a.embedDim}-d features of ${a.numFrames}x${a.imageHeight}x${a.imageWidth}`);
+      const a = this.models.get(f.backbone)?.folder.architecture;
+      const error = !a
+        ? new ServiceError(500, 'backbone_missing', `temporal model '${detector.name}' needs backbone '${f.backbone}', which is not loaded`)
+        : a.embedDim !== detector.folder.manifest.actionformer.inputDim || a.numFrames !== f.numFrames || a.imageHeight !== f.size
+          ? new ServiceError(500, 'backbone_mismatch', `temporal model '${detector.name}' was trained on ${detector.folder.manifest.actionformer.inputDim}-d features of ${f.numFrames}x${f.size}x${f.size} clips; backbone '${f.backbone}' makes ${a.embedDim}-d features of ${a.numFrames}x${a.imageHeight}x${a.imageWidth}`)
+          : undefined;
+      if (error) {
+        this.temporal.delete(detector.name);
+        await detector.runner.close();
+        this.failures.push({ folder: detector.folder.dir, name: detector.name, code: error.code, message: error.message });
       }
     }
   }
@@ -211,19 +241,33 @@ export class ModelRegistry {
     if (folders.length === 0) {
       throw new ServiceError(500, 'no_models', `models directory '${modelsDir}' holds no model folder (a folder with model.json)`);
     }
-    try {
-      for (const dir of folders) {
+    // One folder that cannot load (bad weights, a broken graph) does not take the others down.
+    for (const dir of folders) {
+      let loaded: LoadedModel | LoadedTemporalModel | LoadedSpatiotemporalModel | undefined;
+      try {
         const task = modelTask(dir);
-        if (task === 'temporal-detection') registry.addTemporal(await loadTemporalModel(dir, options));
-        else if (task === 'spatiotemporal-detection') registry.addSpatiotemporal(await loadSpatiotemporalModel(dir, options));
-        else registry.add(await loadModel(dir, options));
+        if (task === 'temporal-detection') registry.addTemporal(loaded = await loadTemporalModel(dir, options));
+        else if (task === 'spatiotemporal-detection') registry.addSpatiotemporal(loaded = await loadSpatiotemporalModel(dir, options));
+        else registry.add(loaded = await loadModel(dir, options));
+      } catch (error) {
+        await loaded?.runner.close();
+        const e = error instanceof ServiceError ? error : new ServiceError(500, 'model_load_failed', (error as Error).message);
+        const name = loaded?.name ?? manifestName(dir);
+        registry.failures.push({ folder: dir, ...(name ? { name } : {}), code: e.code, message: e.message });
       }
-      registry.checkBackbones();
-    } catch (error) {
-      await registry.close();
-      throw error;
     }
-    if (defaultName) registry.resolve(defaultName);
+    await registry.checkBackbones();
+    if (defaultName && !registry.models.has(defaultName) && !registry.failures.length) registry.resolve(defaultName);
     return registry;
+  }
+}
+
+/** The name a folder's model.json declares, if it can be read at all. */
+function manifestName(dir: string): string | undefined {
+  try {
+    const name = (JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as { name?: unknown }).name;
+    return typeof name === 'string' ? name : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -13,6 +13,13 @@ if (process.env.FFMPEG_PATH) ffmpeg.setFfmpegPath(process.env.FFMPEG_PATH);
 
 export type ProbeData = ffmpeg.FfprobeData;
 
+let failures = 0;
+
+/** ffmpeg and ffprobe runs that failed on their own (not killed by us), since the process started. */
+export function ffmpegFailures(): number {
+  return failures;
+}
+
 /** Longest a probe may take (a hostile file can make the demuxer crawl). */
 export const PROBE_TIMEOUT_MS = 20_000;
 
@@ -40,6 +47,7 @@ export function ffprobe(file: string, options: ProbeOptions): Promise<ProbeData>
       ...(options.signal ? { signal: options.signal } : {}),
     }, (error, stdout, stderr) => {
       if (error) {
+        if (!options.signal?.aborted) failures++;
         reject(new Error(lastLines(stderr) || error.message));
         return;
       }
@@ -106,7 +114,10 @@ export function decodeRawFrames(request: RawDecodeRequest): RawDecodeProcess {
     command.on('error', (error: Error, _stdout: string | null, stderr: string | null) => {
       settled = true;
       if (killed) resolve();
-      else reject(new Error(lastLines(stderr) || error.message));
+      else {
+        failures++;
+        reject(new Error(lastLines(stderr) || error.message));
+      }
     });
   });
   const onAbort = (): void => kill();

@@ -66,10 +66,12 @@ describe('videomae predict and serve', () => {
       const timer = setTimeout(() => reject(new Error(`serve did not start: ${output}`)), 60_000);
       server!.stdout!.on('data', (chunk: Buffer) => {
         output += chunk.toString();
-        const match = /listening on (http:\/\/[^\s]+)/.exec(output);
-        if (match && /ready:/.test(output)) {
+        // JSON log lines: the listening line carries the url; then 'ready'.
+        const lines = output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; url?: string });
+        const listening = lines.find((l) => l.url);
+        if (listening && lines.some((l) => l.msg === 'ready')) {
           clearTimeout(timer);
-          resolve(match[1]!);
+          resolve(listening.url!);
         }
       });
     });

@@ -114,6 +114,35 @@ describe('bounded work', () => {
   });
 });
 
+describe('batching across requests', () => {
+  it('lets concurrent requests share runs and gives each the scores it gets alone', async () => {
+    const shared = serve({ maxBatch: 1, batching: { maxBatch: 16, maxWaitMs: 100 }, admission: { maxInFlight: 8, maxQueued: 8, retryAfterSec: 1 } });
+    const alone = serve({ maxBatch: 1 });
+    try {
+      const files = [0, 1, 2, 3].map((i) => videos.pattern(`share-${i}.mp4`, 1 + i * 0.5));
+      const together = await Promise.all(files.map((f) => request(shared.server).post('/classify').query({ protocol: 'ssv2' }).attach('video', f)));
+      for (const [i, res] of together.entries()) {
+        expect(res.status).toBe(200);
+        const single = await request(alone.server).post('/classify').query({ protocol: 'ssv2' }).attach('video', files[i]!);
+        for (const [k, label] of res.body.labels.entries()) {
+          expect(label.label).toBe(single.body.labels[k].label);
+          expect(Math.abs(label.score - single.body.labels[k].score)).toBeLessThan(1e-5);
+        }
+      }
+      // 4 requests x 6 views (ssv2: 2 clips x 3 crops) with maxBatch 1 each: some run held views of several.
+      const metric = (await shared.state.metrics.registry.getMetricsAsJSON()).find((m) => m.name === 'videomae_inference_batch_size')!;
+      const values = (metric as unknown as { values: Array<{ metricName: string; value: number }> }).values;
+      const sum = values.find((v) => v.metricName.endsWith('_sum'))!.value;
+      const count = values.find((v) => v.metricName.endsWith('_count'))!.value;
+      expect(sum).toBe(24);
+      expect(count).toBeLessThan(24);
+    } finally {
+      shared.server.close();
+      alone.server.close();
+    }
+  });
+});
+
 describe('deadlines', () => {
   it('answers 504 when the deadline passes mid-work, kills ffmpeg, and keeps serving', async () => {
     const { server } = serve({ requestTimeoutMs: 1_500 });

@@ -15,7 +15,8 @@ export interface paths {
         put?: never;
         /**
          * Recognize the actions in an uploaded video.
-         * @description Upload a video as multipart/form-data (`video` field). Options may be given as query
+         * @description Upload a video as multipart/form-data (`video` field), or name it by `url` when the
+         *     server fetches URLs. Options may be given as query
          *     parameters or as form fields (a form field wins over the query parameter of the same
          *     name). `protocol` picks a test-time sampling preset; `numClips`, `numCrops`, `numFrames`
          *     and `samplingRate` override single settings of it. Scores are the mean of the softmax
@@ -148,6 +149,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics.
+         * @description Requests by route and status, latency histograms by route and by stage (probe, decode,
+         *     preprocess, inference, post-processing), queue depths, ONNX Runtime batch sizes, media
+         *     refusals by code, ffmpeg failures, jobs by state, and the process's own metrics.
+         */
+        get: operations["metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -169,6 +192,14 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description Fetch the video from this http(s) URL instead of uploading it. Off unless the server
+         *     allows URL hosts (`serve --url-allow-host`): the host must be on that allowlist, every
+         *     address it resolves to must be public (no private, loopback, link-local, unique-local or
+         *     metadata addresses, IPv4 or IPv6), at most 5 redirects each checked the same way, and
+         *     size and time are capped.
+         */
+        VideoUrl: string;
         ModelName: string;
         /** @default 5 */
         TopK: number;
@@ -492,7 +523,20 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The request's deadline (`serve --request-timeout`) passed; its work was stopped. */
+        /** @description An API key is needed (`Authorization: Bearer <key>`), or the one sent is not valid. */
+        Unauthorized: {
+            headers: {
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /**
+         * @description `deadline_exceeded`: the request's deadline (`serve --request-timeout`) passed and its
+         *     work was stopped; or `url_fetch_timeout`: fetching `url` took too long.
+         */
         DeadlineExceeded: {
             headers: {
                 [name: string]: unknown;
@@ -503,6 +547,8 @@ export interface components {
         };
     };
     parameters: {
+        /** @description The video's URL instead of an upload (see the VideoUrl schema). */
+        VideoUrl: components["schemas"]["VideoUrl"];
         Model: components["schemas"]["ModelName"];
         TopK: components["schemas"]["TopK"];
         Protocol: components["schemas"]["ProtocolName"];
@@ -526,6 +572,8 @@ export interface operations {
     classify: {
         parameters: {
             query?: {
+                /** @description The video's URL instead of an upload (see the VideoUrl schema). */
+                url?: components["parameters"]["VideoUrl"];
                 model?: components["parameters"]["Model"];
                 topK?: components["parameters"]["TopK"];
                 protocol?: components["parameters"]["Protocol"];
@@ -538,14 +586,15 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "multipart/form-data": {
                     /**
                      * Format: binary
                      * @description The video file (any container and codec ffmpeg decodes).
                      */
-                    video: string;
+                    video?: string;
+                    url?: components["schemas"]["VideoUrl"];
                     model?: components["schemas"]["ModelName"];
                     topK?: components["schemas"]["TopK"];
                     protocol?: components["schemas"]["ProtocolName"];
@@ -567,10 +616,12 @@ export interface operations {
                 };
             };
             400: components["responses"]["Error"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["Error"];
             413: components["responses"]["Error"];
             415: components["responses"]["Error"];
             500: components["responses"]["Error"];
+            502: components["responses"]["Error"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["DeadlineExceeded"];
         };
@@ -578,6 +629,8 @@ export interface operations {
     detectTemporal: {
         parameters: {
             query?: {
+                /** @description The video's URL instead of an upload (see the VideoUrl schema). */
+                url?: components["parameters"]["VideoUrl"];
                 model?: components["parameters"]["Model"];
                 scoreThreshold?: components["parameters"]["ScoreThreshold"];
                 maxSegments?: components["parameters"]["MaxSegments"];
@@ -588,14 +641,15 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "multipart/form-data": {
                     /**
                      * Format: binary
                      * @description The video file (any container and codec ffmpeg decodes).
                      */
-                    video: string;
+                    video?: string;
+                    url?: components["schemas"]["VideoUrl"];
                     model?: components["schemas"]["ModelName"];
                     scoreThreshold?: components["schemas"]["ScoreThreshold"];
                     maxSegments?: components["schemas"]["MaxSegments"];
@@ -625,11 +679,13 @@ export interface operations {
                 };
             };
             400: components["responses"]["Error"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["Error"];
             413: components["responses"]["Error"];
             415: components["responses"]["Error"];
             429: components["responses"]["Error"];
             500: components["responses"]["Error"];
+            502: components["responses"]["Error"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["DeadlineExceeded"];
         };
@@ -637,6 +693,8 @@ export interface operations {
     detectSpatiotemporal: {
         parameters: {
             query?: {
+                /** @description The video's URL instead of an upload (see the VideoUrl schema). */
+                url?: components["parameters"]["VideoUrl"];
                 model?: components["parameters"]["Model"];
                 /** @description Keyframe times in seconds, comma-separated. */
                 timestamps?: number[];
@@ -658,11 +716,12 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "multipart/form-data": {
                     /** Format: binary */
-                    video: string;
+                    video?: string;
+                    url?: components["schemas"]["VideoUrl"];
                     model?: components["schemas"]["ModelName"];
                     /** @description People per timestamp as JSON (see above). */
                     boxes?: string;
@@ -700,11 +759,13 @@ export interface operations {
                 };
             };
             400: components["responses"]["Error"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["Error"];
             413: components["responses"]["Error"];
             415: components["responses"]["Error"];
             429: components["responses"]["Error"];
             500: components["responses"]["Error"];
+            502: components["responses"]["Error"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["DeadlineExceeded"];
         };
@@ -733,6 +794,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["Error"];
             503: components["responses"]["Error"];
         };
@@ -764,6 +826,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["Error"];
             503: components["responses"]["Error"];
         };
@@ -789,6 +852,7 @@ export interface operations {
                     };
                 };
             };
+            401: components["responses"]["Unauthorized"];
             503: components["responses"]["Error"];
         };
     };
@@ -837,6 +901,27 @@ export interface operations {
             503: components["responses"]["Error"];
         };
     };
+    metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus text exposition format. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+        };
+    };
     openapi: {
         parameters: {
             query?: never;
@@ -855,6 +940,7 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
+            401: components["responses"]["Unauthorized"];
         };
     };
 }

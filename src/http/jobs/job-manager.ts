@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { AbortedError, NotFoundError, ServiceError } from '../../errors.js';
-import { ACTIVE_STATUSES, type JobError, type JobKind, type JobPatch, type JobRecord, type JobStore } from './job-store.js';
+import { ACTIVE_STATUSES, type JobError, type JobKind, type JobPatch, type JobRecord, type JobStatus, type JobStore } from './job-store.js';
+import { SILENT_LOGGER, type Logger } from '../logging.js';
 
 export interface JobProgress {
   readonly stage: string;
@@ -29,6 +30,8 @@ export interface JobManagerOptions {
   readonly retentionMs: number;
   /** Times a job may be started; a restart re-runs an interrupted job while under this. */
   readonly maxAttempts: number;
+  /** Where job events and unexpected errors are logged (default: nowhere). */
+  readonly logger?: Logger;
 }
 
 export const DEFAULT_JOB_OPTIONS: Omit<JobManagerOptions, 'dataDir'> = { maxQueued: 16, concurrency: 1, retentionMs: 24 * 3600_000, maxAttempts: 2 };
@@ -138,6 +141,12 @@ export class JobManager {
   }
 
   /** Jobs queued or running now. */
+  /** Jobs kept, by status (for metrics). */
+  countsByStatus(): Record<JobStatus, number> {
+    const statuses: JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
+    return Object.fromEntries(statuses.map((s) => [s, this.store.countWithStatus([s])])) as Record<JobStatus, number>;
+  }
+
   get active(): number {
     return this.store.countWithStatus(ACTIVE_STATUSES);
   }
@@ -187,11 +196,20 @@ export class JobManager {
       const eta = p.fraction > 0.02 ? (elapsed / p.fraction) * (1 - p.fraction) : null;
       if (this.store.get(job.id)?.status === 'running') this.store.update(job.id, { stage: p.stage, progress: p.fraction, etaSec: eta === null ? null : Math.round(eta * 10) / 10 });
     };
+    const log = (this.options.logger ?? SILENT_LOGGER).child({ jobId: job.id, kind: job.kind });
+    log.info({ attempt: job.attempts + 1 }, 'job started');
     try {
       const result = await this.runner({ ...job, status: 'running' }, controller.signal, onProgress);
-      if (!controller.signal.aborted) this.finish(job.id, 'succeeded', { result, progress: 1, etaSec: 0 });
+      if (!controller.signal.aborted) {
+        this.finish(job.id, 'succeeded', { result, progress: 1, etaSec: 0 });
+        log.info({ ms: Date.now() - startedAt }, 'job succeeded');
+      }
     } catch (error) {
-      if (!controller.signal.aborted) this.finish(job.id, 'failed', { error: toJobError(error) });
+      if (!controller.signal.aborted) {
+        const jobError = toJobError(error, log);
+        this.finish(job.id, 'failed', { error: jobError });
+        log.warn({ ms: Date.now() - startedAt, code: jobError.code, status: jobError.status }, 'job failed');
+      }
       else if (this.closed) { /* left 'running': the next start re-runs it */ }
     } finally {
       this.running.delete(job.id);
@@ -214,8 +232,8 @@ export class JobManager {
   }
 }
 
-function toJobError(error: unknown): JobError {
+function toJobError(error: unknown, logger: Logger): JobError {
   if (error instanceof ServiceError) return { status: error.status, code: error.code, message: error.message };
-  console.error(error);
+  logger.error({ err: error }, 'job failed with an internal error');
   return { status: 500, code: 'internal_error', message: 'internal error; the server log has the details' };
 }

@@ -10,23 +10,30 @@ import { JobManager, type JobManagerOptions, type JobRunner } from './job-manage
 import { SqliteJobStore } from './sqlite-job-store.js';
 
 export function temporalJobRunner(state: ServiceState): JobRunner {
-  return (job, signal, onProgress) => {
-    const input = { file: job.inputPath!, displayName: String(job.request.fileName ?? 'video') };
-    const model = typeof job.request.model === 'string' ? job.request.model : undefined;
-    if (job.kind === 'spatiotemporal-detection') {
-      return detectSpatiotemporal(input, state.registry.resolveSpatiotemporal(model), (job.request.options ?? {}) as SpatiotemporalOptions, {
-        limits: state.config.limits, signal, onProgress,
-        ...((job.request.options as SpatiotemporalOptions | undefined)?.boxes?.length ? {} : { detector: state.personDetector() }),
-      });
-    }
-    return detectTemporal(input, state.registry.resolveTemporal(model), (job.request.options ?? {}) as TemporalDetectOptions,
-      { limits: state.config.limits, maxBatch: state.config.maxBatch, signal, onProgress });
+  return async (job, signal, onProgress) => {
+    const result = await runJob(state, job, signal, onProgress);
+    state.metrics.observeStages(job.kind, result.timings);
+    return result;
   };
+}
+
+/** The pipeline of the job's kind on its stored input. */
+function runJob(state: ServiceState, job: Parameters<JobRunner>[0], signal: AbortSignal, onProgress: Parameters<JobRunner>[2]) {
+  const input = { file: job.inputPath!, displayName: String(job.request.fileName ?? 'video') };
+  const model = typeof job.request.model === 'string' ? job.request.model : undefined;
+  if (job.kind === 'spatiotemporal-detection') {
+    return detectSpatiotemporal(input, state.registry.resolveSpatiotemporal(model), (job.request.options ?? {}) as SpatiotemporalOptions, {
+      limits: state.config.limits, signal, onProgress,
+      ...((job.request.options as SpatiotemporalOptions | undefined)?.boxes?.length ? {} : { detector: state.personDetector() }),
+    });
+  }
+  return detectTemporal(input, state.registry.resolveTemporal(model), (job.request.options ?? {}) as TemporalDetectOptions,
+    { limits: state.config.limits, maxBatch: state.config.maxBatch, signal, onProgress });
 }
 
 /** The job queue of a server: SQLite at `<stateDir>/jobs.sqlite`, inputs under `<stateDir>/jobs/`. */
 export function createJobManager(state: ServiceState, stateDir: string, options: Omit<JobManagerOptions, 'dataDir'>): JobManager {
   const dataDir = join(stateDir, 'jobs');
-  const manager = new JobManager(new SqliteJobStore(join(stateDir, 'jobs.sqlite')), temporalJobRunner(state), { ...options, dataDir });
+  const manager = new JobManager(new SqliteJobStore(join(stateDir, 'jobs.sqlite')), temporalJobRunner(state), { ...options, dataDir, logger: state.logger });
   return manager;
 }

@@ -15,10 +15,10 @@ import type { JobManager } from '../jobs/job-manager.js';
 import type { JobRecord } from '../jobs/job-store.js';
 import { definedOnly } from '../form-fields.js';
 import type { ServiceState } from '../service-state.js';
-import { uploadedVideo } from '../upload.js';
+import { checkVideoSource, requestVideo } from '../video-source.js';
 
 type DetectQuery = NonNullable<operations['detectTemporal']['parameters']['query']>;
-type DetectForm = Omit<operations['detectTemporal']['requestBody']['content']['multipart/form-data'], 'video'>;
+type DetectForm = Omit<NonNullable<operations['detectTemporal']['requestBody']>['content']['multipart/form-data'], 'video'>;
 type WireJob = components['schemas']['Job'];
 
 const iso = (ms: number | null): string | undefined => (ms === null ? undefined : new Date(ms).toISOString());
@@ -50,21 +50,21 @@ function jobsOf(state: ServiceState): JobManager {
 
 export function detectTemporalHandler(state: ServiceState) {
   return async (req: Request, res: Response): Promise<void> => {
+    const { video: _video, ...form } = (req.body ?? {}) as DetectForm & { video?: unknown };
+    const merged = { ...definedOnly(req.query as DetectQuery), ...definedOnly(form) };
+    checkVideoSource(req, merged.url);
     const registry = state.registry;
     const jobs = jobsOf(state);
-    const upload = uploadedVideo(req);
-    if (!upload) throw new InvalidParameterError('video', (req.body as { video?: unknown })?.video, 'must be a file uploaded as multipart/form-data');
-    const { video: _video, ...form } = req.body as DetectForm & { video?: unknown };
-    const merged = { ...definedOnly(req.query as DetectQuery), ...definedOnly(form) };
     const options: TemporalDetectOptions = {
       ...(merged.scoreThreshold !== undefined ? { scoreThreshold: Number(merged.scoreThreshold) } : {}),
       ...(merged.maxSegments !== undefined ? { maxSegments: Number(merged.maxSegments) } : {}),
     };
     checkDetectOptions(options);
     const { detector } = registry.resolveTemporal(merged.model);
+    const video = await requestVideo(req, res, state, merged.url, contextOf(res).signal);
     // Refuse what cannot be decoded now, not in a job the client polls later.
-    await probeWithinLimits(upload.path, upload.originalName || 'video', state.config.limits);
-    const job = jobs.submit({ model: detector.name, options, fileName: upload.originalName || 'video' }, upload.path);
+    await probeWithinLimits(video.path, video.name, state.config.limits);
+    const job = jobs.submit({ model: detector.name, options, fileName: video.name }, video.path);
     await answerSubmitted(res, state, job, merged.wait, undefined);
   };
 }
@@ -111,7 +111,7 @@ export function getJobHandler(state: ServiceState) {
 }
 
 type SpatialQuery = NonNullable<operations['detectSpatiotemporal']['parameters']['query']>;
-type SpatialForm = Omit<operations['detectSpatiotemporal']['requestBody']['content']['multipart/form-data'], 'video'>;
+type SpatialForm = Omit<NonNullable<operations['detectSpatiotemporal']['requestBody']>['content']['multipart/form-data'], 'video'>;
 
 function parseTimestamps(given: string | number[] | undefined): number[] | undefined {
   if (given === undefined) return undefined;
@@ -137,12 +137,11 @@ function parseBoxes(text: string | undefined): GivenKeyframeBoxes[] | undefined 
 
 export function detectSpatiotemporalHandler(state: ServiceState) {
   return async (req: Request, res: Response): Promise<void> => {
+    const { video: _video, ...form } = (req.body ?? {}) as SpatialForm & { video?: unknown };
+    const merged = { ...definedOnly(req.query as SpatialQuery), ...definedOnly(form) };
+    checkVideoSource(req, merged.url);
     const registry = state.registry;
     const jobs = jobsOf(state);
-    const upload = uploadedVideo(req);
-    if (!upload) throw new InvalidParameterError('video', (req.body as { video?: unknown })?.video, 'must be a file uploaded as multipart/form-data');
-    const { video: _video, ...form } = req.body as SpatialForm & { video?: unknown };
-    const merged = { ...definedOnly(req.query as SpatialQuery), ...definedOnly(form) };
     const boxes = parseBoxes(merged.boxes as string | undefined);
     const timestamps = parseTimestamps(merged.timestamps as string | number[] | undefined);
     const options: SpatiotemporalOptions = {
@@ -155,9 +154,10 @@ export function detectSpatiotemporalHandler(state: ServiceState) {
     };
     const { head } = registry.resolveSpatiotemporal(merged.model);
     checkShortSide(options.shortSide, head.folder.manifest.head.patchSize);
-    const info = await probeWithinLimits(upload.path, upload.originalName || 'video', state.config.limits);
+    const video = await requestVideo(req, res, state, merged.url, contextOf(res).signal);
+    const info = await probeWithinLimits(video.path, video.name, state.config.limits);
     keyframeTimes(info.durationSec, options); // bad timestamps are a 400 now, not a failed job later
-    const job = jobs.submit({ model: head.name, options, fileName: upload.originalName || 'video' }, upload.path, 'spatiotemporal-detection');
+    const job = jobs.submit({ model: head.name, options, fileName: video.name }, video.path, 'spatiotemporal-detection');
     await answerSubmitted(res, state, job, merged.wait, merged.format);
   };
 }

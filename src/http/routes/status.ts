@@ -28,9 +28,17 @@ export function healthHandler(state: ServiceState) {
   };
 }
 
+/** Prometheus text format. */
+export function metricsHandler(state: ServiceState) {
+  return async (_req: Request, res: Response): Promise<void> => {
+    res.type(state.metrics.registry.contentType).send(await state.metrics.registry.metrics());
+  };
+}
+
 export function readyHandler(state: ServiceState) {
   return (_req: Request, res: Response): void => {
-    if (!state.ready) throw new UnavailableError('not_ready', 'models are still loading');
+    const reason = state.notReadyReason();
+    if (reason) throw reason;
     res.json({ ready: true, models: [...state.registry.list(), ...state.registry.listTemporal(), ...state.registry.listSpatiotemporal()].map((m) => m.name) });
   };
 }

@@ -9,6 +9,7 @@ import { Float32Pool } from '../../runtime/buffer-pool.js';
 import type { ExecutionProvider } from '../../runtime/inference-runner.js';
 import type { LoadedModel } from '../../runtime/model-registry.js';
 import { float32Tensor, type Float32Tensor } from '../../runtime/tensor.js';
+import type { ViewBatcher } from '../../runtime/view-batcher.js';
 import { probeWithinLimits, type VideoLimits } from '../../video/limits.js';
 import type { VideoInfo } from '../../video/probe.js';
 import type { SamplingProtocol } from '../../video/sampling.js';
@@ -31,6 +32,10 @@ export interface ClassifySettings {
   /** Views per ONNX Runtime run. */
   readonly maxBatch: number;
   readonly signal?: AbortSignal;
+  /** Told the views of each ONNX Runtime run (metrics). */
+  readonly onBatch?: (views: number) => void;
+  /** Share runs with other requests' views (batching across requests); absent: runs of our own. */
+  readonly batcher?: ViewBatcher;
 }
 
 export interface ClassifyResult {
@@ -116,6 +121,15 @@ async function inferViews(
     const video: Float32Tensor = float32Tensor(batch.subarray(0, count * plan.viewLength), [count, 3, numFrames, size, size]);
     const runStarted = performance.now();
     batches++;
+    if (settings.batcher) {
+      return settings.batcher.submit(video, settings.signal).then((result) => {
+        inferenceMs += performance.now() - runStarted;
+        batchPool.give(batch);
+        assert(result.classes === classes, () => `model '${model.name}' returned ${result.classes} classes, expected ${classes}`);
+        logits.set(result.logits, firstView * classes);
+      });
+    }
+    settings.onBatch?.(count);
     return model.runner.run({ [BACKBONE_INPUT]: video }, ['logits'], { transferInputs: true }).then(({ outputs, inputs }) => {
       inferenceMs += performance.now() - runStarted;
       const returned = inputs?.[BACKBONE_INPUT]?.data;

@@ -1,0 +1,34 @@
+/**
+ * Optional API keys: with keys configured, every route but liveness and readiness needs
+ * `Authorization: Bearer <key>` (401 `unauthorized` otherwise). Keys are compared in constant
+ * time, as digests so their lengths do not leak either.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import { ServiceError } from '../errors.js';
+
+/** Paths a load balancer or orchestrator probes without credentials. */
+export const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
+
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+
+export function requireApiKey(keys: readonly string[]) {
+  const digests = keys.map(digest);
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (digests.length === 0 || OPEN_PATHS.has(req.path)) {
+      next();
+      return;
+    }
+    const match = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
+    const given = match ? digest(match[1]!) : undefined;
+    // Every key is compared, so the time does not say which one nearly matched.
+    let ok = false;
+    for (const d of digests) if (given && timingSafeEqual(given, d)) ok = true;
+    if (ok) {
+      next();
+      return;
+    }
+    res.setHeader('WWW-Authenticate', 'Bearer realm="videomae"');
+    next(new ServiceError(401, 'unauthorized', match ? 'the API key in the Authorization header is not valid' : 'this server needs an API key: send Authorization: Bearer <key>', { parameter: 'Authorization' }));
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * Lifecycle and visibility, played out: a graceful shutdown with a request in flight, a model
+ * folder that fails to load (readiness false and why, the others serving), Prometheus metrics,
+ * JSON logs that carry the request id, and optional API keys.
+ */
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/http/app.js';
+import { createLogger } from '../../src/http/logging.js';
+import { startServer } from '../../src/http/server.js';
+import { ServiceState } from '../../src/http/service-state.js';
+import { ModelRegistry } from '../../src/runtime/model-registry.js';
+import { DEFAULT_LIMITS } from '../../src/video/limits.js';
+import { prepareTestModels, type TestModels } from '../helpers/models.js';
+import { expectError, expectMatchesSpec } from '../helpers/openapi.js';
+import { VideoFactory } from '../helpers/videos.js';
+
+const videos = new VideoFactory();
+const root = mkdtempSync(join(tmpdir(), 'videomae-lifecycle-'));
+let models: TestModels;
+
+beforeAll(async () => { models = await prepareTestModels(); });
+afterAll(() => {
+  models?.cleanup();
+  videos.cleanup();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('graceful shutdown', () => {
+  it('turns unready, refuses new work, lets the request in flight finish, then closes', async () => {
+    const running = await startServer({
+      host: '127.0.0.1', port: 0, modelsDir: models.dir, device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4,
+      tempDir: join(root, 'tmp1'), stateDir: join(root, 'state1'), logger: createLogger(undefined, 'silent'),
+    });
+    await running.loaded;
+    const api = request(running.url);
+    expect((await api.get('/readyz')).status).toBe(200);
+    const file = videos.pattern('inflight.mp4', 20, '320x240', 25, ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-crf', '30']);
+    const inflight = api.post('/classify').query({ model: 'mini-k400', protocol: 'k400', numClips: 8 }).attach('video', file).then((r) => r);
+    while (running.state.admission.load.running === 0) await new Promise((r) => setTimeout(r, 10));
+    const stopped = running.shutdown(60_000);
+    expectError(await api.get('/readyz'), 'GET', '/readyz', 503, 'shutting_down');
+    const refused = await api.post('/classify').attach('video', videos.pattern('late.mp4', 1));
+    expectError(refused, 'POST', '/classify', 503, 'shutting_down');
+    expect(refused.headers['retry-after']).toBe('5');
+    const finished = await inflight;
+    expect(finished.status).toBe(200);
+    expect(await stopped).toEqual({ unfinished: 0 });
+    await expect(fetch(`${running.url}/healthz`)).rejects.toThrow();
+  });
+
+  it('cuts what is still running when the grace period ends', async () => {
+    const running = await startServer({
+      host: '127.0.0.1', port: 0, modelsDir: models.dir, device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4,
+      tempDir: join(root, 'tmp2'), stateDir: join(root, 'state2'), logger: createLogger(undefined, 'silent'),
+    });
+    await running.loaded;
+    const file = videos.pattern('long.mp4', 30, '320x240', 25, ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-crf', '30']);
+    const inflight = request(running.url).post('/classify').query({ model: 'mini-k400', protocol: 'k400', numClips: 12 }).attach('video', file).then(() => 'answered', () => 'cut');
+    while (running.state.admission.load.running === 0) await new Promise((r) => setTimeout(r, 10));
+    expect(await running.shutdown(300)).toEqual({ unfinished: 1 });
+    expect(await inflight).toBe('cut');
+  });
+});
+
+describe('a model that fails to load', () => {
+  it('keeps /readyz false and says why, while the other models serve', async () => {
+    const dir = join(root, 'models-broken');
+    cpSync(join(models.dir, 'default'), join(dir, 'default'), { recursive: true });
+    cpSync(join(models.dir, 'default'), join(dir, 'broken'), { recursive: true });
+    const manifest = JSON.parse((await import('node:fs')).readFileSync(join(dir, 'broken', 'model.json'), 'utf8'));
+    writeFileSync(join(dir, 'broken', 'model.json'), JSON.stringify({ ...manifest, name: 'broken' }));
+    writeFileSync(join(dir, 'broken', 'model.onnx'), 'not an onnx graph');
+    const registry = await ModelRegistry.load(dir, { device: 'cpu' });
+    const state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: root });
+    state.setRegistry(registry);
+    const server = createApp(state).listen(0);
+    try {
+      const ready = await request(server).get('/readyz');
+      expectError(ready, 'GET', '/readyz', 503, 'model_failed');
+      expect(ready.body.error.message).toMatch(/'broken'/);
+      const health = await request(server).get('/healthz');
+      expect(health.body.ready).toBe(false);
+      const ok = await request(server).post('/classify').query({ model: 'default', protocol: 'fast' }).attach('video', videos.pattern('ok.mp4', 1));
+      expect(ok.status).toBe(200);
+      expectError(await request(server).post('/classify').query({ model: 'broken' }).attach('video', videos.pattern('ok2.mp4', 1)), 'POST', '/classify', 404, 'model_not_found');
+    } finally {
+      server.close();
+      await registry.close();
+    }
+  });
+});
+
+describe('metrics, logs, API keys', () => {
+  let registry: ModelRegistry;
+  beforeAll(async () => { registry = await ModelRegistry.load(models.dir, { device: 'cpu' }); });
+  afterAll(async () => { await registry?.close(); });
+
+  it('exposes Prometheus metrics: requests, stage latencies, queue depth, batch sizes, refusals', async () => {
+    const state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: root });
+    state.setRegistry(registry);
+    const server = createApp(state).listen(0);
+    try {
+      expect((await request(server).post('/classify').query({ protocol: 'fast' }).attach('video', videos.pattern('m.mp4', 1))).status).toBe(200);
+      expect((await request(server).post('/classify').attach('video', videos.text('m.txt', 'text'))).status).toBe(415);
+      const res = await request(server).get('/metrics');
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toMatch(/text\/plain/);
+      const text = res.text;
+      expect(text).toMatch(/videomae_http_requests_total\{route="\/classify",method="POST",status="200"\} 1/);
+      expect(text).toMatch(/videomae_http_requests_total\{route="\/classify",method="POST",status="415"\} 1/);
+      for (const stage of ['probe', 'decode', 'preprocess', 'inference']) expect(text).toMatch(new RegExp(`videomae_stage_duration_seconds_count\\{task="classify",stage="${stage}"\\} 1`));
+      expect(text).toMatch(/videomae_queue_depth\{queue="classify",state="running"\} 0/);
+      expect(text).toMatch(/videomae_inference_batch_size_count [1-9]/);
+      expect(text).toMatch(/videomae_media_refusals_total\{code="undecodable_media"\} 1/);
+      expect(text).toMatch(/videomae_ffmpeg_failures_total \d+/);
+      expect(text).toMatch(/videomae_process_resident_memory_bytes \d+/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('logs JSON lines that carry the request id the client got back, and no stack in responses', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ write: (line: string) => { lines.push(line); } }, 'info');
+    const state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: root, logger });
+    state.setRegistry(registry);
+    const server = createApp(state).listen(0);
+    try {
+      const res = await request(server).post('/classify').set('X-Request-Id', 'req-log-1').query({ protocol: 'fast' }).attach('video', videos.pattern('l.mp4', 1));
+      expect(res.status).toBe(200);
+      expect(res.headers['x-request-id']).toBe('req-log-1');
+      const bad = await request(server).post('/classify').attach('video', videos.text('l.txt', 'text'));
+      await new Promise((r) => setTimeout(r, 50));
+      const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      const mine = parsed.filter((l) => l.reqId === 'req-log-1');
+      expect(mine.length).toBeGreaterThan(0);
+      expect(mine.at(-1)).toMatchObject({ level: 30, msg: 'request done', route: '/classify', status: 200, service: 'videomae' });
+      expect(parsed.find((l) => l.reqId === bad.headers['x-request-id'])).toMatchObject({ status: 415 });
+      expect(JSON.stringify(bad.body)).not.toMatch(/\n\s+at /);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('needs a bearer key on everything but health and readiness when keys are configured', async () => {
+    const key = 'test-key-0123456789abcdef';
+    const state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: root, apiKeys: [key] });
+    state.setRegistry(registry);
+    const server = createApp(state).listen(0);
+    try {
+      expect((await request(server).get('/healthz')).status).toBe(200);
+      expect((await request(server).get('/readyz')).status).toBe(200);
+      const none = await request(server).get('/models');
+      expectError(none, 'GET', '/models', 401, 'unauthorized');
+      expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
+      expectError(await request(server).get('/models').set('Authorization', 'Bearer wrong-key-0123456789'), 'GET', '/models', 401, 'unauthorized');
+      expectError(await request(server).post('/classify').attach('video', videos.pattern('k.mp4', 1)), 'POST', '/classify', 401, 'unauthorized');
+      expect((await request(server).get('/metrics')).status).toBe(401);
+      const ok = await request(server).get('/models').set('Authorization', `Bearer ${key}`);
+      expect(ok.status).toBe(200);
+      expectMatchesSpec(ok, 'GET', '/models');
+    } finally {
+      server.close();
+    }
+  });
+});
