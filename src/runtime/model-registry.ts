@@ -175,9 +175,14 @@ export class ModelRegistry {
     return this.models.size;
   }
 
-  /** The named model, or the default one when no name is given. */
+  /**
+   * The named model, or the default one when no name is given: the configured default, else
+   * 'default', else the first model with a classification head (features-only encoders that
+   * detectors use are never picked).
+   */
   resolve(name: string | undefined): LoadedModel {
-    const wanted = name ?? this.defaultName ?? this.list()[0]?.name;
+    const classifiers = this.list().filter((m) => m.folder.architecture.numClasses > 0);
+    const wanted = name ?? this.defaultName ?? (this.models.get('default')?.folder.architecture.numClasses ? 'default' : classifiers[0]?.name ?? this.list()[0]?.name);
     const model = wanted === undefined ? undefined : this.models.get(wanted);
     if (!model) {
       throw new NotFoundError('model_not_found', `model '${wanted ?? ''}' does not exist; available: ${[...this.models.keys()].join(', ') || 'none'}`, { parameter: 'model', value: wanted });

@@ -5,16 +5,21 @@
  * no temp file or child process left behind).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, readdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeArchitecture } from '../../src/config/architectures.js';
 import { createApp } from '../../src/http/app.js';
+import { exportModelFolder } from '../../src/onnx/export-model.js';
+import { createModelFolder } from '../../src/weights/create-model.js';
+import { randomWeights } from '../../src/weights/random-init.js';
 import { ServiceState } from '../../src/http/service-state.js';
-import { ModelRegistry } from '../../src/runtime/model-registry.js';
+import { ModelRegistry, type LoadedModel } from '../../src/runtime/model-registry.js';
+import { classifyVideo } from '../../src/tasks/classify/pipeline.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { prepareTestModels, type TestModels } from '../helpers/models.js';
 import { expectError, expectMatchesSpec } from '../helpers/openapi.js';
@@ -139,6 +144,43 @@ describe('batching across requests', () => {
     } finally {
       shared.server.close();
       alone.server.close();
+    }
+  });
+});
+
+describe('failures inside the pipeline', () => {
+  it('turns an inference run that fails mid-video into an error of that request, not a process crash', async () => {
+    const real = registry.resolve('default');
+    let runs = 0;
+    const failing = { ...real, runner: { ...real.runner, provider: 'cpu', run: () => { runs++; return Promise.reject(new Error('session lost')); } } } as unknown as LoadedModel;
+    const file = videos.pattern('fails.mp4', 3);
+    await expect(classifyVideo({ file }, failing, { protocol: 'k400' }, { limits: DEFAULT_LIMITS, maxBatch: 1 })).rejects.toThrow('session lost');
+    expect(runs).toBeGreaterThan(0);
+    expect(await waitFor(() => childProcesses('ffmpeg').length === 0, 5_000)).toBe(true);
+  });
+
+  it('refuses to classify with a features-only encoder, and never picks one as the default', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'videomae-encoder-'));
+    const architecture = makeArchitecture('vit_tiny_test', { numClasses: 0, numFrames: 4, imageSize: 32 });
+    // Named to sort first: the default must still be the classifier.
+    await createModelFolder({ dir: join(dir, 'aaa-encoder'), name: 'aaa-encoder', architecture, tensors: randomWeights(architecture, 3), provenance: { source: 'random-init', trained: false, metrics: {} } });
+    await exportModelFolder(join(dir, 'aaa-encoder'));
+    cpSync(join(models.dir, 'default'), join(dir, 'default'), { recursive: true });
+    const withEncoder = await ModelRegistry.load(dir, { device: 'cpu' });
+    const state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: uploadRoot });
+    state.setRegistry(withEncoder);
+    const server = createApp(state).listen(0);
+    try {
+      const res = await request(server).post('/classify').query({ model: 'aaa-encoder' }).attach('video', videos.pattern('enc.mp4', 1));
+      expectError(res, 'POST', '/classify', 400, 'model_cannot_classify');
+      expect(res.body.error.message).toMatch(/'aaa-encoder'/);
+      const byDefault = await request(server).post('/classify').query({ protocol: 'fast' }).attach('video', videos.pattern('enc2.mp4', 1));
+      expect(byDefault.status).toBe(200);
+      expect(byDefault.body.model).toBe('default');
+    } finally {
+      server.close();
+      await withEncoder.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

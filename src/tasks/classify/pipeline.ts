@@ -3,7 +3,7 @@
  * (mean of softmax over views, top-k). Decoding the next views overlaps the inference of the
  * previous batch: the model runs on a worker thread while ffmpeg fills the next batch.
  */
-import { assert } from '../../errors.js';
+import { assert, InvalidParameterError } from '../../errors.js';
 import { BACKBONE_INPUT } from '../../onnx/vit-graph.js';
 import { Float32Pool } from '../../runtime/buffer-pool.js';
 import type { ExecutionProvider } from '../../runtime/inference-runner.js';
@@ -57,6 +57,9 @@ export async function classifyVideo(
   const started = performance.now();
   const displayName = input.displayName ?? input.file;
   // prepare
+  if (model.folder.architecture.numClasses === 0) {
+    throw new InvalidParameterError('model', model.name, 'is a features-only encoder (no classification head); name a classification model', 'model_cannot_classify');
+  }
   const protocol = chooseProtocol(model.folder, options);
   const preprocessing = modelPreprocessing(model.folder);
   const info = await probeWithinLimits(input.file, displayName, settings.limits, settings.signal);
@@ -153,6 +156,9 @@ async function inferViews(
       if (filled === maxBatch) {
         await running;
         running = submit(batch, filled, nextView);
+        // Awaited below; until then a failed run must not count as an unhandled rejection
+        // (which would take the whole process down).
+        running.catch(() => undefined);
         nextView += filled;
         batch = undefined;
         filled = 0;
