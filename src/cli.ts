@@ -113,7 +113,7 @@ function buildCli(): Command {
     .option('--retry-after <seconds>', 'Retry-After of a 503 at capacity', positiveInt, DEFAULT_ADMISSION.retryAfterSec)
     .option('--temp-dir <dir>', 'where uploads are spooled', join(tmpdir(), 'videomae'))
     .option('--state-dir <dir>', 'where jobs, their inputs and results are kept across restarts', join(tmpdir(), 'videomae-state'))
-    .option('--max-queued-jobs <n>', 'jobs queued or running at most (429 beyond)', positiveInt, DEFAULT_JOB_OPTIONS.maxQueued)
+    .option('--max-queued-jobs <n>', 'jobs queued or running at most (503 queue_full beyond)', positiveInt, DEFAULT_JOB_OPTIONS.maxQueued)
     .option('--job-retention <seconds>', 'how long finished jobs and their results are kept', positiveNumber, DEFAULT_JOB_OPTIONS.retentionMs / 1000)
     .option('--job-wait <seconds>', 'longest a ?wait=true request waits for its job', positiveNumber, 60)
     .option('--person-threshold <score>', 'person boxes the detector keeps (CenterNet score)', Number.parseFloat, 0.3)

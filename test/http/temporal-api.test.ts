@@ -1,6 +1,6 @@
 /**
  * POST /detect-temporal and /jobs/{id} in process: jobs queued, run, polled, waited for,
- * cancelled (ffmpeg stops), bounded (429), remembered across a restart of the job manager, and
+ * cancelled (ffmpeg stops), bounded (503 queue_full), remembered across a restart of the job manager, and
  * forgotten after the retention time; bad requests refused before any job exists.
  */
 import { spawnSync } from 'node:child_process';
@@ -141,12 +141,14 @@ describe('POST /detect-temporal', () => {
     expect((await api().get(`/jobs/${first.body.id}`)).status).toBe(404);
   });
 
-  it('answers 429 when the queue is full, and keeps serving', async () => {
+  it('answers 503 queue_full with Retry-After when the queue is full, and keeps serving', async () => {
     const long = videos.pattern('queue.mp4', 30, '160x120');
     const accepted = [];
     for (let i = 0; i < 3; i++) accepted.push(await api().post('/detect-temporal').attach('video', long));
     expect(accepted.map((r) => r.status)).toEqual([202, 202, 202]);
-    expectError(await api().post('/detect-temporal').attach('video', long), 'POST', '/detect-temporal', 429, 'queue_full');
+    const full = await api().post('/detect-temporal').attach('video', long);
+    expectError(full, 'POST', '/detect-temporal', 503, 'queue_full');
+    expect(full.headers['retry-after']).toBe('10');
     for (const r of accepted) await api().delete(`/jobs/${r.body.id}`);
     expect((await api().get('/healthz')).status).toBe(200);
   });

@@ -683,7 +683,6 @@ export interface operations {
             404: components["responses"]["Error"];
             413: components["responses"]["Error"];
             415: components["responses"]["Error"];
-            429: components["responses"]["Error"];
             500: components["responses"]["Error"];
             502: components["responses"]["Error"];
             503: components["responses"]["Unavailable"];
@@ -763,7 +762,6 @@ export interface operations {
             404: components["responses"]["Error"];
             413: components["responses"]["Error"];
             415: components["responses"]["Error"];
-            429: components["responses"]["Error"];
             500: components["responses"]["Error"];
             502: components["responses"]["Error"];
             503: components["responses"]["Unavailable"];

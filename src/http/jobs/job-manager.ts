@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { AbortedError, NotFoundError, ServiceError } from '../../errors.js';
+import { AbortedError, NotFoundError, ServiceError, UnavailableError } from '../../errors.js';
 import { ACTIVE_STATUSES, type JobError, type JobKind, type JobPatch, type JobRecord, type JobStatus, type JobStore } from './job-store.js';
 import { SILENT_LOGGER, type Logger } from '../logging.js';
 
@@ -22,7 +22,7 @@ export type JobRunner = (job: JobRecord, signal: AbortSignal, onProgress: (progr
 
 export interface JobManagerOptions {
   readonly dataDir: string;
-  /** Jobs queued or running at most; beyond it submissions get 429. */
+  /** Jobs queued or running at most; beyond it submissions get 503 queue_full with Retry-After. */
   readonly maxQueued: number;
   /** Jobs running at the same time. */
   readonly concurrency: number;
@@ -36,9 +36,10 @@ export interface JobManagerOptions {
 
 export const DEFAULT_JOB_OPTIONS: Omit<JobManagerOptions, 'dataDir'> = { maxQueued: 16, concurrency: 1, retentionMs: 24 * 3600_000, maxAttempts: 2 };
 
-export class QueueFullError extends ServiceError {
+/** 503 with Retry-After, like the other refusals at capacity. */
+export class QueueFullError extends UnavailableError {
   constructor(limit: number) {
-    super(429, 'queue_full', `the job queue is full (${limit} jobs queued or running); retry later`);
+    super('queue_full', `the job queue is full (${limit} jobs queued or running); retry later`, 10);
   }
 }
 
