@@ -9,9 +9,10 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import * as OpenApiValidator from 'express-openapi-validator';
 import { parse } from 'yaml';
 import { DeadlineError, UnavailableError } from '../errors.js';
-import { errorBody, toServiceError } from './error-mapping.js';
-import { contextOf, requestContext } from './request-context.js';
 import { requireApiKey } from './auth.js';
+import { errorBody, toServiceError } from './error-mapping.js';
+import { admit, answerAtDeadline, countOpen, refuseWhileDraining } from './guards.js';
+import { contextOf, requestContext } from './request-context.js';
 import { logOf, requestLogging } from './logging.js';
 import { classifyHandler } from './routes/classify.js';
 import { cancelJobHandler, detectSpatiotemporalHandler, detectTemporalHandler, getJobHandler } from './routes/jobs.js';
@@ -22,48 +23,6 @@ import { uploadMiddleware } from './upload.js';
 export const OPENAPI_PATH = fileURLToPath(new URL('../../openapi/openapi.yaml', import.meta.url));
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
-
-/** Admission before the upload is read: a refused request costs the server nothing. */
-function admit(state: ServiceState) {
-  return (_req: Request, res: Response, next: NextFunction): void => {
-    try {
-      res.once('close', state.admission.admit());
-      next();
-    } catch (error) {
-      next(error);
-    }
-  };
-}
-
-/** Open requests, so a graceful shutdown knows when the work in flight is done. */
-function countOpen(state: ServiceState) {
-  return (_req: Request, res: Response, next: NextFunction): void => {
-    state.openRequests++;
-    res.once('close', () => { state.openRequests--; });
-    next();
-  };
-}
-
-/** While shutting down, new work is refused; reads (jobs, models, health) still answer. */
-function refuseWhileDraining(state: ServiceState) {
-  return (req: Request, _res: Response, next: NextFunction): void => {
-    if (state.draining && req.method === 'POST') next(new UnavailableError('shutting_down', 'the service is shutting down and takes no new work; retry on another instance', 5));
-    else next();
-  };
-}
-
-/** When the deadline passes, the client gets its 504 now, even if the work is still unwinding. */
-function answerAtDeadline(deadlineMs: number) {
-  return (_req: Request, res: Response, next: NextFunction): void => {
-    const context = contextOf(res);
-    context.signal.addEventListener('abort', () => {
-      if (!context.deadlineExceeded() || res.headersSent) return;
-      res.setHeader('Connection', 'close');
-      res.status(504).json(errorBody(new DeadlineError(deadlineMs)));
-    }, { once: true });
-    next();
-  };
-}
 
 export function loadOpenApiDocument(): Record<string, unknown> {
   return parse(readFileSync(OPENAPI_PATH, 'utf8')) as Record<string, unknown>;
