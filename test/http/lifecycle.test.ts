@@ -14,7 +14,7 @@ import { startServer } from '../../src/http/server.js';
 import { ServiceState } from '../../src/http/service-state.js';
 import { ModelRegistry } from '../../src/runtime/model-registry.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
-import { prepareTestModels, type TestModels } from '../helpers/models.js';
+import { addTemporalTestModel, prepareTestModels, type TestModels } from '../helpers/models.js';
 import { expectError, expectMatchesSpec } from '../helpers/openapi.js';
 import { VideoFactory } from '../helpers/videos.js';
 
@@ -63,6 +63,39 @@ describe('graceful shutdown', () => {
     while (running.state.admission.load.running === 0) await new Promise((r) => setTimeout(r, 10));
     expect(await running.shutdown(300)).toEqual({ unfinished: 1 });
     expect(await inflight).toBe('cut');
+  });
+});
+
+describe('jobs across a shutdown', () => {
+  it('stops a running job on shutdown and runs it again at the next start', async () => {
+    const dir = join(root, 'models-jobs');
+    cpSync(join(models.dir, 'tiny-ucf'), join(dir, 'tiny-ucf'), { recursive: true }); // the temporal test model's backbone
+    await addTemporalTestModel(dir);
+    const options = {
+      host: '127.0.0.1', port: 0, modelsDir: dir, device: 'cpu' as const, limits: DEFAULT_LIMITS, maxBatch: 4,
+      tempDir: join(root, 'tmp3'), stateDir: join(root, 'state3'), logger: createLogger(undefined, 'silent'),
+    };
+    const first = await startServer(options);
+    await first.loaded;
+    const submitted = await request(first.url).post('/detect-temporal').attach('video', videos.pattern('job.mp4', 30, '160x120'));
+    expect(submitted.status).toBe(202);
+    const id = submitted.body.id as string;
+    while ((await request(first.url).get(`/jobs/${id}`)).body.status !== 'running') await new Promise((r) => setTimeout(r, 20));
+    expect(await first.shutdown(1_000)).toEqual({ unfinished: 0 });
+
+    const second = await startServer(options);
+    try {
+      await second.loaded;
+      let job = (await request(second.url).get(`/jobs/${id}`)).body;
+      const until = Date.now() + 60_000;
+      while (job.status !== 'succeeded' && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 100));
+        job = (await request(second.url).get(`/jobs/${id}`)).body;
+      }
+      expect(job).toMatchObject({ status: 'succeeded', attempts: 2 });
+    } finally {
+      await second.shutdown(1_000);
+    }
   });
 });
 
