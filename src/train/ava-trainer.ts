@@ -22,6 +22,7 @@ import { BACKBONE_INPUT } from '../onnx/vit-graph.js';
 import { loadModel, readActionClasses, type LoadedModel } from '../runtime/model-registry.js';
 import { float32Tensor } from '../runtime/tensor.js';
 import { clipAround } from '../tasks/spatiotemporal/detect.js';
+import { clipsInOrder, neededFrames } from '../tasks/spatiotemporal/clip-stream.js';
 import { headFeeds, roisInPixels } from '../tasks/spatiotemporal/head-inputs.js';
 import { fullFrameInputSize, type Size } from '../video/geometry.js';
 import { decodeFrames } from '../video/decode.js';
@@ -71,21 +72,21 @@ export interface ClipSettings { numFrames: number; rate: number; shortSide: numb
 
 /**
  * Every keyframe's clip as the serving path builds it: the whole frame at the short side (sides
- * rounded to the patch), normalized, [3, T, H, W]. Videos are decoded once each, in order.
+ * rounded to the patch), normalized, [3, T, H, W]. Each video is decoded once, in order, holding
+ * only the frames clips still need (clip-stream.ts).
  */
 async function* keyframeClips(keyframes: readonly Keyframe[], videosDir: string, c: ClipSettings, field: string): AsyncGenerator<{ index: number; input: Size; clip: Float32Array }> {
   const byVideo = new Map<string, number[]>();
   keyframes.forEach((k, i) => (byVideo.get(k.video) ?? byVideo.set(k.video, []).get(k.video)!).push(i));
-  for (const [video, indices] of byVideo) {
+  for (const [video, unordered] of byVideo) {
     const file = findVideo(videosDir, video, field);
     const info = await probeVideo(file);
     const input = fullFrameInputSize(info, c.shortSide, c.patchSize);
+    const indices = [...unordered].sort((x, y) => keyframes[x]!.timestamp - keyframes[y]!.timestamp);
     const clips = indices.map((i) => clipAround(Math.round(keyframes[i]!.timestamp * info.fps), c.numFrames, c.rate, info.frameCount));
-    const frames = new Map<number, Uint8Array>();
-    for await (const f of decodeFrames({ file, fps: info.fps, indices: [...new Set(clips.flat())].sort((x, y) => x - y), size: input })) frames.set(f.index, f.rgb);
-    const lastFrame = Math.max(...frames.keys());
-    for (const [n, index] of indices.entries()) {
-      yield { index, input, clip: packFrames(clips[n]!.map((x) => frames.get(Math.min(x, lastFrame))!), input, c.preprocessing) };
+    const decoded = decodeFrames({ file, fps: info.fps, indices: neededFrames(clips), size: input });
+    for await (const { clip, frames } of clipsInOrder(decoded, clips)) {
+      yield { index: indices[clip]!, input, clip: packFrames(frames, input, c.preprocessing) };
     }
   }
 }

@@ -17,6 +17,7 @@ import { fullFrameInputSize, type Size } from '../../video/geometry.js';
 import { probeWithinLimits, type VideoLimits } from '../../video/limits.js';
 import type { VideoInfo } from '../../video/probe.js';
 import { packFrames } from '../../video/transforms.js';
+import { clipsInOrder, neededFrames } from './clip-stream.js';
 import { headFeeds } from './head-inputs.js';
 
 /** The largest short side a request may ask for (the token count grows with its square). */
@@ -151,21 +152,18 @@ export async function detectSpatiotemporal(
   }
   const peopleMs = performance.now() - peopleStart;
 
-  // Actions: clips decoded in order; a frame is dropped once no later clip needs it.
+  // Actions: clips from one decoding pass, each as soon as its frames are in (clip-stream.ts).
   const actionsStart = performance.now();
   const { numFrames, rate } = m.clip;
   const frameSize = fullFrameInputSize(info, shortSide, m.head.patchSize);
   const clips = frames.map((f) => clipAround(f, numFrames, rate, info.frameCount));
-  const needed = [...new Set(clips.flat())].sort((a, b) => a - b);
   const preprocessing = backbone.folder.manifest.preprocessing;
-  const held = new Map<number, Uint8Array>();
   const keyframes: SpatiotemporalResult['keyframes'] = times.map((time, k) => ({ time, frame: frames[k]!, people: [] }));
-  let next = 0;
-  const runClip = async (k: number): Promise<void> => {
+  const runClip = async (k: number, clipFrames: Uint8Array[]): Promise<void> => {
     const boxes = people.get(k)!;
     const count = boxes.scores.length;
     if (count === 0) return;
-    const clip = packFrames(clips[k]!.map((i) => held.get(i)!), frameSize, preprocessing);
+    const clip = packFrames(clipFrames, frameSize, preprocessing);
     const { outputs } = await backbone.runner.run({ [BACKBONE_INPUT]: float32Tensor(clip, [1, 3, numFrames, frameSize.height, frameSize.width]) }, ['tokens']);
     const headOut = await head.runner.run(headFeeds(outputs.tokens!, frameSize, m.head.patchSize, boxes.boxes), [AVA_HEAD_OUTPUTS.scores]);
     const scores = headOut.outputs[AVA_HEAD_OUTPUTS.scores]!.data;
@@ -186,21 +184,10 @@ export async function detectSpatiotemporal(
       });
     }
   };
-  for await (const f of decodeFrames({ file: input.file, fps: info.fps, indices: needed, size: frameSize, ...(settings.signal ? { signal: settings.signal } : {}) })) {
-    held.set(f.index, f.rgb);
-    while (next < clips.length && Math.max(...clips[next]!) <= f.index) {
-      await runClip(next);
-      next++;
-      settings.onProgress?.({ stage: 'actions', fraction: 0.42 + 0.57 * (next / clips.length) });
-      const keepFrom = next < clips.length ? Math.min(...clips[next]!) : Infinity;
-      for (const index of held.keys()) if (index < keepFrom) held.delete(index);
-    }
-  }
-  // A video shorter than probed: the last clips repeat the last frame that came.
-  const last = Math.max(-1, ...held.keys());
-  for (; next < clips.length && last >= 0; next++) {
-    clips[next] = clips[next]!.map((i) => Math.min(i, last));
-    await runClip(next);
+  const decoded = decodeFrames({ file: input.file, fps: info.fps, indices: neededFrames(clips), size: frameSize, ...(settings.signal ? { signal: settings.signal } : {}) });
+  for await (const { clip, frames: clipFrames } of clipsInOrder(decoded, clips)) {
+    await runClip(clip, clipFrames);
+    settings.onProgress?.({ stage: 'actions', fraction: 0.42 + 0.57 * ((clip + 1) / clips.length) });
   }
   const { bytes: _b, streamCount: _s, ...video } = info;
   return {
