@@ -204,6 +204,20 @@ describe('deadlines', () => {
     }
   });
 
+  it('answers 504 to an upload that never finishes and gives its place back (slow loris)', async () => {
+    const { server, state } = serve({ requestTimeoutMs: 1_000, admission: { maxInFlight: 1, maxQueued: 0, retryAfterSec: 1 } });
+    try {
+      const held = heldUpload(server, videos.pattern('loris.mp4', 1));
+      const answer = await held.response;
+      expect(answer.status).toBe(504);
+      expect(JSON.parse(answer.body).error.code).toBe('deadline_exceeded');
+      expect(await waitFor(() => state.admission.load.running + state.admission.load.waiting === 0 && readdirSync(uploadRoot).length === 0, 3_000)).toBe(true);
+      expect((await request(server).post('/classify').query({ protocol: 'fast' }).attach('video', videos.pattern('after.mp4', 1))).status).toBe(200);
+    } finally {
+      server.close();
+    }
+  });
+
   it('echoes a sane X-Request-Id and replaces one that is not', async () => {
     const { server } = serve({});
     try {
