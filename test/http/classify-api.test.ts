@@ -2,7 +2,6 @@
  * The HTTP API the way a client uses it: real uploads of real videos (made with ffmpeg here),
  * the real default model on ONNX Runtime, and every response checked against the OpenAPI spec.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -16,6 +15,7 @@ import { ModelRegistry } from '../../src/runtime/model-registry.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { prepareTestModels, type TestModels } from '../helpers/models.js';
 import { expectError, expectMatchesSpec } from '../helpers/openapi.js';
+import { childProcesses, waitFor } from '../helpers/processes.js';
 import { VideoFactory } from '../helpers/videos.js';
 
 const MAX_UPLOAD = 2 * 1024 * 1024;
@@ -47,20 +47,6 @@ afterAll(async () => {
 
 const api = () => request(server);
 
-/** Child processes of this test process running `command`. */
-function childProcesses(command: string): string[] {
-  const out = spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' }).stdout;
-  return out.split('\n').filter((line) => line.trim().endsWith(command));
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return true;
-}
 
 describe('before the models are loaded', () => {
   it('is alive but not ready', async () => {

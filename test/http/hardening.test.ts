@@ -4,7 +4,7 @@
  * ffmpeg gone), and a corpus of hostile files made here (each a 4xx with its code, quickly, with
  * no temp file or child process left behind).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, readFileSync, readdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,6 +23,7 @@ import { classifyVideo } from '../../src/tasks/classify/pipeline.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { prepareTestModels, type TestModels } from '../helpers/models.js';
 import { expectError, expectMatchesSpec } from '../helpers/openapi.js';
+import { childProcesses, waitFor } from '../helpers/processes.js';
 import { VideoFactory } from '../helpers/videos.js';
 
 const videos = new VideoFactory();
@@ -30,19 +31,6 @@ const uploadRoot = mkdtempSync(join(tmpdir(), 'videomae-hardening-'));
 let models: TestModels;
 let registry: ModelRegistry;
 
-function childProcesses(command: string): string[] {
-  const out = spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' }).stdout;
-  return out.split('\n').filter((line) => line.trim().endsWith(command));
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return true;
-}
 
 /** A server of its own, sharing the loaded models. */
 function serve(config: Partial<ConstructorParameters<typeof ServiceState>[0]>): { server: Server; state: ServiceState } {
