@@ -12,19 +12,23 @@ export const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
 
+const AUTHENTICATED = 'authenticated';
+
+/** Whether the request carried a valid key (always true when the server has none). */
+export function isAuthenticated(res: Response): boolean {
+  return res.locals[AUTHENTICATED] === true;
+}
+
 export function requireApiKey(keys: readonly string[]) {
   const digests = keys.map(digest);
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (digests.length === 0 || OPEN_PATHS.has(req.path)) {
-      next();
-      return;
-    }
     const match = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
     const given = match ? digest(match[1]!) : undefined;
     // Every key is compared, so the time does not say which one nearly matched.
-    let ok = false;
+    let ok = digests.length === 0;
     for (const d of digests) if (given && timingSafeEqual(given, d)) ok = true;
-    if (ok) {
+    res.locals[AUTHENTICATED] = ok;
+    if (ok || OPEN_PATHS.has(req.path)) {
       next();
       return;
     }

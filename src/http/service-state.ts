@@ -12,7 +12,7 @@ import type { JobManager } from './jobs/job-manager.js';
 import { Admission, DEFAULT_ADMISSION, type AdmissionOptions } from './admission.js';
 import type { UrlFetchPolicy } from './fetch-url.js';
 import { ViewBatcher, type BatcherOptions } from '../runtime/view-batcher.js';
-import type { LoadedModel } from '../runtime/model-registry.js';
+import { publicFailure, type LoadedModel } from '../runtime/model-registry.js';
 import { SILENT_LOGGER, type Logger } from './logging.js';
 import { ServiceMetrics } from './metrics.js';
 
@@ -31,6 +31,8 @@ export interface ServiceConfig {
   readonly personEnlarge?: number;
   /** Every request's deadline (504 and its work stopped when it passes); 0 = none. Default 120 s. */
   readonly requestTimeoutMs?: number;
+  /** An upload that sends no byte for this long is cut with 408 (default 30 s; 0 = never). */
+  readonly uploadIdleTimeoutMs?: number;
   /** Inference requests in flight and waiting (503 + Retry-After beyond). */
   readonly admission?: AdmissionOptions;
   /** Structured logs (default: none; `serve` logs JSON to stdout). */
@@ -96,9 +98,9 @@ export class ServiceState {
   /** Requests open now (the graceful shutdown waits for them). */
   openRequests = 0;
 
-  /** Serving every model, and not shutting down. */
+  /** Serving the default model of every task it has folders for, and not shutting down. */
   get ready(): boolean {
-    return this.loaded !== undefined && this.loaded.failures.length === 0 && this.drainingSince === undefined;
+    return this.loaded !== undefined && this.loaded.unservedTasks().length === 0 && this.drainingSince === undefined;
   }
 
   get draining(): boolean {
@@ -110,16 +112,21 @@ export class ServiceState {
     this.drainingSince ??= Date.now();
   }
 
-  /** Why the service is not ready, or undefined when it is. */
-  notReadyReason(): UnavailableError | undefined {
+  /**
+   * Why the service is not ready, or undefined when it is. `detailed` names the failed models
+   * (by name, never by path); without it (API keys on, no key given) only their count is said.
+   */
+  notReadyReason(detailed = true): UnavailableError | undefined {
     if (this.drainingSince !== undefined) return new UnavailableError('shutting_down', 'the service is shutting down; it finishes the requests in flight and takes no new ones');
     if (!this.loaded) return new UnavailableError('not_ready', 'models are still loading');
-    const failures = this.loaded.failures;
-    if (failures.length) {
-      const which = failures.map((f) => `'${f.name ?? f.folder}' (${f.code}: ${f.message})`).join('; ');
-      return new UnavailableError('model_failed', `${failures.length} model folder(s) failed to load and are not served: ${which}; the others serve`);
-    }
-    return undefined;
+    const unserved = this.loaded.unservedTasks();
+    if (unserved.length === 0) return undefined;
+    if (!detailed) return new UnavailableError('model_failed', `${unserved.length} task(s) have no default model serving; send an API key to see which`);
+    const which = unserved.map(({ task, failure }) => {
+      const shown = publicFailure(failure);
+      return `${task}: '${shown.name}' (${shown.code}: ${shown.message})`;
+    }).join('; ');
+    return new UnavailableError('model_failed', `the default model of ${unserved.length} task(s) failed to load and is not served: ${which}`);
   }
 
   setRegistry(registry: ModelRegistry): void {

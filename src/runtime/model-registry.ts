@@ -3,13 +3,15 @@
  * a model.json, each with its labels and a loaded inference runner.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { readLabels } from '../config/labels.js';
-import { MANIFEST_FILE, modelTask, readModelFolder, readSpatiotemporalModelFolder, readTemporalModelFolder, type ModelFolder, type SpatiotemporalModelFolder, type TemporalModelFolder } from '../config/manifest.js';
-import { NotFoundError, ServiceError } from '../errors.js';
+import { MANIFEST_FILE, modelTask, type ModelTask, readModelFolder, readSpatiotemporalModelFolder, readTemporalModelFolder, type ModelFolder, type SpatiotemporalModelFolder, type TemporalModelFolder } from '../config/manifest.js';
+import { NotFoundError, ServiceError, UnavailableError } from '../errors.js';
 import { staleExportReason } from '../onnx/export-model.js';
 import type { InferenceRunner, RunnerOptions } from './inference-runner.js';
 import { WorkerRunner } from './worker-runner.js';
+
+export type { ModelTask };
 
 export interface LoadedModel {
   readonly name: string;
@@ -105,8 +107,23 @@ export async function loadSpatiotemporalModel(dir: string, options: RunnerOption
 export interface ModelFailure {
   readonly folder: string;
   readonly name?: string;
+  /** What the folder would have served, when its model.json could be read. */
+  readonly task?: ModelTask;
   readonly code: string;
   readonly message: string;
+}
+
+/** A task whose default model does not serve, and the failed folder that should have. */
+export interface UnservedTask {
+  readonly task: ModelTask;
+  readonly failure: ModelFailure;
+}
+
+/** What a client may see of a failure: the model's name and the reason, no file-system paths. */
+export function publicFailure(failure: ModelFailure): { name: string; task?: ModelTask; code: string; message: string } {
+  const name = failure.name ?? basename(failure.folder);
+  const message = failure.message.split(failure.folder).join(name).replace(/(?:\/[^\s'"():;,]+)+/g, (path) => basename(path));
+  return { name, ...(failure.task ? { task: failure.task } : {}), code: failure.code, message };
 }
 
 export class ModelRegistry {
@@ -134,6 +151,7 @@ export class ModelRegistry {
     const wanted = name ?? this.listSpatiotemporal()[0]?.name;
     const head = wanted === undefined ? undefined : this.spatiotemporal.get(wanted);
     if (!head) {
+      this.throwIfFailed(name, 'spatiotemporal-detection', 'spatiotemporal detection');
       throw new NotFoundError('model_not_found', `spatiotemporal detection model '${wanted ?? ''}' does not exist; available: ${[...this.spatiotemporal.keys()].join(', ') || 'none'}`, { parameter: 'model', value: wanted });
     }
     return { head, backbone: this.models.get(head.folder.manifest.backbone)! };
@@ -155,6 +173,7 @@ export class ModelRegistry {
     const wanted = name ?? this.listTemporal()[0]?.name;
     const detector = wanted === undefined ? undefined : this.temporal.get(wanted);
     if (!detector) {
+      this.throwIfFailed(name, 'temporal-detection', 'temporal detection');
       throw new NotFoundError('model_not_found', `temporal detection model '${wanted ?? ''}' does not exist; available: ${[...this.temporal.keys()].join(', ') || 'none'}`, { parameter: 'model', value: wanted });
     }
     return { detector, backbone: this.models.get(detector.folder.manifest.features.backbone)! };
@@ -181,13 +200,54 @@ export class ModelRegistry {
    * detectors use are never picked).
    */
   resolve(name: string | undefined): LoadedModel {
-    const classifiers = this.list().filter((m) => m.folder.architecture.numClasses > 0);
-    const wanted = name ?? this.defaultName ?? (this.models.get('default')?.folder.architecture.numClasses ? 'default' : classifiers[0]?.name ?? this.list()[0]?.name);
+    const wanted = name ?? this.defaultClassifierName();
     const model = wanted === undefined ? undefined : this.models.get(wanted);
     if (!model) {
+      this.throwIfFailed(wanted, 'classification', 'classification');
       throw new NotFoundError('model_not_found', `model '${wanted ?? ''}' does not exist; available: ${[...this.models.keys()].join(', ') || 'none'}`, { parameter: 'model', value: wanted });
     }
     return model;
+  }
+
+  /**
+   * The classifier a request without a model gets: the configured default, else the folder named
+   * 'default' (also when it failed: then nothing silently takes its place), else the first model
+   * with a classification head (features-only encoders that detectors use are never picked).
+   */
+  private defaultClassifierName(): string | undefined {
+    if (this.defaultName) return this.defaultName;
+    const defaultModel = this.models.get('default');
+    if (defaultModel?.folder.architecture.numClasses || this.failures.some((f) => f.name === 'default')) return 'default';
+    return this.list().find((m) => m.folder.architecture.numClasses > 0)?.name ?? this.list()[0]?.name;
+  }
+
+  /**
+   * A model asked for (or the task's default, when `name` is undefined) that failed to load is a
+   * 503 naming it and why, not a 404 saying it does not exist.
+   */
+  private throwIfFailed(name: string | undefined, task: ModelTask, what: string): void {
+    const failure = this.failures.find((f) => (name === undefined ? f.task === task : f.name === name));
+    if (!failure) return;
+    const shown = publicFailure(failure);
+    const which = name === undefined ? `no ${what} model is loaded: ` : '';
+    throw new UnavailableError('model_failed', `${which}model '${shown.name}' failed to load and is not served (${shown.code}: ${shown.message})`);
+  }
+
+  /**
+   * Tasks whose default model does not serve although a folder for it was given: the service is
+   * ready when this is empty (a failed folder that is not a task's default does not take the
+   * instance out of a load balancer; the other models serve).
+   */
+  unservedTasks(): UnservedTask[] {
+    const unserved: UnservedTask[] = [];
+    const classifier = this.defaultClassifierName();
+    const classifierFailure = this.failures.find((f) => f.name !== undefined && f.name === classifier && !this.models.has(f.name));
+    if (classifierFailure) unserved.push({ task: 'classification', failure: classifierFailure });
+    for (const [task, loaded] of [['temporal-detection', this.temporal.size], ['spatiotemporal-detection', this.spatiotemporal.size]] as const) {
+      const failure = this.failures.find((f) => f.task === task);
+      if (loaded === 0 && failure) unserved.push({ task, failure });
+    }
+    return unserved;
   }
 
   /** For tools that need every model (predict, evaluate): the first failure, thrown. */
@@ -220,7 +280,7 @@ export class ModelRegistry {
       if (error) {
         this.spatiotemporal.delete(head.name);
         await head.runner.close();
-        this.failures.push({ folder: head.folder.dir, name: head.name, code: error.code, message: error.message });
+        this.failures.push({ folder: head.folder.dir, name: head.name, task: 'spatiotemporal-detection', code: error.code, message: error.message });
       }
     }
     for (const detector of [...this.temporal.values()]) {
@@ -234,7 +294,7 @@ export class ModelRegistry {
       if (error) {
         this.temporal.delete(detector.name);
         await detector.runner.close();
-        this.failures.push({ folder: detector.folder.dir, name: detector.name, code: error.code, message: error.message });
+        this.failures.push({ folder: detector.folder.dir, name: detector.name, task: 'temporal-detection', code: error.code, message: error.message });
       }
     }
   }
@@ -249,8 +309,9 @@ export class ModelRegistry {
     // One folder that cannot load (bad weights, a broken graph) does not take the others down.
     for (const dir of folders) {
       let loaded: LoadedModel | LoadedTemporalModel | LoadedSpatiotemporalModel | undefined;
+      let task: ModelTask | undefined;
       try {
-        const task = modelTask(dir);
+        task = modelTask(dir);
         if (task === 'temporal-detection') registry.addTemporal(loaded = await loadTemporalModel(dir, options));
         else if (task === 'spatiotemporal-detection') registry.addSpatiotemporal(loaded = await loadSpatiotemporalModel(dir, options));
         else registry.add(loaded = await loadModel(dir, options));
@@ -258,7 +319,7 @@ export class ModelRegistry {
         await loaded?.runner.close();
         const e = error instanceof ServiceError ? error : new ServiceError(500, 'model_load_failed', (error as Error).message);
         const name = loaded?.name ?? manifestName(dir);
-        registry.failures.push({ folder: dir, ...(name ? { name } : {}), code: e.code, message: e.message });
+        registry.failures.push({ folder: dir, ...(name ? { name } : {}), ...(task ? { task } : {}), code: e.code, message: e.message });
       }
     }
     await registry.checkBackbones();

@@ -6,8 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, readFileSync, readdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -24,6 +23,7 @@ import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { prepareTestModels, type TestModels } from '../helpers/models.js';
 import { expectError, expectMatchesSpec } from '../helpers/openapi.js';
 import { childProcesses, waitFor } from '../helpers/processes.js';
+import { heldUpload } from '../helpers/uploads.js';
 import { VideoFactory } from '../helpers/videos.js';
 
 const videos = new VideoFactory();
@@ -50,33 +50,6 @@ afterAll(async () => {
   videos.cleanup();
   rmSync(uploadRoot, { recursive: true, force: true });
 });
-
-/**
- * A /classify request whose multipart body is held open after its first bytes: it stays admitted
- * (the server is reading its upload) until `finish` sends the rest.
- */
-function heldUpload(server: Server, file: string): { finish: () => void; response: Promise<{ status: number; body: string }> } {
-  const boundary = 'held-boundary';
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="video"; filename="held.mp4"\r\nContent-Type: video/mp4\r\n\r\n`);
-  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-  const video = readFileSync(file);
-  const req = httpRequest({
-    port: (server.address() as AddressInfo).port, method: 'POST', path: '/classify?protocol=fast',
-    headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Content-Length': head.length + video.length + tail.length },
-  });
-  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
-    req.on('response', (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => { body += chunk; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-  });
-  req.write(head);
-  req.write(video.subarray(0, 100));
-  return { finish: () => { req.end(Buffer.concat([video.subarray(100), tail])); }, response };
-}
 
 describe('bounded work', () => {
   it('takes N requests, refuses exactly the k beyond at once with 503 + Retry-After, and finishes the N', async () => {

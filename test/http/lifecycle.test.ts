@@ -3,7 +3,8 @@
  * folder that fails to load (readiness false and why, the others serving), Prometheus metrics,
  * JSON logs that carry the request id, and optional API keys.
  */
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -16,6 +17,8 @@ import { ModelRegistry } from '../../src/runtime/model-registry.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { addTemporalTestModel, prepareTestModels, type TestModels } from '../helpers/models.js';
 import { expectError, expectMatchesSpec } from '../helpers/openapi.js';
+import { waitFor } from '../helpers/processes.js';
+import { heldUpload, send } from '../helpers/uploads.js';
 import { VideoFactory } from '../helpers/videos.js';
 
 const videos = new VideoFactory();
@@ -30,26 +33,50 @@ afterAll(() => {
 });
 
 describe('graceful shutdown', () => {
-  it('turns unready, refuses new work, lets the request in flight finish, then closes', async () => {
+  it('turns unready, answers new requests on kept-alive and fresh connections with 503, lets the request in flight finish, then closes', async () => {
     const running = await startServer({
       host: '127.0.0.1', port: 0, modelsDir: models.dir, device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4,
       tempDir: join(root, 'tmp1'), stateDir: join(root, 'state1'), logger: createLogger(undefined, 'silent'),
     });
     await running.loaded;
-    const api = request(running.url);
-    expect((await api.get('/readyz')).status).toBe(200);
-    const file = videos.pattern('inflight.mp4', 20, '320x240', 25, ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-crf', '30']);
-    const inflight = api.post('/classify').query({ model: 'mini-k400', protocol: 'k400', numClips: 8 }).attach('video', file).then((r) => r);
-    while (running.state.admission.load.running === 0) await new Promise((r) => setTimeout(r, 10));
-    const stopped = running.shutdown(60_000);
-    expectError(await api.get('/readyz'), 'GET', '/readyz', 503, 'shutting_down');
-    const refused = await api.post('/classify').attach('video', videos.pattern('late.mp4', 1));
-    expectError(refused, 'POST', '/classify', 503, 'shutting_down');
-    expect(refused.headers['retry-after']).toBe('5');
-    const finished = await inflight;
-    expect(finished.status).toBe(200);
-    expect(await stopped).toEqual({ unfinished: 0 });
-    await expect(fetch(`${running.url}/healthz`)).rejects.toThrow();
+    const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      expect((await send(running.url, 'GET', '/readyz', keepAlive)).status).toBe(200);
+      // The request in flight: an upload held open after its first bytes (admitted, unfinished).
+      const inflight = heldUpload(running.url, videos.pattern('inflight.mp4', 1), '/classify?model=mini-k400&protocol=fast');
+      expect(await waitFor(() => running.state.admission.load.waiting === 1, 10_000)).toBe(true);
+      const stopped = running.shutdown(60_000);
+      expectError(await request(running.url).get('/readyz'), 'GET', '/readyz', 503, 'shutting_down');
+      // A new upload on the connection kept alive from before the drain, and one on a fresh one:
+      // each gets its 503 answer, not a reset.
+      const late = readFileSync(videos.pattern('late.mp4', 1));
+      const boundary = 'late-boundary';
+      const body = Buffer.concat([
+        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="video"; filename="late.mp4"\r\nContent-Type: video/mp4\r\n\r\n`),
+        late, Buffer.from(`\r\n--${boundary}--\r\n`),
+      ]);
+      const onKeptAlive = await send(running.url, 'POST', '/classify', keepAlive, body, { 'Content-Type': `multipart/form-data; boundary=${boundary}` });
+      expect(onKeptAlive.status).toBe(503);
+      expect(JSON.parse(onKeptAlive.body).error.code).toBe('shutting_down');
+      expect(onKeptAlive.headers['retry-after']).toBe('5');
+      // On a fresh connection, answered while its body is still coming: the drain waits for the
+      // rest of that body (bounded by the grace period) instead of resetting the connection.
+      const refused = heldUpload(running.url, videos.pattern('late.mp4', 1));
+      const refusal = await refused.response;
+      expect(refusal.status).toBe(503);
+      expect(JSON.parse(refusal.body).error.code).toBe('shutting_down');
+      inflight.finish();
+      const finished = await inflight.response;
+      expect(finished.status).toBe(200);
+      expect(running.state.openRequests).toBe(1);
+      const sent = new Promise<void>((resolve, reject) => { refused.request.once('finish', resolve); refused.request.once('error', reject); });
+      refused.finish();
+      await sent;
+      expect(await stopped).toEqual({ unfinished: 0 });
+      await expect(fetch(`${running.url}/healthz`)).rejects.toThrow();
+    } finally {
+      keepAlive.destroy();
+    }
   });
 
   it('cuts what is still running when the grace period ends', async () => {
@@ -100,13 +127,60 @@ describe('jobs across a shutdown', () => {
 });
 
 describe('a model that fails to load', () => {
-  it('keeps /readyz false and says why, while the other models serve', async () => {
+  /** A copy of `from` named `name` whose graph is not an ONNX file. */
+  function brokenCopy(dir: string, from: string, name: string): void {
+    cpSync(from, join(dir, name), { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(dir, name, 'model.json'), 'utf8'));
+    writeFileSync(join(dir, name, 'model.json'), JSON.stringify({ ...manifest, name }));
+    writeFileSync(join(dir, name, 'model.onnx'), 'not an onnx graph');
+  }
+
+  it('stays ready while each task\'s default serves, names the failed folder without paths, behind the key when keys are on', async () => {
     const dir = join(root, 'models-broken');
     cpSync(join(models.dir, 'default'), join(dir, 'default'), { recursive: true });
-    cpSync(join(models.dir, 'default'), join(dir, 'broken'), { recursive: true });
-    const manifest = JSON.parse((await import('node:fs')).readFileSync(join(dir, 'broken', 'model.json'), 'utf8'));
-    writeFileSync(join(dir, 'broken', 'model.json'), JSON.stringify({ ...manifest, name: 'broken' }));
-    writeFileSync(join(dir, 'broken', 'model.onnx'), 'not an onnx graph');
+    brokenCopy(dir, join(models.dir, 'default'), 'broken');
+    const registry = await ModelRegistry.load(dir, { device: 'cpu' });
+    const key = 'ready-key-0123456789abcdef';
+    const open = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: root });
+    const keyed = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: root, apiKeys: [key] });
+    open.setRegistry(registry);
+    keyed.setRegistry(registry);
+    const server = createApp(open).listen(0);
+    const keyedServer = createApp(keyed).listen(0);
+    try {
+      const ready = await request(server).get('/readyz');
+      expectMatchesSpec(ready, 'GET', '/readyz');
+      expect(ready.status).toBe(200);
+      expect(ready.body.failed).toEqual([expect.objectContaining({ name: 'broken', task: 'classification', code: 'model_load_failed' })]);
+      expect(JSON.stringify(ready.body)).not.toContain(dir);
+      expect(JSON.stringify(ready.body)).not.toMatch(/\/tmp\//);
+      expect((await request(server).get('/healthz')).body.ready).toBe(true);
+      const ok = await request(server).post('/classify').query({ protocol: 'fast' }).attach('video', videos.pattern('ok.mp4', 1));
+      expect(ok.status).toBe(200);
+      const named = await request(server).post('/classify').query({ model: 'broken' }).attach('video', videos.pattern('ok2.mp4', 1));
+      expectError(named, 'POST', '/classify', 503, 'model_failed');
+      expect(named.body.error.message).toMatch(/'broken' failed to load/);
+      expect(named.body.error.message).not.toContain(dir);
+
+      const anonymous = await request(keyedServer).get('/readyz');
+      expectMatchesSpec(anonymous, 'GET', '/readyz');
+      expect(anonymous.body).toMatchObject({ ready: true, failedCount: 1 });
+      expect(anonymous.body.failed).toBeUndefined();
+      const withKey = await request(keyedServer).get('/readyz').set('Authorization', `Bearer ${key}`);
+      expect(withKey.body.failed).toEqual([expect.objectContaining({ name: 'broken' })]);
+    } finally {
+      server.close();
+      keyedServer.close();
+      await registry.close();
+    }
+  });
+
+  it('is not ready while a task\'s only model failed, and says which model instead of an empty name', async () => {
+    const dir = join(root, 'models-broken-temporal');
+    cpSync(join(models.dir, 'default'), join(dir, 'default'), { recursive: true });
+    cpSync(join(models.dir, 'tiny-ucf'), join(dir, 'tiny-ucf'), { recursive: true });
+    const temporal = await addTemporalTestModel(join(root, 'temporal-source'));
+    brokenCopy(dir, temporal, 'temporal-tiny');
     const registry = await ModelRegistry.load(dir, { device: 'cpu' });
     const state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: root });
     state.setRegistry(registry);
@@ -114,12 +188,12 @@ describe('a model that fails to load', () => {
     try {
       const ready = await request(server).get('/readyz');
       expectError(ready, 'GET', '/readyz', 503, 'model_failed');
-      expect(ready.body.error.message).toMatch(/'broken'/);
-      const health = await request(server).get('/healthz');
-      expect(health.body.ready).toBe(false);
-      const ok = await request(server).post('/classify').query({ model: 'default', protocol: 'fast' }).attach('video', videos.pattern('ok.mp4', 1));
-      expect(ok.status).toBe(200);
-      expectError(await request(server).post('/classify').query({ model: 'broken' }).attach('video', videos.pattern('ok2.mp4', 1)), 'POST', '/classify', 404, 'model_not_found');
+      expect(ready.body.error.message).toMatch(/temporal-detection: 'temporal-tiny'/);
+      expect(ready.body.error.message).not.toContain(dir);
+      const detect = await request(server).post('/detect-temporal').attach('video', videos.pattern('t.mp4', 1));
+      expectError(detect, 'POST', '/detect-temporal', 503, 'model_failed');
+      expect(detect.body.error.message).toMatch(/no temporal detection model is loaded: model 'temporal-tiny' failed to load/);
+      expect((await request(server).post('/classify').query({ protocol: 'fast' }).attach('video', videos.pattern('c.mp4', 1))).status).toBe(200);
     } finally {
       server.close();
       await registry.close();

@@ -139,7 +139,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness; 503 until every model is loaded. */
+        /**
+         * Readiness; 503 until the models are loaded, while the default model of a task failed to load, and while draining.
+         * @description Ready while the default model of every task the server has folders for serves. A folder
+         *     that failed beside them does not make the instance unready: it is listed under `failed`
+         *     (by model name and reason, never a path) to a caller with an API key when the server has
+         *     keys, and only counted (`failedCount`) otherwise.
+         */
         get: operations["ready"];
         put?: never;
         post?: never;
@@ -893,6 +899,14 @@ export interface operations {
                         /** @constant */
                         ready: true;
                         models: string[];
+                        failedCount?: number;
+                        failed?: {
+                            name: string;
+                            /** @enum {string} */
+                            task?: "classification" | "temporal-detection" | "spatiotemporal-detection";
+                            code: string;
+                            message: string;
+                        }[];
                     };
                 };
             };

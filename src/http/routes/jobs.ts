@@ -53,14 +53,13 @@ export function detectTemporalHandler(state: ServiceState) {
     const { video: _video, ...form } = (req.body ?? {}) as DetectForm & { video?: unknown };
     const merged = { ...definedOnly(req.query as DetectQuery), ...definedOnly(form) };
     checkVideoSource(req, merged.url);
-    const registry = state.registry;
+    const { detector } = state.registry.resolveTemporal(merged.model);
     const jobs = jobsOf(state);
     const options: TemporalDetectOptions = {
       ...(merged.scoreThreshold !== undefined ? { scoreThreshold: Number(merged.scoreThreshold) } : {}),
       ...(merged.maxSegments !== undefined ? { maxSegments: Number(merged.maxSegments) } : {}),
     };
     checkDetectOptions(options);
-    const { detector } = registry.resolveTemporal(merged.model);
     const video = await requestVideo(req, res, state, merged.url, contextOf(res).signal);
     // Refuse what cannot be decoded now, not in a job the client polls later.
     await probeWithinLimits(video.path, video.name, state.config.limits);

@@ -4,7 +4,8 @@
 import type { Request, Response } from 'express';
 import { UnavailableError } from '../../errors.js';
 import { BACKBONE_INPUT } from '../../onnx/vit-graph.js';
-import type { LoadedModel, LoadedSpatiotemporalModel, LoadedTemporalModel } from '../../runtime/model-registry.js';
+import { publicFailure, type LoadedModel, type LoadedSpatiotemporalModel, type LoadedTemporalModel } from '../../runtime/model-registry.js';
+import { isAuthenticated } from '../auth.js';
 import type { components } from '../generated/openapi.js';
 import type { ServiceState } from '../service-state.js';
 
@@ -35,11 +36,22 @@ export function metricsHandler(state: ServiceState) {
   };
 }
 
+/**
+ * Ready while the default model of every task serves; folders that failed beside them are named
+ * (by model name and reason, no paths), to a caller with a key when the server has keys.
+ */
 export function readyHandler(state: ServiceState) {
   return (_req: Request, res: Response): void => {
-    const reason = state.notReadyReason();
+    const detailed = isAuthenticated(res);
+    const reason = state.notReadyReason(detailed);
     if (reason) throw reason;
-    res.json({ ready: true, models: [...state.registry.list(), ...state.registry.listTemporal(), ...state.registry.listSpatiotemporal()].map((m) => m.name) });
+    const registry = state.registry;
+    const failed = registry.failures.map(publicFailure);
+    res.json({
+      ready: true,
+      models: [...registry.list(), ...registry.listTemporal(), ...registry.listSpatiotemporal()].map((m) => m.name),
+      ...(failed.length ? (detailed ? { failed } : { failedCount: failed.length }) : {}),
+    });
   };
 }
 
