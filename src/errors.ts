@@ -80,6 +80,19 @@ export class InternalError extends ServiceError {
   }
 }
 
+/** 507: the disk that holds uploads or jobs is full; nothing half-written was kept. */
+export class InsufficientStorageError extends ServiceError {
+  constructor(what: string) {
+    super(507, 'insufficient_storage', `the server has no room left to store ${what}; nothing was kept; retry later or on another instance`);
+  }
+}
+
+/** ENOSPC / EDQUOT from the file system, SQLITE_FULL from the job database. */
+export function isStorageFull(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL';
+}
+
 /** Renders a value for an error message without dumping large or nested input. */
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';

@@ -3,7 +3,7 @@
  * upload errors, JSON parse errors) into one ServiceError, and that into the one error body.
  */
 import multer from 'multer';
-import { describeValue, ServiceError, TooLargeError } from '../errors.js';
+import { describeValue, InsufficientStorageError, isStorageFull, ServiceError, TooLargeError } from '../errors.js';
 import type { components } from './generated/openapi.js';
 
 export type ErrorBody = components['schemas']['Error'];
@@ -85,6 +85,7 @@ function fromMulter(error: multer.MulterError, maxBytes: number): ServiceError {
 export function toServiceError(error: unknown, maxUploadBytes: number, lookup: ParameterLookup = () => undefined): ServiceError {
   if (error instanceof ServiceError) return error;
   if (error instanceof multer.MulterError) return fromMulter(error, maxUploadBytes);
+  if (isStorageFull(error)) return new InsufficientStorageError('the upload');
   if (isValidatorError(error)) return fromValidator(error, lookup);
   if (error instanceof Error && /Unexpected end of form|Malformed part header|Multipart: Boundary not found/i.test(error.message)) {
     return new ServiceError(400, 'invalid_upload', `multipart body is malformed: ${error.message}`, { parameter: 'video' });

@@ -31,7 +31,7 @@ beforeAll(async () => {
   state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: dir, personThreshold: 0.4 });
   state.setRegistry(registry);
   mkdirSync(join(dir, 'state'));
-  state.jobs = createJobManager(state, join(dir, 'state'), DEFAULT_JOB_OPTIONS);
+  state.jobs = createJobManager(state, join(dir, 'state'), DEFAULT_JOB_OPTIONS).manager;
   state.jobs.start();
   server = createApp(state).listen(0);
 });

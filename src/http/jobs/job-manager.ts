@@ -6,11 +6,12 @@
  * retention time. DELETE cancels through an AbortSignal, which kills ffmpeg and stops inference.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { AbortedError, NotFoundError, ServiceError, UnavailableError } from '../../errors.js';
+import { AbortedError, InsufficientStorageError, isStorageFull, NotFoundError, ServiceError, UnavailableError } from '../../errors.js';
 import { ACTIVE_STATUSES, type JobError, type JobKind, type JobPatch, type JobRecord, type JobStatus, type JobStore } from './job-store.js';
 import { SILENT_LOGGER, type Logger } from '../logging.js';
+import { moveFile } from './move-file.js';
 
 export interface JobProgress {
   readonly stage: string;
@@ -80,26 +81,36 @@ export class JobManager {
         failed.push(job.id);
       }
     }
+    this.removeOrphanFolders();
     this.started = true;
     this.purgeExpired();
     this.pump();
     return { requeued, failed };
   }
 
-  /** Queues a job; moves `inputFile` into the job's folder (so it outlives the request). */
+  /**
+   * Queues a job; moves `inputFile` into the job's folder (so it outlives the request). When the
+   * disk is full the answer is 507 and nothing of the job is left: no folder, no record.
+   */
   submit(request: Record<string, unknown>, inputFile: string, kind: JobKind = 'temporal-detection'): JobRecord {
     if (this.closed) throw new ServiceError(503, 'shutting_down', 'the service is shutting down and takes no new jobs');
     if (this.store.countWithStatus(ACTIVE_STATUSES) >= this.options.maxQueued) throw new QueueFullError(this.options.maxQueued);
     const id = randomUUID();
     const dir = join(this.options.dataDir, id);
-    mkdirSync(dir, { recursive: true });
     const inputPath = join(dir, `input${extname(String(request.fileName ?? '')).replace(/[^.A-Za-z0-9]/g, '').slice(0, 8)}`);
-    renameSync(inputFile, inputPath);
     const job: JobRecord = {
       id, kind, status: 'queued', stage: null, progress: 0, etaSec: null, createdAt: Date.now(),
       startedAt: null, finishedAt: null, expiresAt: null, request, inputPath, result: null, error: null, attempts: 0,
     };
-    this.store.insert(job);
+    try {
+      mkdirSync(dir, { recursive: true });
+      moveFile(inputFile, inputPath);
+      this.store.insert(job);
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true });
+      if (isStorageFull(error)) throw new InsufficientStorageError('the job and its input');
+      throw error;
+    }
     this.pump();
     return this.store.get(id)!;
   }
@@ -169,6 +180,14 @@ export class JobManager {
     return expired.length;
   }
 
+  /** Job folders no queued or running job owns (left by a crash mid-submit, or by older versions). */
+  private removeOrphanFolders(): void {
+    const owned = new Set(this.store.withStatus(ACTIVE_STATUSES).map((job) => job.id));
+    for (const name of readdirSync(this.options.dataDir)) {
+      if (!owned.has(name)) rmSync(join(this.options.dataDir, name), { recursive: true, force: true });
+    }
+  }
+
   private remove(job: JobRecord): void {
     rmSync(join(this.options.dataDir, job.id), { recursive: true, force: true });
     this.store.delete(job.id);
@@ -202,13 +221,13 @@ export class JobManager {
     try {
       const result = await this.runner({ ...job, status: 'running' }, controller.signal, onProgress);
       if (!controller.signal.aborted) {
-        this.finish(job.id, 'succeeded', { result, progress: 1, etaSec: 0 });
+        this.finishOrRecordFailure(job.id, { result, progress: 1, etaSec: 0 }, log);
         log.info({ ms: Date.now() - startedAt }, 'job succeeded');
       }
     } catch (error) {
       if (!controller.signal.aborted) {
         const jobError = toJobError(error, log);
-        this.finish(job.id, 'failed', { error: jobError });
+        this.finishOrRecordFailure(job.id, { error: jobError }, log);
         log.warn({ ms: Date.now() - startedAt, code: jobError.code, status: jobError.status }, 'job failed');
       }
       else if (this.closed) { /* left 'running': the next start re-runs it */ }
@@ -219,15 +238,33 @@ export class JobManager {
     }
   }
 
+  /**
+   * Records the outcome. A result the database cannot take (a full disk) fails the job with 507
+   * instead; if even that cannot be written, the job stays 'running' in the store and runs again
+   * at the next start. Never an unhandled rejection.
+   */
+  private finishOrRecordFailure(id: string, outcome: { result: unknown; progress: number; etaSec: number } | { error: JobError }, log: Logger): void {
+    try {
+      this.finish(id, 'error' in outcome ? 'failed' : 'succeeded', outcome);
+    } catch (error) {
+      log.error({ err: error }, 'could not record the outcome of the job');
+      if (!isStorageFull(error) || 'error' in outcome) return;
+      try {
+        const full = new InsufficientStorageError('the result of the job');
+        this.finish(id, 'failed', { error: { status: full.status, code: full.code, message: full.message } });
+      } catch (again) {
+        log.error({ err: again }, 'could not record the failure of the job either; it runs again at the next start');
+      }
+    }
+  }
+
   private finish(id: string, status: 'succeeded' | 'failed' | 'cancelled', patch: JobPatch): void {
     const now = Date.now();
     this.store.update(id, { ...patch, status, finishedAt: now, expiresAt: now + this.options.retentionMs });
     const job = this.store.get(id);
-    // The input is no longer needed once the job is over.
-    if (job?.inputPath) {
-      rmSync(job.inputPath, { force: true });
-      this.store.update(id, { inputPath: null });
-    }
+    // The input (and its folder) is no longer needed once the job is over.
+    rmSync(join(this.options.dataDir, id), { recursive: true, force: true });
+    if (job?.inputPath) this.store.update(id, { inputPath: null });
     for (const wake of this.waiters.get(id) ?? []) wake();
     this.waiters.delete(id);
   }

@@ -23,6 +23,16 @@ export class SqliteJobStore implements JobStore {
 
   constructor(file: string) {
     this.db = new Database(file);
+    try {
+      this.open();
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
+  }
+
+  /** Schema, journaling, and an integrity check: damage is found at the start, not mid-job. */
+  private open(): void {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(`CREATE TABLE IF NOT EXISTS jobs (
@@ -30,6 +40,8 @@ export class SqliteJobStore implements JobStore {
       eta_sec REAL, created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, expires_at INTEGER,
       request TEXT NOT NULL, input_path TEXT, result TEXT, error TEXT, attempts INTEGER NOT NULL DEFAULT 0)`);
     this.db.exec('CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at)');
+    const check = this.db.pragma('quick_check', { simple: true });
+    if (check !== 'ok') throw Object.assign(new Error(`integrity check failed: ${String(check)}`), { code: 'SQLITE_CORRUPT' });
   }
 
   insert(job: JobRecord): void {

@@ -7,7 +7,7 @@ import { detectSpatiotemporal, type SpatiotemporalOptions } from '../../tasks/sp
 import { detectTemporal, type TemporalDetectOptions } from '../../tasks/temporal/detect.js';
 import type { ServiceState } from '../service-state.js';
 import { JobManager, type JobManagerOptions, type JobRunner } from './job-manager.js';
-import { SqliteJobStore } from './sqlite-job-store.js';
+import { openJobStore, type RepairReport } from './job-database.js';
 
 export function temporalJobRunner(state: ServiceState): JobRunner {
   return async (job, signal, onProgress) => {
@@ -31,9 +31,13 @@ function runJob(state: ServiceState, job: Parameters<JobRunner>[0], signal: Abor
     { limits: state.config.limits, maxBatch: state.config.maxBatch, signal, onProgress });
 }
 
-/** The job queue of a server: SQLite at `<stateDir>/jobs.sqlite`, inputs under `<stateDir>/jobs/`. */
-export function createJobManager(state: ServiceState, stateDir: string, options: Omit<JobManagerOptions, 'dataDir'>): JobManager {
+/**
+ * The job queue of a server: SQLite at `<stateDir>/jobs.sqlite`, inputs under `<stateDir>/jobs/`.
+ * A corrupt database stops the start (CorruptStateError) unless `repair` moves it aside.
+ */
+export function createJobManager(state: ServiceState, stateDir: string, options: Omit<JobManagerOptions, 'dataDir'>, repair = false): { manager: JobManager; repaired?: RepairReport } {
   const dataDir = join(stateDir, 'jobs');
-  const manager = new JobManager(new SqliteJobStore(join(stateDir, 'jobs.sqlite')), temporalJobRunner(state), { ...options, dataDir, logger: state.logger });
-  return manager;
+  const { store, repaired } = openJobStore(stateDir, { repair });
+  const manager = new JobManager(store, temporalJobRunner(state), { ...options, dataDir, logger: state.logger });
+  return repaired ? { manager, repaired } : { manager };
 }

@@ -1,0 +1,25 @@
+/**
+ * Moving a job's input into the state directory. A rename is atomic but works only within one
+ * file system; a state volume apart from the temp dir is the normal deployment, so across file
+ * systems (EXDEV) the file is copied beside its destination under a temporary name, then renamed
+ * into place, then the source is removed. A failure (a full disk) leaves no partial copy.
+ */
+import { copyFileSync, renameSync, rmSync } from 'node:fs';
+
+export function moveFile(from: string, to: string): void {
+  try {
+    renameSync(from, to);
+    return;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+  }
+  const partial = `${to}.partial`;
+  try {
+    copyFileSync(from, partial);
+    renameSync(partial, to);
+  } catch (error) {
+    rmSync(partial, { force: true });
+    throw error;
+  }
+  rmSync(from, { force: true });
+}
