@@ -16,7 +16,9 @@ import { DEFAULT_ADMISSION } from './http/admission.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from './http/app.js';
 import { DEFAULT_URL_LIMITS } from './http/fetch-url.js';
 import { DEFAULT_JOB_OPTIONS } from './http/jobs/job-manager.js';
-import { startServer } from './http/server.js';
+import { DEFAULT_HEADERS_TIMEOUT_MS, startServer } from './http/server.js';
+import { ListenError } from './http/listen.js';
+import { DEFAULT_UPLOAD_IDLE_TIMEOUT_MS } from './http/upload.js';
 import { exportModelFolder } from './onnx/export-model.js';
 import type { DeviceRequest } from './runtime/inference-runner.js';
 import { loadModel, ModelRegistry } from './runtime/model-registry.js';
@@ -113,6 +115,9 @@ function buildCli(): Command {
     .option('--retry-after <seconds>', 'Retry-After of a 503 at capacity', positiveInt, DEFAULT_ADMISSION.retryAfterSec)
     .option('--temp-dir <dir>', 'where uploads are spooled', join(tmpdir(), 'videomae'))
     .option('--state-dir <dir>', 'where jobs, their inputs and results are kept across restarts', join(tmpdir(), 'videomae-state'))
+    .option('--state-repair', 'if the job database is corrupt, move it aside and start with no jobs (says how many were lost)')
+    .option('--upload-idle-timeout <seconds>', 'cut an upload that sends no byte for this long (408; 0 = never)', (v) => { const n = Number(v); if (!(n >= 0)) throw new InvalidArgumentError(`'${v}' is not a number of seconds`); return n; }, DEFAULT_UPLOAD_IDLE_TIMEOUT_MS / 1000)
+    .option('--header-timeout <seconds>', 'cut a client that takes longer than this to send its request headers', positiveNumber, DEFAULT_HEADERS_TIMEOUT_MS / 1000)
     .option('--max-queued-jobs <n>', 'jobs queued or running at most (503 queue_full beyond)', positiveInt, DEFAULT_JOB_OPTIONS.maxQueued)
     .option('--job-retention <seconds>', 'how long finished jobs and their results are kept', positiveNumber, DEFAULT_JOB_OPTIONS.retentionMs / 1000)
     .option('--job-wait <seconds>', 'longest a ?wait=true request waits for its job', positiveNumber, 60)
@@ -123,6 +128,9 @@ function buildCli(): Command {
     .action(async (flags) => {
       const running = await startServer({
         stateDir: resolve(flags.stateDir),
+        stateRepair: Boolean(flags.stateRepair),
+        uploadIdleTimeoutMs: flags.uploadIdleTimeout * 1000,
+        headersTimeoutMs: flags.headerTimeout * 1000,
         jobs: { maxQueued: flags.maxQueuedJobs, retentionMs: flags.jobRetention * 1000 },
         jobWaitMs: flags.jobWait * 1000,
         personThreshold: flags.personThreshold,
@@ -523,6 +531,10 @@ async function main(): Promise<void> {
     if (error instanceof ServiceError) {
       console.error(`videomae: ${error.code}: ${error.message}`);
       process.exit(error.status >= 500 ? 1 : 2);
+    }
+    if (error instanceof ListenError) {
+      console.error(`videomae: ${error.code}: ${error.message}`);
+      process.exit(1);
     }
     throw error;
   }

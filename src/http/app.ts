@@ -18,7 +18,7 @@ import { classifyHandler } from './routes/classify.js';
 import { cancelJobHandler, detectSpatiotemporalHandler, detectTemporalHandler, getJobHandler } from './routes/jobs.js';
 import { healthHandler, metricsHandler, modelsHandler, readyHandler } from './routes/status.js';
 import type { ServiceState } from './service-state.js';
-import { uploadMiddleware } from './upload.js';
+import { refuseDeclaredOversize, uploadMiddleware } from './upload.js';
 
 export const OPENAPI_PATH = fileURLToPath(new URL('../../openapi/openapi.yaml', import.meta.url));
 
@@ -42,9 +42,11 @@ export function createApp(state: ServiceState): express.Express {
   app.use(countOpen(state));
   app.use(refuseWhileDraining(state));
   app.get('/openapi.json', (_req, res) => { res.json(document); });
-  app.post('/classify', admit(state), uploadMiddleware(state.config.tempDir, { maxBytes: state.config.limits.maxBytes }));
-  app.post('/detect-temporal', uploadMiddleware(state.config.tempDir, { maxBytes: state.config.limits.maxBytes }));
-  app.post('/detect-spatiotemporal', uploadMiddleware(state.config.tempDir, { maxBytes: state.config.limits.maxBytes }));
+  const uploads = { maxBytes: state.config.limits.maxBytes, ...(state.config.uploadIdleTimeoutMs !== undefined ? { idleTimeoutMs: state.config.uploadIdleTimeoutMs } : {}) };
+  const upload = uploadMiddleware(state.config.tempDir, uploads);
+  app.post('/classify', refuseDeclaredOversize(uploads), admit(state), upload);
+  app.post('/detect-temporal', refuseDeclaredOversize(uploads), upload);
+  app.post('/detect-spatiotemporal', refuseDeclaredOversize(uploads), upload);
   app.use(OpenApiValidator.middleware({
     apiSpec: structuredClone(document) as never,
     validateRequests: { coerceTypes: true, allowUnknownQueryParameters: false },

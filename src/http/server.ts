@@ -4,7 +4,7 @@
  * is refused, the requests in flight get a grace period to finish, running jobs are stopped and
  * left to run again at the next start, then everything closes.
  */
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_CENTERNET_OPTIONS } from '../detector/centernet.js';
@@ -14,6 +14,8 @@ import { createApp } from './app.js';
 import { DEFAULT_JOB_OPTIONS, type JobManagerOptions } from './jobs/job-manager.js';
 import { createJobManager } from './jobs/temporal-job.js';
 import { createLogger } from './logging.js';
+import { listen } from './listen.js';
+import type { RepairReport } from './jobs/job-database.js';
 import { ServiceState, type ServiceConfig } from './service-state.js';
 
 export interface ServeOptions extends ServiceConfig {
@@ -25,6 +27,10 @@ export interface ServeOptions extends ServiceConfig {
   /** Where jobs and their results are kept across restarts (SQLite + job inputs). */
   readonly stateDir: string;
   readonly jobs?: Partial<Omit<JobManagerOptions, 'dataDir'>>;
+  /** Move a corrupt job database aside and start with no jobs (else a corrupt one stops the start). */
+  readonly stateRepair?: boolean;
+  /** Longest a client may take to send a request's headers (slow-header clients are cut). Default 10 s. */
+  readonly headersTimeoutMs?: number;
   /** A user-supplied ONNX person detector (YOLO-style [1, N, 6] output) and its input size. */
   readonly personDetectorOnnx?: { file: string; size: number };
 }
@@ -35,16 +41,24 @@ export interface RunningServer {
   readonly url: string;
   /** Resolves once the models folder is read (failed folders are in the registry's failures). */
   readonly loaded: Promise<void>;
+  /** Set when --state-repair moved a corrupt job database aside. */
+  readonly repaired?: RepairReport;
   /** Graceful stop: drain, wait up to `graceMs` for requests in flight, then close. */
   shutdown(graceMs: number): Promise<{ unfinished: number }>;
   close(): Promise<void>;
 }
 
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   mkdirSync(options.tempDir, { recursive: true });
   mkdirSync(options.stateDir, { recursive: true });
   const state = new ServiceState({ ...options, logger: options.logger ?? createLogger() });
-  state.jobs = createJobManager(state, options.stateDir, { ...DEFAULT_JOB_OPTIONS, ...options.jobs });
+  const { manager, repaired } = createJobManager(state, options.stateDir, { ...DEFAULT_JOB_OPTIONS, ...options.jobs }, options.stateRepair);
+  state.jobs = manager;
+  if (repaired) {
+    state.logger.warn({ ...repaired }, `the job database was corrupt: moved aside to ${repaired.movedTo}; ${repaired.lostJobs ?? 'an unknown number of'} jobs (${repaired.lostInputs} with inputs) were lost; starting with none`);
+  }
   if (options.personDetectorOnnx) {
     const { file, size } = options.personDetectorOnnx;
     state.usePersonDetector(await OnnxPersonDetector.create(file, size, {
@@ -54,10 +68,18 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     }));
   }
   const app = createApp(state);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const listening = app.listen(options.port, options.host, () => resolve(listening));
-    listening.once('error', reject);
-  });
+  // Slow-header clients are cut after the headers timeout; Node checks it every second instead of
+  // every 30. The body has no overall cap here: uploads have their own idle timeout and deadline.
+  const headersTimeout = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  const server = createServer({ headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, headersTimeout) }, app);
+  // Expect: 100-continue is answered by the upload middleware, once the request is admitted.
+  server.on('checkContinue', (req, res) => server.emit('request', req, res));
+  try {
+    await listen(server, options.port, options.host);
+  } catch (error) {
+    await state.jobs.close();
+    throw error;
+  }
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 
@@ -84,8 +106,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     await state.registryIfLoaded?.close();
   };
   const shutdown = async (graceMs: number): Promise<{ unfinished: number }> => {
-    // Still listening while draining: probes see readiness false and new work gets a 503, so a
-    // load balancer moves on, instead of meeting a refused connection.
+    // Still listening while draining: probes see readiness false and every new request gets a
+    // 503 (its body read, so the client sees the answer rather than a reset), until the
+    // requests open at the start of the drain are done.
     state.beginDraining();
     state.logger.info({ graceMs, open: state.openRequests }, 'shutting down: finishing requests in flight');
     const until = Date.now() + graceMs;
@@ -103,5 +126,5 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     state.logger.info({ unfinished }, 'stopped');
     return { unfinished };
   };
-  return { server, state, url, loaded, shutdown, close };
+  return { server, state, url, loaded, shutdown, close, ...(repaired ? { repaired } : {}) };
 }
