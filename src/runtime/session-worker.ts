@@ -2,7 +2,8 @@
  * Worker thread body: owns one ONNX Runtime session and answers load/run/close messages.
  * Buffers of inputs and outputs are transferred, not copied.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
@@ -51,6 +52,20 @@ async function createSession(modelPath: string, device: DeviceRequest, threads: 
   return 'cpu';
 }
 
+/**
+ * The bundled ONNX Runtime's telemetry opens an empty `mat-debug-<pid>.log` in the temp dir at
+ * its first session; each start would leave one behind. Removed while still empty (writes to
+ * the open handle, if any ever come, are harmless).
+ */
+function removeEmptyTelemetryLog(): void {
+  const log = join(tmpdir(), `mat-debug-${process.pid}.log`);
+  try {
+    if (statSync(log).size === 0) unlinkSync(log);
+  } catch {
+    // Not there (another worker removed it first, or this runtime does not write it).
+  }
+}
+
 function post(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
   parentPort!.postMessage(message, transfer);
 }
@@ -65,6 +80,7 @@ async function handle(request: WorkerRequest): Promise<void> {
   try {
     if (request.kind === 'load') {
       const provider = await createSession(request.modelPath, request.device, request.threads);
+      removeEmptyTelemetryLog();
       post({ kind: 'loaded', provider, inputNames: [...session!.inputNames], outputNames: [...session!.outputNames] });
     } else if (request.kind === 'run') {
       const feeds = Object.fromEntries(

@@ -5,7 +5,7 @@
  * no temp file or child process left behind).
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, readFileSync, readdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -177,6 +177,11 @@ describe('deadlines', () => {
     } finally {
       server.close();
     }
+  });
+
+  it('leaves no empty mat-debug log of the bundled ONNX Runtime in the temp dir', () => {
+    // The registry of this file has created its sessions by now (beforeAll).
+    expect(existsSync(join(tmpdir(), `mat-debug-${process.pid}.log`))).toBe(false);
   });
 
   it('echoes a sane X-Request-Id and replaces one that is not', async () => {
