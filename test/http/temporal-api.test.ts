@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app.js';
-import { JobManager, type JobManagerOptions } from '../../src/http/jobs/job-manager.js';
+import { JobManager, type JobManagerOptions, type JobRunner } from '../../src/http/jobs/job-manager.js';
 import { SqliteJobStore } from '../../src/http/jobs/sqlite-job-store.js';
 import { temporalJobRunner } from '../../src/http/jobs/temporal-job.js';
 import { ServiceState } from '../../src/http/service-state.js';
@@ -29,8 +29,8 @@ let registry: ModelRegistry;
 let state: ServiceState;
 let server: Server;
 
-function managerFor(s: ServiceState, options: Partial<JobManagerOptions> = {}): JobManager {
-  return new JobManager(new SqliteJobStore(join(stateDir, 'jobs.sqlite')), temporalJobRunner(s), {
+function managerFor(s: ServiceState, options: Partial<JobManagerOptions> = {}, runner: JobRunner = temporalJobRunner(s)): JobManager {
+  return new JobManager(new SqliteJobStore(join(stateDir, 'jobs.sqlite')), runner, {
     dataDir: join(stateDir, 'jobs'), maxQueued: 3, concurrency: 1, retentionMs: 3600_000, maxAttempts: 2, ...options,
   });
 }
@@ -142,15 +142,36 @@ describe('POST /detect-temporal', () => {
   });
 
   it('answers 503 queue_full with Retry-After when the queue is full, and keeps serving', async () => {
-    const long = videos.pattern('queue.mp4', 30, '160x120');
-    const accepted = [];
-    for (let i = 0; i < 3; i++) accepted.push(await api().post('/detect-temporal').attach('video', long));
-    expect(accepted.map((r) => r.status)).toEqual([202, 202, 202]);
-    const full = await api().post('/detect-temporal').attach('video', long);
-    expectError(full, 'POST', '/detect-temporal', 503, 'queue_full');
-    expect(full.headers['retry-after']).toBe('10');
-    for (const r of accepted) await api().delete(`/jobs/${r.body.id}`);
-    expect((await api().get('/healthz')).status).toBe(200);
+    // A runner held at a gate: the accepted jobs stay queued or running however fast the
+    // machine is, so exactly the fourth submission meets a full queue.
+    await state.jobs!.close();
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => { open = resolve; });
+    const held: JobRunner = (_job, signal) => new Promise((resolve, reject) => {
+      gate.then(() => resolve({ segments: [] }), reject);
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    });
+    state.jobs = managerFor(state, {}, held);
+    state.jobs.start();
+    try {
+      const clip = videos.pattern('queue.mp4', 1, '64x48');
+      const accepted = [];
+      for (let i = 0; i < 3; i++) accepted.push(await api().post('/detect-temporal').attach('video', clip));
+      expect(accepted.map((r) => r.status)).toEqual([202, 202, 202]);
+      const full = await api().post('/detect-temporal').attach('video', clip);
+      expectError(full, 'POST', '/detect-temporal', 503, 'queue_full');
+      expect(full.headers['retry-after']).toBe('10');
+      for (const r of accepted) expect((await api().delete(`/jobs/${r.body.id}`)).status).toBe(200);
+      expect((await api().get('/healthz')).status).toBe(200);
+      const after = await api().post('/detect-temporal').attach('video', clip);
+      expect(after.status).toBe(202);
+      expect((await api().delete(`/jobs/${after.body.id}`)).status).toBe(200);
+    } finally {
+      open();
+      await state.jobs.close();
+      state.jobs = managerFor(state);
+      state.jobs.start();
+    }
   });
 
   it('GET /models lists the temporal model with its backbone', async () => {
@@ -165,7 +186,14 @@ describe('jobs across a restart', () => {
   it('re-runs a job interrupted mid-run, keeps finished results, and fails one whose input is gone', async () => {
     const done = await api().post('/detect-temporal?wait=true').attach('video', videos.pattern('kept.mp4', 2, '160x120'));
     expect(done.status).toBe(200);
-    const interrupted = await api().post('/detect-temporal').attach('video', videos.pattern('again.mp4', 30, '160x120'));
+    // The job to interrupt runs on a runner that never finishes by itself, so it is surely
+    // still running when the process "dies".
+    await state.jobs!.close();
+    state.jobs = managerFor(state, {}, (_job, signal) => new Promise((_resolve, reject) => {
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    }));
+    state.jobs.start();
+    const interrupted = await api().post('/detect-temporal').attach('video', videos.pattern('again.mp4', 4, '160x120'));
     await until(async () => (await api().get(`/jobs/${interrupted.body.id}`)).body.status === 'running');
     await state.jobs!.close(); // the process "dies" with the job running
 
