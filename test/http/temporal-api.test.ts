@@ -19,6 +19,7 @@ import { ModelRegistry } from '../../src/runtime/model-registry.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { addTemporalTestModel, prepareTestModels, type TestModels } from '../helpers/models.js';
 import { expectError, expectMatchesSpec } from '../helpers/openapi.js';
+import { childPids, waitFor } from '../helpers/processes.js';
 import { VideoFactory } from '../helpers/videos.js';
 
 const videos = new VideoFactory();
@@ -143,13 +144,18 @@ describe('POST /detect-temporal', () => {
 
   it('answers 503 queue_full with Retry-After when the queue is full, and keeps serving', async () => {
     const long = videos.pattern('queue.mp4', 30, '160x120');
-    const accepted = [];
-    for (let i = 0; i < 3; i++) accepted.push(await api().post('/detect-temporal').attach('video', long));
+    const accepted = [await api().post('/detect-temporal').attach('video', long)];
+    // The first job is held mid-decode (its ffmpeg stopped): it takes well under a second and
+    // would otherwise finish while the next uploads are still being probed. DELETE still kills it.
+    expect(await waitFor(() => childPids('ffmpeg').length > 0, 30_000)).toBe(true);
+    for (const pid of childPids('ffmpeg')) process.kill(pid, 'SIGSTOP');
+    for (let i = 0; i < 2; i++) accepted.push(await api().post('/detect-temporal').attach('video', long));
     expect(accepted.map((r) => r.status)).toEqual([202, 202, 202]);
     const full = await api().post('/detect-temporal').attach('video', long);
     expectError(full, 'POST', '/detect-temporal', 503, 'queue_full');
     expect(full.headers['retry-after']).toBe('10');
     for (const r of accepted) await api().delete(`/jobs/${r.body.id}`);
+    expect(await waitFor(() => ffmpegChildren() === 0, 5000)).toBe(true);
     expect((await api().get('/healthz')).status).toBe(200);
   });
 
