@@ -7,8 +7,11 @@
 import { createServer, type Server } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { DEFAULT_CENTERNET_OPTIONS } from '../detector/centernet.js';
 import { OnnxPersonDetector } from '../detector/onnx-detector.js';
+import { reapOrphanedChildren } from '../process/child-records.js';
+import { childRecordDir, recordChildrenIn } from '../process/spawn-child.js';
 import { ModelRegistry } from '../runtime/model-registry.js';
 import { createApp } from './app.js';
 import { DEFAULT_JOB_OPTIONS, type JobManagerOptions } from './jobs/job-manager.js';
@@ -54,7 +57,17 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   mkdirSync(options.tempDir, { recursive: true });
   mkdirSync(options.stateDir, { recursive: true });
   const state = new ServiceState({ ...options, logger: options.logger ?? createLogger() });
+  // An earlier server on this state dir killed with SIGKILL may have left ffmpeg running (where
+  // setpriv's parent-death signal did not reach it): killed here, before any job runs again.
+  const children = join(options.stateDir, 'children');
+  const reaped = reapOrphanedChildren(children);
+  if (reaped.killed.length) {
+    state.logger.warn({ killed: reaped.killed.map((c) => ({ pid: c.pid, command: c.command[0] })) }, `killed ${reaped.killed.length} child processes left running by an earlier server process`);
+  }
   const { manager, repaired } = createJobManager(state, options.stateDir, { ...DEFAULT_JOB_OPTIONS, ...options.jobs }, options.stateRepair);
+  recordChildrenIn(children);
+  // Another server in this process may have taken over the records since.
+  const stopRecording = (): void => { if (childRecordDir() === children) recordChildrenIn(undefined); };
   state.jobs = manager;
   if (repaired) {
     state.logger.warn({ ...repaired }, `the job database was corrupt: moved aside to ${repaired.movedTo}; ${repaired.lostJobs ?? 'an unknown number of'} jobs (${repaired.lostInputs} with inputs) were lost; starting with none`);
@@ -78,6 +91,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     await listen(server, options.port, options.host);
   } catch (error) {
     await state.jobs.close();
+    stopRecording();
     throw error;
   }
   const address = server.address() as AddressInfo;
@@ -104,6 +118,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     await state.jobs?.close();
     await state.closeDetector();
     await state.registryIfLoaded?.close();
+    stopRecording();
   };
   const shutdown = async (graceMs: number): Promise<{ unfinished: number }> => {
     // Still listening while draining: probes see readiness false and every new request gets a
@@ -123,6 +138,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     await state.jobs?.close();
     await state.closeDetector();
     await state.registryIfLoaded?.close();
+    stopRecording();
     state.logger.info({ unfinished }, 'stopped');
     return { unfinished };
   };

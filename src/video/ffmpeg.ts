@@ -1,15 +1,19 @@
 /**
- * The only module that starts ffmpeg or ffprobe (decoding through fluent-ffmpeg). Arguments are
- * fixed arrays (never a shell), stdin is closed, only local files and pipes are readable, only the
- * allowed demuxers may open the input (so an HLS playlist or a concat list never makes ffmpeg read
- * the files it names), and every process is killed when its AbortSignal fires, its time runs out
- * or its consumer stops reading.
+ * The only module that starts ffmpeg or ffprobe, always through src/process/spawn-child.ts (so
+ * none outlives a killed server). Arguments are fixed arrays (never a shell), stdin is /dev/null
+ * (or the frames to encode), only local files and pipes are readable, only the allowed demuxers
+ * may open the input (so an HLS playlist or a concat list never makes ffmpeg read the files it
+ * names), and every process is killed when its AbortSignal fires, its time runs out or its
+ * consumer stops reading. fluent-ffmpeg runs nothing (only its types are used): it spawns through
+ * its own child_process call, and `ffmpeg -encoders` / `-formats` behind the scenes, out of reach
+ * of a prefix or a process group.
  */
-import { execFile } from 'node:child_process';
-import ffmpeg from 'fluent-ffmpeg';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import type ffmpeg from 'fluent-ffmpeg';
+import { spawnChild, type RunningChild } from '../process/spawn-child.js';
 
-if (process.env.FFMPEG_PATH) ffmpeg.setFfmpegPath(process.env.FFMPEG_PATH);
+const ffmpegPath = (): string => process.env.FFMPEG_PATH || 'ffmpeg';
+const ffprobePath = (): string => process.env.FFPROBE_PATH || 'ffprobe';
 
 export type ProbeData = ffmpeg.FfprobeData;
 
@@ -32,34 +36,80 @@ export interface ProbeOptions {
   readonly signal?: AbortSignal;
 }
 
-/**
- * Runs ffprobe on a local file (a server-made path) and parses its JSON. Spawned directly rather
- * than through fluent-ffmpeg so that a timeout and an AbortSignal can kill it.
- */
-export function ffprobe(file: string, options: ProbeOptions): Promise<ProbeData> {
+/** Most JSON a probe may print (a file with absurdly many streams is refused, not buffered). */
+const PROBE_MAX_OUTPUT = 16 * 1024 * 1024;
+
+/** Runs ffprobe on a local file (a server-made path) and parses its JSON. */
+export async function ffprobe(file: string, options: ProbeOptions): Promise<ProbeData> {
   const args = [
     '-v', 'error', '-protocol_whitelist', 'file', '-format_whitelist', options.formats.join(','),
     '-print_format', 'json', '-show_format', '-show_streams', ...(options.extraArgs ?? []), file,
   ];
-  return new Promise((resolve, reject) => {
-    const child = execFile(process.env.FFPROBE_PATH || 'ffprobe', args, {
-      timeout: options.timeoutMs ?? PROBE_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024,
-      ...(options.signal ? { signal: options.signal } : {}),
-    }, (error, stdout, stderr) => {
-      if (error) {
-        if (!options.signal?.aborted) failures++;
-        reject(new Error(lastLines(stderr) || error.message));
-        return;
-      }
-      try {
-        const parsed = JSON.parse(stdout) as { streams?: ProbeData['streams']; format?: ProbeData['format'] };
-        resolve({ streams: parsed.streams ?? [], format: parsed.format ?? {}, chapters: [] });
-      } catch (parseError) {
-        reject(parseError as Error);
-      }
+  if (options.signal?.aborted) throw new Error('ffprobe not started: aborted');
+  // ffprobe has no -nostdin: its stdin is /dev/null instead.
+  const run = spawnChild(ffprobePath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const stdout = run.process.stdout!;
+  stdout.setEncoding('utf8');
+  let json = '';
+  let limit: string | undefined;
+  stdout.on('data', (chunk: string) => {
+    if (limit) return;
+    json += chunk;
+    if (json.length > PROBE_MAX_OUTPUT) {
+      limit = `ffprobe printed more than ${PROBE_MAX_OUTPUT} bytes`;
+      run.kill();
+    }
+  });
+  const timeoutMs = options.timeoutMs ?? PROBE_TIMEOUT_MS;
+  const timer = setTimeout(() => {
+    limit ??= `ffprobe took longer than ${timeoutMs} ms`;
+    run.kill();
+  }, timeoutMs);
+  const onAbort = (): void => run.kill();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const outcome = await finished(run, 'ffprobe', [stdout, run.process.stderr!]);
+  clearTimeout(timer);
+  options.signal?.removeEventListener('abort', onAbort);
+  const error = limit ?? outcome.error?.message;
+  if (error !== undefined) {
+    if (!options.signal?.aborted) failures++;
+    throw new Error(lastLines(outcome.stderr) || error);
+  }
+  const parsed = JSON.parse(json) as { streams?: ProbeData['streams']; format?: ProbeData['format'] };
+  return { streams: parsed.streams ?? [], format: parsed.format ?? {}, chapters: [] };
+}
+
+/** What a finished child left: `error` says how it failed (undefined when it exited 0). */
+interface Outcome {
+  readonly error?: Error;
+  /** The end of its stderr. */
+  readonly stderr: string;
+}
+
+const STDERR_TAIL = 64 * 1024;
+
+/**
+ * Resolves once the child has exited and `streams` have closed (those the caller reads to the
+ * end; not a stdout the consumer may stop reading), with fluent-ffmpeg's wording of a failure.
+ */
+function finished(run: RunningChild, name: string, streams: readonly Readable[]): Promise<Outcome> {
+  const child = run.process;
+  let stderr = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-STDERR_TAIL); });
+  return new Promise((resolve) => {
+    let exit: Error | null | undefined; // undefined while it runs, null once it exited 0
+    let open = streams.length;
+    const settle = (): void => {
+      if (exit !== undefined && open === 0) resolve({ ...(exit ? { error: exit } : {}), stderr });
+    };
+    for (const stream of streams) stream.once('close', () => { open--; settle(); });
+    // A child that could not be started: no exit follows, nor output worth waiting for.
+    child.once('error', (error) => { exit = error; open = 0; settle(); });
+    child.once('exit', (code, signal) => {
+      exit = signal ? new Error(`${name} was killed with signal ${signal}`) : code ? new Error(`${name} exited with code ${code}`) : null;
+      settle();
     });
-    // ffprobe has no -nostdin: its stdin is closed instead.
-    child.stdin?.end();
   });
 }
 
@@ -88,43 +138,34 @@ export interface RawDecodeProcess {
 export function decodeRawFrames(request: RawDecodeRequest): RawDecodeProcess {
   const inputOptions = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-protocol_whitelist', 'file,pipe', '-format_whitelist', request.formats.join(',')];
   if (request.seekSeconds > 0) inputOptions.push('-ss', request.seekSeconds.toFixed(6));
-  const command = ffmpeg(request.file)
-    .inputOptions(inputOptions)
-    .outputOptions([
-      '-map', '0:v:0', '-an', '-sn', '-dn',
-      '-vf', request.filter,
-      '-fps_mode', 'passthrough',
-      '-frames:v', String(request.maxFrames),
-      '-pix_fmt', 'rgb24',
-    ])
-    .format('rawvideo');
+  const run = spawnChild(ffmpegPath(), [
+    ...inputOptions, '-i', request.file,
+    '-map', '0:v:0', '-an', '-sn', '-dn',
+    '-vf', request.filter,
+    '-fps_mode', 'passthrough',
+    '-frames:v', String(request.maxFrames),
+    '-pix_fmt', 'rgb24',
+    '-f', 'rawvideo', 'pipe:1',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
 
   let settled = false;
   let killed = false;
   const kill = (): void => {
     if (settled || killed) return;
     killed = true;
-    command.kill('SIGKILL');
+    run.kill();
   };
-  const done = new Promise<void>((resolve, reject) => {
-    command.on('end', () => {
-      settled = true;
-      resolve();
-    });
-    command.on('error', (error: Error, _stdout: string | null, stderr: string | null) => {
-      settled = true;
-      if (killed) resolve();
-      else {
-        failures++;
-        reject(new Error(lastLines(stderr) || error.message));
-      }
-    });
+  const done = finished(run, 'ffmpeg', [run.process.stderr!]).then((outcome) => {
+    settled = true;
+    if (!outcome.error || killed) return;
+    failures++;
+    throw new Error(lastLines(outcome.stderr) || outcome.error.message);
   });
   const onAbort = (): void => kill();
-  request.signal?.addEventListener('abort', onAbort, { once: true });
+  if (request.signal?.aborted) kill();
+  else request.signal?.addEventListener('abort', onAbort, { once: true });
   void done.finally(() => request.signal?.removeEventListener('abort', onAbort)).catch(() => undefined);
-  const stdout = command.pipe() as Readable;
-  return { stdout, done, kill };
+  return { stdout: run.process.stdout!, done, kill };
 }
 
 function lastLines(text: string | null | undefined, count = 3): string {
@@ -143,17 +184,20 @@ export interface RawEncodeRequest {
 }
 
 /** Encodes raw RGB24 frames (fed through stdin) into a video file. */
-export function encodeRawFrames(request: RawEncodeRequest): Promise<void> {
-  const input = new PassThrough();
-  const done = new Promise<void>((resolve, reject) => {
-    ffmpeg(input)
-      .inputOptions(['-hide_banner', '-loglevel', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${request.width}x${request.height}`, '-r', String(request.fps)])
-      .outputOptions([...(request.codecOptions ?? ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-pix_fmt', 'yuv420p']), '-an'])
-      .on('error', (error: Error) => reject(new Error(`ffmpeg could not encode '${request.file}': ${error.message}`)))
-      .on('end', () => resolve())
-      .save(request.file);
-  });
-  for (const frame of request.frames) input.write(frame);
-  input.end();
-  return done;
+export async function encodeRawFrames(request: RawEncodeRequest): Promise<void> {
+  const run = spawnChild(ffmpegPath(), [
+    '-hide_banner', '-loglevel', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${request.width}x${request.height}`, '-r', String(request.fps),
+    '-i', 'pipe:0', '-y',
+    ...(request.codecOptions ?? ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-pix_fmt', 'yuv420p']), '-an',
+    request.file,
+  ]);
+  const { stdin, stdout, stderr } = run.process;
+  // An ffmpeg that dies early breaks the pipe; its exit status and stderr say why.
+  stdin!.on('error', () => undefined);
+  stdout!.resume();
+  const outcome = finished(run, 'ffmpeg', [stderr!]);
+  for (const frame of request.frames) stdin!.write(frame);
+  stdin!.end();
+  const { error, stderr: tail } = await outcome;
+  if (error) throw new Error(`ffmpeg could not encode '${request.file}': ${error.message}${lastLines(tail) ? `: ${lastLines(tail)}` : ''}`);
 }

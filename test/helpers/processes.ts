@@ -1,10 +1,32 @@
 /** What the leak checks of the HTTP tests count: child processes, and conditions met in time. */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
-/** Child processes of this test process running `command`. */
-export function childProcesses(command: string): string[] {
-  const out = spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' }).stdout;
+/** Child processes of `parent` (default: this test process) running `command`. */
+export function childProcesses(command: string, parent = process.pid): string[] {
+  const out = spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', String(parent)], { encoding: 'utf8' }).stdout;
   return out.split('\n').filter((line) => line.trim().endsWith(command));
+}
+
+/** Pids of the children of `parent` running `command`. */
+export function childPids(command: string, parent = process.pid): number[] {
+  return childProcesses(command, parent).map((line) => Number.parseInt(line.trim(), 10));
+}
+
+/**
+ * Whether a process still runs: it exists, is not a zombie waiting for its reaper, and (given a
+ * start time, /proc/<pid>/stat field 22) is the same process rather than a reused pid.
+ */
+export function isRunning(pid: number, startTime?: string): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (fields[0] === 'Z' || fields[0] === 'X') return false;
+  return startTime === undefined || fields[22 - 3] === startTime;
 }
 
 /** Polls `condition` every 10 ms; false when it is still not met after `timeoutMs`. */
