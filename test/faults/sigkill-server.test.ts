@@ -3,17 +3,17 @@
  * for the job must die with it, not run on to the end of the video. The server runs as a real
  * child process (tsx as an in-process loader, so the pid killed is the server's own).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processStartTime, reapOrphanedChildren } from '../../src/process/child-records.js';
+import { serveUntilReady } from '../helpers/cli-server.js';
 import { addTemporalTestModel, prepareTestModels, type TestModels } from '../helpers/models.js';
 import { childPids, isRunning, waitFor } from '../helpers/processes.js';
 import { VideoFactory } from '../helpers/videos.js';
 
-const root = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'videomae-sigkill-'));
 const videos = new VideoFactory();
 let models: TestModels;
@@ -33,27 +33,14 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Starts `videomae serve` and resolves with its url once it logs 'ready'. */
-function serve(stateDir: string): Promise<string> {
-  server = spawn(process.execPath, [
-    '--import', 'tsx', join(root, 'src', 'cli.ts'), 'serve', '--port', '0', '--host', '127.0.0.1',
-    '--models', models.dir, '--device', 'cpu', '--threads', '1', '--state-dir', stateDir, '--temp-dir', join(dir, 'tmp'),
-  ], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  server.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  return new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${output}`)), 90_000);
-    server!.once('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited with ${code}: ${output}`)); });
-    server!.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const lines = output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; url?: string });
-      const listening = lines.find((l) => l.url);
-      if (listening && lines.some((l) => l.msg === 'ready')) {
-        clearTimeout(timer);
-        resolve(listening.url!);
-      }
-    });
-  });
+/** Starts `videomae serve` on `stateDir` and resolves with its url once it is ready. */
+async function serve(stateDir: string): Promise<string> {
+  const started = await serveUntilReady([
+    '--port', '0', '--host', '127.0.0.1', '--models', models.dir, '--device', 'cpu', '--threads', '1',
+    '--state-dir', stateDir, '--temp-dir', join(dir, 'tmp'),
+  ]);
+  server = started.process;
+  return started.url;
 }
 
 describe('SIGKILL of the server', () => {

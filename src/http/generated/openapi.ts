@@ -539,6 +539,24 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description `upload_timeout`: the upload stopped sending for longer than `serve --upload-idle-timeout`; its place and its temp file were given back. */
+        UploadTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description `insufficient_storage`: the temp dir or the state volume is full; nothing of the request was kept. Retry later or on another instance. */
+        InsufficientStorage: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /**
          * @description `deadline_exceeded`: the request's deadline (`serve --request-timeout`) passed and its
          *     work was stopped; or `url_fetch_timeout`: fetching `url` took too long.
@@ -624,12 +642,14 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["Error"];
+            408: components["responses"]["UploadTimeout"];
             413: components["responses"]["Error"];
             415: components["responses"]["Error"];
             500: components["responses"]["Error"];
             502: components["responses"]["Error"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["DeadlineExceeded"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     detectTemporal: {
@@ -687,12 +707,14 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["Error"];
+            408: components["responses"]["UploadTimeout"];
             413: components["responses"]["Error"];
             415: components["responses"]["Error"];
             500: components["responses"]["Error"];
             502: components["responses"]["Error"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["DeadlineExceeded"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     detectSpatiotemporal: {
@@ -766,12 +788,14 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["Error"];
+            408: components["responses"]["UploadTimeout"];
             413: components["responses"]["Error"];
             415: components["responses"]["Error"];
             500: components["responses"]["Error"];
             502: components["responses"]["Error"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["DeadlineExceeded"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     getJob: {
