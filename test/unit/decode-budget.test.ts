@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { budgetMessage, DECODE_COST_PIXELS as COST, estimateDecode, keyframeBefore, seekTargets, type DecodePass } from '../../src/video/decode-budget.js';
+import { DEFAULT_LIMITS } from '../../src/video/limits.js';
+import { resolveProtocol } from '../../src/video/sampling.js';
+import { planViews, viewDecodePasses } from '../../src/video/views.js';
 
 /** Keyframes every `interval` frames, as x264 writes them by default (250). */
 const every = (interval: number, frameCount: number): number[] => Array.from({ length: Math.ceil(frameCount / interval) }, (_, i) => i * interval);
@@ -51,6 +54,33 @@ describe('estimateDecode', () => {
 
   it('lists the frames the runs seek to', () => {
     expect(seekTargets(small, [{ kind: 'frames', indices: [0, 100, 5000, 5100, 9000] }, { kind: 'stream' }, { kind: 'frames', indices: [5000, 200_000] }])).toEqual([5000, 9000]);
+  });
+});
+
+describe('the default limit', () => {
+  // The bundled default model: ssv2 sampling, 8 frames, short side 64.
+  const protocol = resolveProtocol('ssv2', { numFrames: 8 });
+  const preprocessing = { shortSide: 64, cropSize: 64, mean: [0, 0, 0], std: [1, 1, 1] } as const;
+  const limit = DEFAULT_LIMITS.maxDecodePixels!;
+  const classify = (video: { width: number; height: number; frameCount: number; fps: number }, keyframes?: number[], p = protocol) => {
+    const info = { ...video, durationSec: video.frameCount / video.fps, codec: 'h264', container: 'mp4', streamCount: 1, bytes: 1 };
+    return estimateDecode(video, viewDecodePasses(planViews(info, p, preprocessing)), keyframes);
+  };
+
+  it('lets a 10-minute 1080p video pass with the default protocol, and refuses 32 clips of it', () => {
+    const video = { width: 1920, height: 1080, frameCount: 15_000, fps: 25 };
+    expect(classify(video, every(250, video.frameCount)).pixels).toBeLessThan(limit);
+    expect(classify(video, every(250, video.frameCount), { ...protocol, numClips: 32 }).pixels).toBeGreaterThan(limit);
+  });
+
+  it('refuses a one-hour 4096x4096 video and a 16x16 stream of 100000 frames with one keyframe', () => {
+    const big = { width: 4096, height: 4096, frameCount: 90_000, fps: 25 };
+    expect(classify(big, every(250, big.frameCount)).pixels).toBeGreaterThan(limit);
+    expect(classify({ width: 16, height: 16, frameCount: 100_000, fps: 1000 }, [0]).pixels).toBeGreaterThan(limit);
+  });
+
+  it('lets vtest.avi (768x576, 795 frames) through temporal detection', () => {
+    expect(estimateDecode({ width: 768, height: 576, frameCount: 795 }, [{ kind: 'stream' }]).pixels).toBeLessThan(limit / 10);
   });
 });
 
