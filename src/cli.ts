@@ -57,6 +57,7 @@ interface LimitFlags {
   maxWidth: number;
   maxHeight: number;
   maxFrames: number;
+  maxDecodePixels: number;
 }
 
 function addLimitOptions(command: Command): Command {
@@ -65,7 +66,8 @@ function addLimitOptions(command: Command): Command {
     .option('--max-duration <seconds>', 'longest accepted video', positiveNumber, DEFAULT_LIMITS.maxDurationSec)
     .option('--max-width <px>', 'widest accepted video', positiveInt, DEFAULT_LIMITS.maxWidth)
     .option('--max-height <px>', 'tallest accepted video', positiveInt, DEFAULT_LIMITS.maxHeight)
-    .option('--max-frames <n>', 'most frames in an accepted video', positiveInt, DEFAULT_LIMITS.maxFrames);
+    .option('--max-frames <n>', 'most frames in an accepted video', positiveInt, DEFAULT_LIMITS.maxFrames)
+    .option('--max-decode-pixels <n>', 'most decode work one request may ask for, in decoded pixels (frames x width x height, seek pre-roll and per-frame overhead included; 413 decode_budget_exceeded beyond)', positiveNumber, DEFAULT_LIMITS.maxDecodePixels);
 }
 
 function limitsFrom(flags: LimitFlags): VideoLimits {
@@ -75,6 +77,7 @@ function limitsFrom(flags: LimitFlags): VideoLimits {
     maxWidth: flags.maxWidth,
     maxHeight: flags.maxHeight,
     maxFrames: flags.maxFrames,
+    maxDecodePixels: flags.maxDecodePixels,
   };
 }
 

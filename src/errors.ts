@@ -44,6 +44,13 @@ export class TooLargeError extends ServiceError {
   }
 }
 
+/** 413: decoding what the request asks for would cost more than the decode budget (limits.ts). */
+export class DecodeBudgetError extends TooLargeError {
+  constructor(message: string, pixels: number) {
+    super('decode_budget_exceeded', message, { parameter: 'video', value: Math.round(pixels) });
+  }
+}
+
 /** 415: the upload is not a video we can decode. */
 export class UnsupportedMediaError extends ServiceError {
   constructor(code: string, message: string, details: ErrorDetails = {}) {

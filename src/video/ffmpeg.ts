@@ -41,13 +41,33 @@ const PROBE_MAX_OUTPUT = 16 * 1024 * 1024;
 
 /** Runs ffprobe on a local file (a server-made path) and parses its JSON. */
 export async function ffprobe(file: string, options: ProbeOptions): Promise<ProbeData> {
-  const args = [
-    '-v', 'error', '-protocol_whitelist', 'file', '-format_whitelist', options.formats.join(','),
-    '-print_format', 'json', '-show_format', '-show_streams', ...(options.extraArgs ?? []), file,
-  ];
+  const parsed = await runProbe(['-show_format', '-show_streams', ...(options.extraArgs ?? [])], file, options) as { streams?: ProbeData['streams']; format?: ProbeData['format'] };
+  return { streams: parsed.streams ?? [], format: parsed.format ?? {}, chapters: [] };
+}
+
+/** A packet as ffprobe prints it (times in seconds, as strings). */
+export interface ProbedPacket {
+  readonly pts_time?: string;
+  readonly dts_time?: string;
+  readonly flags?: string;
+}
+
+/**
+ * The first video packet ffprobe reads after seeking to each of `seconds` (absolute times, one
+ * -read_intervals entry each): its seek goes back to a keyframe, as ffmpeg's -ss does.
+ */
+export async function ffprobeSeekPackets(file: string, seconds: readonly number[], options: ProbeOptions): Promise<ProbedPacket[]> {
+  const intervals = seconds.map((t) => `${t.toFixed(6)}%+#1`).join(',');
+  const parsed = await runProbe(['-select_streams', 'v:0', '-read_intervals', intervals, '-show_entries', 'packet=pts_time,dts_time,flags'], file, options) as { packets?: ProbedPacket[] };
+  return parsed.packets ?? [];
+}
+
+/** ffprobe with `args` on `file`, its JSON output parsed. */
+async function runProbe(args: readonly string[], file: string, options: ProbeOptions): Promise<unknown> {
+  const argv = ['-v', 'error', '-protocol_whitelist', 'file', '-format_whitelist', options.formats.join(','), '-print_format', 'json', ...args, file];
   if (options.signal?.aborted) throw new Error('ffprobe not started: aborted');
   // ffprobe has no -nostdin: its stdin is /dev/null instead.
-  const run = spawnChild(ffprobePath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const run = spawnChild(ffprobePath(), argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   const stdout = run.process.stdout!;
   stdout.setEncoding('utf8');
   let json = '';
@@ -75,8 +95,7 @@ export async function ffprobe(file: string, options: ProbeOptions): Promise<Prob
     if (!options.signal?.aborted) failures++;
     throw new Error(lastLines(outcome.stderr) || error);
   }
-  const parsed = JSON.parse(json) as { streams?: ProbeData['streams']; format?: ProbeData['format'] };
-  return { streams: parsed.streams ?? [], format: parsed.format ?? {}, chapters: [] };
+  return JSON.parse(json) as unknown;
 }
 
 /** What a finished child left: `error` says how it failed (undefined when it exited 0). */

@@ -1,8 +1,9 @@
 /**
  * Limits checked on ffprobe's facts before a single frame is decoded.
  */
-import { TooLargeError, UnsupportedMediaError } from '../errors.js';
-import { probeVideo, type VideoInfo } from './probe.js';
+import { DecodeBudgetError, TooLargeError, UnsupportedMediaError } from '../errors.js';
+import { budgetMessage, estimateDecode, seekTargets, type DecodeEstimate, type DecodePass } from './decode-budget.js';
+import { probeSeekKeyframes, probeVideo, type VideoInfo } from './probe.js';
 
 export interface VideoLimits {
   readonly maxBytes: number;
@@ -16,6 +17,8 @@ export interface VideoLimits {
   readonly allowedContainers?: readonly string[];
   /** ffprobe codec names of the video stream we accept. */
   readonly allowedCodecs?: readonly string[];
+  /** Most decode work one request may ask for, in decoded pixels (decode-budget.ts; default 16e9). */
+  readonly maxDecodePixels?: number;
 }
 
 /**
@@ -38,6 +41,13 @@ export const DEFAULT_LIMITS: VideoLimits = {
   maxHeight: 4096,
   maxFrames: 4 * 3600 * 60,
   maxStreams: 16,
+  // 16 G decoded pixels (decode-budget.ts): about 16 s of CPU (user + sys) on the 2-core build
+  // machine for static H.264, 40 s for moving 1080p. Estimate / measured total CPU of `videomae
+  // predict` (about 7 s of it starting node and the model) with the default model's protocol:
+  // a 10-minute 1080p video 6.8 G / 23 s; a one-hour 4096x4096 one (19 MB) 49 G / 55 s; a 16x16
+  // stream of 100000 frames with one keyframe (1.3 MB) 40 G / 55 s. vtest.avi is at most 0.9 G
+  // with any protocol or temporal detection, 1.3 G with spatiotemporal detection.
+  maxDecodePixels: 16e9,
 };
 
 export function checkLimits(info: VideoInfo, limits: VideoLimits): void {
@@ -75,4 +85,23 @@ export async function probeWithinLimits(file: string, displayName: string, limit
   const info = await probeVideo(file, displayName, limits.allowedContainers ?? DEFAULT_CONTAINERS, signal);
   checkLimits(info, limits);
   return info;
+}
+
+/**
+ * Refuses (413 decode_budget_exceeded) a request whose decoding would cost more than
+ * `limits.maxDecodePixels`, before any decoding. The first estimate assumes every seek decodes
+ * from frame 0; only when that is over the limit does ffprobe find the keyframes the seeks land
+ * on, and the estimate is made again from them. `hint` says what the client can change.
+ */
+export async function checkDecodeBudget(
+  file: string, info: VideoInfo, passes: readonly DecodePass[], limits: VideoLimits, hint: string, signal?: AbortSignal,
+): Promise<DecodeEstimate> {
+  const limit = limits.maxDecodePixels ?? DEFAULT_LIMITS.maxDecodePixels!;
+  let estimate = estimateDecode(info, passes);
+  if (estimate.pixels > limit && estimate.seeks > 0) {
+    const keyframes = await probeSeekKeyframes(file, info.fps, seekTargets(info, passes), limits.allowedContainers ?? DEFAULT_CONTAINERS, signal);
+    if (keyframes) estimate = estimateDecode(info, passes, keyframes);
+  }
+  if (estimate.pixels > limit) throw new DecodeBudgetError(budgetMessage(estimate, limit, hint), estimate.pixels);
+  return estimate;
 }

@@ -3,7 +3,7 @@
  */
 import { statSync } from 'node:fs';
 import { UnsupportedMediaError } from '../errors.js';
-import { ffprobe, type ProbeData } from './ffmpeg.js';
+import { ffprobe, ffprobeSeekPackets, type ProbeData } from './ffmpeg.js';
 import { DEFAULT_CONTAINERS } from './limits.js';
 
 export interface VideoInfo {
@@ -107,4 +107,26 @@ export async function probeVideo(file: string, displayName = file, formats: read
     throw new UnsupportedMediaError('truncated_media', `upload '${displayName}' is truncated: its index lists ${declared} frames but only ${read} are in the file`, { parameter: 'video' });
   }
   return toVideoInfo(data, bytes, displayName, read);
+}
+
+/**
+ * The keyframes that seeks to `frames` start decoding from (decode.ts seeks half a frame early,
+ * from the file's start time, as ffmpeg's -ss counts): ffprobe seeks the same way and names the
+ * first packet it reads, in one short run whatever the file's length, where listing every
+ * packet's flags would take seconds for a long file. Frame indices, sorted and unique; undefined
+ * when ffprobe cannot tell (then the caller assumes the worst).
+ */
+export async function probeSeekKeyframes(file: string, fps: number, frames: readonly number[], formats: readonly string[] = DEFAULT_CONTAINERS, signal?: AbortSignal): Promise<number[] | undefined> {
+  if (frames.length === 0) return [];
+  const options = { formats, ...(signal ? { signal } : {}) };
+  try {
+    const startSec = Number((await ffprobe(file, options)).format.start_time) || 0;
+    const packets = await ffprobeSeekPackets(file, frames.map((f) => startSec + (f - 0.5) / fps), options);
+    const landed = packets.map((p) => [p.pts_time, p.dts_time].map(Number).find(Number.isFinite))
+      .filter((t): t is number => t !== undefined).map((t) => Math.max(0, Math.round((t - startSec) * fps)));
+    return [...new Set(landed)].sort((a, b) => a - b);
+  } catch {
+    signal?.throwIfAborted();
+    return undefined;
+  }
 }

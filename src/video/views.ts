@@ -6,6 +6,7 @@
 import { setImmediate } from 'node:timers/promises';
 import { UnsupportedMediaError } from '../errors.js';
 import { decodeFrames } from './decode.js';
+import type { DecodePass } from './decode-budget.js';
 import { cropBoxes, resizeShortSide, type CropBox, type Size } from './geometry.js';
 import type { VideoInfo } from './probe.js';
 import { clipFrameIndices, type SamplingProtocol } from './sampling.js';
@@ -43,6 +44,16 @@ export function planViews(info: VideoInfo, protocol: SamplingProtocol, preproces
   };
 }
 
+/** Every frame the plan's clips use, sorted and unique: what is decoded. */
+export function neededFrames(plan: ViewPlan): number[] {
+  return [...new Set(plan.clips.flat())].sort((a, b) => a - b);
+}
+
+/** The decoding readViews does for a plan (one `decodeFrames` pass), for the decode budget. */
+export function viewDecodePasses(plan: ViewPlan): DecodePass[] {
+  return [{ kind: 'frames', indices: neededFrames(plan) }];
+}
+
 /** Frames packed between two turns of the event loop (about a millisecond of work). */
 const FRAMES_PER_SLICE = 4;
 
@@ -76,7 +87,7 @@ export async function* readViews(
   signal?: AbortSignal,
   displayName?: string,
 ): AsyncGenerator<View> {
-  const needed = [...new Set(plan.clips.flat())].sort((a, b) => a - b);
+  const needed = neededFrames(plan);
   const frames = new Map<number, Uint8Array>();
   let lastIndex = -1;
   let nextClip = 0;

@@ -6,10 +6,9 @@
 import type { Request, Response } from 'express';
 import { AbortedError, InvalidParameterError, UnavailableError } from '../../errors.js';
 import { contextOf } from '../request-context.js';
-import { checkShortSide, keyframeTimes, toAvaCsv, type GivenKeyframeBoxes, type SpatiotemporalOptions, type SpatiotemporalResult } from '../../tasks/spatiotemporal/detect.js';
+import { checkShortSide, checkSpatiotemporalInput, toAvaCsv, type GivenKeyframeBoxes, type SpatiotemporalOptions, type SpatiotemporalResult } from '../../tasks/spatiotemporal/detect.js';
 import { videoId } from '../../tasks/temporal/extract.js';
-import { checkDetectOptions, type TemporalDetectOptions } from '../../tasks/temporal/detect.js';
-import { probeWithinLimits } from '../../video/limits.js';
+import { checkDetectOptions, checkTemporalInput, type TemporalDetectOptions } from '../../tasks/temporal/detect.js';
 import type { components, operations } from '../generated/openapi.js';
 import type { JobManager } from '../jobs/job-manager.js';
 import type { JobRecord } from '../jobs/job-store.js';
@@ -60,9 +59,11 @@ export function detectTemporalHandler(state: ServiceState) {
       ...(merged.maxSegments !== undefined ? { maxSegments: Number(merged.maxSegments) } : {}),
     };
     checkDetectOptions(options);
-    const video = await requestVideo(req, res, state, merged.url, contextOf(res).signal);
-    // Refuse what cannot be decoded now, not in a job the client polls later.
-    await probeWithinLimits(video.path, video.name, state.config.limits);
+    const { signal } = contextOf(res);
+    const video = await requestVideo(req, res, state, merged.url, signal);
+    // Refuse what cannot be decoded, or would cost more than the budget, now, not in a job the
+    // client polls later.
+    await checkTemporalInput(video.path, video.name, state.config.limits, signal);
     const job = jobs.submit({ model: detector.name, options, fileName: video.name }, video.path);
     await answerSubmitted(res, state, job, merged.wait, undefined);
   };
@@ -153,9 +154,10 @@ export function detectSpatiotemporalHandler(state: ServiceState) {
     };
     const { head } = registry.resolveSpatiotemporal(merged.model);
     checkShortSide(options.shortSide, head.folder.manifest.head.patchSize);
-    const video = await requestVideo(req, res, state, merged.url, contextOf(res).signal);
-    const info = await probeWithinLimits(video.path, video.name, state.config.limits);
-    keyframeTimes(info.durationSec, options); // bad timestamps are a 400 now, not a failed job later
+    const { signal } = contextOf(res);
+    const video = await requestVideo(req, res, state, merged.url, signal);
+    // Bad timestamps are a 400 and a request over the decode budget a 413 now, not a failed job later.
+    await checkSpatiotemporalInput({ file: video.path, displayName: video.name }, options, head.folder.manifest.clip, state.config.limits, signal);
     const job = jobs.submit({ model: head.name, options, fileName: video.name }, video.path, 'spatiotemporal-detection');
     await answerSubmitted(res, state, job, merged.wait, merged.format);
   };

@@ -10,12 +10,15 @@ import type { ExecutionProvider } from '../../runtime/inference-runner.js';
 import type { LoadedModel } from '../../runtime/model-registry.js';
 import { float32Tensor, type Float32Tensor } from '../../runtime/tensor.js';
 import type { ViewBatcher } from '../../runtime/view-batcher.js';
-import { probeWithinLimits, type VideoLimits } from '../../video/limits.js';
+import { checkDecodeBudget, probeWithinLimits, type VideoLimits } from '../../video/limits.js';
 import type { VideoInfo } from '../../video/probe.js';
 import type { SamplingProtocol } from '../../video/sampling.js';
-import { planViews, readViews, type Preprocessing, type ViewPlan, type ViewTimings } from '../../video/views.js';
+import { planViews, readViews, viewDecodePasses, type Preprocessing, type ViewPlan, type ViewTimings } from '../../video/views.js';
 import { meanSoftmax, topK } from './postprocess.js';
 import { chooseProtocol, DEFAULT_TOP_K, modelPreprocessing, type ClassifyOptions } from './prepare.js';
+
+/** What a client can change when its request is over the decode budget (numCrops costs no decoding). */
+export const CLASSIFY_BUDGET_HINT = "lower numClips (on a long video each sampled frame can be a seek of its own) or use protocol 'fast', or send a shorter or smaller video";
 
 /** Batch buffers shared by every request of this process (they are large; see Float32Pool). */
 const batchPool = new Float32Pool();
@@ -64,6 +67,7 @@ export async function classifyVideo(
   const preprocessing = modelPreprocessing(model.folder);
   const info = await probeWithinLimits(input.file, displayName, settings.limits, settings.signal);
   const plan = planViews(info, protocol, preprocessing);
+  await checkDecodeBudget(input.file, info, viewDecodePasses(plan), settings.limits, CLASSIFY_BUDGET_HINT, settings.signal);
   const probeMs = performance.now() - started;
 
   // infer

@@ -14,7 +14,8 @@ import type { LoadedModel, LoadedSpatiotemporalModel } from '../../runtime/model
 import { float32Tensor } from '../../runtime/tensor.js';
 import { decodeFrames } from '../../video/decode.js';
 import { fullFrameInputSize, type Size } from '../../video/geometry.js';
-import { probeWithinLimits, type VideoLimits } from '../../video/limits.js';
+import type { DecodePass } from '../../video/decode-budget.js';
+import { checkDecodeBudget, probeWithinLimits, type VideoLimits } from '../../video/limits.js';
 import type { VideoInfo } from '../../video/probe.js';
 import { packFrames } from '../../video/transforms.js';
 import { clipsInOrder, neededFrames } from './clip-stream.js';
@@ -97,6 +98,41 @@ export function clipAround(keyframe: number, numFrames: number, rate: number, fr
   return Array.from({ length: numFrames }, (_, i) => Math.min(Math.max(start + i * rate, 0), frameCount - 1));
 }
 
+export interface KeyframePlan {
+  readonly times: number[];
+  /** The frame of each keyframe time. */
+  readonly frames: number[];
+  /** `[keyframes][numFrames]` frame indices of the clip around each keyframe. */
+  readonly clips: number[][];
+}
+
+/** Keyframe times, their frames and their clips (bad timestamps are a 400 here, before any work). */
+export function planKeyframes(info: VideoInfo, options: SpatiotemporalOptions, clip: { readonly numFrames: number; readonly rate: number }): KeyframePlan {
+  const times = keyframeTimes(info.durationSec, options);
+  const frames = times.map((t) => Math.min(info.frameCount - 1, Math.max(0, Math.round(t * info.fps))));
+  return { times, frames, clips: frames.map((f) => clipAround(f, clip.numFrames, clip.rate, info.frameCount)) };
+}
+
+/** The decoding detectSpatiotemporal does: the keyframes for the detector (unless boxes are given), then the clips. */
+export function spatiotemporalDecodePasses(plan: KeyframePlan, detector: boolean): DecodePass[] {
+  const clips: DecodePass = { kind: 'frames', indices: neededFrames(plan.clips) };
+  return detector ? [{ kind: 'frames', indices: [...new Set(plan.frames)].sort((a, b) => a - b) }, clips] : [clips];
+}
+
+/** What a client can change when its request is over the decode budget. */
+export const SPATIOTEMPORAL_BUDGET_HINT = 'ask for fewer timestamps or a longer keyframeInterval, or send a shorter or smaller video';
+
+/** The probe's limits, the keyframe plan and the decode budget, before a frame is decoded (also run before a job exists). */
+export async function checkSpatiotemporalInput(
+  input: { file: string; displayName: string }, options: SpatiotemporalOptions, clip: { readonly numFrames: number; readonly rate: number },
+  limits: VideoLimits, signal?: AbortSignal,
+): Promise<{ info: VideoInfo; plan: KeyframePlan }> {
+  const info = await probeWithinLimits(input.file, input.displayName, limits, signal);
+  const plan = planKeyframes(info, options, clip);
+  await checkDecodeBudget(input.file, info, spatiotemporalDecodePasses(plan, !options.boxes?.length), limits, SPATIOTEMPORAL_BUDGET_HINT, signal);
+  return { info, plan };
+}
+
 function givenBoxes(entry: GivenKeyframeBoxes | undefined): ScoredBoxes {
   const list = entry?.boxes ?? [];
   const boxes = new Float32Array(list.length * 4);
@@ -128,10 +164,10 @@ export async function detectSpatiotemporal(
   const shortSide = options.shortSide ?? m.clip.shortSide;
   if (!options.boxes?.length && !settings.detector) throw new InvalidParameterError('boxes', undefined, 'are required: this server runs no person detector');
 
-  const info = await probeWithinLimits(input.file, input.displayName, settings.limits, settings.signal);
+  const { numFrames, rate } = m.clip;
+  const { info, plan } = await checkSpatiotemporalInput(input, options, m.clip, settings.limits, settings.signal);
   const probeMs = performance.now() - started;
-  const times = keyframeTimes(info.durationSec, options);
-  const frames = times.map((t) => Math.min(info.frameCount - 1, Math.max(0, Math.round(t * info.fps))));
+  const { times, frames, clips } = plan;
   settings.onProgress?.({ stage: 'people', fraction: 0.02 });
 
   // People on every keyframe: given, or found by the detector on the keyframe itself.
@@ -154,9 +190,7 @@ export async function detectSpatiotemporal(
 
   // Actions: clips from one decoding pass, each as soon as its frames are in (clip-stream.ts).
   const actionsStart = performance.now();
-  const { numFrames, rate } = m.clip;
   const frameSize = fullFrameInputSize(info, shortSide, m.head.patchSize);
-  const clips = frames.map((f) => clipAround(f, numFrames, rate, info.frameCount));
   const preprocessing = backbone.folder.manifest.preprocessing;
   const keyframes: SpatiotemporalResult['keyframes'] = times.map((time, k) => ({ time, frame: frames[k]!, people: [] }));
   const runClip = async (k: number, clipFrames: Uint8Array[]): Promise<void> => {

@@ -8,10 +8,10 @@ import { batchedNms } from '../../postprocess/soft-nms-1d.js';
 import { decodeLevels, splitLevels, stepsToSeconds } from '../../postprocess/temporal-decode.js';
 import type { LoadedModel, LoadedTemporalModel } from '../../runtime/model-registry.js';
 import { float32Tensor } from '../../runtime/tensor.js';
-import { probeWithinLimits, type VideoLimits } from '../../video/limits.js';
+import { checkDecodeBudget, probeWithinLimits, type VideoLimits } from '../../video/limits.js';
 import type { VideoInfo } from '../../video/probe.js';
 import { InternalError, InvalidParameterError } from '../../errors.js';
-import { extractFeatures, type FeatureSettings } from './features.js';
+import { extractFeatures, FEATURE_DECODE_PASSES, type FeatureSettings } from './features.js';
 
 export type DetectStage = 'probe' | 'features' | 'detect' | 'postprocess';
 
@@ -52,6 +52,16 @@ export interface TemporalDetectSettings {
   readonly onProgress?: (progress: DetectProgress) => void;
 }
 
+/** What a client can change when its video is over the decode budget. */
+export const TEMPORAL_BUDGET_HINT = 'temporal detection decodes every frame: send a shorter or smaller video';
+
+/** The probe's limits and the decode budget, before a frame is decoded (also run before a job exists). */
+export async function checkTemporalInput(file: string, displayName: string, limits: VideoLimits, signal?: AbortSignal): Promise<VideoInfo> {
+  const info = await probeWithinLimits(file, displayName, limits, signal);
+  await checkDecodeBudget(file, info, FEATURE_DECODE_PASSES, limits, TEMPORAL_BUDGET_HINT, signal);
+  return info;
+}
+
 export function checkDetectOptions(options: TemporalDetectOptions): void {
   const t = options.scoreThreshold;
   if (t !== undefined && !(t >= 0 && t <= 1)) throw new InvalidParameterError('scoreThreshold', t, 'must be a number in [0, 1]');
@@ -72,7 +82,7 @@ export async function detectTemporal(
   const report = (stage: DetectStage, fraction: number) => settings.onProgress?.({ stage, fraction: Math.min(1, Math.max(0, fraction)) });
 
   report('probe', 0);
-  const info = await probeWithinLimits(input.file, input.displayName, settings.limits, settings.signal);
+  const info = await checkTemporalInput(input.file, input.displayName, settings.limits, settings.signal);
   const probeMs = performance.now() - started;
 
   const featureSettings: FeatureSettings = { numFrames: manifest.features.numFrames, featureStride: manifest.features.featureStride, size: manifest.features.size, normalization: manifest.features.normalization };

@@ -8,6 +8,7 @@ import { BACKBONE_INPUT } from '../../onnx/vit-graph.js';
 import type { LoadedModel } from '../../runtime/model-registry.js';
 import { float32Tensor } from '../../runtime/tensor.js';
 import { streamFrames } from '../../video/decode.js';
+import type { DecodePass } from '../../video/decode-budget.js';
 import { packClip, type Normalization } from '../../video/transforms.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../../weights/create-model.js';
 import { InternalError } from '../../errors.js';
@@ -48,6 +49,9 @@ export function featureClipStarts(frameCount: number, numFrames: number, stride:
   if (frameCount < numFrames) return [0];
   return Array.from({ length: Math.floor((frameCount - numFrames) / stride) + 1 }, (_, i) => i * stride);
 }
+
+/** The decoding extractFeatures does, for the decode budget: every frame, as one stream. */
+export const FEATURE_DECODE_PASSES: readonly DecodePass[] = [{ kind: 'stream' }];
 
 export interface FeatureProgress {
   readonly framesDecoded: number;
