@@ -46,10 +46,17 @@ export function processStartTime(pid: number): string | undefined {
   return readStat(pid)?.startTime;
 }
 
-/** Same process, still running: a zombie (dead, waiting for its parent to reap it) is not. */
+/**
+ * Whether `pid` still runs (a zombie, dead and waiting for its parent to reap it, does not) and,
+ * given a start time, is that same process rather than a reused pid.
+ */
+export function processRuns(pid: number, startTime?: string): boolean {
+  const stat = readStat(pid);
+  return stat !== undefined && (startTime === undefined || stat.startTime === startTime) && stat.state !== 'Z' && stat.state !== 'X';
+}
+
 function isAlive(identity: ProcessIdentity): boolean {
-  const stat = readStat(identity.pid);
-  return stat !== undefined && stat.startTime === identity.startTime && stat.state !== 'Z' && stat.state !== 'X';
+  return processRuns(identity.pid, identity.startTime);
 }
 
 let self: ProcessIdentity | undefined;

@@ -1,6 +1,6 @@
 /** What the leak checks of the HTTP tests count: child processes, and conditions met in time. */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { processRuns } from '../../src/process/child-records.js';
 
 /** Child processes of `parent` (default: this test process) running `command`. */
 export function childProcesses(command: string, parent = process.pid): string[] {
@@ -18,15 +18,7 @@ export function childPids(command: string, parent = process.pid): number[] {
  * start time, /proc/<pid>/stat field 22) is the same process rather than a reused pid.
  */
 export function isRunning(pid: number, startTime?: string): boolean {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return false;
-  }
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  if (fields[0] === 'Z' || fields[0] === 'X') return false;
-  return startTime === undefined || fields[22 - 3] === startTime;
+  return processRuns(pid, startTime);
 }
 
 /** Polls `condition` every 10 ms; false when it is still not met after `timeoutMs`. */
