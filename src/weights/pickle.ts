@@ -27,6 +27,11 @@ export interface PickleObject {
 export interface PickleHooks {
   global(module: string, name: string): PickleCallable | PickleClass | unknown;
   persistentLoad(pid: unknown): unknown;
+  /**
+   * BUILD on a dict (an OrderedDict subclass's instance attributes, e.g. a state dict's
+   * `_metadata`): the hook decides; without one, BUILD on a dict is refused.
+   */
+  buildDict?(target: PyDict, state: unknown): void;
 }
 
 /** A malformed or refused pickle; the caller names the file. */
@@ -211,6 +216,7 @@ export function unpickle(bytes: Uint8Array, hooks: PickleHooks): unknown {
       case 0x62: { // BUILD
         const state = pop();
         const target = top();
+        if (target instanceof Map && hooks.buildDict) { hooks.buildDict(target, state); break; }
         if (!isObject(target)) throw new PickleError(`pickle sets the state of a ${describe(target)} at byte ${at}`, true);
         target.setState(state);
         break;

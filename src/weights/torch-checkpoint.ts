@@ -157,8 +157,18 @@ function refuseLegacyFormat(file: string): void {
 
 function unpickleTorch(file: string, zip: ZipArchive, prefix: string, bytes: Buffer): unknown {
   const storages = new Map<string, TorchStorage>();
+  const orderedDicts = new WeakSet<PyDict>();
   const hooks: PickleHooks = {
-    global: (module, name) => allowedGlobal(file, module, name),
+    global: (module, name) => allowedGlobal(file, module, name, orderedDicts),
+    // torch.save(model.state_dict()) sets the OrderedDict's `_metadata` (per-module versions) with
+    // BUILD: that is the only state a dict may carry, and it is dropped (we never load into modules).
+    buildDict: (target, state) => {
+      if (!orderedDicts.has(target)) throw new CheckpointError('unsafe_checkpoint', file, 'has a pickle that sets the state of a plain dict');
+      const names = state instanceof Map ? [...state.keys()] : undefined;
+      if (!names || names.some((k) => k !== '_metadata')) {
+        throw new CheckpointError('invalid_checkpoint', file, `sets OrderedDict attributes other than _metadata (${names ? names.map(String).join(', ') : describe(state)})`);
+      }
+    },
     persistentLoad: (pid) => {
       // ('storage', <storage type>, key, location, numel)
       if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== 'storage') {
@@ -201,7 +211,7 @@ const ALLOWED = [
   ...Object.keys(STORAGE_TYPES).map((type) => `torch.${type}`),
 ];
 
-function allowedGlobal(file: string, module: string, name: string): unknown {
+function allowedGlobal(file: string, module: string, name: string, orderedDicts: WeakSet<PyDict>): unknown {
   const qualified = `${module}.${name}`;
   const bad = (reason: string): never => { throw new CheckpointError('invalid_checkpoint', file, `calls ${qualified} with ${reason}`); };
   switch (qualified) {
@@ -231,6 +241,7 @@ function allowedGlobal(file: string, module: string, name: string): unknown {
         const dict: PyDict = new Map();
         const items = args[0];
         if (Array.isArray(items)) for (const pair of items) if (Array.isArray(pair) && pair.length === 2) dict.set(pair[0], pair[1]);
+        orderedDicts.add(dict);
         return dict;
       });
     case 'builtins.set': case '__builtin__.set': case 'builtins.frozenset': case '__builtin__.frozenset':
