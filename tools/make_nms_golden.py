@@ -2,9 +2,10 @@
 """Golden vectors for the 1-D Soft-NMS (src/postprocess/soft-nms-1d.ts).
 
 A plain-Python transcription of ActionFormer's nms_cpu.cpp softnms loop (select the max from
-position i on, swap it to i, decay the rest by iou = inter / (len_i + len_j - inter): gaussian
+position i on, swap it to i, decay the rest by iou = inter / (area_i + area_j - inter) with area = len + 1e-6: gaussian
 exp(-iou^2 / sigma), linear 1 - iou and hard 0 when iou >= threshold; a box under min_score is
-swapped with the last and the count shrinks) and of nms.py's batched_nms (per class or all
+swapped with the last and the count shrinks; the first selection is never tested against
+min_score, so a group whose every score is below it still keeps its best segment) and of nms.py's batched_nms (per class or all
 together, seg_voting in the class-agnostic mode, sorted by score, top max_seg_num), run on random
 candidates. Written from the algorithm, not from our TypeScript.
 
@@ -32,7 +33,7 @@ def softnms(segs, scores, iou_threshold, sigma, min_score, method):
         pos = i + 1
         while pos < n:
             inter = max(0.0, min(x2, segs[pos][1]) - max(x1, segs[pos][0]))
-            ovr = inter / ((x2 - x1) + (segs[pos][1] - segs[pos][0]) - inter)
+            ovr = inter / ((x2 - x1 + 1e-6) + (segs[pos][1] - segs[pos][0] + 1e-6) - inter)
             weight = 1.0
             if method == "hard":
                 weight = 0.0 if ovr >= iou_threshold else 1.0
@@ -99,6 +100,7 @@ def main():
         dict(base, name="linear per class", method="linear", perClass=True),
         dict(base, name="hard per class", method="hard", perClass=True),
         dict(base, name="gaussian class-agnostic with voting", method="gaussian", perClass=False, votingThreshold=0.7),
+        dict(base, name="min_score above every score: one segment per class", method="gaussian", perClass=True, minScore=2.0),
     ]
     out = {"input": {"segments": segs, "scores": scores, "labels": labels}, "cases": []}
     for case in cases:

@@ -60,7 +60,8 @@ export function softNms1d(
   for (let i = 0; i < n && kept.length < maxKeep; i++) {
     let best = i;
     for (let k = i + 1; k < n; k++) if (score[k]! > score[best]!) best = k;
-    if (score[best]! < options.minScore) break;
+    // No minScore test here, as in the official op: the best segment of a group is kept even when
+    // every score is below minScore; the decay loop below drops the rest.
     swap(order, score, i, best);
     const top = order[i]!;
     kept.push(top);
@@ -69,7 +70,7 @@ export function softNms1d(
     const e0 = segments[2 * top + 1]!;
     for (let k = i + 1; k < n; k++) {
       const j = order[k]!;
-      const iou = temporalIoU(s0, e0, segments[2 * j]!, segments[2 * j + 1]!);
+      const iou = opIoU(s0, e0, segments[2 * j]!, segments[2 * j + 1]!);
       let weight = 1;
       if (options.method === 'gaussian') weight = Math.exp(-(iou * iou) / options.sigma);
       else if (iou >= options.iouThreshold) weight = options.method === 'linear' ? 1 - iou : 0;
@@ -82,6 +83,12 @@ export function softNms1d(
     }
   }
   return { kept, scores: keptScores };
+}
+
+/** The IoU nms_cpu.cpp decays by: each length carries 1e-6, so touching or empty segments never divide by 0. */
+function opIoU(aStart: number, aEnd: number, bStart: number, bEnd: number): number {
+  const intersection = Math.max(0, Math.min(aEnd, bEnd) - Math.max(aStart, bStart));
+  return intersection / ((aEnd - aStart + 1e-6) + (bEnd - bStart + 1e-6) - intersection);
 }
 
 function swap(order: Int32Array, score: Float64Array, a: number, b: number): void {

@@ -8,7 +8,7 @@ import { sinusoidTable } from '../weights/sinusoid-table.js';
 import { resolveProtocol, clipFrameIndices, type ProtocolName, type SamplingProtocol } from '../video/sampling.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../weights/create-model.js';
 import { betaSample, cropResizeNormalize, randomColourTransform, multiScaleCropBox, randomResizedCropBox, trainFrameIndices, type Box, type FrameStack } from './augment.js';
-import { indicesWhere, runningCellMask, tubeMask } from './masking.js';
+import { indicesWhere, maskedCount, runningCellMask, tubeMask } from './masking.js';
 import { inputPatches, patchVectorLength, targetPatches, type PatchGeometry } from './patchify.js';
 import type { LabelledEntry } from './plan.js';
 import { randomInt, shuffle, stream, STREAMS, type Uniform } from './rng.js';
@@ -225,8 +225,8 @@ export function pretrainBatch(source: BatchSource, step: number, masking: Maskin
   const clipSize = clipLength(config);
   const clip = new Float32Array(clipSize);
   const perFrame = grid.h * grid.w;
-  const visibleCount = (perFrame - Math.trunc(masking.encoderRatio * perFrame + 1e-9)) * grid.t;
-  const maskCount = masking.decoderRatio > 0 ? grid.count - Math.trunc(4 * masking.decoderRatio + 1e-9) * (grid.count / 4) : grid.count - visibleCount;
+  const visibleCount = (perFrame - maskedCount(masking.encoderRatio, perFrame)) * grid.t;
+  const maskCount = masking.decoderRatio > 0 ? grid.count - maskedCount(masking.decoderRatio, 4) * (grid.count / 4) : grid.count - visibleCount;
   const out: PretrainBatch = {
     visiblePatches: new Float32Array(batch * visibleCount * p),
     visiblePositions: new Float32Array(batch * visibleCount * d),

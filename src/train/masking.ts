@@ -13,13 +13,21 @@ export interface TokenGrid {
 }
 
 /**
+ * How many of `n` positions a mask ratio hides: Python's int(ratio * n), as masking_generator.py
+ * computes it (0.29 x 100 is 28.999... in floating point, so 28, not 29).
+ */
+export function maskedCount(ratio: number, n: number): number {
+  return Math.trunc(ratio * n);
+}
+
+/**
  * Tube masking: one random spatial mask of int(ratio x h x w) patches, repeated over every
  * temporal slot, so a masked patch stays hidden for the whole clip.
  */
 export function tubeMask(grid: TokenGrid, ratio: number, uniform: Uniform): Uint8Array {
   checkRatio('encoderMaskRatio', ratio);
   const perFrame = grid.h * grid.w;
-  const masked = Math.trunc(ratio * perFrame + 1e-9);
+  const masked = maskedCount(ratio, perFrame);
   const frame = Array.from({ length: perFrame }, (_, i) => (i >= perFrame - masked ? 1 : 0));
   shuffle(frame, uniform);
   const mask = new Uint8Array(grid.t * perFrame);
@@ -35,7 +43,7 @@ export function tubeMask(grid: TokenGrid, ratio: number, uniform: Uniform): Uint
  */
 export function runningCellMask(grid: TokenGrid, ratio: number, start: number): Uint8Array {
   checkRatio('decoderMaskRatio', ratio);
-  const maskedPerCell = Math.trunc(4 * ratio + 1e-9);
+  const maskedPerCell = maskedCount(ratio, 4);
   if (maskedPerCell <= 0 || maskedPerCell >= 4) {
     throw new InvalidParameterError('decoderMaskRatio', ratio, 'must leave between 1 and 3 of the 4 cell positions masked (0.25, 0.5 or 0.75), or be 0 to reconstruct every encoder-masked token');
   }

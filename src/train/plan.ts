@@ -12,6 +12,7 @@ import { manifestLabels, mergeLabelSpaces, readDatasetManifest, readLabelList, t
 import { ServiceError } from '../errors.js';
 import type { ProtocolName } from '../video/sampling.js';
 import { resolvePath, RecipeError, type Recipe, type StageSpec } from './recipe.js';
+import { maskedCount } from './masking.js';
 
 export interface LabelledEntry extends DatasetEntry {
   /** Class index in the stage's label space; -1 for pretraining (labels unused). */
@@ -152,11 +153,11 @@ export function planRecipe(recipe: Recipe, options: PlanOptions = {}): StagePlan
       const { decoder: _unused, ...encoder } = architecture;
       architecture = { ...encoder, numClasses: 0, decoder: init?.architecture.decoder ?? decoderFor(encoder, spec.model?.decoderDepth) };
       const grid = tokenGrid(architecture);
-      if (Math.trunc(spec.masking.encoderRatio * grid.h * grid.w + 1e-9) >= grid.h * grid.w) {
+      if (maskedCount(spec.masking.encoderRatio, grid.h * grid.w) >= grid.h * grid.w) {
         throw new RecipeError(`${field}.masking.encoderRatio`, `leaves no visible patch on a ${grid.h}x${grid.w} grid`);
       }
       if (spec.masking.decoderRatio > 0) {
-        const cells = Math.trunc(4 * spec.masking.decoderRatio + 1e-9);
+        const cells = maskedCount(spec.masking.decoderRatio, 4);
         if (cells < 1 || cells > 3) throw new RecipeError(`${field}.masking.decoderRatio`, 'must be 0, or 0.25 to 0.99 (1 to 3 of the 4 cell positions kept out of reconstruction)');
         if (grid.h % 2 || grid.w % 2) throw new RecipeError(`${field}.masking.decoderRatio`, `needs an even token grid for 2x2 running cells; the grid is ${grid.h}x${grid.w}`);
       }

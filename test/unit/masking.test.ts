@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { indicesWhere, runningCellMask, tubeMask } from '../../src/train/masking.js';
+import { indicesWhere, maskedCount, runningCellMask, tubeMask } from '../../src/train/masking.js';
 import { seededUniform } from '../../src/weights/random-init.js';
 
 const golden = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'running-cell-masks.json'), 'utf8')) as {
@@ -41,6 +41,13 @@ describe('tube masking', () => {
     const first = mask.subarray(0, 196);
     expect(first.reduce((a, b) => a + b, 0)).toBe(176);
     for (let t = 1; t < 8; t++) expect(Array.from(mask.subarray(t * 196, (t + 1) * 196))).toEqual(Array.from(first));
+  });
+
+  it('counts as Python int(r x N): 28 of 100 at r = 0.29 (29 would be the rounded product)', () => {
+    const mask = tubeMask({ t: 1, h: 10, w: 10 }, 0.29, seededUniform(5));
+    expect(mask.reduce((a, b) => a + b, 0)).toBe(28);
+    expect(maskedCount(0.29, 100)).toBe(28);
+    expect(maskedCount(0.9, 196)).toBe(176);
   });
 
   it('is reproducible from its seed and differs between seeds', () => {

@@ -56,6 +56,14 @@ describe('batchedNms, hand-worked', () => {
     expect(batchedNms(three, opts({ maxSegments: 2 })).scores).toHaveLength(2);
   });
 
+  it('keeps the best segment of a class whose every score is below minScore, as the official op does', () => {
+    const low = { segments: Float32Array.of(0, 10, 20, 30, 0, 10), scores: Float32Array.of(0.0004, 0.0008, 0.5), labels: Int32Array.of(0, 0, 1) };
+    const out = batchedNms(low, opts({ minScore: 0.001 }));
+    expect(Array.from(out.labels)).toEqual([1, 0]);
+    expect(out.scores[1]).toBeCloseTo(0.0008, 7);
+    expect(Array.from(out.segments.subarray(2, 4))).toEqual([20, 30]);
+  });
+
   it('refuses inputs whose lengths disagree, and takes empty input', () => {
     expect(() => batchedNms({ segments: Float32Array.of(0, 1), scores: Float32Array.of(1, 2), labels: Int32Array.of(0, 0) }, ACTIONFORMER_NMS)).toThrow(/must agree/);
     expect(batchedNms({ segments: new Float32Array(0), scores: new Float32Array(0), labels: new Int32Array(0) }, ACTIONFORMER_NMS).scores).toHaveLength(0);
