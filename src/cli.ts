@@ -25,6 +25,7 @@ import { loadModel, ModelRegistry } from './runtime/model-registry.js';
 import { classifyVideo } from './tasks/classify/pipeline.js';
 import type { ClassifyOptions } from './tasks/classify/prepare.js';
 import { DEFAULT_LIMITS, type VideoLimits } from './video/limits.js';
+import { DEFAULT_CENTERNET_OPTIONS } from './detector/centernet.js';
 import type { ProtocolName } from './video/sampling.js';
 import { createModelFolder } from './weights/create-model.js';
 import { randomWeights } from './weights/random-init.js';
@@ -34,6 +35,12 @@ const OFFICIAL_ARCHS = ['vit_small_patch16_224', 'vit_base_patch16_224', 'vit_la
 
 /** models/ of this package: the bundled default lives there. */
 const BUNDLED_MODELS_DIR = fileURLToPath(new URL('../models/', import.meta.url));
+
+/** The version in this package's package.json (one level above src/ and dist/). */
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as { version?: string };
+  return manifest.version ?? 'unknown';
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -94,6 +101,7 @@ function readApiKeys(file: string | undefined): string[] {
 function buildCli(): Command {
   const program = new Command('videomae')
     .description('VideoMAE V2 video understanding: serve, export and run models')
+    .version(packageVersion(), '-V, --version', 'print the version of videomae')
     .showHelpAfterError();
 
   addLimitOptions(program.command('serve')
@@ -284,7 +292,8 @@ function buildCli(): Command {
     });
 
   program.command('predict')
-    .description('classify one video file and print the same JSON as POST /classify; with --temporal, detect actions in time (the /detect-temporal result)')
+    .description('classify one video file and print the same JSON as POST /classify; with --temporal, detect actions in time (the /detect-temporal result); '
+      + 'with --spatiotemporal, who does what where (the /detect-spatiotemporal result)')
     .argument('<video>', 'video file (with --temporal also a list: .csv with a path column, or .txt)')
     .option('--models <dir>', 'folder of model folders', BUNDLED_MODELS_DIR)
     .option('--model <name>', 'model to use (default: the default model)')
@@ -301,13 +310,26 @@ function buildCli(): Command {
     .option('--score-threshold <s>', 'temporal: leave out segments scoring below this', Number.parseFloat)
     .option('--max-segments <n>', 'temporal: at most this many segments per video', positiveInt)
     .option('--results <file>', 'temporal: also write ActivityNet results {results: {video: [{segment, label, score}]}} (for evaluate temporal)')
+    .option('--spatiotemporal', 'AVA-style detection: people found by the person detector, each with its actions, at every keyframe')
+    .option('--keyframe-interval <seconds>', 'spatiotemporal: seconds between keyframes', positiveNumber)
+    .option('--person-threshold <score>', 'spatiotemporal: person boxes the detector keeps (CenterNet score)', Number.parseFloat, DEFAULT_CENTERNET_OPTIONS.scoreThreshold)
     .action(async (video: string, flags) => {
       if (!existsSync(video)) throw new ServiceError(400, 'file_not_found', `video '${video}' does not exist`, { parameter: 'video' });
+      if (flags.temporal && flags.spatiotemporal) throw new ServiceError(400, 'invalid_parameter', 'choose one of --temporal and --spatiotemporal', { parameter: 'spatiotemporal' });
       if (flags.temporal) {
         await predictTemporal(video, flags);
         return;
       }
-      const registry = await (await ModelRegistry.load(resolve(flags.models), { device: flags.device, ...(flags.threads ? { threads: flags.threads } : {}) }, flags.model)).orFirstFailure();
+      if (isVideoList(video)) {
+        throw new ServiceError(400, 'invalid_parameter',
+          `'${video}' is a list of videos; predict classifies one video: run it once per file, use --temporal for temporal detection over a list, `
+          + "or 'videomae evaluate LIST.csv' (path,label) for accuracy on a labelled list", { parameter: 'video', value: video });
+      }
+      if (flags.spatiotemporal) {
+        await predictSpatiotemporal(video, flags);
+        return;
+      }
+      const registry = await loadRegistry(flags.models, { device: flags.device, ...(flags.threads ? { threads: flags.threads } : {}) }, flags.model);
       try {
         const options: ClassifyOptions = {};
         if (flags.model) options.model = flags.model;
@@ -326,15 +348,24 @@ function buildCli(): Command {
     });
 
   program.command('train')
-    .description('run a training recipe (pretrain / finetune / distill stages); each stage writes a servable model folder')
-    .argument('<recipe>', 'recipe JSON file')
+    .description('run a training recipe; each stage writes a servable model folder. Stages: '
+      + 'pretrain (VideoMAE V2 dual-masking reconstruction), finetune (classification head + encoder), '
+      + 'distill (a student from a teacher\'s logits), actionformer (temporal detector on extracted features), '
+      + 'ava (AVA action head on a frozen backbone)')
+    .argument('<recipe>', 'recipe JSON file (see recipes/ and docs/training.md)')
+    .option('--out <dir>', 'model folder for the final stage (instead of the recipe\'s out); needed to replace a bundled model such as models/default')
     .option('--init <model-folder>', 'start the first stage from these weights')
     .option('--resume <checkpoint>', 'continue an interrupted stage from its checkpoint.safetensors')
     .addOption(new Option('--backend <name>', 'TF.js backend: auto, tensorflow (tfjs-node-gpu/-node when installed), wasm or cpu').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'))
     .option('--stop-after <steps>', 'stop the running stage after this many steps, with a checkpoint', positiveInt)
-    .action(async (recipe: string, flags) => {
-      const { trainRecipeFile } = await import('./train/trainer.js');
-      const results = await trainRecipeFile(resolve(recipe), {
+    .action(async (recipeFile: string, flags) => {
+      const { trainRecipe } = await import('./train/trainer.js');
+      const { loadRecipe } = await import('./train/recipe.js');
+      const { refuseBundledOverwrite, withFinalOutput } = await import('./train/recipe-output.js');
+      let recipe = loadRecipe(resolve(recipeFile));
+      if (flags.out) recipe = withFinalOutput(recipe, flags.out);
+      refuseBundledOverwrite(recipe, BUNDLED_MODELS_DIR, flags.out);
+      const results = await trainRecipe(recipe, {
         backend: flags.backend,
         ...(flags.init ? { init: resolve(flags.init) } : {}),
         ...(flags.resume ? { resume: resolve(flags.resume) } : {}),
@@ -357,11 +388,14 @@ function buildCli(): Command {
     .option('--seconds <s>', 'synthetic-temporal / synthetic-ava: length of each video', positiveNumber, 40)
     .option('--actors <n>', 'synthetic-ava: actors per video', positiveInt)
     .action(async (kind: string, flags) => {
+      const { ProgressBar } = await import('./train/progress.js');
+      const bar = new ProgressBar();
+      const onProgress = (done: number, total: number): void => bar.count('videos written', done, total);
       if (kind === 'synthetic-ava') {
         const { makeSyntheticAvaDataset } = await import('./datasets/synthetic-ava.js');
         const result = await makeSyntheticAvaDataset({
           out: resolve(flags.out), videos: flags.videos, valFraction: flags.valFraction, seed: flags.seed, size: flags.size,
-          fps: flags.fps, seconds: flags.seconds, ...(flags.actors ? { actors: flags.actors } : {}),
+          fps: flags.fps, seconds: flags.seconds, onProgress, ...(flags.actors ? { actors: flags.actors } : {}),
         });
         console.log(JSON.stringify(result, null, 2));
         return;
@@ -370,7 +404,7 @@ function buildCli(): Command {
         const { makeSyntheticTemporalDataset } = await import('./datasets/synthetic-temporal.js');
         const result = await makeSyntheticTemporalDataset({
           out: resolve(flags.out), videos: flags.videos, valFraction: flags.valFraction, seed: flags.seed, size: flags.size,
-          fps: flags.fps, seconds: flags.seconds, ...(flags.classes ? { classes: String(flags.classes).split(',').map((c) => c.trim()) } : {}),
+          fps: flags.fps, seconds: flags.seconds, onProgress, ...(flags.classes ? { classes: String(flags.classes).split(',').map((c) => c.trim()) } : {}),
         });
         console.log(JSON.stringify(result, null, 2));
         return;
@@ -379,7 +413,7 @@ function buildCli(): Command {
       const { makeSyntheticDataset } = await import('./datasets/synthetic.js');
       const result = await makeSyntheticDataset({
         out: resolve(flags.out), videosPerClass: flags.videos, valFraction: flags.valFraction, seed: flags.seed,
-        width: flags.size, height: flags.size, frames: flags.frames, fps: flags.fps,
+        width: flags.size, height: flags.size, frames: flags.frames, fps: flags.fps, onProgress,
         ...(flags.classes ? { classes: String(flags.classes).split(',').map((c) => c.trim()) } : {}),
       });
       console.log(JSON.stringify(result, null, 2));
@@ -395,6 +429,7 @@ function buildCli(): Command {
     .addOption(new Option('--normalization <kind>', 'unit: pixels / 255 (the official TAD extraction); imagenet: the classification mean/std').choices(['unit', 'imagenet']).default('unit'))
     .option('--batch <n>', 'clips per ONNX Runtime run', positiveInt, 4)
     .option('--threads <n>', 'ONNX Runtime threads per run', positiveInt)
+    .option('--force', 'recompute videos already extracted with the same backbone and settings')
     .addOption(deviceOption())
     .action(async (input: string, flags) => {
       const { extractFeaturesToFolder } = await import('./tasks/temporal/extract.js');
@@ -412,7 +447,9 @@ function buildCli(): Command {
         const settings = defaultFeatureSettings(model, { featureStride: flags.stride, normalization: flags.normalization });
         const index = await extractFeaturesToFolder({
           videos, model, out: resolve(flags.out), settings, maxBatch: flags.batch, limits: DEFAULT_LIMITS,
-          onVideo: (id, entry) => console.log(`${id}: ${entry.clips} x ${entry.dim} features from ${entry.frames} frames `
+          ...(flags.force ? { force: true } : {}),
+          onSkip: (id, done, total) => console.log(`[${done}/${total}] ${id}: already extracted with these settings, skipped (--force recomputes)`),
+          onVideo: (id, entry, done, total) => console.log(`[${done}/${total}] ${id}: ${entry.clips} x ${entry.dim} features from ${entry.frames} frames `
             + `(${entry.durationSec.toFixed(1)} s of video in ${entry.seconds.toFixed(1)} s, ${(entry.durationSec / entry.seconds).toFixed(2)}x real time)`),
         });
         console.log(`wrote ${Object.keys(index.videos).length} feature files to ${resolve(flags.out)} (backbone '${model.name}', ${settings.numFrames}-frame clips every ${settings.featureStride} frames, ${settings.size}x${settings.size}, ${settings.normalization})`);
@@ -448,7 +485,7 @@ function buildCli(): Command {
         return;
       }
       const { evaluateManifest } = await import('./tasks/classify/evaluate.js');
-      const registry = await (await ModelRegistry.load(resolve(flags.models), { device: flags.device }, flags.model)).orFirstFailure();
+      const registry = await loadRegistry(flags.models, { device: flags.device }, flags.model);
       try {
         const options: ClassifyOptions = {};
         if (flags.protocol) options.protocol = flags.protocol;
@@ -468,8 +505,8 @@ async function predictTemporal(input: string, flags: { models: string; model?: s
   const { detectTemporal } = await import('./tasks/temporal/detect.js');
   const { readVideoList } = await import('./datasets/manifest.js');
   const { videoId } = await import('./tasks/temporal/extract.js');
-  const videos = /\.(csv|txt)$/i.test(input) ? readVideoList(resolve(input), 'video') : [resolve(input)];
-  const registry = await (await ModelRegistry.load(resolve(flags.models), { device: flags.device, ...(flags.threads ? { threads: flags.threads } : {}) })).orFirstFailure();
+  const videos = isVideoList(input) ? readVideoList(resolve(input), 'video') : [resolve(input)];
+  const registry = await loadRegistry(flags.models, { device: flags.device, ...(flags.threads ? { threads: flags.threads } : {}) }, undefined);
   try {
     const models = registry.resolveTemporal(flags.model);
     const results: Record<string, Array<{ segment: [number, number]; label: string; score: number }>> = {};
@@ -480,13 +517,46 @@ async function predictTemporal(input: string, flags: { models: string; model?: s
       }, { limits: DEFAULT_LIMITS, maxBatch: flags.maxBatch });
       results[videoId(file)] = result.segments.map((s) => ({ segment: [s.start, s.end], label: s.label, score: s.score }));
       if (videos.length === 1) console.log(JSON.stringify(result, null, 2));
-      else console.log(`${videoId(file)}: ${result.segments.length} segments in ${(result.timings.totalMs / 1000).toFixed(1)} s`);
+      else console.log(`[${Object.keys(results).length}/${videos.length}] ${videoId(file)}: ${result.segments.length} segments in ${(result.timings.totalMs / 1000).toFixed(1)} s`);
     }
     if (flags.results) {
       writeFileSync(resolve(flags.results), `${JSON.stringify({ version: 'videomae-serve', results, external_data: { model: models.detector.name, backbone: models.backbone.name } })}\n`);
       console.log(`wrote ActivityNet results for ${videos.length} videos to ${resolve(flags.results)}`);
     }
   } finally {
+    await registry.close();
+  }
+}
+
+/**
+ * The models under `dir`, as `serve` loads them: a folder that fails (no model.onnx yet, a bad
+ * manifest) is reported on stderr and the others still serve; asking for the failed one names why.
+ */
+async function loadRegistry(dir: string, options: { device: DeviceRequest; threads?: number }, model: string | undefined): Promise<ModelRegistry> {
+  const registry = await ModelRegistry.load(resolve(dir), options, model);
+  for (const failure of registry.failures) console.error(`videomae: warning: model folder '${failure.folder}' not loaded (${failure.code}): ${failure.message}`);
+  return registry;
+}
+
+/** A .csv or .txt argument is a list of videos (what readVideoList reads). */
+function isVideoList(path: string): boolean {
+  return /\.(csv|txt)$/i.test(path);
+}
+
+async function predictSpatiotemporal(video: string, flags: { models: string; model?: string; device: DeviceRequest; threads?: number; topK?: number; scoreThreshold?: number; keyframeInterval?: number; personThreshold: number }): Promise<void> {
+  const { detectSpatiotemporal } = await import('./tasks/spatiotemporal/detect.js');
+  const { CenterNetDetector } = await import('./detector/centernet.js');
+  const registry = await loadRegistry(flags.models, { device: flags.device, ...(flags.threads ? { threads: flags.threads } : {}) }, undefined);
+  const detector = new CenterNetDetector({ ...DEFAULT_CENTERNET_OPTIONS, scoreThreshold: flags.personThreshold });
+  try {
+    const result = await detectSpatiotemporal({ file: resolve(video), displayName: video }, registry.resolveSpatiotemporal(flags.model), {
+      ...(flags.topK ? { topK: flags.topK } : {}),
+      ...(flags.scoreThreshold !== undefined ? { scoreThreshold: flags.scoreThreshold } : {}),
+      ...(flags.keyframeInterval ? { keyframeInterval: flags.keyframeInterval } : {}),
+    }, { limits: DEFAULT_LIMITS, detector });
+    console.log(JSON.stringify(result, null, 2));
+  } finally {
+    await detector.close();
     await registry.close();
   }
 }

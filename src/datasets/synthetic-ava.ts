@@ -21,6 +21,7 @@ export interface SyntheticAvaOptions {
   readonly fps?: number;
   readonly seconds?: number;
   readonly actors?: number;
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 export interface SyntheticAvaDataset {
@@ -49,6 +50,7 @@ export async function makeSyntheticAvaDataset(options: SyntheticAvaOptions): Pro
     const id = `ava_${String(v).padStart(4, '0')}`;
     const { frames, keyframes: keys } = renderSyntheticActors(size, fps, actors, seededUniform(mixSeed(seed, 4241, v)));
     await encodeRawFrames({ file: join(options.out, 'videos', `${id}.mp4`), ...size, fps, frames });
+    options.onProgress?.(v + 1, options.videos);
     const split = v < options.videos - valCount ? 'train' : 'val';
     rows[split].push([id]);
     for (const key of keys) {

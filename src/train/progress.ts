@@ -43,6 +43,21 @@ export class ProgressBar {
     }
   }
 
+  /** Progress of a counted task (videos decoded, written, extracted): redrawn on a TTY, about every 5 % otherwise. */
+  count(label: string, done: number, total: number): void {
+    const text = `${label} ${done}/${total}`;
+    if (this.out.isTTY) {
+      this.out.write(`\r${text}`.padEnd(Math.min(80, (this.out.columns ?? 80) - 1)));
+      if (done === total) this.out.write('\n');
+      return;
+    }
+    const now = Date.now();
+    if (done === total || done % Math.max(1, Math.floor(total / 20)) === 0 || now - this.lastLine > 30_000) {
+      this.lastLine = now;
+      this.out.write(text + '\n');
+    }
+  }
+
   line(text: string): void {
     this.out.write((this.out.isTTY ? '\n' : '') + text + '\n');
   }

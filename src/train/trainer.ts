@@ -220,7 +220,7 @@ async function runStage(recipe: Recipe, plan: StagePlan, cache: ClipCache, progr
 
   const loadStart = Date.now();
   const before = cache.size;
-  await cache.load([...plan.train, ...plan.val].map((e) => e.path));
+  await cache.load([...plan.train, ...plan.val].map((e) => e.path), (done, total) => progress.count('decoding videos', done, total));
   if (cache.size > before) progress.line(`decoded ${cache.size - before} videos in ${((Date.now() - loadStart) / 1000).toFixed(1)} s`);
 
   const store = new ParameterStore(checkpoint ? checkpoint.params : initialTensors(plan));

@@ -3,7 +3,7 @@
  * "\x93NUMPY", version 1.0, a little-endian u16 header length, a Python-dict header padded with
  * spaces to a 64-byte boundary and ended by "\n", then the C-order data.
  */
-import { readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { writeFileAtomically } from './atomic-file.js';
 import { ServiceError } from '../errors.js';
 
@@ -27,6 +27,20 @@ export function writeNpy(file: string, data: Float32Array, shape: readonly numbe
     writeSync(fd, Buffer.from(header, 'latin1'));
     writeSync(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   });
+}
+
+/** Bytes before the data of a .npy file (magic, version, header); undefined when it is not one. */
+export function npyDataOffset(file: string): number | undefined {
+  const head = Buffer.alloc(12);
+  const fd = openSync(file, 'r');
+  let n: number;
+  try {
+    n = readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (n < 10 || !head.subarray(0, 6).equals(MAGIC)) return undefined;
+  return head[6] === 1 ? 10 + head.readUInt16LE(8) : n === 12 ? 12 + head.readUInt32LE(8) : undefined;
 }
 
 /** Reads a little-endian float32 (or float64, narrowed) C-order array. */

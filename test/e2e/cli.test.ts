@@ -3,10 +3,11 @@
  * real socket, compared with each other.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareTestModels, type TestModels } from '../helpers/models.js';
+import { STAGE_KINDS } from '../../src/train/recipe.js';
+import { prepareTestModels, REPO_MODELS, type TestModels } from '../helpers/models.js';
 import { expectMatchesSpec } from '../helpers/openapi.js';
 import { VideoFactory } from '../helpers/videos.js';
 
@@ -21,6 +22,28 @@ const videos = new VideoFactory();
 let models: TestModels;
 beforeAll(async () => { models = await prepareTestModels(); });
 afterAll(() => { models?.cleanup(); videos.cleanup(); });
+
+describe('videomae as a new user meets it', () => {
+  it('--version prints the package version', () => {
+    const result = videomae(['--version']);
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim()).toBe(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version);
+  });
+
+  it('train --help names every stage kind', () => {
+    const help = videomae(['train', '--help']).stdout.replace(/\s+/g, ' ');
+    for (const stage of STAGE_KINDS) expect(help).toContain(`${stage} (`);
+    expect(help).toContain('--out <dir>');
+  });
+
+  it('train never overwrites the bundled models/default unless --out says so', () => {
+    const before = readFileSync(join(REPO_MODELS, 'default', 'model.json'), 'utf8');
+    const result = videomae(['train', join(root, 'recipes', 'synthetic-tiny.json')]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/output_exists: stage 1 of recipe 'synthetic-tiny' would write '.*models\/default', a bundled model folder; pass --out .*models\/default to replace it on purpose/);
+    expect(readFileSync(join(REPO_MODELS, 'default', 'model.json'), 'utf8')).toBe(before);
+  });
+});
 
 describe('videomae export', () => {
   it('rebuilds model.onnx from model.json + weights', () => {
@@ -88,6 +111,44 @@ describe('videomae predict and serve', () => {
     server.kill('SIGTERM');
     expect(await exited).toBe(0);
     server = undefined;
+  });
+
+  it('a list without --temporal says what to do', () => {
+    const list = videos.text('list.csv', `path\n${videos.pattern('listed.mp4', 1, '64x48')}\n`);
+    const result = videomae(['predict', list, '--models', models.dir]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/invalid_parameter: '.*list\.csv' is a list of videos; .*--temporal.*videomae evaluate/);
+  });
+
+  it('--spatiotemporal prints people and their actions per keyframe, as POST /detect-spatiotemporal', () => {
+    const file = videos.pattern('people.mp4', 2, '160x120');
+    const result = videomae(['predict', file, '--spatiotemporal', '--models', REPO_MODELS, '--device', 'cpu', '--keyframe-interval', '1']);
+    expect(result.status, result.stderr).toBe(0);
+    const body = JSON.parse(result.stdout);
+    expect(body).toMatchObject({ model: 'ava', detector: 'centernet', video: { width: 160, height: 120 } });
+    expect(body.keyframes.length).toBeGreaterThan(0);
+    for (const keyframe of body.keyframes) expect(Number.isInteger(keyframe.time)).toBe(true);
+    for (const keyframe of body.keyframes) expect(Array.isArray(keyframe.people)).toBe(true);
+  });
+
+  it('evaluate and predict serve the good folders when another has no model.onnx, as serve does', () => {
+    const broken = join(models.dir, 'not-exported');
+    cpSync(join(models.dir, 'tiny-ucf'), broken, { recursive: true, filter: (source) => !source.endsWith('.onnx') });
+    const manifest = JSON.parse(readFileSync(join(broken, 'model.json'), 'utf8'));
+    writeFileSync(join(broken, 'model.json'), JSON.stringify({ ...manifest, name: 'not-exported' }));
+    try {
+      const clip = videos.pattern('labelled.mp4', 1, '64x48');
+      const manifestFile = videos.text('eval.csv', `path,label\n${clip},ApplyEyeMakeup\n`);
+      const evaluated = videomae(['evaluate', manifestFile, '--models', models.dir, '--model', 'tiny-ucf', '--protocol', 'fast', '--device', 'cpu']);
+      expect(evaluated.status, evaluated.stderr).toBe(0);
+      expect(JSON.parse(evaluated.stdout)).toMatchObject({ videos: 1 });
+      expect(evaluated.stderr).toMatch(/warning: model folder '.*not-exported' not loaded/);
+      const refused = videomae(['predict', clip, '--models', models.dir, '--model', 'not-exported', '--device', 'cpu']);
+      expect(refused.status).not.toBe(0);
+      expect(refused.stderr).toMatch(/not-exported/);
+    } finally {
+      rmSync(broken, { recursive: true, force: true });
+    }
   });
 
   it('exits 2 with a clear message for a missing file', () => {

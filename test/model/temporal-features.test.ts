@@ -4,7 +4,7 @@
  * short-video padding, the .npy files, and `videomae extract-features` as a user runs it.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,6 +127,20 @@ describe('videomae extract-features', () => {
     expect(index.videos.walk_b).toMatchObject({ file: 'walk_b.npy', fps: 25, frames: 25, clips: 6, dim: 64 });
     expect(readNpy(join(out, 'walk_a.npy')).shape).toEqual([12, 64]);
     expect(existsSync(join(out, 'walk_b.npy'))).toBe(true);
+
+    // Run again: both are skipped; a cut file and --force are recomputed.
+    const written = statSync(join(out, 'walk_a.npy')).mtimeMs;
+    const again = spawnSync(process.execPath, [...cli, 'extract-features', list, '--models', models.dir, '--model', 'tiny-ucf', '--out', out, '--device', 'cpu'], { encoding: 'utf8', timeout: 60_000 });
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/\[1\/2\] walk_a: already extracted with these settings, skipped/);
+    expect(again.stdout).toMatch(/\[2\/2\] walk_b: already extracted/);
+    expect(statSync(join(out, 'walk_a.npy')).mtimeMs).toBe(written);
+    truncateSync(join(out, 'walk_b.npy'), 100);
+    const repaired = spawnSync(process.execPath, [...cli, 'extract-features', list, '--models', models.dir, '--model', 'tiny-ucf', '--out', out, '--device', 'cpu'], { encoding: 'utf8', timeout: 60_000 });
+    expect(repaired.stdout).toMatch(/\[2\/2\] walk_b: 6 x 64 features/);
+    expect(readNpy(join(out, 'walk_b.npy')).shape).toEqual([6, 64]);
+    const forced = spawnSync(process.execPath, [...cli, 'extract-features', list, '--models', models.dir, '--model', 'tiny-ucf', '--out', out, '--device', 'cpu', '--force'], { encoding: 'utf8', timeout: 60_000 });
+    expect(forced.stdout).toMatch(/\[1\/2\] walk_a: 12 x 64 features/);
 
     const missing = spawnSync(process.execPath, [...cli, 'extract-features', join(videos.dir, 'nope.mp4'), '--out', out], { encoding: 'utf8' });
     expect(missing.status).toBe(2);

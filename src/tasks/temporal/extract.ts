@@ -3,12 +3,12 @@
  * (`[T, D]` float32, the files ActionFormer trains on), plus `features.json` recording the
  * backbone, the settings and each video's fps, duration, frames and clip count.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import type { LoadedModel } from '../../runtime/model-registry.js';
 import { checkLimits, type VideoLimits } from '../../video/limits.js';
 import { probeVideo } from '../../video/probe.js';
-import { writeNpy } from '../../weights/npy.js';
+import { npyDataOffset, writeNpy } from '../../weights/npy.js';
 import { extractFeatures, type FeatureSettings } from './features.js';
 
 export interface FeatureIndexEntry {
@@ -34,6 +34,13 @@ export function videoId(file: string): string {
   return basename(file, extname(file));
 }
 
+/** A feature file written in full: its size is the .npy header plus clips x dim float32. */
+function isComplete(file: string, entry: FeatureIndexEntry): boolean {
+  if (!existsSync(file)) return false;
+  const header = npyDataOffset(file);
+  return header !== undefined && statSync(file).size === header + 4 * entry.clips * entry.dim;
+}
+
 export async function extractFeaturesToFolder(options: {
   videos: readonly string[];
   model: LoadedModel;
@@ -41,15 +48,24 @@ export async function extractFeaturesToFolder(options: {
   settings: FeatureSettings;
   maxBatch: number;
   limits: VideoLimits;
-  onVideo?: (id: string, entry: FeatureIndexEntry) => void;
+  /** Recompute videos the folder already holds with the same backbone and settings. */
+  force?: boolean;
+  onVideo?: (id: string, entry: FeatureIndexEntry, done: number, total: number) => void;
+  onSkip?: (id: string, done: number, total: number) => void;
 }): Promise<FeatureIndex> {
   mkdirSync(options.out, { recursive: true });
   const indexFile = join(options.out, FEATURE_INDEX);
   const previous = existsSync(indexFile) ? (JSON.parse(readFileSync(indexFile, 'utf8')) as FeatureIndex) : undefined;
   const sameSettings = previous && previous.backbone === options.model.name && JSON.stringify(previous.settings) === JSON.stringify(options.settings);
   const index: FeatureIndex = { backbone: options.model.name, settings: options.settings, videos: sameSettings ? previous.videos : {} };
+  let done = 0;
   for (const video of options.videos) {
     const started = performance.now();
+    const known = index.videos[videoId(video)];
+    if (!options.force && known && isComplete(join(options.out, known.file), known)) {
+      options.onSkip?.(videoId(video), ++done, options.videos.length);
+      continue;
+    }
     const info = await probeVideo(video);
     checkLimits(info, options.limits);
     const result = await extractFeatures({ file: video, model: options.model, settings: options.settings, maxBatch: options.maxBatch });
@@ -62,7 +78,7 @@ export async function extractFeaturesToFolder(options: {
     };
     index.videos[id] = entry;
     writeFileSync(indexFile, `${JSON.stringify(index, null, 2)}\n`);
-    options.onVideo?.(id, entry);
+    options.onVideo?.(id, entry, ++done, options.videos.length);
   }
   return index;
 }
