@@ -22,7 +22,9 @@ unless said otherwise:
   pretrain.pth          DeepSpeed's layout of modeling_pretrain.py's state dict (encoder.* + decoder.* +
                         encoder_to_decoder + mask_token), plus 'args' and 'epoch'
   hostile-*.pth         pickles naming posix.system, builtins.eval, functools.partial, numpy.load,
-                        numpy's _reconstruct (an ndarray), or calling _rebuild_tensor_v2 on a string
+                        numpy's _reconstruct (an ndarray), or calling allowed globals with what
+                        torch.save never passes (_rebuild_tensor_v2 on a string, _codecs.encode
+                        with rot13, a numpy scalar of dtype object)
   hostile-short-storage.pth  a storage cut shorter than its tensors need
 plus io.safetensors: the input `video` and the outputs PyTorch computes (float64 maths on the
 stored weights): logits (710 classes), features, logits_ema, logits_fp16 / logits_bf16 (weights
@@ -36,6 +38,7 @@ of 16x16, 710 classes. `small` / `base` (benchmarks, data/fixtures/vit-<size>, n
 ViT-S / ViT-B, 16x224x224, 710 classes, finetune-module.pth and io.safetensors only.
 """
 import argparse
+import codecs
 import collections
 import copy
 import functools
@@ -299,6 +302,9 @@ def main():
             "hostile-numpy-load.pth": Reduce(np.load, ("/etc/passwd", None, True)),
             "hostile-numpy-array.pth": np.array([1.0, 2.0]),
             "hostile-rebuild-tensor.pth": Reduce(torch._utils._rebuild_tensor_v2, ("/etc/passwd", 0, (2,), (1,), False, collections.OrderedDict())),
+            # allowed globals, called with what they never get from torch.save
+            "hostile-codecs.pth": Reduce(codecs.encode, ("import os", "rot13")),
+            "hostile-numpy-scalar.pth": Reduce(np.core.multiarray.scalar, (np.dtype("O"), b"\x00" * 8)),
         }
         for name, evil in hostile.items():
             torch.save({"model": small, "evil": evil}, path(name))

@@ -302,6 +302,8 @@ describe('hostile and wrong files are refused before anything is written', () =>
     expectRefused(`a pickle that names ${global}`, join(FIXTURES, file), 'unsafe_checkpoint', new RegExp(`names the Python global '${global.replace(/\./g, '\\.')}'`));
   }
   expectRefused('_rebuild_tensor_v2 fed something that is not a storage', join(FIXTURES, 'hostile-rebuild-tensor.pth'), 'invalid_checkpoint', /calls torch\._utils\._rebuild_tensor_v2 with something that is not a storage/);
+  expectRefused('_codecs.encode with another codec than latin1', join(FIXTURES, 'hostile-codecs.pth'), 'invalid_checkpoint', /calls _codecs\.encode with \(string, string\); only \(text, 'latin1'\) makes bytes/);
+  expectRefused('a numpy scalar of dtype object', join(FIXTURES, 'hostile-numpy-scalar.pth'), 'unsupported_checkpoint', /holds a numpy scalar of dtype 'O8'/);
   const legacy = readFileSync(join(FIXTURES, 'legacy.pth'));
   expectRefused('a legacy file cut inside its storages', hostile('legacy-cut.pth', legacy.subarray(0, legacy.length - 1000)), 'invalid_checkpoint', /is truncated: storage '\d+' needs bytes \d+\.\.\d+ of a \d+-byte file/);
   expectRefused('a legacy file cut inside its pickles', hostile('legacy-head.pth', legacy.subarray(0, 400)), 'invalid_checkpoint', /legacy torch\.save file that is truncated/);
