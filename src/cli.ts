@@ -198,12 +198,13 @@ function buildCli(): Command {
 
   program.command('import-checkpoint')
     .description('import an official VideoMAE V2 PyTorch checkpoint (.pth) into a servable model folder')
-    .argument('<checkpoint>', 'the .pth file (torch.save zip format)')
+    .argument('<checkpoint>', 'the .pth file (torch.save, zip or legacy format)')
     .requiredOption('--out <dir>', 'model folder to create (for example models/vit-s-k400)')
     .addOption(new Option('--arch <name>', 'architecture of the checkpoint').choices(OFFICIAL_ARCHS).makeOptionMandatory())
     .option('--num-classes <n>', 'head size to expect (default: the checkpoint\'s head)', positiveInt)
     .option('--labels <set|file>', 'label set (k710, k400, k600, k700, sthv2, ucf101, hmdb51) or file (default: from the head size)')
     .addOption(new Option('--head-map <map>', 'keep the Kinetics-710 head rows of a subset (official index maps)').choices(['710to400', '710to600', '710to700']))
+    .option('--state-dict-key <key>', 'top-level key holding the weights, e.g. model_ema or state_dict_ema for the EMA weights (default: the first of model, module, model_ema, state_dict, state_dict_ema, else the top level)')
     .option('--fp16', 'store the weights as float16 (halves weights.safetensors and model.onnx; computes in float32)')
     .option('--pretrain', 'keep the decoder of a pretraining checkpoint (a folder for train --init)')
     .option('--name <name>', 'model name (default: the folder name)')
@@ -237,6 +238,7 @@ function buildCli(): Command {
         ...(flags.numClasses ? { numClasses: flags.numClasses } : {}),
         ...(flags.labels ? { labels: flags.labels } : {}),
         ...(flags.headMap ? { headMap: flags.headMap } : {}),
+        ...(flags.stateDictKey ? { stateDictKey: flags.stateDictKey } : {}),
         ...(flags.fp16 ? { fp16: true } : {}),
         ...(flags.pretrain ? { pretrain: true } : {}),
         ...(flags.decoderNumHeads ? { decoderNumHeads: flags.decoderNumHeads } : {}),
@@ -253,6 +255,7 @@ function buildCli(): Command {
       const a = result.manifest.architecture;
       console.log(`imported ${checkpoint} -> ${result.dir}: ${result.kind} ${a.arch} (depth ${a.depth}, width ${a.embedDim}, ${a.numClasses} classes), `
         + `${result.tensors} tensors, ${(result.parameters / 1e6).toFixed(2)} M parameters${exported}, ${result.seconds.toFixed(1)} s`);
+      if (result.container) console.log(`  the state dict under '${result.container}' (--state-dict-key picks another)`);
       if (result.droppedKeys.length) console.log(`  left out ${result.droppedKeys.length} pretraining-only keys (decoder, encoder_to_decoder, mask_token, norm); --pretrain keeps them`);
       if (result.initializedKeys.length) console.log(`  initialized as fine-tuning starts: ${result.initializedKeys.join(', ')}`);
     });

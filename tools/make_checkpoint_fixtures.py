@@ -4,20 +4,32 @@
 The model is the independent PyTorch implementation in make_parity_fixture.py (written from
 DESIGN.md's facts, not from our TypeScript), with random weights, saved by torch.save the way the
 official code saves them:
-  finetune-module.pth   {'module': state_dict}, float32; two tensors are views that share one
-                        storage (offset) and the head weight is a transposed view (strides)
-  finetune-encoder.pth  {'model': {'encoder.' + k: v}}, float32
-  finetune-fp16.pth     {'state_dict': {'_orig_mod.' + k: v.half()}}
-  finetune-bf16.pth     {'model': {'module.' + k: v.bfloat16()}}
-  pretrain.pth          {'model': encoder.* + decoder.* + encoder_to_decoder + mask_token,
-                         'args': argparse.Namespace, 'epoch': 799, 'param_shapes': OrderedDict of
-                         torch.Size, 'frozen': a set} (modeling_pretrain.py names, DeepSpeed extras)
-  legacy.pth            the pre-1.6 non-zip format
-  hostile-global.pth    a torch zip whose pickle names posix.system
+Every state dict is what model.state_dict() returns (an OrderedDict with `_metadata`), float32
+unless said otherwise:
+  finetune-module.pth   DeepSpeed's model states: {'module': state_dict, 'buffer_names', 'param_shapes'
+                        (OrderedDicts of torch.Size), 'sparse_tensor_module_names' (a set),
+                        'ds_config', 'ds_version', ...}; two tensors are views that share one storage
+                        (offset) and the head weight is a transposed view (strides)
+  finetune-full.pth     run_class_finetuning's utils.save_model: {'model', 'optimizer' (AdamW after one
+                        step), 'epoch', 'scaler', 'args' (argparse.Namespace with numpy scalars and a
+                        numpy dtype), 'model_ema' (other weights: logits_ema)}
+  finetune-timm.pth     timm's CheckpointSaver: {'state_dict' and 'state_dict_ema' with `backbone.`
+                        keys, 'optimizer' (SGD), 'epoch', 'arch', 'version', 'args', 'metric' (np.float64)}
+  finetune-parameters.pth  {'model': {'encoder.' + k: nn.Parameter}} (torch._utils._rebuild_parameter)
+  finetune-fp16.pth     {'state_dict': compiled model (`_orig_mod.`), .half()}
+  finetune-bf16.pth     {'model': DDP-wrapped model (`module.`), .bfloat16()}
+  legacy.pth            torch.save(state_dict, _use_new_zipfile_serialization=False): the pre-1.6 format
+  pretrain.pth          DeepSpeed's layout of modeling_pretrain.py's state dict (encoder.* + decoder.* +
+                        encoder_to_decoder + mask_token), plus 'args' and 'epoch'
+  hostile-*.pth         pickles naming posix.system, builtins.eval, functools.partial, numpy.load,
+                        numpy's _reconstruct (an ndarray), or calling allowed globals with what
+                        torch.save never passes (_rebuild_tensor_v2 on a string, _codecs.encode
+                        with rot13, a numpy scalar of dtype object)
   hostile-short-storage.pth  a storage cut shorter than its tensors need
 plus io.safetensors: the input `video` and the outputs PyTorch computes (float64 maths on the
-stored weights): logits (710 classes), features, logits_fp16 / logits_bf16 (weights rounded to
-that type), features_pretrain (encoder of pretrain.pth with a fresh fc_norm, as fine-tuning starts).
+stored weights): logits (710 classes), features, logits_ema, logits_fp16 / logits_bf16 (weights
+rounded to that type), features_pretrain (encoder of pretrain.pth with a fresh fc_norm, as
+fine-tuning starts).
 
   /usr/bin/python3 tools/make_checkpoint_fixtures.py [tiny|small] [out_dir]
 
@@ -26,13 +38,17 @@ of 16x16, 710 classes. `small` / `base` (benchmarks, data/fixtures/vit-<size>, n
 ViT-S / ViT-B, 16x224x224, 710 classes, finetune-module.pth and io.safetensors only.
 """
 import argparse
+import codecs
 import collections
+import copy
+import functools
 import json
 import os
 import struct
 import sys
 import zipfile
 
+import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -69,19 +85,89 @@ def rounded(model, dtype):
     return copy
 
 
-def finetune_state(model):
-    return {k: v.to(torch.float32) for k, v in model.state_dict().items()}
+def float32_copy(model):
+    """The float64 reference model as float32 (exact: its weights were rounded to float32)."""
+    return copy.deepcopy(model).float()
 
 
 def with_views(state, d):
-    """Same values, stored the awkward ways torch allows: shared storage with offsets, strides."""
-    out = dict(state)
+    """Same values, stored the awkward ways torch allows: shared storage with offsets, strides.
+    Still the OrderedDict state_dict() returned, `_metadata` included."""
+    out = collections.OrderedDict(state)
+    out._metadata = state._metadata
     qv = torch.stack([state["blocks.0.attn.q_bias"], state["blocks.0.attn.v_bias"]])
     out["blocks.0.attn.q_bias"], out["blocks.0.attn.v_bias"] = qv[0], qv[1]
     head_t = state["head.weight"].t().contiguous()
     out["head.weight"] = head_t.t()
     assert not out["head.weight"].is_contiguous() and out["blocks.0.attn.v_bias"].storage_offset() == d
     return out
+
+
+class Wrapper(torch.nn.Module):
+    """What DDP (`module.`), torch.compile (`_orig_mod.`) or a detector (`backbone.`) put around a
+    model: its state_dict() prefixes every key."""
+
+    def __init__(self, attribute, inner):
+        super().__init__()
+        setattr(self, attribute, inner)
+
+
+def ema_of(model):
+    """model_ema: the same network with slightly different weights (rounded to float32)."""
+    ema = copy.deepcopy(model)
+    torch.manual_seed(SEED + 2)
+    with torch.no_grad():
+        for param in ema.parameters():
+            param.add_(0.01 * torch.randn_like(param))
+            param.copy_(param.to(torch.float32).to(torch.float64))
+    return ema
+
+
+def stepped_optimizer(model32, c, kind):
+    """A real optimizer's state_dict after one real step (on a throwaway copy of the model):
+    int keys, per-parameter tensors, param_groups as run_class_finetuning builds them."""
+    net = copy.deepcopy(model32)
+    decay = [p for n, p in net.named_parameters() if p.ndim > 1]
+    no_decay = [p for n, p in net.named_parameters() if p.ndim <= 1]
+    groups = [{"params": no_decay, "weight_decay": 0.0, "lr_scale": 1.0}, {"params": decay, "weight_decay": 0.05, "lr_scale": 0.75}]
+    if kind == "adamw":
+        optimizer = torch.optim.AdamW(groups, lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+    else:
+        optimizer = torch.optim.SGD(groups, lr=0.1, momentum=0.9)
+    torch.manual_seed(SEED + 3)
+    video = torch.randn(1, 3, c["numFrames"], c["imageHeight"], c["imageWidth"])
+    net(video)[0].logsumexp(1).sum().backward()
+    optimizer.step()
+    return optimizer.state_dict()
+
+
+def finetuning_args():
+    """run_class_finetuning's argparse.Namespace: every kind of value it holds, numpy ones included."""
+    return argparse.Namespace(
+        batch_size=4, epochs=35, update_freq=1, save_ckpt_freq=10, model="vit_small_patch16_224",
+        tubelet_size=2, input_size=16, drop_path=0.1, model_ema=True, model_ema_decay=0.9999,
+        model_ema_force_cpu=False, opt="adamw", opt_eps=1e-8, opt_betas=[0.9, 0.999], clip_grad=None,
+        weight_decay=0.05, layer_decay=0.75, lr=np.float64(1e-3), min_lr=1e-6, warmup_epochs=5,
+        smoothing=0.1, nb_classes=710, num_frames=16, sampling_rate=4, data_set="Kinetics-710",
+        mean=(0.485, 0.456, 0.406), seed=np.int64(0), amp_dtype=np.dtype("float16"), enable_deepspeed=False,
+        dist_url="env://", finetune="vit_s_k710_dl_from_giant.pth", start_epoch=0, auto_resume=True,
+    )
+
+
+def deepspeed_layout(state):
+    """What DeepSpeed's save_checkpoint writes to mp_rank_00_model_states.pt (VideoMAE V2 pretraining)."""
+    return {
+        "module": state, "buffer_names": [], "optimizer": None,
+        "param_shapes": [collections.OrderedDict((k, v.shape) for k, v in state.items())],
+        "frozen_param_shapes": None, "shared_params": {}, "frozen_param_fragments": None,
+        "lr_scheduler": None, "sparse_tensor_module_names": set(), "skipped_steps": 0,
+        "global_steps": 10, "global_samples": 10, "dp_world_size": 1, "mp_world_size": 1,
+        "ds_config": {"train_batch_size": 8, "train_micro_batch_size_per_gpu": 8, "steps_per_print": 1000,
+                      "optimizer": {"type": "Adam", "adam_w_mode": True, "params": {"lr": 1e-3, "weight_decay": 0.05, "bias_correction": True, "betas": [0.9, 0.95], "eps": 1e-8}},
+                      "fp16": {"enabled": True, "loss_scale": 0, "initial_scale_power": 16, "loss_scale_window": 1000, "hysteresis": 2, "min_loss_scale": 1},
+                      "bf16": {"enabled": False}, "gradient_clipping": 0.0},
+        "ds_version": "0.9.0",
+    }
 
 
 class Decoder(torch.nn.Module):
@@ -95,28 +181,42 @@ class Decoder(torch.nn.Module):
         self.head = torch.nn.Linear(dc["embedDim"], 3 * c["tubeletSize"] * c["patchSize"] ** 2)
 
 
+class Pretrainer(torch.nn.Module):
+    """modeling_pretrain.py's PretrainVisionTransformer: encoder (no fc_norm, no head, a final norm),
+    encoder_to_decoder, mask_token, decoder."""
+
+    def __init__(self, model, c):
+        super().__init__()
+        dc = c["decoder"]
+        self.encoder = copy.deepcopy(model).float()
+        del self.encoder.fc_norm
+        del self.encoder.head
+        self.encoder.norm = torch.nn.LayerNorm(c["embedDim"], eps=1e-6)
+        self.decoder = Decoder(c, dc)
+        self.encoder_to_decoder = torch.nn.Linear(c["embedDim"], dc["embedDim"], bias=False)
+        self.mask_token = torch.nn.Parameter(torch.zeros(1, 1, dc["embedDim"]))
+
+
 def pretrain_state(model, c):
     torch.manual_seed(SEED + 1)
-    dc = c["decoder"]
-    decoder = Decoder(c, dc)
-    randomize(decoder)
-    state = {}
-    for k, v in model.state_dict().items():
-        if k.startswith("fc_norm.") or k.startswith("head."):
-            continue  # the pretraining encoder has a final norm instead, and no head
-        state["encoder." + k] = v.to(torch.float32)
-    state["encoder.norm.weight"] = (1 + 0.2 * torch.randn(c["embedDim"])).to(torch.float32)
-    state["encoder.norm.bias"] = (0.1 * torch.randn(c["embedDim"])).to(torch.float32)
-    for k, v in decoder.state_dict().items():
-        state["decoder." + k] = v.to(torch.float32)
-    state["encoder_to_decoder.weight"] = (0.1 * torch.randn(dc["embedDim"], c["embedDim"])).to(torch.float32)
-    state["mask_token"] = (0.02 * torch.randn(1, 1, dc["embedDim"])).to(torch.float32)
-    return state
+    pretrainer = Pretrainer(model, c)
+    with torch.no_grad():
+        randomize(pretrainer.decoder)
+        pretrainer.encoder.norm.weight.copy_(1 + 0.2 * torch.randn(c["embedDim"]))
+        pretrainer.encoder.norm.bias.copy_(0.1 * torch.randn(c["embedDim"]))
+        pretrainer.encoder_to_decoder.weight.copy_(0.1 * torch.randn_like(pretrainer.encoder_to_decoder.weight))
+        pretrainer.mask_token.copy_(0.02 * torch.randn_like(pretrainer.mask_token))
+    return pretrainer.float().state_dict()
 
 
-class Evil:
+class Reduce:
+    """An object that unpickles as fn(*args): what a hostile checkpoint hides in its pickle."""
+
+    def __init__(self, fn, args):
+        self.fn, self.args = fn, args
+
     def __reduce__(self):
-        return (os.system, ("echo this checkpoint ran code",))
+        return (self.fn, self.args)
 
 
 def cut_storage(src, dst):
@@ -138,32 +238,55 @@ def main():
     default_out = os.path.join(ROOT, "test", "fixtures", "checkpoints") if size == "tiny" else os.path.join(ROOT, "data", "fixtures", f"vit-{size}")
     out = sys.argv[2] if len(sys.argv) > 2 else default_out
     os.makedirs(out, exist_ok=True)
+    path = lambda name: os.path.join(out, name)  # noqa: E731
     c = CONFIGS[size]
     torch.manual_seed(SEED)
     model = VideoMAEv2Backbone(c).double()
     model.config = c
     randomize(model)
-    state = finetune_state(model)
+    model32 = float32_copy(model)
+    state = model32.state_dict()
+    assert isinstance(state, collections.OrderedDict) and hasattr(state, "_metadata")
     video = torch.randn(2, 3, c["numFrames"], c["imageHeight"], c["imageWidth"]).to(torch.float64)
     with torch.no_grad():
         logits, features, _ = model(video)
     expected = {"video": video, "logits": logits, "features": features}
-    torch.save({"module": with_views(state, c["embedDim"])}, os.path.join(out, "finetune-module.pth"))
+    torch.save({**deepspeed_layout(with_views(state, c["embedDim"]))}, path("finetune-module.pth"))
 
     if size == "tiny":
-        torch.save({"model": {"encoder." + k: v for k, v in state.items()}}, os.path.join(out, "finetune-encoder.pth"))
-        torch.save({"state_dict": {"_orig_mod." + k: v.half() for k, v in state.items()}}, os.path.join(out, "finetune-fp16.pth"))
-        torch.save({"model": {"module." + k: v.bfloat16() for k, v in state.items()}}, os.path.join(out, "finetune-bf16.pth"))
+        ema = ema_of(model)
+        ema32 = float32_copy(ema)
+        with torch.no_grad():
+            expected["logits_ema"] = ema(video)[0]
+        # run_class_finetuning.py -> utils.save_model (without DeepSpeed)
+        torch.save({
+            "model": state, "optimizer": stepped_optimizer(model32, c, "adamw"), "epoch": 34,
+            "scaler": {"scale": 65536.0, "growth_factor": 2.0, "backoff_factor": 0.5, "growth_interval": 2000, "_growth_tracker": 0},
+            "args": finetuning_args(), "model_ema": ema32.state_dict(),
+        }, path("finetune-full.pth"))
+        # timm's CheckpointSaver, the fine-tuned model inside a `backbone.` wrapper
+        torch.save({
+            "epoch": 34, "arch": "vit_small_patch16_224", "state_dict": Wrapper("backbone", model32).state_dict(),
+            "optimizer": stepped_optimizer(model32, c, "sgd"), "version": 2, "args": finetuning_args(),
+            "state_dict_ema": Wrapper("backbone", ema32).state_dict(), "metric": np.float64(71.25),
+        }, path("finetune-timm.pth"))
+        # nn.Parameter objects themselves (torch._utils._rebuild_parameter), under `encoder.`
+        torch.save({"model": {"encoder." + k: p for k, p in model32.named_parameters()}, "epoch": 1}, path("finetune-parameters.pth"))
+        torch.save({"state_dict": Wrapper("_orig_mod", float32_copy(model)).half().state_dict()}, path("finetune-fp16.pth"))
+        torch.save({"model": Wrapper("module", float32_copy(model)).bfloat16().state_dict()}, path("finetune-bf16.pth"))
         with torch.no_grad():
             expected["logits_fp16"] = rounded(model, torch.float16)(video)[0]
             expected["logits_bf16"] = rounded(model, torch.bfloat16)(video)[0]
+        # the pre-1.6 format, of the real state dict
+        torch.save(state, path("legacy.pth"), _use_new_zipfile_serialization=False)
 
+        # VideoMAE V2 pretraining saves through DeepSpeed
         pre = pretrain_state(model, c)
-        args = argparse.Namespace(model="pretrain_videomae_tiny", mask_ratio=0.9, decoder_mask_ratio=0.5)
-        # DeepSpeed-style extras: torch.Size values and a set, which a strict reader must still parse.
-        shapes = collections.OrderedDict((k, v.shape) for k, v in list(pre.items())[:3])
-        torch.save({"model": pre, "args": args, "epoch": 799, "param_shapes": shapes, "frozen": {"mask_token"}},
-                   os.path.join(out, "pretrain.pth"))
+        layout = deepspeed_layout(pre)
+        layout["args"] = argparse.Namespace(model="pretrain_videomae_tiny", mask_ratio=0.9, decoder_mask_ratio=0.5)
+        layout["epoch"] = 799
+        layout["sparse_tensor_module_names"] = {"mask_token"}
+        torch.save(layout, path("pretrain.pth"))
         encoder = VideoMAEv2Backbone(c).double()
         encoder.load_state_dict({k: v for k, v in model.state_dict().items()})
         with torch.no_grad():
@@ -171,12 +294,27 @@ def main():
             encoder.fc_norm.bias.zero_()
             expected["features_pretrain"] = encoder(video)[1]
 
-        torch.save({"w": torch.zeros(2)}, os.path.join(out, "legacy.pth"), _use_new_zipfile_serialization=False)
-        torch.save({"model": {"patch_embed.proj.bias": torch.zeros(2)}, "evil": Evil()}, os.path.join(out, "hostile-global.pth"))
-        cut_storage(os.path.join(out, "finetune-module.pth"), os.path.join(out, "hostile-short-storage.pth"))
+        small = {"patch_embed.proj.bias": torch.zeros(2)}
+        hostile = {
+            "hostile-global.pth": Reduce(os.system, ("echo this checkpoint ran code",)),
+            "hostile-eval.pth": Reduce(eval, ("__import__('os').system('echo this checkpoint ran code')",)),
+            "hostile-partial.pth": Reduce(functools.partial, (print, "this checkpoint ran code")),
+            "hostile-numpy-load.pth": Reduce(np.load, ("/etc/passwd", None, True)),
+            "hostile-numpy-array.pth": np.array([1.0, 2.0]),
+            "hostile-rebuild-tensor.pth": Reduce(torch._utils._rebuild_tensor_v2, ("/etc/passwd", 0, (2,), (1,), False, collections.OrderedDict())),
+            # allowed globals, called with what they never get from torch.save
+            "hostile-codecs.pth": Reduce(codecs.encode, ("import os", "rot13")),
+            "hostile-numpy-scalar.pth": Reduce(np.core.multiarray.scalar, (np.dtype("O"), b"\x00" * 8)),
+        }
+        for name, evil in hostile.items():
+            torch.save({"model": small, "evil": evil}, path(name))
+        cut_storage(path("finetune-module.pth"), path("hostile-short-storage.pth"))
+        for stale in ["finetune-encoder.pth"]:
+            if os.path.exists(path(stale)):
+                os.remove(path(stale))
 
-    write_safetensors(os.path.join(out, "io.safetensors"), expected)
-    with open(os.path.join(out, "config.json"), "w") as f:
+    write_safetensors(path("io.safetensors"), expected)
+    with open(path("config.json"), "w") as f:
         json.dump({**c, "seed": SEED, "torch": torch.__version__}, f, indent=2)
         f.write("\n")
     print(f"wrote {out}: logits[0,:3]={logits[0, :3].tolist()}")

@@ -5,9 +5,9 @@
 import { ServiceError } from '../errors.js';
 
 export type CheckpointErrorCode =
-  /** Not a readable torch zip: truncated, corrupt, inconsistent offsets or sizes. */
+  /** Not a readable torch.save file: truncated, corrupt, inconsistent offsets or sizes. */
   | 'invalid_checkpoint'
-  /** A real format we do not read: legacy torch.save, big-endian, integer weights. */
+  /** A real format we do not read: big-endian, integer weights, legacy storage views (torch < 1.0). */
   | 'unsupported_checkpoint'
   /** The pickle asks for something a state dict never needs (a global outside the allowlist). */
   | 'unsafe_checkpoint';

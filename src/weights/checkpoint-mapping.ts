@@ -1,6 +1,7 @@
 /**
  * From an official checkpoint's key space to ours, on shapes only (pure; no tensor is read):
- * find the state dict (`model`, `module`, `state_dict` or the top level), strip the wrappers
+ * find the state dict (`model`, `module`, `model_ema`, `state_dict`, `state_dict_ema`, or the top
+ * level; or the key the user names), strip the wrappers
  * (`module.`, `_orig_mod.`, `backbone.`, `encoder.`), tell a pretraining checkpoint from a
  * fine-tuned one, check every key and shape against the architecture, and plan the head map.
  */
@@ -13,8 +14,12 @@ export interface ShapedTensor {
   readonly shape: readonly number[];
 }
 
-/** Where the official code keeps the weights in a saved dict (run_class_finetuning's model_key, plus Lightning). */
-export const STATE_DICT_KEYS = ['model', 'module', 'state_dict'] as const;
+/**
+ * Where training scripts keep the weights in a saved dict, in the order they are looked for: plain
+ * weights before EMA ones. run_class_finetuning's utils.save_model writes `model` (+ `model_ema`),
+ * DeepSpeed `module`, timm and Lightning `state_dict` (+ timm's `state_dict_ema`).
+ */
+export const STATE_DICT_KEYS = ['model', 'module', 'model_ema', 'state_dict', 'state_dict_ema'] as const;
 const KEY_PREFIXES = ['module.', '_orig_mod.', 'backbone.', 'encoder.'] as const;
 /** Only a pretraining checkpoint has these (modeling_pretrain.py). */
 const PRETRAINING_ONLY = /^(decoder\.|encoder_to_decoder\.|mask_token$|norm\.)/;
@@ -31,14 +36,28 @@ export class CheckpointLayoutError extends ServiceError {
   }
 }
 
-/** The dict of tensors in an unpickled checkpoint. */
-export function locateStateDict<T>(root: unknown, isTensor: (v: unknown) => v is T, file: string): LocatedStateDict<T> {
+/**
+ * The dict of tensors in an unpickled checkpoint: under `key` when given (e.g. 'model_ema' for the
+ * EMA weights), else under the first of STATE_DICT_KEYS that holds tensors, else the top level.
+ */
+export function locateStateDict<T>(root: unknown, isTensor: (v: unknown) => v is T, file: string, key?: string): LocatedStateDict<T> {
   const tensorsOf = (value: unknown): Map<string, T> | undefined => {
     if (!(value instanceof Map)) return undefined;
     const entries = new Map<string, T>();
-    for (const [key, item] of value) if (typeof key === 'string' && isTensor(item)) entries.set(key, item);
+    for (const [name, item] of value) if (typeof name === 'string' && isTensor(item)) entries.set(name, item);
     return entries.size > 0 ? entries : undefined;
   };
+  if (key !== undefined) {
+    const holding = root instanceof Map ? [...root.keys()].filter((k) => tensorsOf(root.get(k))).map(String) : [];
+    const entries = root instanceof Map ? tensorsOf(root.get(key)) : undefined;
+    if (entries) return { container: key, entries };
+    const all = root instanceof Map ? [...root.keys()].map(String) : [];
+    throw new ServiceError(422, 'state_dict_mismatch',
+      `checkpoint '${file}' has no state dict under --state-dict-key '${key}': `
+      + `${holding.length ? `the keys that hold tensors are ${holding.map((k) => `'${k}'`).join(', ')}` : 'no top-level key holds tensors'}`
+      + ` (top-level keys: ${all.length ? all.slice(0, 20).join(', ') : 'none, it is not a dict'})`,
+      { parameter: 'stateDictKey', value: key });
+  }
   if (root instanceof Map) {
     for (const key of STATE_DICT_KEYS) {
       const entries = tensorsOf(root.get(key));

@@ -2,7 +2,7 @@
  * `videomae import-checkpoint`: an official VideoMAE V2 .pth -> a model folder
  * (weights.safetensors with our names, model.json recording the source and its sha256).
  * Everything is checked before anything is written, the folder is staged beside --out and renamed
- * into place only when complete, and tensors are read one at a time from the zip.
+ * into place only when complete, and tensors are read one at a time from the file.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -35,6 +35,11 @@ export interface ImportOptions {
   /** Bundled set name or a label file; default from the head size. */
   readonly labels?: string;
   readonly headMap?: HeadMapName;
+  /**
+   * The top-level key whose state dict to import (e.g. 'model_ema' or 'state_dict_ema' for the EMA
+   * weights); default: the first of STATE_DICT_KEYS that holds tensors, else the top level.
+   */
+  readonly stateDictKey?: string;
   readonly fp16?: boolean;
   readonly pretrain?: boolean;
   readonly decoderNumHeads?: number;
@@ -74,7 +79,7 @@ export async function importCheckpoint(options: ImportOptions): Promise<ImportRe
   let container: string | undefined;
   let labels: string | undefined;
   try {
-    const located = locateStateDict(checkpoint.root, (v): v is TorchTensor => v instanceof TorchTensor, file);
+    const located = locateStateDict(checkpoint.root, (v): v is TorchTensor => v instanceof TorchTensor, file, options.stateDictKey);
     container = located.container;
     plan = planImport(stripPrefixes(located.entries, file), {
       arch: options.arch,

@@ -36,7 +36,7 @@ export interface PickleHooks {
 
 /** A malformed or refused pickle; the caller names the file. */
 export class PickleError extends Error {
-  constructor(message: string, readonly unsafe = false) {
+  constructor(message: string, readonly unsafe = false, readonly truncated = false) {
     super(message);
   }
 }
@@ -45,15 +45,27 @@ export class PickleError extends Error {
 export type PyDict = Map<unknown, unknown>;
 
 
+/** Python 2 module names that protocol-2 pickles use, as Python 3's unpickler renames them (fix_imports). */
+const PYTHON2_MODULES: Readonly<Record<string, string>> = { __builtin__: 'builtins', copy_reg: 'copyreg' };
+
 export function unpickle(bytes: Uint8Array, hooks: PickleHooks): unknown {
+  return unpickleAt(bytes, 0, hooks).value;
+}
+
+/**
+ * One pickle starting at byte `start` (files such as the legacy torch format hold several in a
+ * row): its value and the byte after its STOP. A pickle that runs past the end of `bytes` throws a
+ * PickleError with `truncated` set, so a caller holding only a prefix of a file can read more.
+ */
+export function unpickleAt(bytes: Uint8Array, start: number, hooks: PickleHooks): { value: unknown; end: number } {
   const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const stack: unknown[] = [];
   const marks: number[] = [];
   const memo = new Map<number, unknown>();
-  let p = 0;
+  let p = start;
 
   const need = (n: number): void => {
-    if (p + n > data.length) throw new PickleError(`pickle is truncated at byte ${p} (needs ${n} more)`);
+    if (p + n > data.length) throw new PickleError(`pickle is truncated at byte ${p} (needs ${n} more)`, false, true);
   };
   const u8 = (): number => { need(1); return data[p++]!; };
   const u16 = (): number => { need(2); const v = data.readUInt16LE(p); p += 2; return v; };
@@ -68,7 +80,7 @@ export function unpickle(bytes: Uint8Array, hooks: PickleHooks): unknown {
   const take = (n: number): Buffer => { need(n); const v = data.subarray(p, p + n); p += n; return v; };
   const line = (): string => {
     const end = data.indexOf(0x0a, p);
-    if (end < 0) throw new PickleError(`pickle is truncated at byte ${p} (line without end)`);
+    if (end < 0) throw new PickleError(`pickle is truncated at byte ${p} (line without end)`, false, true);
     const text = data.toString('latin1', p, end);
     p = end + 1;
     return text;
@@ -99,7 +111,7 @@ export function unpickle(bytes: Uint8Array, hooks: PickleHooks): unknown {
     return value;
   };
   const tuple = (items: unknown[]): readonly unknown[] => Object.freeze(items);
-  const global = (module: string, name: string): unknown => hooks.global(module, name);
+  const global = (module: string, name: string): unknown => hooks.global(PYTHON2_MODULES[module] ?? module, name);
   const longFrom = (raw: Buffer): number => {
     if (raw.length === 0) return 0;
     let value = 0n;
@@ -119,7 +131,7 @@ export function unpickle(bytes: Uint8Array, hooks: PickleHooks): unknown {
       case 0x95: u64(); break; // FRAME: framing is only a read-ahead hint
       case 0x2e: { // STOP
         if (stack.length !== 1 || marks.length) throw new PickleError(`pickle stops with ${stack.length} values on the stack`);
-        return stack[0];
+        return { value: stack[0], end: p };
       }
       case 0x28: marks.push(stack.length); break; // MARK
       case 0x30: pop(); break; // POP

@@ -1,15 +1,18 @@
 /**
  * `videomae import-checkpoint` as a user runs it (a child process): an official-layout checkpoint
  * becomes a folder that serves and that `train --init` continues from; refusals exit 2 with the
- * code and leave no --out.
+ * code and leave no --out. The full fine-tuning layout is checked on ONNX Runtime against PyTorch's
+ * logits, the plain and the EMA weights.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readModelFolder } from '../../src/config/manifest.js';
 import { readSafetensors } from '../../src/weights/safetensors.js';
+import { maxAbsDiff } from '../helpers/numeric.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const fixtures = join(root, 'test', 'fixtures', 'checkpoints');
@@ -20,7 +23,54 @@ const TINY = ['--arch', 'vit_small_patch16_224', '--depth', '2', '--embed-dim', 
 const dir = mkdtempSync(join(tmpdir(), 'videomae-import-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** The imported model.onnx's logits on the fixture input, against PyTorch's `expected` logits. */
+async function logitsDiff(folder: string, expected: string): Promise<number> {
+  const io = readSafetensors(join(fixtures, 'io.safetensors')).tensors;
+  const video = io.get('video')!;
+  const session = await ort.InferenceSession.create(join(folder, 'model.onnx'));
+  try {
+    const { logits } = await session.run({ video: new ort.Tensor('float32', video.data, video.shape as number[]) });
+    expect(logits!.dims).toEqual(io.get(expected)!.shape);
+    return maxAbsDiff(logits!.data as Float32Array, io.get(expected)!.data);
+  } finally {
+    await session.release();
+  }
+}
+
 describe('videomae import-checkpoint', () => {
+  it("a full run_class_finetuning checkpoint: 'model' by default, the EMA weights with --state-dict-key model_ema", async () => {
+    const plain = join(dir, 'full');
+    const result = videomae(['import-checkpoint', join(fixtures, 'finetune-full.pth'), ...TINY, '--out', plain]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain("the state dict under 'model' (--state-dict-key picks another)");
+    expect(await logitsDiff(plain, 'logits')).toBeLessThanOrEqual(1e-4);
+
+    const ema = join(dir, 'full-ema');
+    const picked = videomae(['import-checkpoint', join(fixtures, 'finetune-full.pth'), ...TINY, '--state-dict-key', 'model_ema', '--out', ema]);
+    expect(picked.status, picked.stderr).toBe(0);
+    expect(await logitsDiff(ema, 'logits_ema')).toBeLessThanOrEqual(1e-4);
+    expect(readModelFolder(ema).manifest.provenance.checkpoint).toMatchObject({ file: 'finetune-full.pth', container: 'model_ema' });
+
+    const wrong = join(dir, 'full-wrong');
+    const refused = videomae(['import-checkpoint', join(fixtures, 'finetune-full.pth'), ...TINY, '--state-dict-key', 'ema', '--out', wrong]);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/state_dict_mismatch: .*no state dict under --state-dict-key 'ema': the keys that hold tensors are 'model', 'model_ema'/);
+    expect(existsSync(wrong)).toBe(false);
+  });
+
+  it('names --state-dict-key in its help', () => {
+    const result = videomae(['import-checkpoint', '--help']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/--state-dict-key <key>\s+top-level key holding the weights, e\.g\.\s+model_ema/);
+  });
+
+  it('imports the legacy (pre-1.6) format', async () => {
+    const out = join(dir, 'legacy');
+    const result = videomae(['import-checkpoint', join(fixtures, 'legacy.pth'), ...TINY, '--out', out]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(await logitsDiff(out, 'logits')).toBeLessThanOrEqual(1e-4);
+  });
+
   it('imports, exports and reports what it did', () => {
     const out = join(dir, 'k400');
     const result = videomae(['import-checkpoint', join(fixtures, 'finetune-module.pth'), ...TINY, '--head-map', '710to400', '--fp16', '--out', out]);

@@ -18,7 +18,7 @@ import { ModelRegistry } from '../../src/runtime/model-registry.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { importCheckpoint, type ImportOptions } from '../../src/weights/import-checkpoint.js';
 import { readSafetensors } from '../../src/weights/safetensors.js';
-import { TorchCheckpoint, TorchTensor } from '../../src/weights/torch-checkpoint.js';
+import { InertObject, NumpyDtype, TorchCheckpoint, TorchTensor } from '../../src/weights/torch-checkpoint.js';
 import { expectMatchesSpec } from '../helpers/openapi.js';
 import { maxAbsDiff } from '../helpers/numeric.js';
 import { toZip64 } from '../helpers/zip64.js';
@@ -56,7 +56,8 @@ function top5(logits: ArrayLike<number>, row: number, classes: number): number[]
   return values.map((v, i) => [v, i] as const).sort((a, b) => b[0] - a[0]).slice(0, 5).map(([, i]) => i);
 }
 
-function expectLogits(actual: ort.Tensor, expectedName: string, pick?: number[]): void {
+/** Returns the largest difference, so a test can say what it measured. */
+function expectLogits(actual: ort.Tensor, expectedName: string, pick?: number[]): number {
   const source = io.get(expectedName)!;
   let expected = source.data;
   const classes = pick ? pick.length : source.shape[1]!;
@@ -66,8 +67,20 @@ function expectLogits(actual: ort.Tensor, expectedName: string, pick?: number[])
   }
   expect(actual.dims).toEqual([2, classes]);
   const data = actual.data as Float32Array;
-  expect(maxAbsDiff(data, expected)).toBeLessThanOrEqual(1e-4);
+  const worst = maxAbsDiff(data, expected);
+  expect(worst).toBeLessThanOrEqual(1e-4);
   for (let b = 0; b < 2; b++) expect(top5(data, b, classes)).toEqual(top5(expected, b, classes));
+  return worst;
+}
+
+/** An unpickled checkpoint's top level, closed again. */
+function rootOf(name: string): Map<string, unknown> {
+  const checkpoint = TorchCheckpoint.open(join(FIXTURES, name));
+  try {
+    return checkpoint.root as Map<string, unknown>;
+  } finally {
+    checkpoint.close();
+  }
 }
 
 describe('official layouts give PyTorch\'s numbers on ONNX Runtime', () => {
@@ -86,8 +99,89 @@ describe('official layouts give PyTorch\'s numbers on ONNX Runtime', () => {
     expect(folder.manifest.provenance.checkpoint!.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it("{'model': {'encoder.' + k: v}}", async () => {
-    expectLogits((await run(await importFixture('finetune-encoder.pth'))).logits!, 'logits');
+  it("run_class_finetuning's save_model: model, AdamW state, scaler, Namespace args, model_ema", async () => {
+    const dir = await importFixture('finetune-full.pth');
+    expectLogits((await run(dir)).logits!, 'logits');
+    expect(readModelFolder(dir).manifest.provenance.checkpoint).toMatchObject({ container: 'model' });
+    const ema = await importFixture('finetune-full.pth', { stateDictKey: 'model_ema' });
+    expectLogits((await run(ema)).logits!, 'logits_ema');
+    expect(readModelFolder(ema).manifest.provenance.checkpoint).toMatchObject({ container: 'model_ema' });
+  });
+
+  it('the rest of a training checkpoint is parsed as inert records', () => {
+    const root = rootOf('finetune-full.pth');
+    expect([...root.keys()]).toEqual(['model', 'optimizer', 'epoch', 'scaler', 'args', 'model_ema']);
+    expect(root.get('epoch')).toBe(34);
+    expect(root.get('scaler')).toEqual(new Map<string, number>([['scale', 65536], ['growth_factor', 2], ['backoff_factor', 0.5], ['growth_interval', 2000], ['_growth_tracker', 0]]));
+    const args = root.get('args');
+    expect(args).toBeInstanceOf(InertObject);
+    const a = (args as InertObject).attributes;
+    expect((args as InertObject).qualifiedName).toBe('argparse.Namespace');
+    // numpy scalars become numbers; a numpy dtype stays a record
+    expect(a.get('lr')).toBe(0.001);
+    expect(a.get('seed')).toBe(0);
+    expect(a.get('amp_dtype')).toBeInstanceOf(NumpyDtype);
+    expect(a.get('amp_dtype')).toMatchObject({ descr: 'f2', byteorder: '<' });
+    expect(a.get('opt_betas')).toEqual([0.9, 0.999]);
+    expect(a.get('mean')).toEqual([0.485, 0.456, 0.406]);
+    expect(Object.isFrozen(a.get('mean'))).toBe(true); // a tuple
+    expect(a.get('clip_grad')).toBeNull();
+    expect(a.get('model_ema')).toBe(true);
+    expect(a.get('model_ema_force_cpu')).toBe(false);
+    expect(a.get('opt_eps')).toBe(1e-8);
+    expect(a.get('data_set')).toBe('Kinetics-710');
+    // AdamW after one step: int keys, tensors per parameter, the param groups
+    const optimizer = root.get('optimizer') as Map<string, Map<unknown, unknown> | unknown[]>;
+    const state = optimizer.get('state') as Map<number, Map<string, unknown>>;
+    expect(state.size).toBe(32);
+    expect([...state.keys()].every((k) => typeof k === 'number')).toBe(true);
+    expect([...state.get(0)!.keys()]).toEqual(['step', 'exp_avg', 'exp_avg_sq']);
+    expect(state.get(0)!.get('exp_avg')).toBeInstanceOf(TorchTensor);
+    const groups = optimizer.get('param_groups') as Map<string, unknown>[];
+    expect(groups.map((g) => g.get('weight_decay'))).toEqual([0, 0.05]);
+    expect(groups[0]!.get('betas')).toEqual([0.9, 0.999]);
+    expect(root.get('model_ema')).toBeInstanceOf(Map);
+
+    const timm = rootOf('finetune-timm.pth');
+    expect(timm.get('metric')).toBe(71.25);
+    expect(timm.get('version')).toBe(2);
+    expect(timm.get('arch')).toBe('vit_small_patch16_224');
+  });
+
+  it('DeepSpeed model states: module, param_shapes of torch.Size, a set, ds_config', () => {
+    const root = rootOf('finetune-module.pth');
+    expect(root.get('ds_version')).toBe('0.9.0');
+    expect(root.get('global_steps')).toBe(10);
+    expect(root.get('optimizer')).toBeNull();
+    expect(root.get('sparse_tensor_module_names')).toEqual(new Set());
+    const shapes = root.get('param_shapes') as Map<string, readonly number[]>[];
+    expect(shapes).toHaveLength(1);
+    expect(shapes[0]!.get('head.weight')).toEqual([710, 32]);
+    expect(((root.get('ds_config') as Map<string, Map<string, unknown>>).get('fp16')!).get('enabled')).toBe(true);
+  });
+
+  it("timm's CheckpointSaver: state_dict with backbone. keys, state_dict_ema by --state-dict-key", async () => {
+    const dir = await importFixture('finetune-timm.pth');
+    expectLogits((await run(dir)).logits!, 'logits');
+    expect(readModelFolder(dir).manifest.provenance.checkpoint).toMatchObject({ container: 'state_dict' });
+    expectLogits((await run(await importFixture('finetune-timm.pth', { stateDictKey: 'state_dict_ema' }))).logits!, 'logits_ema');
+  });
+
+  it("nn.Parameter objects (torch._utils._rebuild_parameter) under 'model' with encoder. keys", async () => {
+    expectLogits((await run(await importFixture('finetune-parameters.pth'))).logits!, 'logits');
+  });
+
+  it('the legacy (pre-1.6) format: read lazily from file offsets, the same logits', async () => {
+    const checkpoint = TorchCheckpoint.open(join(FIXTURES, 'legacy.pth'));
+    try {
+      expect(checkpoint.format).toBe('legacy');
+      expect(checkpoint.root).toBeInstanceOf(Map);
+    } finally {
+      checkpoint.close();
+    }
+    const dir = await importFixture('legacy.pth');
+    expectLogits((await run(dir)).logits!, 'logits');
+    expect(readModelFolder(dir).manifest.provenance.checkpoint).not.toHaveProperty('container');
   });
 
   it('float16 and bfloat16 storages, under state_dict with _orig_mod. and module. prefixes', async () => {
@@ -136,12 +230,12 @@ describe('official layouts give PyTorch\'s numbers on ONNX Runtime', () => {
     const checkpoint = TorchCheckpoint.open(join(FIXTURES, 'pretrain.pth'));
     try {
       const root = checkpoint.root as Map<string, unknown>;
-      // The rest of the file is parsed as inert data: Namespace attributes, torch.Size, a set.
+      // DeepSpeed's layout; the rest of the file is parsed as inert data: Namespace, torch.Size, a set.
       expect(root.get('epoch')).toBe(799);
-      expect((root.get('args') as { attributes: Map<string, unknown> }).attributes.get('mask_ratio')).toBe(0.9);
-      expect((root.get('param_shapes') as Map<string, unknown>).get('encoder.patch_embed.proj.bias')).toEqual([32]);
-      expect(root.get('frozen')).toEqual(new Set(['mask_token']));
-      const state = root.get('model') as Map<string, TorchTensor>;
+      expect((root.get('args') as InertObject).attributes.get('mask_ratio')).toBe(0.9);
+      expect((root.get('param_shapes') as Map<string, unknown>[])[0]!.get('encoder.patch_embed.proj.bias')).toEqual([32]);
+      expect(root.get('sparse_tensor_module_names')).toEqual(new Set(['mask_token']));
+      const state = root.get('module') as Map<string, TorchTensor>;
       for (const [key, ours] of [['decoder.head.weight', 'decoder.head.weight'], ['mask_token', 'mask_token'], ['encoder.norm.weight', 'norm.weight'], ['encoder_to_decoder.weight', 'encoder_to_decoder.weight']]) {
         expect(written.get(ours!)!.data, key).toEqual(checkpoint.readFloat32(state.get(key!)!, key!));
       }
@@ -179,11 +273,12 @@ describe('official layouts give PyTorch\'s numbers on ONNX Runtime', () => {
 });
 
 describe('hostile and wrong files are refused before anything is written', () => {
+  const STATUS: Record<string, number> = { invalid_parameter: 400, output_exists: 409 };
   function expectRefused(name: string, file: string, code: string, message: RegExp, options: Partial<ImportOptions> = {}) {
     it(name, async () => {
       const out = join(work, `refused-${counter++}`);
       const before = readdirSync(work).length;
-      await expect(importCheckpoint({ ...TINY, checkpoint: file, out, ...options })).rejects.toMatchObject({ code, message: expect.stringMatching(message) });
+      await expect(importCheckpoint({ ...TINY, checkpoint: file, out, ...options })).rejects.toMatchObject({ code, status: STATUS[code] ?? 422, message: expect.stringMatching(message) });
       expect(existsSync(out)).toBe(false);
       expect(readdirSync(work)).toHaveLength(before); // no staging folder left either
     });
@@ -202,7 +297,18 @@ describe('hostile and wrong files are refused before anything is written', () =>
   expectRefused('a shape that does not match the arch', join(FIXTURES, 'finetune-module.pth'), 'state_dict_mismatch', /the checkpoint looks like depth 2, width 32.*wrong shapes: patch_embed\.proj\.weight \[32,3,2,8,8\] != \[384,3,2,16,16\]/s, { architecture: {} });
   expectRefused('a head of another size than --num-classes', join(FIXTURES, 'finetune-module.pth'), 'state_dict_mismatch', /head of 710 classes, not the 400/, { numClasses: 400 });
   expectRefused('--pretrain on a fine-tuned checkpoint', join(FIXTURES, 'finetune-module.pth'), 'state_dict_mismatch', /no decoder/, { pretrain: true });
-  expectRefused('the legacy non-zip format', join(FIXTURES, 'legacy.pth'), 'unsupported_checkpoint', /legacy \(pre-1\.6\) torch\.save format/);
+  for (const [file, global] of [['hostile-eval.pth', 'builtins.eval'], ['hostile-partial.pth', 'functools.partial'], ['hostile-numpy-load.pth', 'numpy.load'],
+    ['hostile-numpy-array.pth', 'numpy.core.multiarray._reconstruct']] as const) {
+    expectRefused(`a pickle that names ${global}`, join(FIXTURES, file), 'unsafe_checkpoint', new RegExp(`names the Python global '${global.replace(/\./g, '\\.')}'`));
+  }
+  expectRefused('_rebuild_tensor_v2 fed something that is not a storage', join(FIXTURES, 'hostile-rebuild-tensor.pth'), 'invalid_checkpoint', /calls torch\._utils\._rebuild_tensor_v2 with something that is not a storage/);
+  expectRefused('_codecs.encode with another codec than latin1', join(FIXTURES, 'hostile-codecs.pth'), 'invalid_checkpoint', /calls _codecs\.encode with \(string, string\); only \(text, 'latin1'\) makes bytes/);
+  expectRefused('a numpy scalar of dtype object', join(FIXTURES, 'hostile-numpy-scalar.pth'), 'unsupported_checkpoint', /holds a numpy scalar of dtype 'O8'/);
+  const legacy = readFileSync(join(FIXTURES, 'legacy.pth'));
+  expectRefused('a legacy file cut inside its storages', hostile('legacy-cut.pth', legacy.subarray(0, legacy.length - 1000)), 'invalid_checkpoint', /is truncated: storage '\d+' needs bytes \d+\.\.\d+ of a \d+-byte file/);
+  expectRefused('a legacy file cut inside its pickles', hostile('legacy-head.pth', legacy.subarray(0, 400)), 'invalid_checkpoint', /legacy torch\.save file that is truncated/);
+  expectRefused('an unknown --state-dict-key names the keys that hold weights', join(FIXTURES, 'finetune-full.pth'), 'state_dict_mismatch',
+    /no state dict under --state-dict-key 'ema': the keys that hold tensors are 'model', 'model_ema' \(top-level keys: model, optimizer, epoch, scaler, args, model_ema\)/, { stateDictKey: 'ema' });
   expectRefused('a zero-byte file', hostile('empty.pth', new Uint8Array(0)), 'invalid_checkpoint', /is empty/);
   expectRefused('random bytes', hostile('random.pth', Uint8Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24)), 'invalid_checkpoint', /not a zip archive/);
   expectRefused('labels that do not fit the head', join(FIXTURES, 'finetune-module.pth'), 'invalid_parameter', /parameter 'labels' has 400 labels but the head has 710 classes/, { labels: 'k400' });

@@ -123,3 +123,26 @@ describe('mismatches are named', () => {
     expect(locateStateDict(finetuned(base), isShaped, 'x.pth').container).toBeUndefined();
   });
 });
+
+describe('which state dict a checkpoint holds', () => {
+  const weights = (tag: number) => new Map<unknown, unknown>([['head.bias', { shape: [tag] }]]);
+  const tagOf = (located: { entries: Map<string, ShapedTensor> }) => located.entries.get('head.bias')!.shape[0];
+
+  it('prefers plain weights to EMA ones: model, module, model_ema, state_dict, state_dict_ema', () => {
+    const preferred = ['model', 'module', 'model_ema', 'state_dict', 'state_dict_ema'];
+    for (let i = 0; i < preferred.length; i++) {
+      // the keys from i on, written in the opposite order: preference, not file order, decides
+      const root = new Map<unknown, unknown>(preferred.slice(i).reverse().map((k, j) => [k, weights(j)]));
+      expect(locateStateDict(root, isShaped, 'x.pth').container).toBe(preferred[i]);
+    }
+    const timm = new Map<unknown, unknown>([['state_dict_ema', weights(2)], ['state_dict', weights(1)], ['epoch', 3]]);
+    expect(locateStateDict(timm, isShaped, 'x.pth')).toMatchObject({ container: 'state_dict' });
+  });
+
+  it('takes the key asked for, and names the keys that hold tensors when it is not there', () => {
+    const root = new Map<unknown, unknown>([['model', weights(1)], ['model_ema', weights(2)], ['epoch', 3]]);
+    expect(tagOf(locateStateDict(root, isShaped, 'x.pth', 'model_ema'))).toBe(2);
+    expect(() => locateStateDict(root, isShaped, 'x.pth', 'epoch')).toThrow(/no state dict under --state-dict-key 'epoch': the keys that hold tensors are 'model', 'model_ema' \(top-level keys: model, model_ema, epoch\)/);
+    expect(() => locateStateDict(weights(1), isShaped, 'x.pth', 'model')).toThrow(/no top-level key holds tensors/);
+  });
+});

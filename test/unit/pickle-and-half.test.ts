@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { float16ToFloat32, float32ToFloat16, roundToFloat16InPlace } from '../../src/weights/half.js';
-import { PickleError, unpickle, type PickleHooks } from '../../src/weights/pickle.js';
+import { PickleError, unpickle, unpickleAt, type PickleHooks } from '../../src/weights/pickle.js';
 
 const refuseAll: PickleHooks = {
   global: (module, name) => { throw new PickleError(`global ${module}.${name} refused`, true); },
@@ -17,6 +17,23 @@ const u32 = (n: number) => [n & 255, (n >> 8) & 255, (n >> 16) & 255, n >>> 24];
 const unicode = (s: string) => bytes('X', u32(Buffer.byteLength(s)), s);
 
 describe('unpickle', () => {
+  it('reads pickles in a row (the legacy torch format) and says where each ends; one cut short is flagged truncated', () => {
+    const data = Buffer.from('80024b072e800258010000007871002e', 'hex'); // pickle.dumps(7) + pickle.dumps('x'), protocol 2
+    const first = unpickleAt(data, 0, refuseAll);
+    expect(first).toEqual({ value: 7, end: 5 });
+    expect(unpickleAt(data, first.end, refuseAll)).toEqual({ value: 'x', end: data.length });
+    const cut = (() => { try { unpickleAt(data.subarray(0, 10), first.end, refuseAll); } catch (error) { return error; } })();
+    expect(cut).toBeInstanceOf(PickleError);
+    expect(cut).toMatchObject({ truncated: true, unsafe: false });
+  });
+
+  it("names protocol 2's __builtin__ globals as Python 3 does (builtins)", () => {
+    const named: string[] = [];
+    const hooks: PickleHooks = { ...refuseAll, global: (module, name) => { named.push(`${module}.${name}`); return { kind: 'callable', qualifiedName: name, call: () => new Set([1]) }; } };
+    expect(unpickle(Buffer.from('8002635f5f6275696c74696e5f5f0a7365740a71005d71014b01618571025271032e', 'hex'), hooks)).toEqual(new Set([1])); // pickle.dumps({1}, 2)
+    expect(named).toEqual(['builtins.set']);
+  });
+
   it('reads protocol-2 dicts, lists, tuples, ints, floats and the memo (shared objects stay shared)', () => {
     // {'a': [1, 300, -2], 'b': <same list>, 'c': (1.5, None, True)}
     const data = bytes('\x80\x02}q\x00(', unicode('a'), ']q\x01(K\x01M', [44, 1], 'J', [254, 255, 255, 255], 'e', unicode('b'), 'h\x01',
