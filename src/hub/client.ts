@@ -4,7 +4,8 @@
  * (to a CDN) are followed by hand so that the token never leaves the Hub's host.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, existsSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { HubError } from './hub-error.js';
 
 export interface HubConnection {
@@ -86,6 +87,7 @@ export interface Expected {
  */
 export async function downloadFile(hub: HubConnection, url: string, target: string, file: string, expected: Expected, progress: DownloadProgress): Promise<void> {
   const partial = `${target}.incomplete`;
+  mkdirSync(dirname(target), { recursive: true });
   let have = existsSync(partial) ? statSync(partial).size : 0;
   if (have > expected.size) { rmSync(partial); have = 0; }
   const context = { repo: '', file };
@@ -125,6 +127,7 @@ export async function downloadFile(hub: HubConnection, url: string, target: stri
     closeSync(fd);
     progress.finish();
     if (error instanceof HubError) { rmSync(partial, { force: true }); throw error; }
+    if ((error as { syscall?: string }).syscall === 'write') throw error; // the disk, not the network (the partial file stays)
     throw new HubError('hub_unreachable', `the download of '${file}' from ${hub.endpoint} was interrupted after ${written} of ${expected.size} bytes (${describeNetworkError(error)}); run the same command again to resume it`);
   }
   closeSync(fd);
