@@ -4,6 +4,7 @@
  * the PyTorch reference's logits on ONNX Runtime, labels come from id2label and preprocessing from
  * preprocessor_config.json; wrong or missing config is refused clearly and leaves nothing behind.
  */
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,5 +161,27 @@ describe('refusals name the file and the field, and leave nothing behind', () =>
     await expect(importHfFolder({ dir: join(FIXTURES, 'classify'), out, finish: async () => { throw new Error('export failed'); } })).rejects.toThrow('export failed');
     expect(existsSync(out)).toBe(false);
     expectNoLeftovers();
+  });
+});
+
+describe('videomae import-checkpoint --format hf (the CLI)', () => {
+  const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'src', 'cli.ts'), ...args], { encoding: 'utf8', timeout: 120_000 });
+
+  it('imports and exports, without --arch', () => {
+    const out = join(work, 'cli-hf');
+    const result = cli(['import-checkpoint', join(FIXTURES, 'classify'), '--format', 'hf', '--out', out]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/imported .*classify -> .*cli-hf: finetune custom \(depth 2, width 32, 5 classes, labels from id2label\) from model\.safetensors, 32 tensors, .*model\.onnx/);
+    expect(existsSync(join(out, 'model.onnx'))).toBe(true);
+  });
+
+  it('exits 2 with the code for a folder without config.json; a .pth still needs --arch', () => {
+    const refused = cli(['import-checkpoint', variant('classify', { 'config.json': null }), '--format', 'hf', '--out', join(work, 'cli-refused')]);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/videomae: invalid_checkpoint: checkpoint '.*' has no config\.json/);
+    expect(existsSync(join(work, 'cli-refused'))).toBe(false);
+    const noArch = cli(['import-checkpoint', join(import.meta.dirname, '..', 'fixtures', 'checkpoints', 'finetune-module.pth'), '--out', join(work, 'cli-no-arch')]);
+    expect(noArch.status).toBe(2);
+    expect(noArch.stderr).toMatch(/missing_parameter: --arch is required for a \.pth checkpoint .*vit_small_patch16_224/);
   });
 });
