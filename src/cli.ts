@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `videomae` command: serve, train, make-dataset, export, import-checkpoint, init-model, predict, evaluate,
+ * The `videomae` command: serve, train, make-dataset, export, import-checkpoint, pull, init-model, predict, evaluate,
  * extract-features.
  * Training modules (TF.js) load only for the commands that need them.
  */
@@ -29,6 +29,7 @@ import { DEFAULT_CENTERNET_OPTIONS } from './detector/centernet.js';
 import type { ProtocolName } from './video/sampling.js';
 import { createModelFolder } from './weights/create-model.js';
 import { randomWeights } from './weights/random-init.js';
+import { addPullCommand } from './cli/pull.js';
 
 /** The released VideoMAE V2 architectures (timm-style names, as the official code registers them). */
 const OFFICIAL_ARCHS = ['vit_small_patch16_224', 'vit_base_patch16_224', 'vit_large_patch16_224', 'vit_huge_patch16_224', 'vit_giant_patch14_224'];
@@ -197,10 +198,11 @@ function buildCli(): Command {
     });
 
   program.command('import-checkpoint')
-    .description('import an official VideoMAE V2 PyTorch checkpoint (.pth) into a servable model folder')
-    .argument('<checkpoint>', 'the .pth file (torch.save, zip or legacy format)')
+    .description('import an official VideoMAE V2 PyTorch checkpoint (.pth), or a Hugging Face transformers folder (--format hf), into a servable model folder')
+    .argument('<checkpoint>', 'the .pth file (torch.save, zip or legacy format), or with --format hf the folder holding config.json and the weights')
     .requiredOption('--out <dir>', 'model folder to create (for example models/vit-s-k400)')
-    .addOption(new Option('--arch <name>', 'architecture of the checkpoint').choices(OFFICIAL_ARCHS).makeOptionMandatory())
+    .addOption(new Option('--format <format>', 'pth: an official checkpoint; hf: a transformers VideoMAE folder (architecture, labels and preprocessing from its config)').choices(['pth', 'hf']).default('pth'))
+    .addOption(new Option('--arch <name>', 'architecture of the checkpoint (required for --format pth)').choices(OFFICIAL_ARCHS))
     .option('--num-classes <n>', 'head size to expect (default: the checkpoint\'s head)', positiveInt)
     .option('--labels <set|file>', 'label set (k710, k400, k600, k700, sthv2, ucf101, hmdb51) or file (default: from the head size)')
     .addOption(new Option('--head-map <map>', 'keep the Kinetics-710 head rows of a subset (official index maps)').choices(['710to400', '710to600', '710to700']))
@@ -222,6 +224,8 @@ function buildCli(): Command {
     .option('--no-export', 'skip the ONNX export')
     .option('--external-data-threshold <bytes>', 'initializer bytes above which weights go to model.onnx.data', positiveInt)
     .action(async (checkpoint: string, flags) => {
+      if (flags.format === 'hf') return (await import('./cli/import-hf.js')).runHfImport(checkpoint, flags);
+      if (!flags.arch) throw new ServiceError(400, 'missing_parameter', `--arch is required for a .pth checkpoint (one of ${OFFICIAL_ARCHS.join(', ')}); a transformers folder takes --format hf`, { parameter: '--arch' });
       const { importCheckpoint } = await import('./weights/import-checkpoint.js');
       const architecture: ArchitectureOptions = {};
       if (flags.depth) architecture.depth = flags.depth;
@@ -259,6 +263,8 @@ function buildCli(): Command {
       if (result.droppedKeys.length) console.log(`  left out ${result.droppedKeys.length} pretraining-only keys (decoder, encoder_to_decoder, mask_token, norm); --pretrain keeps them`);
       if (result.initializedKeys.length) console.log(`  initialized as fine-tuning starts: ${result.initializedKeys.join(', ')}`);
     });
+
+  addPullCommand(program, positiveInt);
 
   program.command('init-model')
     .description('write a model folder with seeded random weights (untrained), then export it')

@@ -23,6 +23,8 @@ export interface VitArchitecture {
   /** Classes of the head; 0 means a backbone without head (no `logits` output). */
   readonly numClasses: number;
   readonly layerNormEps: number;
+  /** eps of fc_norm when it differs from the blocks' (Hugging Face builds it with nn.LayerNorm's 1e-5). */
+  readonly fcNormEps?: number;
   /** Present on pretraining models: the MAE decoder that reconstructs masked tubes. */
   readonly decoder?: DecoderArchitecture;
 }

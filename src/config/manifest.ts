@@ -26,6 +26,7 @@ const ArchitectureSchema = z.object({
   imageWidth: positiveInt,
   numClasses: z.number().int().nonnegative(),
   layerNormEps: z.number().positive(),
+  fcNormEps: z.number().positive().optional(),
   decoder: z.object({ embedDim: positiveInt, depth: positiveInt, numHeads: positiveInt, mlpHiddenDim: positiveInt }).optional(),
 });
 
@@ -70,6 +71,10 @@ export const ManifestSchema = z.object({
       storedAs: z.enum(['float32', 'float16']).optional(),
       headMap: z.string().optional(),
       droppedKeys: z.number().int().nonnegative().optional(),
+      /** 'hf': a Hugging Face transformers folder (config.json + model.safetensors or pytorch_model.bin). */
+      format: z.enum(['pth', 'hf']).optional(),
+      /** Where `videomae pull` got it: the Hub repo, the revision asked for and the commit it resolved to. */
+      hub: z.object({ repo: z.string(), revision: z.string(), commit: z.string() }).optional(),
     }).optional(),
     metrics: z.record(z.string(), z.number()).default({}),
     note: z.string().optional(),

@@ -152,7 +152,7 @@ export function buildVitGraph(config: VitArchitecture, weights: TensorMap, metad
     x = block(g, w, x, i, config, i === config.depth - 1 ? 'tokens' : undefined);
   }
   const pooled = g.op('ReduceMean', [x], { axes: attr.ints([1]), keepdims: attr.int(0) });
-  const features = layerNorm(g, w, pooled, 'fc_norm', d, config.layerNormEps, 'features');
+  const features = layerNorm(g, w, pooled, 'fc_norm', d, config.fcNormEps ?? config.layerNormEps, 'features');
 
   if (config.numClasses > 0) {
     const head = linear(g, w, features, 'head', d, config.numClasses);

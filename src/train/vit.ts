@@ -55,7 +55,7 @@ export function encode(p: ParameterStore, config: VitArchitecture, patches: tf.T
 
 /** Mean pooling -> fc_norm -> head: tokens [B, N, D] -> logits [B, C]. */
 export function classify(p: ParameterStore, config: VitArchitecture, tokens: tf.Tensor): tf.Tensor {
-  const features = layerNorm(tf.mean(tokens, 1), p.get('fc_norm.weight'), p.get('fc_norm.bias'), config.layerNormEps);
+  const features = layerNorm(tf.mean(tokens, 1), p.get('fc_norm.weight'), p.get('fc_norm.bias'), config.fcNormEps ?? config.layerNormEps);
   return linear(features, p.get('head.weight'), p.get('head.bias'));
 }
 

@@ -26,6 +26,9 @@ export interface NewModel {
   readonly protocol?: Manifest['sampling']['protocol'];
   /** Resize rule of the preprocessing (default: the input size, so the crop is the whole short side). */
   readonly shortSide?: number;
+  /** Normalization of the preprocessing (default: ImageNet's). */
+  readonly mean?: readonly [number, number, number];
+  readonly std?: readonly [number, number, number];
   readonly provenance: Manifest['provenance'];
   readonly description?: string;
   /** Store the weights as float16 (halves the file; values are rounded to nearest even). */
@@ -55,7 +58,7 @@ export async function createModelFolder(model: NewModel): Promise<Manifest> {
     ...(model.description ? { description: model.description } : {}),
     architecture: model.architecture,
     ...(labels ? { labels } : {}),
-    preprocessing: { mean: IMAGENET_MEAN, std: IMAGENET_STD, shortSide: model.shortSide ?? imageHeight, cropSize: imageHeight },
+    preprocessing: { mean: [...(model.mean ?? IMAGENET_MEAN)] as [number, number, number], std: [...(model.std ?? IMAGENET_STD)] as [number, number, number], shortSide: model.shortSide ?? imageHeight, cropSize: imageHeight },
     sampling: { protocol: model.protocol ?? 'k400' },
     files: {
       weights: { path: weightsFile, sha256: await sha256File(join(model.dir, weightsFile)) },
