@@ -121,19 +121,59 @@ function horizontalPass(src: Uint8Array, row: number, t: LinearResizeTables, out
 /**
  * Resizes one interleaved 8-bit image (`from.height` rows of `from.width * channels` bytes) with
  * the tables' sizes; writes into `out` when given (`to.width * to.height * channels` bytes).
- * Each source row goes through the horizontal pass at most once per call (two rows are kept), so
- * enlarging costs no more passes than shrinking.
+ *
+ * Two schedules of the same arithmetic: when shrinking (or keeping) the height, a source row
+ * feeds at most two output rows, so each output value computes its two horizontal sums on the
+ * spot (no row buffers); when enlarging it, each source row's horizontal pass is kept in one of
+ * two row buffers and reused by every output row that needs it, as OpenCV does.
  */
 export function resizeLinear(src: Uint8Array, tables: LinearResizeTables, out?: Uint8Array): Uint8Array {
-  const { from, to, channels, yRows, yWeights } = tables;
+  const { from, to, channels } = tables;
   if (src.length !== from.width * from.height * channels) {
     throw new RangeError(`resize 'src' must hold ${from.width}x${from.height}x${channels} bytes, got ${src.length}`);
   }
-  const rowLength = to.width * channels;
-  const dst = out ?? new Uint8Array(rowLength * to.height);
-  if (dst.length !== rowLength * to.height) {
+  const dst = out ?? new Uint8Array(to.width * to.height * channels);
+  if (dst.length !== to.width * to.height * channels) {
     throw new RangeError(`resize 'out' must hold ${to.width}x${to.height}x${channels} bytes, got ${dst.length}`);
   }
+  if (channels === 3 && to.height <= from.height) resizeFused3(src, tables, dst);
+  else resizeBuffered(src, tables, dst);
+  return dst;
+}
+
+/*
+ * Both schedules end in OpenCV's vertical step for 8 bits (VResizeLinear<uchar> and its SIMD
+ * twin): with S0, S1 the horizontal sums of the two rows,
+ *   ((b0 * (S0 >> 4)) >> 16) + ((b1 * (S1 >> 4)) >> 16), plus 2, >> 2.
+ */
+
+function resizeFused3(src: Uint8Array, t: LinearResizeTables, dst: Uint8Array): void {
+  const { xOffsets, xWeights, yRows, yWeights } = t;
+  const srcRow = t.from.width * 3;
+  const width = t.to.width;
+  const height = t.to.height;
+  let o = 0;
+  for (let dy = 0; dy < height; dy++) {
+    const p0 = yRows[2 * dy]! * srcRow;
+    const p1 = yRows[2 * dy + 1]! * srcRow;
+    const b0 = yWeights[2 * dy]!;
+    const b1 = yWeights[2 * dy + 1]!;
+    for (let dx = 0; dx < width; dx++, o += 3) {
+      const l = xOffsets[2 * dx]!;
+      const r = xOffsets[2 * dx + 1]!;
+      const a0 = xWeights[2 * dx]!;
+      const a1 = xWeights[2 * dx + 1]!;
+      const l0 = p0 + l, r0 = p0 + r, l1 = p1 + l, r1 = p1 + r;
+      dst[o] = (((b0 * ((src[l0]! * a0 + src[r0]! * a1) >> 4)) >> 16) + ((b1 * ((src[l1]! * a0 + src[r1]! * a1) >> 4)) >> 16) + 2) >> 2;
+      dst[o + 1] = (((b0 * ((src[l0 + 1]! * a0 + src[r0 + 1]! * a1) >> 4)) >> 16) + ((b1 * ((src[l1 + 1]! * a0 + src[r1 + 1]! * a1) >> 4)) >> 16) + 2) >> 2;
+      dst[o + 2] = (((b0 * ((src[l0 + 2]! * a0 + src[r0 + 2]! * a1) >> 4)) >> 16) + ((b1 * ((src[l1 + 2]! * a0 + src[r1 + 2]! * a1) >> 4)) >> 16) + 2) >> 2;
+    }
+  }
+}
+
+function resizeBuffered(src: Uint8Array, tables: LinearResizeTables, dst: Uint8Array): void {
+  const { to, channels, yRows, yWeights } = tables;
+  const rowLength = to.width * channels;
   const buffers = [new Int32Array(rowLength), new Int32Array(rowLength)];
   const held = [-1, -1];
   /** The buffer holding source row `row` after the horizontal pass, never the one holding `keep`. */
@@ -153,10 +193,8 @@ export function resizeLinear(src: Uint8Array, tables: LinearResizeTables, out?: 
     const b0 = yWeights[2 * dy]!;
     const b1 = yWeights[2 * dy + 1]!;
     const o = dy * rowLength;
-    // OpenCV's VResizeLinear for 8 bits: (b0 * (S0 >> 4)) >> 16, the same for S1, then (sum + 2) >> 2.
     for (let x = 0; x < rowLength; x++) {
       dst[o + x] = (((b0 * (s0[x]! >> 4)) >> 16) + ((b1 * (s1[x]! >> 4)) >> 16) + 2) >> 2;
     }
   }
-  return dst;
 }
