@@ -10,7 +10,7 @@
  * Options: --rounds N (default 9).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeFrames, groupIndices, rgbFilter, selectFilter } from '../src/video/decode.js';
 import { decodeRawFrames } from '../src/video/ffmpeg.js';
@@ -80,10 +80,22 @@ async function currentDecode(file: string, info: VideoInfo, indices: number[], s
   return frames;
 }
 
-async function timed(run: () => Promise<number>): Promise<{ ms: number; frames: number }> {
+/** CPU seconds of this process's reaped children (ffmpeg): cutime + cstime of /proc/self/stat, in clock ticks of 10 ms. */
+function childCpuMs(): number {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[13]) + Number(fields[14])) * 10;
+}
+
+interface Timing { ms: number; frames: number; nodeCpuMs: number; ffmpegCpuMs: number }
+
+async function timed(run: () => Promise<number>): Promise<Timing> {
+  const cpu = process.cpuUsage();
+  const children = childCpuMs();
   const started = performance.now();
   const frames = await run();
-  return { ms: performance.now() - started, frames };
+  const ms = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  return { ms, frames, nodeCpuMs: (used.user + used.system) / 1000, ffmpegCpuMs: childCpuMs() - children };
 }
 
 const videos = [
@@ -94,6 +106,7 @@ const videos = [
 
 const rows: Array<Array<string | number>> = [];
 const resizeRows: Array<Array<string | number>> = [];
+const cpuRows: Array<Array<string | number>> = [];
 for (const video of videos) {
   const info = await probeVideo(video.file);
   const plan = planViews(info, PROTOCOLS.k400, PREPROCESSING);
@@ -104,9 +117,10 @@ for (const video of videos) {
   const old: number[] = [];
   const now: number[] = [];
   const ratios: number[] = [];
+  const cpu = { oldNode: [] as number[], oldFfmpeg: [] as number[], newNode: [] as number[], newFfmpeg: [] as number[] };
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? ['old', 'new'] as const : ['new', 'old'] as const;
-    const result: Record<string, { ms: number; frames: number }> = {};
+    const result: Record<string, Timing> = {};
     for (const which of order) {
       result[which] = await timed(() => (which === 'old' ? legacyDecode : currentDecode)(video.file, info, indices, size));
     }
@@ -116,7 +130,12 @@ for (const video of videos) {
     old.push(result.old!.ms);
     now.push(result.new!.ms);
     ratios.push(result.new!.ms / result.old!.ms);
+    cpu.oldNode.push(result.old!.nodeCpuMs / indices.length);
+    cpu.oldFfmpeg.push(result.old!.ffmpegCpuMs / indices.length);
+    cpu.newNode.push(result.new!.nodeCpuMs / indices.length);
+    cpu.newFfmpeg.push(result.new!.ffmpegCpuMs / indices.length);
   }
+  cpuRows.push([video.label, `${median(cpu.oldFfmpeg).toFixed(2)} + ${median(cpu.oldNode).toFixed(2)}`, `${median(cpu.newFfmpeg).toFixed(2)} + ${median(cpu.newNode).toFixed(2)}`]);
   rows.push([video.label, `${info.width}x${info.height} -> ${size.width}x${size.height}`, indices.length,
     median(old).toFixed(0), median(now).toFixed(0), median(ratios).toFixed(3), `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}`]);
   console.log(rows.at(-1)!.join(' | '));
@@ -137,9 +156,15 @@ writeSection('decode', `
 
 - Machine: ${machineDescription()}
 - Command: \`npm run bench:decode\` (${ROUNDS} rounds), ${date}
-- Each round decodes the plan's frames (5 clips x 16 at stride 4, short side 224; groups, seeks and select as decodeFrames does) once per path, in alternating order; old = \`scale=W:H:flags=bilinear+accurate_rnd+full_chroma_int,format=rgb24\` in ffmpeg, new = \`scale=native,format=rgb24\` (default conversion) and src/video/resize-linear.ts per frame. The machine is shared with other work: read the per-round ratios, not the absolute times.
+- Each round decodes the plan's frames (5 clips x 16 at stride 4, short side 224; groups, seeks and select as decodeFrames does) once per path, in alternating order; old = \`scale=W:H:flags=bilinear+accurate_rnd+full_chroma_int,format=rgb24\` in ffmpeg, new = \`scale=native,format=rgb24\` (default conversion) and src/video/resize-linear.ts per frame. The machine is shared with other work: read the per-round ratios, not the absolute times. (The classify and features sections above were measured before this change, with the old path.)
 
 ${table(['video', 'resize', 'frames', 'old ms (median)', 'new ms (median)', 'new / old, median of rounds', 'range of rounds'], rows)}
+
+### CPU per decoded frame, ms (ffmpeg + Node; medians of the rounds)
+
+On two free cores ffmpeg and Node run side by side; on a loaded machine the sum is what costs.
+
+${table(['video', 'old: ffmpeg + node', 'new: ffmpeg + node'], cpuRows)}
 
 ### The JS resize alone (one frame, median of 50)
 
