@@ -34,7 +34,7 @@ const time = async (run: () => Promise<unknown>, repeats = 10): Promise<number> 
 };
 
 const frames: Uint8Array[] = [];
-for await (const f of decodeFrames({ file: VTEST, fps: 10, indices: [100, 200, 300, 400, 500], size: { width: 512, height: 512 } })) frames.push(f.rgb);
+for await (const f of decodeFrames({ file: VTEST, fps: 10, indices: [100, 200, 300, 400, 500], source: { width: 768, height: 576 }, size: { width: 512, height: 512 } })) frames.push(f.rgb);
 let i = 0;
 const detectMs = await time(() => detector.detect({ rgb: frames[i++ % frames.length]!, width: 512, height: 512 }));
 rows.push(['person detector (CenterNet 512x512, TF.js wasm, worker thread)', 'per frame', detectMs.toFixed(1)]);

@@ -7,6 +7,7 @@ import { loadModel, loadTemporalModel } from '../src/runtime/model-registry.js';
 import { detectTemporal } from '../src/tasks/temporal/detect.js';
 import { defaultFeatureSettings, extractFeatures } from '../src/tasks/temporal/features.js';
 import { DEFAULT_LIMITS } from '../src/video/limits.js';
+import { probeVideo } from '../src/video/probe.js';
 
 const [file, modelDir, batch, temporalDir] = process.argv.slice(2);
 const model = await loadModel(modelDir!, { device: 'cpu' });
@@ -20,7 +21,7 @@ if (temporalDir) {
   await model.runner.close();
   console.log(JSON.stringify({ seconds, clips: result.features.clips, frames: result.video.frameCount, segments: result.segments.length, timings: result.timings, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
 } else {
-  const result = await extractFeatures({ file: file!, model, settings: defaultFeatureSettings(model), maxBatch: Number(batch ?? 4) });
+  const result = await extractFeatures({ file: file!, source: await probeVideo(file!), model, settings: defaultFeatureSettings(model), maxBatch: Number(batch ?? 4) });
   const seconds = (performance.now() - started) / 1000;
   await model.runner.close();
   console.log(JSON.stringify({ seconds, clips: result.clips, frames: result.frames, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));

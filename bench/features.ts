@@ -55,8 +55,9 @@ try {
 writeSection('features', `## Temporal features from long videos (issue 5)
 
 Machine: ${machineDescription()}. Command: \`npm run bench:features\`, ${new Date().toISOString().slice(0, 10)}.
-\`testsrc2\` videos, 640x360 at 25 fps, H.264. Clips of the backbone's length every 4 frames from frame 0, frames resized
-to the backbone's input in ffmpeg and streamed through a pipe (only the last clip's frames are held), batches of 4 clips,
+\`testsrc2\` videos, 640x360 at 25 fps, H.264. Clips of the backbone's length every 4 frames from frame 0, frames streamed
+through a pipe at their own size and resized to the backbone's input as they arrive (OpenCV's INTER_LINEAR; only the last
+clip's frames are held), batches of 4 clips,
 one ONNX Runtime run in flight while the next batch is decoded. Each run in its own process; peak RSS is its maxrss.
 
 ${table(['backbone', 'video', 'clips', 'seconds', 'x real time', 'clips / s', 'peak RSS MiB'], rows)}

@@ -84,7 +84,7 @@ async function* keyframeClips(keyframes: readonly Keyframe[], videosDir: string,
     const input = fullFrameInputSize(info, c.shortSide, c.patchSize);
     const indices = [...unordered].sort((x, y) => keyframes[x]!.timestamp - keyframes[y]!.timestamp);
     const clips = indices.map((i) => clipAround(Math.round(keyframes[i]!.timestamp * info.fps), c.numFrames, c.rate, info.frameCount));
-    const decoded = decodeFrames({ file, fps: info.fps, indices: neededFrames(clips), size: input });
+    const decoded = decodeFrames({ file, fps: info.fps, indices: neededFrames(clips), source: info, size: input });
     for await (const { clip, frames } of clipsInOrder(decoded, clips)) {
       yield { index: indices[clip]!, input, clip: packFrames(frames, input, c.preprocessing) };
     }

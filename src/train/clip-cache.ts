@@ -43,7 +43,7 @@ export class ClipCache {
     const size = resizeShortSide(info, this.shortSide);
     const indices = Array.from({ length: info.frameCount }, (_, i) => i);
     const frames: Uint8Array[] = [];
-    for await (const frame of decodeFrames({ file: path, fps: info.fps, indices, size })) frames.push(frame.rgb);
+    for await (const frame of decodeFrames({ file: path, fps: info.fps, indices, source: info, size })) frames.push(frame.rgb);
     if (frames.length === 0) throw new Error(`video '${path}' has no decodable frames`);
     return { width: size.width, height: size.height, frames };
   }

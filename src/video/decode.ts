@@ -1,14 +1,20 @@
 /**
  * Decodes only the frames a sampling plan needs. Needed indices are grouped; each group is one
  * ffmpeg run that seeks (accurately) to its first frame and lets a `select` filter pass just the
- * wanted frames, so resizing and colour conversion run on those frames only, and a long video is
+ * wanted frames, so colour conversion and resizing run on those frames only, and a long video is
  * never decoded end to end to use 80 of its frames.
+ *
+ * The pixels are the official loaders' (decord / PyAV / cv2.VideoCapture, then
+ * `cv2.resize(..., INTER_LINEAR)`): ffmpeg converts to RGB24 with swscale's default conversion at
+ * the video's own size, and each frame is resized here, as soon as it arrives, with OpenCV's
+ * bilinear arithmetic (resize-linear.ts). Only one native frame is held at a time.
  */
 import { UnsupportedMediaError } from '../errors.js';
 import type { Readable } from 'node:stream';
 import { decodeRawFrames } from './ffmpeg.js';
 import { DEFAULT_CONTAINERS } from './limits.js';
 import type { Size } from './geometry.js';
+import { linearResizeTables, resizeLinear, type LinearResizeTables } from './resize-linear.js';
 
 /** Gaps up to this many frames are decoded through rather than seeked over: a seek restarts at
  * the previous keyframe anyway, and x264's default keyframe interval is 250. */
@@ -25,7 +31,12 @@ export interface DecodeRequest {
   readonly fps: number;
   /** Sorted, unique frame indices. */
   readonly indices: readonly number[];
-  /** Output size of every frame (the resize happens inside ffmpeg). */
+  /**
+   * The video's frame size as the probe reports it (VideoInfo width x height: after rotation, as
+   * ffmpeg decodes it); ffmpeg's output is pinned to it.
+   */
+  readonly source: Size;
+  /** Output size of every frame (OpenCV's bilinear resize from `source`; aspect ratio not kept). */
   readonly size: Size;
   readonly signal?: AbortSignal;
   /** Name for error messages. */
@@ -108,28 +119,42 @@ function relative(group: readonly number[]): number[] {
 
 /**
  * The ffmpeg filter chain for one group: a select expression true exactly on the group's frames
- * (`n` counted from the group's first frame), then the resize and the RGB conversion.
+ * (`n` counted from the group's first frame), then the RGB conversion at the source size.
  *
  * @example
- * selectFilter([100, 104, 108, 112, 130], { width: 32, height: 24 })
- * // select=(between(n\,0\,12)*not(mod(n-0\,4))+eq(n\,30)),scale=32:24:...,format=rgb24
+ * selectFilter([100, 104, 108, 112, 130], { width: 768, height: 576 })
+ * // select=(between(n\,0\,12)*not(mod(n-0\,4))+eq(n\,30)),scale=768:576,format=rgb24
  */
-export function selectFilter(group: readonly number[], size: Size): string {
+export function selectFilter(group: readonly number[], source: Size): string {
   const expression = balancedSum(arithmeticRuns(relative(group)).map(runTerm));
-  return `select=${expression},${scaleFilter(size)}`;
-}
-
-/** The resize and RGB conversion every decode path ends with. */
-export function scaleFilter(size: Size): string {
-  return `scale=${size.width}:${size.height}:flags=bilinear+accurate_rnd+full_chroma_int,format=rgb24`;
+  return `select=${expression},${rgbFilter(source)}`;
 }
 
 /**
- * RGB24 frames of `frameBytes` each from ffmpeg's raw output, at most `limit` of them (the rest of
- * the stream is read and dropped, so ffmpeg can finish). Chunks are copied straight into the frame
- * being assembled: no concatenated buffers; each yielded frame is a fresh array.
+ * The RGB conversion every decode path ends with: swscale's default conversion (no flags), the
+ * bytes cv2.VideoCapture hands the official loaders (in BGR order there); the golden test
+ * test/e2e/official-pixels.test.ts holds it to that. The `scale` at the frame's own size only
+ * converts; it pins the output to the probed size, so the raw stream's frame boundaries hold even
+ * if a stream changes size midway.
  */
-async function* rawFrames(stdout: Readable, frameBytes: number, limit = Infinity): AsyncGenerator<Uint8Array> {
+export function rgbFilter(source: Size): string {
+  return `scale=${source.width}:${source.height},format=rgb24`;
+}
+
+/** The resize from the decoded size to the requested one, or none when they are equal. */
+function resizerFor(source: Size, size: Size): LinearResizeTables | undefined {
+  return source.width === size.width && source.height === size.height ? undefined : linearResizeTables(source, size);
+}
+
+/**
+ * RGB24 frames of `source` size from ffmpeg's raw output, at most `limit` of them (the rest of
+ * the stream is read and dropped, so ffmpeg can finish), each resized to `size`. Chunks are copied
+ * straight into the frame being assembled: no concatenated buffers. Each yielded frame is a fresh
+ * array; when a resize follows, the native frame's buffer is reused for the next one.
+ */
+async function* rawFrames(stdout: Readable, source: Size, size: Size, limit = Infinity): AsyncGenerator<Uint8Array> {
+  const frameBytes = source.width * source.height * 3;
+  const resizer = resizerFor(source, size);
   let frame: Uint8Array | undefined;
   let filled = 0;
   let produced = 0;
@@ -144,9 +169,13 @@ async function* rawFrames(stdout: Readable, frameBytes: number, limit = Infinity
       read += take;
       if (filled === frameBytes) {
         produced++;
-        yield frame;
-        frame = undefined;
         filled = 0;
+        if (resizer) {
+          yield resizeLinear(frame, resizer);
+        } else {
+          yield frame;
+          frame = undefined;
+        }
       }
     }
   }
@@ -154,7 +183,9 @@ async function* rawFrames(stdout: Readable, frameBytes: number, limit = Infinity
 
 export interface StreamRequest {
   readonly file: string;
-  /** Output size of every frame (the resize happens inside ffmpeg; aspect ratio not kept). */
+  /** The video's frame size as probed (see DecodeRequest.source). */
+  readonly source: Size;
+  /** Output size of every frame (OpenCV's bilinear resize from `source`; aspect ratio not kept). */
   readonly size: Size;
   readonly signal?: AbortSignal;
   readonly displayName?: string;
@@ -168,18 +199,17 @@ export interface StreamRequest {
  * video's length. Each yielded frame is a fresh array the consumer may keep.
  */
 export async function* streamFrames(request: StreamRequest): AsyncGenerator<Uint8Array> {
-  const frameBytes = request.size.width * request.size.height * 3;
   const ffmpegRun = decodeRawFrames({
     file: request.file,
     seekSeconds: 0,
-    filter: scaleFilter(request.size),
+    filter: rgbFilter(request.source),
     maxFrames: Number.MAX_SAFE_INTEGER,
     formats: request.formats ?? DEFAULT_CONTAINERS,
     ...(request.signal ? { signal: request.signal } : {}),
   });
   let produced = 0;
   try {
-    for await (const frame of rawFrames(ffmpegRun.stdout, frameBytes)) {
+    for await (const frame of rawFrames(ffmpegRun.stdout, request.source, request.size)) {
       produced++;
       yield frame;
     }
@@ -202,7 +232,6 @@ export async function* streamFrames(request: StreamRequest): AsyncGenerator<Uint
  * indices past its end are simply not yielded; the caller clamps to the last frame it got.
  */
 export async function* decodeFrames(request: DecodeRequest): AsyncGenerator<DecodedFrame> {
-  const frameBytes = request.size.width * request.size.height * 3;
   for (const group of groupIndices(request.indices)) {
     const first = group[0]!;
     // Half a frame early, so that accurate seeking keeps frame `first` and drops `first - 1`.
@@ -210,14 +239,14 @@ export async function* decodeFrames(request: DecodeRequest): AsyncGenerator<Deco
     const ffmpegRun = decodeRawFrames({
       file: request.file,
       seekSeconds,
-      filter: selectFilter(group, request.size),
+      filter: selectFilter(group, request.source),
       maxFrames: group.length,
       formats: request.formats ?? DEFAULT_CONTAINERS,
       ...(request.signal ? { signal: request.signal } : {}),
     });
     let produced = 0;
     try {
-      for await (const frame of rawFrames(ffmpegRun.stdout, frameBytes, group.length)) yield { index: group[produced++]!, rgb: frame };
+      for await (const frame of rawFrames(ffmpegRun.stdout, request.source, request.size, group.length)) yield { index: group[produced++]!, rgb: frame };
       await ffmpegRun.done;
       request.signal?.throwIfAborted();
     } catch (error) {

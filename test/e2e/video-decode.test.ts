@@ -16,9 +16,12 @@ afterAll(() => videos.cleanup());
 
 const PREPROCESSING = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], shortSide: 32, cropSize: 32 } as const;
 
+/** The ramp videos' default frame size. */
+const RAMP_SIZE = { width: 64, height: 48 };
+
 async function collect(file: string, fps: number, indices: number[]) {
   const frames: Array<{ index: number; decoded: number }> = [];
-  for await (const frame of decodeFrames({ file, fps, indices, size: { width: 32, height: 24 } })) {
+  for await (const frame of decodeFrames({ file, fps, indices, source: RAMP_SIZE, size: { width: 32, height: 24 } })) {
     frames.push({ index: frame.index, decoded: rampIndex(frame.rgb) });
   }
   return frames;

@@ -20,7 +20,7 @@ describe('CenterNet person detector', () => {
     const detector = new CenterNetDetector();
     try {
       const frames: Uint8Array[] = [];
-      for await (const f of decodeFrames({ file: VTEST, fps: 10, indices: [100, 400], size: { width: 512, height: 512 } })) frames.push(f.rgb);
+      for await (const f of decodeFrames({ file: VTEST, fps: 10, indices: [100, 400], source: { width: 768, height: 576 }, size: { width: 512, height: 512 } })) frames.push(f.rgb);
       let ticks = 0;
       let worstGap = 0;
       let last = performance.now();

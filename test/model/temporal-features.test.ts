@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type LoadedModel } from '../../src/runtime/model-registry.js';
 import { extractFeatures, featureClipStarts, defaultFeatureSettings, NORMALIZATIONS } from '../../src/tasks/temporal/features.js';
 import { decodeFrames } from '../../src/video/decode.js';
+import { probeVideo } from '../../src/video/probe.js';
 import { packClip } from '../../src/video/transforms.js';
 import { readNpy, writeNpy } from '../../src/weights/npy.js';
 import { prepareTestModels, type TestModels } from '../helpers/models.js';
@@ -42,7 +43,7 @@ async function referenceFeatures(file: string, starts: number[], numFrames: numb
   for (const start of starts) {
     const indices = Array.from({ length: numFrames }, (_, i) => start + i);
     const frames: Uint8Array[] = [];
-    for await (const f of decodeFrames({ file, fps: 25, indices, size: { width: size, height: size } })) frames.push(f.rgb);
+    for await (const f of decodeFrames({ file, fps: 25, indices, source: await probeVideo(file), size: { width: size, height: size } })) frames.push(f.rgb);
     while (frames.length < numFrames) frames.push(frames[frames.length - 1]!);
     const clip = new Float32Array(3 * numFrames * size * size);
     packClip(frames, { width: size, height: size }, { x: 0, y: 0, size }, NORMALIZATIONS[normalization], clip, 0);
@@ -66,7 +67,7 @@ describe('extractFeatures', () => {
     const file = videos.ramp(CONTAINERS[0]!, 43);
     const settings = defaultFeatureSettings(model); // tiny-ucf: 4-frame clips at 32x32
     const progress: number[] = [];
-    const result = await extractFeatures({ file, model, settings, maxBatch: 3, onProgress: (p) => progress.push(p.clipsDone) });
+    const result = await extractFeatures({ file, source: await probeVideo(file), model, settings, maxBatch: 3, onProgress: (p) => progress.push(p.clipsDone) });
     const starts = featureClipStarts(43, 4, 4);
     expect(starts).toHaveLength(10);
     expect(result).toMatchObject({ clips: 10, dim: 64, frames: 43 });
@@ -77,7 +78,7 @@ describe('extractFeatures', () => {
 
   it('uses the classification normalization when asked, and pads a video shorter than one clip', async () => {
     const file = videos.ramp(CONTAINERS[0]!, 3);
-    const result = await extractFeatures({ file, model, settings: defaultFeatureSettings(model, { normalization: 'imagenet' }), maxBatch: 4 });
+    const result = await extractFeatures({ file, source: await probeVideo(file), model, settings: defaultFeatureSettings(model, { normalization: 'imagenet' }), maxBatch: 4 });
     expect(result.clips).toBe(1);
     expect(maxAbsDiff(result.features, await referenceFeatures(file, [0], 4, 32, 'imagenet'))).toBeLessThanOrEqual(1e-5);
   });
@@ -85,7 +86,7 @@ describe('extractFeatures', () => {
   it('stops ffmpeg and the runs when aborted', async () => {
     const file = videos.pattern('abort.mp4', 8, '160x120');
     const controller = new AbortController();
-    const running = extractFeatures({ file, model, settings: defaultFeatureSettings(model), maxBatch: 2, signal: controller.signal, onProgress: () => controller.abort(new Error('stop')) });
+    const running = extractFeatures({ file, source: await probeVideo(file), model, settings: defaultFeatureSettings(model), maxBatch: 2, signal: controller.signal, onProgress: () => controller.abort(new Error('stop')) });
     await expect(running).rejects.toThrow('stop');
     const children = spawnSync('ps', ['-o', 'comm=', '--ppid', String(process.pid)], { encoding: 'utf8' }).stdout;
     expect(children).not.toMatch(/ffmpeg/);

@@ -20,9 +20,9 @@ describe('arithmeticRuns', () => {
 });
 
 describe('selectFilter', () => {
-  it('selects relative frame numbers, then scales and converts to RGB', () => {
-    expect(selectFilter([100, 104, 108, 112, 130], { width: 32, height: 24 })).toBe(
-      'select=(between(n\\,0\\,12)*not(mod(n-0\\,4))+eq(n\\,30)),scale=32:24:flags=bilinear+accurate_rnd+full_chroma_int,format=rgb24',
+  it('selects relative frame numbers, then converts to RGB at the source size with default flags', () => {
+    expect(selectFilter([100, 104, 108, 112, 130], { width: 768, height: 576 })).toBe(
+      'select=(between(n\\,0\\,12)*not(mod(n-0\\,4))+eq(n\\,30)),scale=768:576,format=rgb24',
     );
   });
 

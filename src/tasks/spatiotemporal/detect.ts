@@ -180,7 +180,7 @@ export async function detectSpatiotemporal(
     const size = detector.inputSize ?? { width: info.width, height: info.height };
     const unique = [...new Set(frames)].sort((a, b) => a - b);
     const found = new Map<number, ScoredBoxes>();
-    for await (const f of decodeFrames({ file: input.file, fps: info.fps, indices: unique, size, ...(settings.signal ? { signal: settings.signal } : {}) })) {
+    for await (const f of decodeFrames({ file: input.file, fps: info.fps, indices: unique, source: info, size, ...(settings.signal ? { signal: settings.signal } : {}) })) {
       found.set(f.index, await detector.detect({ rgb: f.rgb, width: size.width, height: size.height }));
       settings.onProgress?.({ stage: 'people', fraction: 0.02 + 0.4 * (found.size / unique.length) });
     }
@@ -218,7 +218,7 @@ export async function detectSpatiotemporal(
       });
     }
   };
-  const decoded = decodeFrames({ file: input.file, fps: info.fps, indices: neededFrames(clips), size: frameSize, ...(settings.signal ? { signal: settings.signal } : {}) });
+  const decoded = decodeFrames({ file: input.file, fps: info.fps, indices: neededFrames(clips), source: info, size: frameSize, ...(settings.signal ? { signal: settings.signal } : {}) });
   for await (const { clip, frames: clipFrames } of clipsInOrder(decoded, clips)) {
     await runClip(clip, clipFrames);
     settings.onProgress?.({ stage: 'actions', fraction: 0.42 + 0.57 * ((clip + 1) / clips.length) });

@@ -89,7 +89,7 @@ export async function detectTemporal(
   const featuresStart = performance.now();
   report('features', 0.01);
   const features = await extractFeatures({
-    file: input.file, displayName: input.displayName, model: backbone, settings: featureSettings, maxBatch: settings.maxBatch,
+    file: input.file, displayName: input.displayName, source: info, model: backbone, settings: featureSettings, maxBatch: settings.maxBatch,
     ...(settings.signal ? { signal: settings.signal } : {}),
     onProgress: (p) => report('features', 0.01 + 0.94 * (p.framesDecoded / Math.max(1, info.frameCount))),
   });

@@ -68,7 +68,7 @@ export async function extractFeaturesToFolder(options: {
     }
     const info = await probeVideo(video);
     checkLimits(info, options.limits);
-    const result = await extractFeatures({ file: video, model: options.model, settings: options.settings, maxBatch: options.maxBatch });
+    const result = await extractFeatures({ file: video, source: info, model: options.model, settings: options.settings, maxBatch: options.maxBatch });
     const id = videoId(video);
     const file = `${id}.npy`;
     writeNpy(join(options.out, file), result.features, [result.clips, result.dim]);

@@ -9,6 +9,7 @@ import type { LoadedModel } from '../../runtime/model-registry.js';
 import { float32Tensor } from '../../runtime/tensor.js';
 import { streamFrames } from '../../video/decode.js';
 import type { DecodePass } from '../../video/decode-budget.js';
+import type { Size } from '../../video/geometry.js';
 import { packClip, type Normalization } from '../../video/transforms.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../../weights/create-model.js';
 import { InternalError } from '../../errors.js';
@@ -60,6 +61,8 @@ export interface FeatureProgress {
 
 export interface FeatureRequest {
   readonly file: string;
+  /** The video's frame size as probed (VideoInfo width x height). */
+  readonly source: Size;
   readonly displayName?: string;
   readonly model: LoadedModel;
   readonly settings: FeatureSettings;
@@ -127,7 +130,7 @@ export async function extractFeatures(request: FeatureRequest): Promise<VideoFea
   try {
     const window: Uint8Array[] = [];
     const stream = streamFrames({
-      file: request.file, size: frameSize,
+      file: request.file, source: request.source, size: frameSize,
       ...(request.signal ? { signal: request.signal } : {}),
       ...(request.displayName ? { displayName: request.displayName } : {}),
     });
