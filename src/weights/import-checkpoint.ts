@@ -4,14 +4,15 @@
  * Everything is checked before anything is written, the folder is staged beside --out and renamed
  * into place only when complete, and tensors are read one at a time from the file.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import type { ArchitectureOptions } from '../config/architectures.js';
 import { BUNDLED_LABELS_DIR, bundledLabelPath, readLabels } from '../config/labels.js';
 import { sha256File, type Manifest } from '../config/manifest.js';
 import { InvalidParameterError, ServiceError } from '../errors.js';
 import type { ProtocolName } from '../video/sampling.js';
 import { CheckpointError } from './checkpoint-error.js';
+import { assertOutAvailable, stageModelFolder } from './staged-folder.js';
 import { locateStateDict, planImport, stripPrefixes, type ImportPlan } from './checkpoint-mapping.js';
 import { createModelFolder } from './create-model.js';
 import { roundToFloat16InPlace } from './half.js';
@@ -68,9 +69,7 @@ export async function importCheckpoint(options: ImportOptions): Promise<ImportRe
   const file = resolve(options.checkpoint);
   const out = resolve(options.out);
   if (!existsSync(file)) throw new ServiceError(400, 'file_not_found', `checkpoint '${options.checkpoint}' does not exist`, { parameter: 'checkpoint' });
-  if (existsSync(out) && readdirSync(out).length > 0 && !options.force) {
-    throw new ServiceError(409, 'output_exists', `--out '${options.out}' already exists and is not empty (pass --force to replace it)`, { parameter: 'out' });
-  }
+  assertOutAvailable(options.out, options.force === true); // before any tensor is read
   const headRows = options.headMap ? readHeadMap(options.headMap) : undefined;
 
   const checkpoint = TorchCheckpoint.open(file);
@@ -97,10 +96,7 @@ export async function importCheckpoint(options: ImportOptions): Promise<ImportRe
 
   const dtypes = [...new Set([...plan.sources.values()].map((t) => t.dtype))].sort();
   const sha256 = await sha256File(file);
-  const staged = join(dirname(out), `.${basename(out)}.importing-${process.pid}`);
-  rmSync(staged, { recursive: true, force: true });
-  mkdirSync(staged, { recursive: true });
-  try {
+  return stageModelFolder(out, options.force === true, async (staged) => {
     const manifest = await createModelFolder({
       dir: staged,
       name: options.name ?? basename(out),
@@ -130,8 +126,6 @@ export async function importCheckpoint(options: ImportOptions): Promise<ImportRe
     });
     tensors.clear(); // the export reads the written file; let these go first
     await options.finish?.(staged);
-    if (existsSync(out)) rmSync(out, { recursive: true, force: true });
-    renameSync(staged, out);
     return {
       dir: out,
       manifest,
@@ -143,10 +137,7 @@ export async function importCheckpoint(options: ImportOptions): Promise<ImportRe
       initializedKeys: plan.initialized.map((s) => s.name),
       seconds: (performance.now() - started) / 1000,
     };
-  } catch (error) {
-    rmSync(staged, { recursive: true, force: true });
-    throw error;
-  }
+  });
 }
 
 /** Reads every planned tensor as float32 (head rows picked, fp16 rounding applied when asked). */
