@@ -92,11 +92,19 @@ export const TemporalManifestSchema = z.object({
   name: ManifestSchema.shape.name,
   task: z.literal('temporal-detection'),
   description: z.string().optional(),
+  /** The ActionFormer architecture: ActionFormerConfig (src/config/actionformer.ts), one official config key per field. */
   actionformer: z.object({
-    inputDim: positiveInt, embedDim: positiveInt, numHeads: positiveInt, window: positiveInt, embedLayers: positiveInt,
-    stemLayers: positiveInt, levels: positiveInt, mlpRatio: positiveInt, headLayers: positiveInt, numClasses: positiveInt,
-    regressionRanges: z.array(z.tuple([z.number(), z.number()])), centerSampleRadius: z.number().positive(),
-    priorProb: z.number().positive().lt(1), layerNormEps: z.number().positive(),
+    inputDim: positiveInt, numClasses: positiveInt, maxSeqLen: positiveInt,
+    backboneType: z.literal('convTransformer'), fpnType: z.literal('identity'),
+    backboneArch: z.tuple([positiveInt, z.number().int().nonnegative(), z.number().int().nonnegative()]),
+    scaleFactor: positiveInt, numHeads: positiveInt, mhaWinSize: z.array(z.number().int()),
+    embdKernelSize: positiveInt, embdDim: positiveInt, embdWithLn: z.boolean(),
+    fpnDim: positiveInt, fpnWithLn: z.boolean(), fpnStartLevel: z.number().int().nonnegative(),
+    headDim: positiveInt, headKernelSize: positiveInt, headNumLayers: positiveInt, headWithLn: z.boolean(),
+    maxBufferLenFactor: z.number().positive(), useAbsPe: z.boolean(), useRelPe: z.boolean(),
+    regressionRanges: z.array(z.tuple([z.number(), z.number()])),
+    clsPriorProb: z.number().nonnegative().lt(1), centerSampleRadius: z.number().nonnegative(),
+    dropPath: z.number().nonnegative().lt(1), dropout: z.number().nonnegative().lt(1),
   }),
   labels: z.object({ file: z.string(), set: z.string() }),
   /** How the input features are made: the backbone (a model name in the same models folder) and its clips. */

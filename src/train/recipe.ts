@@ -134,19 +134,30 @@ const ActionFormerStage = z.strictObject({
     /** Label file fixing the class order; default: the annotations' labels, sorted. */
     labels: z.string().optional(),
   }),
+  /** ActionFormerConfig fields (src/config/actionformer.ts; official THUMOS values by default). */
   model: z.strictObject({
-    embedDim: positiveInt.optional(),
+    backboneArch: z.tuple([positiveInt, z.number().int().nonnegative(), z.number().int().nonnegative()]).optional(),
     numHeads: positiveInt.optional(),
-    window: positiveInt.optional(),
-    embedLayers: positiveInt.optional(),
-    stemLayers: positiveInt.optional(),
-    levels: positiveInt.optional(),
-    mlpRatio: positiveInt.optional(),
-    headLayers: positiveInt.optional(),
+    mhaWinSize: z.union([z.number().int(), z.array(z.number().int())]).optional(),
+    embdKernelSize: positiveInt.optional(),
+    embdDim: positiveInt.optional(),
+    embdWithLn: z.boolean().optional(),
+    fpnDim: positiveInt.optional(),
+    fpnWithLn: z.boolean().optional(),
+    headDim: positiveInt.optional(),
+    headKernelSize: positiveInt.optional(),
+    headNumLayers: positiveInt.optional(),
+    headWithLn: z.boolean().optional(),
+    useAbsPe: z.boolean().optional(),
     regressionRanges: z.array(z.tuple([z.number().nonnegative(), z.number().positive()])).optional(),
-    centerSampleRadius: z.number().positive().optional(),
+    centerSampleRadius: z.number().nonnegative().optional(),
+    clsPriorProb: z.number().nonnegative().lt(1).optional(),
+    dropPath: z.number().nonnegative().lt(1).optional(),
   }).default({}),
-  /** Training windows: longer sequences are cropped at random, shorter ones padded. */
+  /**
+   * The model's maxSeqLen (official dataset.max_seq_len): training windows are this long (longer
+   * sequences cropped at random, shorter ones padded); evaluation pads to it as serving does.
+   */
   maxSeqLen: positiveInt.default(256),
   loss: z.strictObject({
     focalAlpha: z.number().min(0).max(1).default(0.25),

@@ -41,7 +41,12 @@ export async function createTemporalModelFolder(model: NewTemporalModel): Promis
     name: model.name,
     task: 'temporal-detection',
     ...(model.description ? { description: model.description } : {}),
-    actionformer: { ...model.config, regressionRanges: model.config.regressionRanges.map(([a, b]) => [a, b] as [number, number]) },
+    actionformer: {
+      ...model.config,
+      backboneArch: [...model.config.backboneArch] as [number, number, number],
+      mhaWinSize: [...model.config.mhaWinSize],
+      regressionRanges: model.config.regressionRanges.map(([a, b]) => [a, b] as [number, number]),
+    },
     labels: { file: 'labels.txt', set: model.labelSet },
     features: model.features,
     postprocess: { ...ACTIONFORMER_DECODE, nms: { ...ACTIONFORMER_NMS } },

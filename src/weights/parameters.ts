@@ -7,8 +7,11 @@ import type { VitArchitecture } from '../config/architectures.js';
 export interface ParameterSpec {
   readonly name: string;
   readonly shape: readonly number[];
-  /** How a fresh model initializes it (the official _init_weights). */
-  readonly init: 'trunc_normal' | 'zeros' | 'ones' | 'xavier_uniform';
+  /**
+   * How a fresh model initializes it (the official _init_weights); 'kaiming_uniform' is PyTorch's
+   * default Conv1d init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+   */
+  readonly init: 'trunc_normal' | 'zeros' | 'ones' | 'xavier_uniform' | 'kaiming_uniform';
 }
 
 function blockParameters(prefix: string, d: number, hidden: number, linearInit: ParameterSpec['init']): ParameterSpec[] {

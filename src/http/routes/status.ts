@@ -87,7 +87,7 @@ export function toTemporalModelInfo(model: LoadedTemporalModel, isDefault: boole
     task: 'temporal-detection',
     default: isDefault,
     ...(manifest.description ? { description: manifest.description } : {}),
-    architecture: { arch: 'actionformer', embedDim: c.embedDim, depth: c.stemLayers + c.levels - 1, numHeads: c.numHeads, numClasses: c.numClasses, levels: c.levels, window: c.window },
+    architecture: { arch: 'actionformer', embedDim: c.embdDim, depth: c.backboneArch[1] + c.backboneArch[2], numHeads: c.numHeads, numClasses: c.numClasses, levels: c.backboneArch[2] + 1, window: c.mhaWinSize[0]! },
     labels: { count: model.labels.length, set: manifest.labels.set },
     input: { name: 'feats', shape: ['batch', c.inputDim, 'time'] },
     features: manifest.features,
