@@ -223,7 +223,10 @@ function buildCli(): Command {
     .option('--force', 'replace a non-empty --out')
     .option('--no-export', 'skip the ONNX export')
     .option('--external-data-threshold <bytes>', 'initializer bytes above which weights go to model.onnx.data', positiveInt)
+    .addOption(new Option('--kind <kind>', 'vit: a VideoMAE V2 backbone or classifier; actionformer: an official ActionFormer checkpoint (needs --config)').choices(['vit', 'actionformer']).default('vit'))
+    .option('--config <yaml>', 'with --kind actionformer: the official config YAML the checkpoint was trained with')
     .action(async (checkpoint: string, flags) => {
+      if (flags.kind === 'actionformer') return (await import('./cli/import-actionformer.js')).runActionFormerImport(checkpoint, flags);
       if (flags.format === 'hf') return (await import('./cli/import-hf.js')).runHfImport(checkpoint, flags);
       if (!flags.arch) throw new ServiceError(400, 'missing_parameter', `--arch is required for a .pth checkpoint (one of ${OFFICIAL_ARCHS.join(', ')}); a transformers folder takes --format hf`, { parameter: '--arch' });
       const { importCheckpoint } = await import('./weights/import-checkpoint.js');
@@ -511,13 +514,13 @@ function buildCli(): Command {
 }
 
 async function predictTemporal(input: string, flags: { models: string; model?: string; device: DeviceRequest; threads?: number; maxBatch: number; scoreThreshold?: number; maxSegments?: number; results?: string }): Promise<void> {
-  const { detectTemporal } = await import('./tasks/temporal/detect.js');
+  const { detectTemporal, withBackbone } = await import('./tasks/temporal/detect.js');
   const { readVideoList } = await import('./datasets/manifest.js');
   const { videoId } = await import('./tasks/temporal/extract.js');
   const videos = isVideoList(input) ? readVideoList(resolve(input), 'video') : [resolve(input)];
   const registry = await loadRegistry(flags.models, { device: flags.device, ...(flags.threads ? { threads: flags.threads } : {}) }, undefined);
   try {
-    const models = registry.resolveTemporal(flags.model);
+    const models = withBackbone(registry.resolveTemporal(flags.model));
     const results: Record<string, Array<{ segment: [number, number]; label: string; score: number }>> = {};
     for (const file of videos) {
       const result = await detectTemporal({ file, displayName: file }, models, {

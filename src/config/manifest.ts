@@ -107,13 +107,21 @@ export const TemporalManifestSchema = z.object({
     dropPath: z.number().nonnegative().lt(1), dropout: z.number().nonnegative().lt(1),
   }),
   labels: z.object({ file: z.string(), set: z.string() }),
-  /** How the input features are made: the backbone (a model name in the same models folder) and its clips. */
+  /**
+   * How the input features are made: the backbone (a model name in the same models folder) and its
+   * clips. Without a backbone the model is features-only (e.g. an imported detector on I3D
+   * features): it runs on precomputed features, never on a video; size and normalization then
+   * do not apply, and defaultFps is the official dataset.default_fps, if any.
+   */
   features: z.object({
-    backbone: z.string(),
+    backbone: z.string().optional(),
     numFrames: positiveInt,
     featureStride: positiveInt,
-    size: positiveInt,
-    normalization: z.enum(['unit', 'imagenet']),
+    size: positiveInt.optional(),
+    normalization: z.enum(['unit', 'imagenet']).optional(),
+    defaultFps: z.number().positive().optional(),
+  }).refine((f) => f.backbone === undefined || (f.size !== undefined && f.normalization !== undefined), {
+    message: 'a model with a backbone needs features.size and features.normalization',
   }),
   postprocess: z.object({
     scoreThreshold: z.number().nonnegative(),

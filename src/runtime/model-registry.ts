@@ -168,15 +168,16 @@ export class ModelRegistry {
     return [...this.temporal.values()];
   }
 
-  /** The named temporal detector, or the first one; with its backbone. */
-  resolveTemporal(name: string | undefined): { detector: LoadedTemporalModel; backbone: LoadedModel } {
+  /** The named temporal detector, or the first one; with its backbone (none for a features-only model). */
+  resolveTemporal(name: string | undefined): { detector: LoadedTemporalModel; backbone: LoadedModel | undefined } {
     const wanted = name ?? this.listTemporal()[0]?.name;
     const detector = wanted === undefined ? undefined : this.temporal.get(wanted);
     if (!detector) {
       this.throwIfFailed(name, 'temporal-detection', 'temporal detection');
       throw new NotFoundError('model_not_found', `temporal detection model '${wanted ?? ''}' does not exist; available: ${[...this.temporal.keys()].join(', ') || 'none'}`, { parameter: 'model', value: wanted });
     }
-    return { detector, backbone: this.models.get(detector.folder.manifest.features.backbone)! };
+    const backbone = detector.folder.manifest.features.backbone;
+    return { detector, backbone: backbone === undefined ? undefined : this.models.get(backbone)! };
   }
 
   add(model: LoadedModel): void {
@@ -285,6 +286,7 @@ export class ModelRegistry {
     }
     for (const detector of [...this.temporal.values()]) {
       const f = detector.folder.manifest.features;
+      if (f.backbone === undefined) continue; // features-only: runs on precomputed features
       const a = this.models.get(f.backbone)?.folder.architecture;
       const error = !a
         ? new ServiceError(500, 'backbone_missing', `temporal model '${detector.name}' needs backbone '${f.backbone}', which is not loaded`)

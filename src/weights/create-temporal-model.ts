@@ -23,6 +23,8 @@ export interface NewTemporalModel {
   readonly features: TemporalManifest['features'];
   readonly provenance: TemporalManifest['provenance'];
   readonly description?: string;
+  /** Decode and NMS settings (default: ActionFormer's THUMOS14 ones); an import takes its config's test_cfg. */
+  readonly postprocess?: TemporalManifest['postprocess'];
 }
 
 export async function createTemporalModelFolder(model: NewTemporalModel): Promise<TemporalManifest> {
@@ -49,7 +51,7 @@ export async function createTemporalModelFolder(model: NewTemporalModel): Promis
     },
     labels: { file: 'labels.txt', set: model.labelSet },
     features: model.features,
-    postprocess: { ...ACTIONFORMER_DECODE, nms: { ...ACTIONFORMER_NMS } },
+    postprocess: model.postprocess ?? { ...ACTIONFORMER_DECODE, nms: { ...ACTIONFORMER_NMS } },
     files: { weights: { path: 'weights.safetensors', sha256: await sha256File(join(model.dir, 'weights.safetensors')) }, onnx: { path: 'model.onnx' } },
     provenance: model.provenance,
   };

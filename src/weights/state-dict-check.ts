@@ -18,7 +18,7 @@ export function compareStateDict(config: VitArchitecture, tensors: TensorMap): S
 }
 
 /** Any parameter list against a tensor map. */
-export function compareSpecs(specs: readonly ParameterSpec[], tensors: TensorMap): StateDictReport {
+export function compareSpecs(specs: readonly ParameterSpec[], tensors: ReadonlyMap<string, { readonly shape: readonly number[] }>): StateDictReport {
   const expectedNames = new Set(specs.map((s) => s.name));
   const missing: string[] = [];
   const mismatched: StateDictReport['mismatched'] = [];

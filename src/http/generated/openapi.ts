@@ -45,6 +45,14 @@ export interface paths {
          *     request waits (up to the server's wait limit) and answers 200 with the finished job, or
          *     the job's error status when it failed; a job still running when the wait ends answers 202.
          *     Options may be query parameters or form fields (a form field wins).
+         *
+         *     Instead of a video, precomputed features may be sent: a `features` field holding a .npy of
+         *     float32 (or float64) `[T, C]` (the official THUMOS layout: row t is the clip starting at frame
+         *     t x featStride), with `fps` and `duration` (seconds) of the video they come from, and
+         *     optionally `featStride` and `numFrames` (default: the model's). C must be the model's input
+         *     width. This is the only input a features-only model (one without a backbone, such as an
+         *     imported ActionFormer on I3D features) takes; a video sent to it is refused
+         *     (400 `features_only_model`).
          */
         post: operations["detectTemporal"];
         delete?: never;
@@ -293,8 +301,14 @@ export interface components {
         };
         TemporalResult: {
             model: string;
-            backbone: string;
-            video: {
+            /**
+             * @description What was sent (absent means video).
+             * @enum {string}
+             */
+            input?: "video" | "features";
+            /** @description The backbone that made the features (video input only). */
+            backbone?: string;
+            video?: {
                 durationSec: number;
                 fps: number;
                 frameCount: number;
@@ -303,22 +317,29 @@ export interface components {
                 codec: string;
                 container: string;
             };
-            /** @description How the backbone features were made (clips of numFrames every featureStride frames, resized to size x size). */
+            /**
+             * @description How the features were made (clips of numFrames every featureStride frames, resized to
+             *     size x size for a video); for precomputed features, the fps and duration sent with them.
+             */
             features: {
                 numFrames: number;
                 featureStride: number;
-                size: number;
+                size?: number;
                 /** @enum {string} */
-                normalization: "unit" | "imagenet";
+                normalization?: "unit" | "imagenet";
                 clips: number;
                 dim: number;
+                fps?: number;
+                duration?: number;
             };
             /** @description Best first. */
             segments: components["schemas"]["TemporalSegment"][];
             /** @description Milliseconds. */
             timings: {
-                probeMs: number;
-                featuresMs: number;
+                probeMs?: number;
+                featuresMs?: number;
+                /** @description Reading precomputed features. */
+                loadMs?: number;
                 detectMs: number;
                 postprocessMs: number;
                 totalMs: number;
@@ -444,14 +465,19 @@ export interface components {
             defaultProtocol?: components["schemas"]["ProtocolName"];
             /** @description Spatiotemporal models only */
             backbone?: string;
-            /** @description Temporal models only, how their input features are made. */
+            /**
+             * @description Temporal models only, how their input features are made. Without a backbone the model is
+             *     features-only: it takes precomputed features (the `features` field), not videos.
+             */
             features?: {
-                backbone: string;
+                backbone?: string;
                 numFrames: number;
                 featureStride: number;
-                size: number;
+                size?: number;
                 /** @enum {string} */
-                normalization: "unit" | "imagenet";
+                normalization?: "unit" | "imagenet";
+                /** @description The fps assumed when features come without one (official dataset.default_fps). */
+                defaultFps?: number;
             };
             provenance: {
                 /** @enum {string} */
@@ -582,6 +608,14 @@ export interface components {
         SamplingRate: components["schemas"]["SamplingRate"];
         ScoreThreshold: components["schemas"]["ScoreThreshold"];
         MaxSegments: components["schemas"]["MaxSegments"];
+        /** @description With precomputed features, frames per second of the video they come from. */
+        FeatureFps: number;
+        /** @description With precomputed features, the video's duration in seconds. */
+        FeatureDuration: number;
+        /** @description With precomputed features, frames between consecutive features (default the model's). */
+        FeatStride: number;
+        /** @description With precomputed features, frames per feature clip (default the model's). */
+        FeatNumFrames: number;
         /** @description json (default) or ava-csv (spatiotemporal results as AVA CSV rows video_id, timestamp, x1, y1, x2, y2, action_id, score). */
         Format: "json" | "ava-csv";
         /** @description Wait for the job to finish (short videos) instead of answering 202 at once. */
@@ -662,6 +696,14 @@ export interface operations {
                 maxSegments?: components["parameters"]["MaxSegments"];
                 /** @description Wait for the job to finish (short videos) instead of answering 202 at once. */
                 wait?: components["parameters"]["Wait"];
+                /** @description With precomputed features, frames per second of the video they come from. */
+                fps?: components["parameters"]["FeatureFps"];
+                /** @description With precomputed features, the video's duration in seconds. */
+                duration?: components["parameters"]["FeatureDuration"];
+                /** @description With precomputed features, frames between consecutive features (default the model's). */
+                featStride?: components["parameters"]["FeatStride"];
+                /** @description With precomputed features, frames per feature clip (default the model's). */
+                numFrames?: components["parameters"]["FeatNumFrames"];
             };
             header?: never;
             path?: never;
@@ -675,11 +717,24 @@ export interface operations {
                      * @description The video file (any container and codec ffmpeg decodes).
                      */
                     video?: string;
+                    /**
+                     * Format: binary
+                     * @description Precomputed features, a .npy of float32 [T, C] (instead of a video; needs fps and duration).
+                     */
+                    features?: string;
                     url?: components["schemas"]["VideoUrl"];
                     model?: components["schemas"]["ModelName"];
                     scoreThreshold?: components["schemas"]["ScoreThreshold"];
                     maxSegments?: components["schemas"]["MaxSegments"];
                     wait?: boolean;
+                    /** @description With features */
+                    fps?: number;
+                    /** @description With features */
+                    duration?: number;
+                    /** @description With features */
+                    featStride?: number;
+                    /** @description With features */
+                    numFrames?: number;
                 };
             };
         };

@@ -3,15 +3,14 @@
  * (sliding-clip backbone features, then ActionFormer on the whole sequence) -> postprocess
  * (decode, Soft-NMS, seconds). Progress is reported by stage with a fraction, for jobs.
  */
-import { ACTIONFORMER_INPUTS, ACTIONFORMER_OUTPUTS } from '../../onnx/actionformer-graph.js';
-import { batchedNms } from '../../postprocess/soft-nms-1d.js';
-import { decodeLevels, splitLevels, stepsToSeconds } from '../../postprocess/temporal-decode.js';
 import type { LoadedModel, LoadedTemporalModel } from '../../runtime/model-registry.js';
-import { float32Tensor } from '../../runtime/tensor.js';
 import { checkDecodeBudget, probeWithinLimits, type VideoLimits } from '../../video/limits.js';
 import type { VideoInfo } from '../../video/probe.js';
-import { InternalError, InvalidParameterError } from '../../errors.js';
+import { InvalidParameterError, ServiceError } from '../../errors.js';
 import { extractFeatures, FEATURE_DECODE_PASSES, type FeatureSettings } from './features.js';
+import { detectOnSequence, type TemporalSegment } from './sequence.js';
+
+export type { TemporalSegment } from './sequence.js';
 
 export type DetectStage = 'probe' | 'features' | 'detect' | 'postprocess';
 
@@ -28,21 +27,17 @@ export interface TemporalDetectOptions {
   readonly maxSegments?: number;
 }
 
-export interface TemporalSegment {
-  readonly label: string;
-  readonly index: number;
-  readonly start: number;
-  readonly end: number;
-  readonly score: number;
-}
-
+/** A video's result has `backbone` and `video`; precomputed features' (input 'features') has the fps and duration sent with them. */
 export interface TemporalResult {
   readonly model: string;
-  readonly backbone: string;
-  readonly video: Omit<VideoInfo, 'bytes' | 'streamCount'>;
-  readonly features: FeatureSettings & { readonly clips: number; readonly dim: number };
+  readonly input?: 'features';
+  readonly backbone?: string;
+  readonly video?: Omit<VideoInfo, 'bytes' | 'streamCount'>;
+  readonly features: Pick<FeatureSettings, 'numFrames' | 'featureStride'> & Partial<FeatureSettings> & {
+    readonly clips: number; readonly dim: number; readonly fps?: number; readonly duration?: number;
+  };
   readonly segments: TemporalSegment[];
-  readonly timings: { probeMs: number; featuresMs: number; detectMs: number; postprocessMs: number; totalMs: number };
+  readonly timings: { probeMs?: number; featuresMs?: number; loadMs?: number; detectMs: number; postprocessMs: number; totalMs: number };
 }
 
 export interface TemporalDetectSettings {
@@ -69,15 +64,28 @@ export function checkDetectOptions(options: TemporalDetectOptions): void {
   if (m !== undefined && !(Number.isInteger(m) && m >= 1 && m <= 10000)) throw new InvalidParameterError('maxSegments', m, 'must be an integer in [1, 10000]');
 }
 
+/** 400: a video was sent to a detector that has no backbone to make its features. */
+export class FeaturesOnlyModelError extends ServiceError {
+  constructor(model: string) {
+    super(400, 'features_only_model', `temporal model '${model}' has no backbone (it reads precomputed features, e.g. I3D): send its features as a .npy in the 'features' field, not a video`, { parameter: 'model', value: model });
+  }
+}
+
+/** The detector with its backbone; a features-only detector cannot take a video. */
+export function withBackbone(models: { detector: LoadedTemporalModel; backbone: LoadedModel | undefined }): { detector: LoadedTemporalModel; backbone: LoadedModel } {
+  if (!models.backbone) throw new FeaturesOnlyModelError(models.detector.name);
+  return { detector: models.detector, backbone: models.backbone };
+}
+
 export async function detectTemporal(
   input: { file: string; displayName: string },
-  models: { detector: LoadedTemporalModel; backbone: LoadedModel },
+  models: { detector: LoadedTemporalModel; backbone: LoadedModel | undefined },
   options: TemporalDetectOptions,
   settings: TemporalDetectSettings,
-): Promise<TemporalResult> {
+): Promise<TemporalResult & Required<Pick<TemporalResult, 'backbone' | 'video'>>> {
   checkDetectOptions(options);
   const started = performance.now();
-  const { detector, backbone } = models;
+  const { detector, backbone } = withBackbone(models);
   const manifest = detector.folder.manifest;
   const report = (stage: DetectStage, fraction: number) => settings.onProgress?.({ stage, fraction: Math.min(1, Math.max(0, fraction)) });
 
@@ -85,7 +93,9 @@ export async function detectTemporal(
   const info = await checkTemporalInput(input.file, input.displayName, settings.limits, settings.signal);
   const probeMs = performance.now() - started;
 
-  const featureSettings: FeatureSettings = { numFrames: manifest.features.numFrames, featureStride: manifest.features.featureStride, size: manifest.features.size, normalization: manifest.features.normalization };
+  const f = manifest.features;
+  // the manifest schema requires size and normalization whenever there is a backbone
+  const featureSettings: FeatureSettings = { numFrames: f.numFrames, featureStride: f.featureStride, size: f.size!, normalization: f.normalization! };
   const featuresStart = performance.now();
   report('features', 0.01);
   const features = await extractFeatures({
@@ -96,41 +106,8 @@ export async function detectTemporal(
   const featuresMs = performance.now() - featuresStart;
 
   report('detect', 0.95);
-  const detectStart = performance.now();
-  const config = manifest.actionformer;
-  const multiple = 2 ** (config.levels - 1);
-  const valid = features.clips;
-  const length = Math.max(multiple, Math.ceil(valid / multiple) * multiple);
-  // [T, D] -> [1, D, T] padded with zeros, mask 1 on the real steps.
-  const feats = new Float32Array(features.dim * length);
-  for (let t = 0; t < valid; t++) for (let d = 0; d < features.dim; d++) feats[d * length + t] = features.features[t * features.dim + d]!;
-  const mask = new Float32Array(length).fill(1, 0, valid);
-  settings.signal?.throwIfAborted();
-  const { outputs } = await detector.runner.run({
-    [ACTIONFORMER_INPUTS.feats]: float32Tensor(feats, [1, features.dim, length]),
-    [ACTIONFORMER_INPUTS.mask]: float32Tensor(mask, [1, 1, length]),
-  }, [ACTIONFORMER_OUTPUTS.logits, ACTIONFORMER_OUTPUTS.offsets]);
-  const logits = outputs[ACTIONFORMER_OUTPUTS.logits];
-  const offsets = outputs[ACTIONFORMER_OUTPUTS.offsets];
-  if (!logits || !offsets) throw new InternalError(`model '${detector.name}' did not return ${ACTIONFORMER_OUTPUTS.logits} and ${ACTIONFORMER_OUTPUTS.offsets}`);
-  const detectMs = performance.now() - detectStart;
-
-  report('postprocess', 0.99);
-  const postStart = performance.now();
-  const post = manifest.postprocess;
-  const levels = splitLevels(logits.data, offsets.data, config.levels, length, valid, config.numClasses);
-  const candidates = decodeLevels(levels, config.numClasses, post);
-  const nms = { ...post.nms, ...(options.maxSegments ? { maxSegments: options.maxSegments } : {}) };
-  const kept = batchedNms(candidates, nms);
-  const seconds = stepsToSeconds(kept.segments, { featureStride: featureSettings.featureStride, numFrames: featureSettings.numFrames, fps: info.fps, duration: info.durationSec });
-  const threshold = options.scoreThreshold ?? post.nms.minScore;
-  const segments: TemporalSegment[] = [];
-  kept.scores.forEach((score, i) => {
-    if (score < threshold) return;
-    const index = kept.labels[i]!;
-    segments.push({ label: detector.labels[index]!, index, start: round(seconds[2 * i]!), end: round(seconds[2 * i + 1]!), score: round(score, 6) });
-  });
-  const postprocessMs = performance.now() - postStart;
+  const timing = { featureStride: featureSettings.featureStride, numFrames: featureSettings.numFrames, fps: info.fps, duration: info.durationSec };
+  const { segments, detectMs, postprocessMs } = await detectOnSequence(detector, { data: features.features, steps: features.clips, dim: features.dim }, timing, options, settings.signal);
   report('postprocess', 1);
   const { bytes: _bytes, streamCount: _streams, ...video } = info;
   return {
@@ -141,11 +118,6 @@ export async function detectTemporal(
     segments,
     timings: { probeMs: ms(probeMs), featuresMs: ms(featuresMs), detectMs: ms(detectMs), postprocessMs: ms(postprocessMs), totalMs: ms(performance.now() - started) },
   };
-}
-
-function round(value: number, digits = 3): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }
 
 function ms(value: number): number {
