@@ -30,6 +30,7 @@ import type { ProtocolName } from './video/sampling.js';
 import { createModelFolder } from './weights/create-model.js';
 import { randomWeights } from './weights/random-init.js';
 import { addPullCommand } from './cli/pull.js';
+import { addDetectFeaturesCommand } from './cli/detect-features.js';
 
 /** The released VideoMAE V2 architectures (timm-style names, as the official code registers them). */
 const OFFICIAL_ARCHS = ['vit_small_patch16_224', 'vit_base_patch16_224', 'vit_large_patch16_224', 'vit_huge_patch16_224', 'vit_giant_patch14_224'];
@@ -268,6 +269,7 @@ function buildCli(): Command {
     });
 
   addPullCommand(program, positiveInt);
+  addDetectFeaturesCommand(program, { positiveInt, positiveNumber });
 
   program.command('init-model')
     .description('write a model folder with seeded random weights (untrained), then export it')

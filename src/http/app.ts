@@ -45,7 +45,7 @@ export function createApp(state: ServiceState): express.Express {
   const uploads = { maxBytes: state.config.limits.maxBytes, ...(state.config.uploadIdleTimeoutMs !== undefined ? { idleTimeoutMs: state.config.uploadIdleTimeoutMs } : {}) };
   const upload = uploadMiddleware(state.config.tempDir, uploads);
   app.post('/classify', refuseDeclaredOversize(uploads), admit(state), upload);
-  app.post('/detect-temporal', refuseDeclaredOversize(uploads), upload);
+  app.post('/detect-temporal', refuseDeclaredOversize(uploads), uploadMiddleware(state.config.tempDir, uploads, ['video', 'features']));
   app.post('/detect-spatiotemporal', refuseDeclaredOversize(uploads), upload);
   app.use(OpenApiValidator.middleware({
     apiSpec: structuredClone(document) as never,

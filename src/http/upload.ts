@@ -52,20 +52,23 @@ export interface UploadedVideo {
 }
 
 const TEMP_DIR_KEY = 'uploadDir';
+const FEATURES_KEY = 'uploadedFeatures';
 
 /**
- * Express middleware accepting one file in field `video` plus text fields. It sets
- * `req.body.video` to '' when the file came, so the OpenAPI validator sees the required field.
+ * Express middleware accepting one file in field `video` (or, where `fileFields` names more, in
+ * one of those: /detect-temporal also takes `features`) plus text fields. It sets
+ * `req.body.<field>` to '' when the file came, so the OpenAPI validator sees the field.
  */
-export function uploadMiddleware(tempRoot: string, limits: UploadLimits) {
+export function uploadMiddleware(tempRoot: string, limits: UploadLimits, fileFields: readonly string[] = ['video']) {
   const storage = multer.diskStorage({
     destination: (req, _file, callback) => callback(null, (req.res as Response).locals[TEMP_DIR_KEY] as string),
     filename: (_req, _file, callback) => callback(null, 'upload'),
   });
-  const accept = multer({
+  const parser = multer({
     storage,
     limits: { fileSize: limits.maxBytes, files: 1, fields: 16, parts: 24, fieldSize: 4096 },
-  }).single('video');
+  });
+  const accept = fileFields.length === 1 && fileFields[0] === 'video' ? parser.single('video') : parser.fields(fileFields.map((name) => ({ name, maxCount: 1 })));
 
   const idleMs = limits.idleTimeoutMs ?? DEFAULT_UPLOAD_IDLE_TIMEOUT_MS;
 
@@ -88,7 +91,14 @@ export function uploadMiddleware(tempRoot: string, limits: UploadLimits) {
         next(error);
         return;
       }
-      if (req.file) req.body = { ...(req.body as object), video: '' };
+      const files = req.files as Record<string, Express.Multer.File[]> | undefined;
+      if (files && !Array.isArray(files)) {
+        // .fields(): one file at most (limits.files); the video is req.file as with .single()
+        const [field, [file] = []] = Object.entries(files)[0] ?? [];
+        if (field === 'video' && file) req.file = file;
+        else if (field && file) res.locals[FEATURES_KEY] = { path: file.path, originalName: file.originalname, bytes: file.size } satisfies UploadedVideo;
+        if (field && file) req.body = { ...(req.body as object), [field]: '' };
+      } else if (req.file) req.body = { ...(req.body as object), video: '' };
       next();
     };
     const onIdle = (): void => {
@@ -120,4 +130,9 @@ export function uploadMiddleware(tempRoot: string, limits: UploadLimits) {
 export function uploadedVideo(req: Request): UploadedVideo | undefined {
   if (!req.file) return undefined;
   return { path: req.file.path, originalName: req.file.originalname, bytes: req.file.size };
+}
+
+/** The precomputed features uploaded in field `features` (POST /detect-temporal), if any. */
+export function uploadedFeatures(res: Response): UploadedVideo | undefined {
+  return res.locals[FEATURES_KEY] as UploadedVideo | undefined;
 }

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { detectSpatiotemporal, type SpatiotemporalOptions } from '../../tasks/spatiotemporal/detect.js';
 import { detectTemporal, type TemporalDetectOptions } from '../../tasks/temporal/detect.js';
+import { detectFeatures, type FeatureTimingRequest } from '../../tasks/temporal/detect-features.js';
 import type { ServiceState } from '../service-state.js';
 import { JobManager, type JobManagerOptions, type JobRunner } from './job-manager.js';
 import { openJobStore, type RepairReport } from './job-database.js';
@@ -26,6 +27,10 @@ function runJob(state: ServiceState, job: Parameters<JobRunner>[0], signal: Abor
       limits: state.config.limits, signal, onProgress,
       ...((job.request.options as SpatiotemporalOptions | undefined)?.boxes?.length ? {} : { detector: state.personDetector() }),
     });
+  }
+  if (job.request.input === 'features') {
+    return detectFeatures({ ...input, displayName: String(job.request.fileName ?? 'features.npy') }, state.registry.resolveTemporal(model).detector,
+      (job.request.timing ?? {}) as FeatureTimingRequest, (job.request.options ?? {}) as TemporalDetectOptions, { signal, onProgress });
   }
   return detectTemporal(input, state.registry.resolveTemporal(model), (job.request.options ?? {}) as TemporalDetectOptions,
     { limits: state.config.limits, maxBatch: state.config.maxBatch, signal, onProgress });

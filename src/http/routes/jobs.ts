@@ -8,13 +8,15 @@ import { AbortedError, InvalidParameterError, UnavailableError } from '../../err
 import { contextOf } from '../request-context.js';
 import { checkShortSide, checkSpatiotemporalInput, toAvaCsv, type GivenKeyframeBoxes, type SpatiotemporalOptions, type SpatiotemporalResult } from '../../tasks/spatiotemporal/detect.js';
 import { videoId } from '../../tasks/temporal/extract.js';
-import { checkDetectOptions, checkTemporalInput, type TemporalDetectOptions } from '../../tasks/temporal/detect.js';
+import { checkDetectOptions, checkTemporalInput, withBackbone, type TemporalDetectOptions } from '../../tasks/temporal/detect.js';
 import type { components, operations } from '../generated/openapi.js';
 import type { JobManager } from '../jobs/job-manager.js';
 import type { JobRecord } from '../jobs/job-store.js';
 import { definedOnly } from '../form-fields.js';
 import type { ServiceState } from '../service-state.js';
+import { uploadedFeatures } from '../upload.js';
 import { checkVideoSource, requestVideo } from '../video-source.js';
+import { submitFeaturesJob } from './temporal-features.js';
 
 type DetectQuery = NonNullable<operations['detectTemporal']['parameters']['query']>;
 type DetectForm = Omit<NonNullable<operations['detectTemporal']['requestBody']>['content']['multipart/form-data'], 'video'>;
@@ -49,10 +51,17 @@ function jobsOf(state: ServiceState): JobManager {
 
 export function detectTemporalHandler(state: ServiceState) {
   return async (req: Request, res: Response): Promise<void> => {
-    const { video: _video, ...form } = (req.body ?? {}) as DetectForm & { video?: unknown };
+    const { video: _video, features: _features, ...form } = (req.body ?? {}) as DetectForm & { video?: unknown; features?: unknown };
     const merged = { ...definedOnly(req.query as DetectQuery), ...definedOnly(form) };
+    const features = uploadedFeatures(res);
+    if (features) {
+      jobsOf(state);
+      await answerSubmitted(res, state, submitFeaturesJob(req, state, features, merged), merged.wait, undefined);
+      return;
+    }
     checkVideoSource(req, merged.url);
-    const { detector } = state.registry.resolveTemporal(merged.model);
+    // a features-only detector (no backbone) cannot take a video: refused before it is probed
+    const { detector } = withBackbone(state.registry.resolveTemporal(merged.model));
     const jobs = jobsOf(state);
     const options: TemporalDetectOptions = {
       ...(merged.scoreThreshold !== undefined ? { scoreThreshold: Number(merged.scoreThreshold) } : {}),
