@@ -3,6 +3,7 @@
  * (sliding-clip backbone features, then ActionFormer on the whole sequence) -> postprocess
  * (decode, Soft-NMS, seconds). Progress is reported by stage with a fraction, for jobs.
  */
+import { paddedLength, pyramidLevels } from '../../config/actionformer.js';
 import { ACTIONFORMER_INPUTS, ACTIONFORMER_OUTPUTS } from '../../onnx/actionformer-graph.js';
 import { batchedNms } from '../../postprocess/soft-nms-1d.js';
 import { decodeLevels, splitLevels, stepsToSeconds } from '../../postprocess/temporal-decode.js';
@@ -98,9 +99,9 @@ export async function detectTemporal(
   report('detect', 0.95);
   const detectStart = performance.now();
   const config = manifest.actionformer;
-  const multiple = 2 ** (config.levels - 1);
   const valid = features.clips;
-  const length = Math.max(multiple, Math.ceil(valid / multiple) * multiple);
+  // The official inference padding: to maxSeqLen, or past it to a multiple of the largest stride x window.
+  const length = paddedLength(config, valid);
   // [T, D] -> [1, D, T] padded with zeros, mask 1 on the real steps.
   const feats = new Float32Array(features.dim * length);
   for (let t = 0; t < valid; t++) for (let d = 0; d < features.dim; d++) feats[d * length + t] = features.features[t * features.dim + d]!;
@@ -118,7 +119,7 @@ export async function detectTemporal(
   report('postprocess', 0.99);
   const postStart = performance.now();
   const post = manifest.postprocess;
-  const levels = splitLevels(logits.data, offsets.data, config.levels, length, valid, config.numClasses);
+  const levels = splitLevels(logits.data, offsets.data, pyramidLevels(config), length, valid, config.numClasses);
   const candidates = decodeLevels(levels, config.numClasses, post);
   const nms = { ...post.nms, ...(options.maxSegments ? { maxSegments: options.maxSegments } : {}) };
   const kept = batchedNms(candidates, nms);
