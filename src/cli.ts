@@ -19,7 +19,7 @@ import { DEFAULT_JOB_OPTIONS } from './http/jobs/job-manager.js';
 import { DEFAULT_HEADERS_TIMEOUT_MS, startServer } from './http/server.js';
 import { ListenError } from './http/listen.js';
 import { DEFAULT_UPLOAD_IDLE_TIMEOUT_MS } from './http/upload.js';
-import { exportModelFolder } from './onnx/export-model.js';
+import { exportModelFolder } from './kinds/index.js';
 import type { DeviceRequest } from './runtime/inference-runner.js';
 import { loadModel, ModelRegistry } from './runtime/model-registry.js';
 import { classifyVideo } from './tasks/classify/pipeline.js';
@@ -30,6 +30,7 @@ import type { ProtocolName } from './video/sampling.js';
 import { createModelFolder } from './weights/create-model.js';
 import { randomWeights } from './weights/random-init.js';
 import { addPullCommand } from './cli/pull.js';
+import { loadModels } from './kinds/load-models.js';
 
 /** The released VideoMAE V2 architectures (timm-style names, as the official code registers them). */
 const OFFICIAL_ARCHS = ['vit_small_patch16_224', 'vit_base_patch16_224', 'vit_large_patch16_224', 'vit_huge_patch16_224', 'vit_giant_patch14_224'];
@@ -368,7 +369,7 @@ function buildCli(): Command {
     .addOption(new Option('--backend <name>', 'TF.js backend: auto, tensorflow (tfjs-node-gpu/-node when installed), wasm or cpu').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'))
     .option('--stop-after <steps>', 'stop the running stage after this many steps, with a checkpoint', positiveInt)
     .action(async (recipeFile: string, flags) => {
-      const { trainRecipe } = await import('./train/trainer.js');
+      const { trainRecipe } = await import('./kinds/train.js');
       const { loadRecipe } = await import('./train/recipe.js');
       const { refuseBundledOverwrite, withFinalOutput } = await import('./train/recipe-output.js');
       let recipe = loadRecipe(resolve(recipeFile));
@@ -542,7 +543,7 @@ async function predictTemporal(input: string, flags: { models: string; model?: s
  * manifest) is reported on stderr and the others still serve; asking for the failed one names why.
  */
 async function loadRegistry(dir: string, options: { device: DeviceRequest; threads?: number }, model: string | undefined): Promise<ModelRegistry> {
-  const registry = await ModelRegistry.load(resolve(dir), options, model);
+  const registry = await loadModels(resolve(dir), options, model);
   for (const failure of registry.failures) console.error(`videomae: warning: model folder '${failure.folder}' not loaded (${failure.code}): ${failure.message}`);
   return registry;
 }
