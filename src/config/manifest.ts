@@ -256,8 +256,8 @@ export interface ModelFolder {
 export function readModelFolder(dir: string): ModelFolder {
   const { file, raw } = readManifestJson(dir);
   const task = (raw as { task?: unknown } | null)?.task;
-  if (task === 'temporal-detection' || task === 'spatiotemporal-detection') {
-    throw new ManifestError(file, `is a ${task} model, not a backbone or classifier`);
+  if (task !== undefined && task !== 'classification') {
+    throw new ManifestError(file, `is a ${String(task)} model, not a backbone or classifier`);
   }
   const { root, manifest } = readManifestWith(ManifestSchema, dir);
   validateArchitecture(manifest.architecture);
