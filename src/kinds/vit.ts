@@ -2,7 +2,7 @@
  * The VideoMAE V2 ViT: a classifier (with a head) or a features-only encoder that detectors read.
  * Trained by the pretrain, finetune and distill stages; served by POST /classify.
  */
-import type { ArchitectureOptions } from '../config/architectures.js';
+import { OFFICIAL_ARCHS, type ArchitectureOptions } from '../config/architectures.js';
 import { ManifestSchema } from '../config/manifest.js';
 import { ServiceError } from '../errors.js';
 import { BACKBONE_INPUT } from '../onnx/vit-graph.js';
@@ -10,9 +10,6 @@ import { exportVitFolder } from '../onnx/export-model.js';
 import { loadModel, type LoadedModel } from '../runtime/model-registry.js';
 import { describeProvenance } from './describe.js';
 import type { ModelKind } from './model-kind.js';
-
-/** The released VideoMAE V2 architectures (timm-style names, as the official code registers them). */
-export const OFFICIAL_ARCHS = ['vit_small_patch16_224', 'vit_base_patch16_224', 'vit_large_patch16_224', 'vit_huge_patch16_224', 'vit_giant_patch14_224'] as const;
 
 /** The `import-checkpoint` flags a ViT import reads. */
 interface VitImportFlags {
