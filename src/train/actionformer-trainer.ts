@@ -14,7 +14,7 @@ import { groundTruthInstances } from '../datasets/activitynet.js';
 import { loadTemporalDataset, type TemporalDataset, type TemporalSample } from '../datasets/temporal.js';
 import { InvalidParameterError, ServiceError } from '../errors.js';
 import { evaluateTemporalDetection, type TemporalPrediction } from '../eval/temporal-map.js';
-import { exportModelFolder } from '../onnx/export-model.js';
+import { exportTemporalFolder } from '../onnx/export-model.js';
 import { ACTIONFORMER_NMS, batchedNms } from '../postprocess/soft-nms-1d.js';
 import { ACTIONFORMER_DECODE, decodeLevels, stepsToSeconds } from '../postprocess/temporal-decode.js';
 import { actionFormerInitialWeights } from '../weights/actionformer-parameters.js';
@@ -24,8 +24,9 @@ import { assignTargets } from './actionformer-targets.js';
 import { diouLoss1d, sigmoidFocalLoss } from './losses.js';
 import { AdamW, type ParameterGroup } from './optimizer.js';
 import { ParameterStore, type GraphLayout } from './parameter-store.js';
-import { MetricsLog, type ProgressBar } from './progress.js';
-import type { StageResult } from './trainer.js';
+import { MetricsLog, ProgressBar } from './progress.js';
+import { initBackend } from './backend.js';
+import type { StageResult, TrainOptions } from './stage-result.js';
 import { resolvePath, type ActionFormerStageSpec, type Recipe } from './recipe.js';
 import { randomInt, shuffle, stream, STREAMS } from './rng.js';
 import { learningRateAt } from './schedule.js';
@@ -185,7 +186,7 @@ export async function runActionFormerStage(recipe: Recipe, index: number, spec: 
   metrics.train_loss = window.reduce((a, b) => a + b, 0) / Math.max(1, window.length);
 
   await writeTemporalModel({ recipe, index, spec, outDir, name, seed, config, dataset, store, metrics, steps: totalSteps });
-  if (spec.export) await exportModelFolder(outDir);
+  if (spec.export) await exportTemporalFolder(outDir);
   store.dispose();
   optimizer.dispose();
   log.write({ type: 'done', stage: 'actionformer', steps: totalSteps, metrics, seconds: (Date.now() - started) / 1000 });
@@ -214,4 +215,17 @@ async function writeTemporalModel(o: {
       metrics: o.metrics,
     },
   });
+}
+
+/** A recipe of ActionFormer stages (on features already extracted): no clip cache, no checkpoints. */
+export async function trainActionFormerRecipe(recipe: Recipe, options: TrainOptions): Promise<StageResult[]> {
+  if (options.init || options.resume) {
+    throw new ServiceError(400, 'invalid_parameter', `--${options.init ? 'init' : 'resume'} does not apply to ActionFormer stages`, { parameter: options.init ? 'init' : 'resume' });
+  }
+  const progress = options.progress ?? new ProgressBar();
+  const backend = await initBackend(options.backend ?? 'auto');
+  if (backend.notice) progress.line(backend.notice);
+  const results: StageResult[] = [];
+  for (const [index, spec] of recipe.actionformer.entries()) results.push(await runActionFormerStage(recipe, index, spec, progress));
+  return results;
 }

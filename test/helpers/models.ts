@@ -6,7 +6,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeArchitecture } from '../../src/config/architectures.js';
-import { exportModelFolder } from '../../src/onnx/export-model.js';
+import { exportModelFolder } from '../../src/kinds/index.js';
 import { createModelFolder } from '../../src/weights/create-model.js';
 import { randomWeights } from '../../src/weights/random-init.js';
 

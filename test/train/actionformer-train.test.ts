@@ -17,7 +17,7 @@ import { decodeLevels, splitLevels, stepsToSeconds } from '../../src/postprocess
 import { loadTemporalModel } from '../../src/runtime/model-registry.js';
 import { float32Tensor } from '../../src/runtime/tensor.js';
 import { parseRecipe } from '../../src/train/recipe.js';
-import { trainRecipe } from '../../src/train/trainer.js';
+import { trainRecipe } from '../../src/kinds/train.js';
 import { FEATURE_TIMING, writeSyntheticFeatureDataset } from '../helpers/temporal-features.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'videomae-actionformer-'));
