@@ -2,7 +2,7 @@
  * One import in its own process, so its peak resident memory is its own: prints
  * {seconds, maxRssMiB} as JSON. `baseline` as the checkpoint argument only loads the modules.
  */
-import { exportModelFolder } from '../src/onnx/export-model.js';
+import { exportModelFolder } from '../src/kinds/index.js';
 import { importCheckpoint } from '../src/weights/import-checkpoint.js';
 
 const [checkpoint, out, arch, ...flags] = process.argv.slice(2);

@@ -12,7 +12,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { makeArchitecture } from '../src/config/architectures.js';
 import { readModelFolder } from '../src/config/manifest.js';
-import { exportModelFolder } from '../src/onnx/export-model.js';
+import { exportModelFolder } from '../src/kinds/index.js';
 import { loadModel } from '../src/runtime/model-registry.js';
 import { float32Tensor } from '../src/runtime/tensor.js';
 import { WorkerRunner } from '../src/runtime/worker-runner.js';

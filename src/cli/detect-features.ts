@@ -6,9 +6,10 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { ServiceError } from '../errors.js';
 import type { DeviceRequest } from '../runtime/inference-runner.js';
+import { deviceOption, positiveInt, positiveNumber } from './options.js';
 
 interface DetectFeaturesFlags {
   model: string;
@@ -22,19 +23,19 @@ interface DetectFeaturesFlags {
   threads?: number;
 }
 
-export function addDetectFeaturesCommand(program: Command, parse: { positiveInt: (v: string) => number; positiveNumber: (v: string) => number }): void {
+export function addDetectFeaturesCommand(program: Command): void {
   program.command('detect-features')
     .description('detect actions in time on precomputed features (a [T, C] float32 .npy) with a temporal model folder; prints the /detect-temporal result JSON')
     .argument('<features>', 'the .npy of features, [T, C] (row t: the clip starting at frame t x feat-stride)')
     .requiredOption('--model <dir>', 'temporal model folder (e.g. one made by import-checkpoint --kind actionformer)')
-    .option('--fps <f>', 'frames per second of the video the features come from (default: the model\'s default fps, if any)', parse.positiveNumber)
-    .option('--duration <seconds>', 'duration of that video in seconds (segments are clamped to it)', parse.positiveNumber)
-    .option('--feat-stride <n>', 'frames between consecutive features (default: the model\'s)', parse.positiveInt)
-    .option('--num-frames <n>', 'frames per feature clip (default: the model\'s)', parse.positiveInt)
+    .option('--fps <f>', 'frames per second of the video the features come from (default: the model\'s default fps, if any)', positiveNumber)
+    .option('--duration <seconds>', 'duration of that video in seconds (segments are clamped to it)', positiveNumber)
+    .option('--feat-stride <n>', 'frames between consecutive features (default: the model\'s)', positiveInt)
+    .option('--num-frames <n>', 'frames per feature clip (default: the model\'s)', positiveInt)
     .option('--score-threshold <s>', 'leave out segments scoring below this', Number.parseFloat)
-    .option('--max-segments <n>', 'at most this many segments', parse.positiveInt)
-    .option('--threads <n>', 'ONNX Runtime threads per run', parse.positiveInt)
-    .addOption(new Option('--device <device>', 'execution provider: auto (CUDA when available), cuda or cpu').choices(['auto', 'cuda', 'cpu']).default('auto'))
+    .option('--max-segments <n>', 'at most this many segments', positiveInt)
+    .option('--threads <n>', 'ONNX Runtime threads per run', positiveInt)
+    .addOption(deviceOption())
     .action(async (features: string, flags: DetectFeaturesFlags) => {
       if (!existsSync(features)) throw new ServiceError(400, 'file_not_found', `features '${features}' do not exist`, { parameter: 'features' });
       const [{ loadTemporalModel }, { detectFeatures }] = await Promise.all([import('../runtime/model-registry.js'), import('../tasks/temporal/detect-features.js')]);

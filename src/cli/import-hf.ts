@@ -2,7 +2,7 @@
  * `videomae import-checkpoint DIR --format hf`: the transformers folder import as the CLI runs it
  * (the ONNX export as the finishing step, one summary line), shared with `videomae pull`.
  */
-import { exportModelFolder } from '../onnx/export-model.js';
+import { exportModelFolder } from '../kinds/index.js';
 import type { ProtocolName } from '../video/sampling.js';
 import { importHfFolder, type HfImportOptions, type HfImportResult } from '../weights/import-hf.js';
 

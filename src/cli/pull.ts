@@ -5,10 +5,9 @@
 import { basename } from 'node:path';
 import { type Command, Option } from 'commander';
 import type { HfImportResult } from '../weights/import-hf.js';
+import { OFFICIAL_ARCHS, positiveInt } from './options.js';
 
-const OFFICIAL_ARCHS = ['vit_small_patch16_224', 'vit_base_patch16_224', 'vit_large_patch16_224', 'vit_huge_patch16_224', 'vit_giant_patch14_224'];
-
-export function addPullCommand(program: Command, positiveInt: (value: string) => number): void {
+export function addPullCommand(program: Command): void {
   program.command('pull')
     .description('download a model from the Hugging Face Hub (transformers VideoMAE, or an official .pth with --arch) and import it')
     .argument('<repo>', 'Hub model id, for example MCG-NJU/videomae-base-finetuned-kinetics')

@@ -169,10 +169,13 @@ export function validateActionFormerConfig(c: ActionFormerConfig): void {
   if (c.regressionRanges.length !== levels) {
     throw new InvalidParameterError('regressionRanges', c.regressionRanges.length, `must have one range per level (${levels})`);
   }
-  const divisor = maxDivFactor(c);
-  if (c.maxSeqLen % divisor !== 0) {
-    throw new InvalidParameterError('maxSeqLen', c.maxSeqLen, `must be divisible by every level's stride x window (${divisor}; the official assert)`);
-  }
+  levelStrides(c).forEach((s, l) => {
+    const w = c.mhaWinSize[l]!;
+    const stride = w > 1 ? s * Math.floor(w / 2) * 2 : s;
+    if (c.maxSeqLen % stride !== 0) {
+      throw new InvalidParameterError('maxSeqLen', c.maxSeqLen, `must be divisible by level ${l}'s stride x window ${stride} (the official assert)`);
+    }
+  });
 }
 
 /** Pyramid levels: branch blocks + 1 (official fpn_strides from fpn_start_level 0). */

@@ -88,6 +88,9 @@ export interface ArchitectureOptions {
   mlpRatio?: number;
 }
 
+/** The released VideoMAE V2 architectures (timm-style names, as the official code registers them). */
+export const OFFICIAL_ARCHS: readonly string[] = ['vit_small_patch16_224', 'vit_base_patch16_224', 'vit_large_patch16_224', 'vit_huge_patch16_224', 'vit_giant_patch14_224'];
+
 export function architectureNames(): string[] {
   return Object.keys(ARCHITECTURE_SHAPES);
 }

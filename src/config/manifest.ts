@@ -35,7 +35,7 @@ const triple = z.tuple([z.number(), z.number(), z.number()]);
 export const ManifestSchema = z.object({
   schemaVersion: z.literal(1),
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/),
-  task: z.enum(['classification']),
+  task: z.literal('classification'),
   description: z.string().optional(),
   architecture: ArchitectureSchema,
   /** Label file, relative to the model folder; one label per line, line i is class i. */
@@ -151,7 +151,8 @@ export interface TemporalModelFolder {
   readonly labelsPath: string;
 }
 
-export type ModelTask = 'classification' | 'temporal-detection' | 'spatiotemporal-detection';
+/** What a model folder serves: the `task` of its manifest. */
+export type ModelTask = AnyManifest['task'];
 
 /** An AVA-style action head: scores actions per person box from a backbone's token map. */
 export const SpatiotemporalManifestSchema = z.object({
@@ -185,19 +186,32 @@ export interface SpatiotemporalModelFolder {
 }
 
 export function readSpatiotemporalModelFolder(dir: string): SpatiotemporalModelFolder {
-  const { file, raw } = readManifestJson(dir);
-  const parsed = SpatiotemporalManifestSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ManifestError(file, `is invalid at '${issue.path.join('.')}': ${issue.message}`);
-  }
-  const root = resolve(dir);
-  const manifest = parsed.data;
+  const { root, manifest } = readManifestWith(SpatiotemporalManifestSchema, dir);
   return { dir: root, manifest, weightsPath: resolve(root, manifest.files.weights.path), onnxPath: resolve(root, manifest.files.onnx.path), labelsPath: resolve(root, manifest.labels.file) };
 }
 
 export function writeSpatiotemporalManifest(dir: string, manifest: SpatiotemporalManifest): void {
-  const checked = SpatiotemporalManifestSchema.parse(manifest);
+  writeManifestWith(SpatiotemporalManifestSchema, dir, manifest);
+}
+
+/** Every manifest a model folder may hold: one schema per model kind, told apart by `task`. */
+export const AnyManifestSchema = z.discriminatedUnion('task', [ManifestSchema, TemporalManifestSchema, SpatiotemporalManifestSchema]);
+export type AnyManifest = z.infer<typeof AnyManifestSchema>;
+
+/** `dir`/model.json validated against one kind's schema; the first problem names its field. */
+export function readManifestWith<S extends z.ZodType>(schema: S, dir: string): { root: string; file: string; manifest: z.infer<S> } {
+  const { file, raw } = readManifestJson(dir);
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ManifestError(file, `is invalid at '${issue.path.join('.')}': ${issue.message}`);
+  }
+  return { root: resolve(dir), file, manifest: parsed.data };
+}
+
+/** Writes model.json atomically, validated against the kind's schema first. */
+export function writeManifestWith<S extends z.ZodType>(schema: S, dir: string, manifest: z.infer<S>): void {
+  const checked = schema.parse(manifest);
   const file = join(dir, MANIFEST_FILE);
   const temp = `${file}.tmp-${process.pid}`;
   writeFileSync(temp, `${JSON.stringify(checked, null, 2)}\n`);
@@ -214,22 +228,18 @@ function readManifestJson(dir: string): { file: string; raw: unknown } {
   }
 }
 
-/** The task a model folder declares (before validating the rest). */
+/** The task a model folder declares (before validating the rest); a manifest without one is a classifier. */
 export function modelTask(dir: string): ModelTask {
-  const { raw } = readManifestJson(dir);
+  const { file, raw } = readManifestJson(dir);
   const task = (raw as { task?: unknown } | null)?.task;
-  return task === 'temporal-detection' || task === 'spatiotemporal-detection' ? task : 'classification';
+  if (task === undefined) return 'classification';
+  const known = AnyManifestSchema.options.map((schema) => schema.shape.task.value);
+  if (!known.includes(task as ModelTask)) throw new ManifestError(file, `has task ${JSON.stringify(task)}; known tasks: ${known.join(', ')}`);
+  return task as ModelTask;
 }
 
 export function readTemporalModelFolder(dir: string): TemporalModelFolder {
-  const { file, raw } = readManifestJson(dir);
-  const parsed = TemporalManifestSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ManifestError(file, `is invalid at '${issue.path.join('.')}': ${issue.message}`);
-  }
-  const root = resolve(dir);
-  const manifest = parsed.data;
+  const { root, manifest } = readManifestWith(TemporalManifestSchema, dir);
   return {
     dir: root,
     manifest,
@@ -240,11 +250,7 @@ export function readTemporalModelFolder(dir: string): TemporalModelFolder {
 }
 
 export function writeTemporalManifest(dir: string, manifest: TemporalManifest): void {
-  const checked = TemporalManifestSchema.parse(manifest);
-  const file = join(dir, MANIFEST_FILE);
-  const temp = `${file}.tmp-${process.pid}`;
-  writeFileSync(temp, `${JSON.stringify(checked, null, 2)}\n`);
-  renameSync(temp, file);
+  writeManifestWith(TemporalManifestSchema, dir, manifest);
 }
 
 export class ManifestError extends ServiceError {
@@ -266,17 +272,11 @@ export interface ModelFolder {
 export function readModelFolder(dir: string): ModelFolder {
   const { file, raw } = readManifestJson(dir);
   const task = (raw as { task?: unknown } | null)?.task;
-  if (task === 'temporal-detection' || task === 'spatiotemporal-detection') {
-    throw new ManifestError(file, `is a ${task} model, not a backbone or classifier`);
+  if (task !== undefined && task !== 'classification') {
+    throw new ManifestError(file, `is a ${String(task)} model, not a backbone or classifier`);
   }
-  const parsed = ManifestSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ManifestError(file, `is invalid at '${issue.path.join('.')}': ${issue.message}`);
-  }
-  const manifest = parsed.data;
+  const { root, manifest } = readManifestWith(ManifestSchema, dir);
   validateArchitecture(manifest.architecture);
-  const root = resolve(dir);
   return {
     dir: root,
     manifest,
@@ -289,11 +289,7 @@ export function readModelFolder(dir: string): ModelFolder {
 
 /** Writes model.json atomically, validated against the schema first. */
 export function writeManifest(dir: string, manifest: Manifest): void {
-  const checked = ManifestSchema.parse(manifest);
-  const file = join(dir, MANIFEST_FILE);
-  const temp = `${file}.tmp-${process.pid}`;
-  writeFileSync(temp, `${JSON.stringify(checked, null, 2)}\n`);
-  renameSync(temp, file);
+  writeManifestWith(ManifestSchema, dir, manifest);
 }
 
 export async function sha256File(file: string): Promise<string> {

@@ -20,6 +20,7 @@ import { createLogger } from './logging.js';
 import { listen } from './listen.js';
 import type { RepairReport } from './jobs/job-database.js';
 import { ServiceState, type ServiceConfig } from './service-state.js';
+import { loadModels } from '../kinds/load-models.js';
 
 export interface ServeOptions extends ServiceConfig {
   readonly host: string;
@@ -97,7 +98,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 
-  const loaded = ModelRegistry.load(
+  const loaded = loadModels(
     options.modelsDir,
     { device: options.device, ...(options.threads ? { threads: options.threads } : {}) },
     options.defaultModel,

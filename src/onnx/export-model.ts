@@ -1,9 +1,9 @@
 /**
- * `videomae export`: model.json + weights.safetensors -> model.onnx. The exported file records the
+ * Each kind's export (src/kinds/ picks one per folder): model.json + weights.safetensors -> model.onnx. The exported file records the
  * sha256 of the weights it came from, so the runtime can tell a stale export from a current one.
  */
 import { existsSync } from 'node:fs';
-import { modelTask, readModelFolder, readSpatiotemporalModelFolder, readTemporalModelFolder, sha256File, type ModelFolder, type SpatiotemporalManifest } from '../config/manifest.js';
+import { readModelFolder, readSpatiotemporalModelFolder, readTemporalModelFolder, sha256File, type ModelFolder, type SpatiotemporalManifest } from '../config/manifest.js';
 import { avaHeadParameters, buildAvaHeadGraph, type AvaHeadConfig } from './ava-head-graph.js';
 import { actionFormerParameters } from '../weights/actionformer-parameters.js';
 import { buildActionFormerGraph } from './actionformer-graph.js';
@@ -20,10 +20,8 @@ export interface ExportResult extends SerializeResult {
   readonly seconds: number;
 }
 
-export async function exportModelFolder(dir: string, options: SerializeOptions = {}): Promise<ExportResult> {
-  const task = modelTask(dir);
-  if (task === 'temporal-detection') return exportTemporalFolder(dir, options);
-  if (task === 'spatiotemporal-detection') return exportSpatiotemporalFolder(dir, options);
+/** A backbone or classifier folder: model.json + weights.safetensors -> model.onnx (video -> logits, features). */
+export async function exportVitFolder(dir: string, options: SerializeOptions = {}): Promise<ExportResult> {
   const started = performance.now();
   const folder = readModelFolder(dir);
   const weightsSha256 = await verifiedWeightsHash(folder);
@@ -41,7 +39,7 @@ export async function exportModelFolder(dir: string, options: SerializeOptions =
 }
 
 /** An ActionFormer folder: model.json + weights.safetensors -> model.onnx (feats, mask -> cls_logits, offsets). */
-async function exportTemporalFolder(dir: string, options: SerializeOptions): Promise<ExportResult> {
+export async function exportTemporalFolder(dir: string, options: SerializeOptions = {}): Promise<ExportResult> {
   const started = performance.now();
   const folder = readTemporalModelFolder(dir);
   const weightsSha256 = await verifiedWeightsHash(folder);
@@ -61,7 +59,7 @@ async function exportTemporalFolder(dir: string, options: SerializeOptions): Pro
 }
 
 /** An AVA head folder: model.json + weights.safetensors -> model.onnx (tokens, grid_size, rois, batch_indices -> scores, pooled). */
-async function exportSpatiotemporalFolder(dir: string, options: SerializeOptions): Promise<ExportResult> {
+export async function exportSpatiotemporalFolder(dir: string, options: SerializeOptions = {}): Promise<ExportResult> {
   const started = performance.now();
   const folder = readSpatiotemporalModelFolder(dir);
   const weightsSha256 = await verifiedWeightsHash(folder);

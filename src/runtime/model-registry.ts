@@ -126,88 +126,101 @@ export function publicFailure(failure: ModelFailure): { name: string; task?: Mod
   return { name, ...(failure.task ? { task: failure.task } : {}), code: failure.code, message };
 }
 
+/** What every served model has, whatever its kind. */
+export interface ServedModel {
+  readonly name: string;
+  readonly folder: { readonly dir: string };
+  readonly runner: InferenceRunner;
+}
+
+/**
+ * The models a process serves, by task. Kinds fill it (src/kinds/load-models.ts); requests
+ * resolve a model of their task by name or take the task's default.
+ */
 export class ModelRegistry {
   /** Folders that failed to load (the others still serve; readiness reports these). */
   readonly failures: ModelFailure[] = [];
-  private readonly models = new Map<string, LoadedModel>();
-  private readonly temporal = new Map<string, LoadedTemporalModel>();
-  private readonly spatiotemporal = new Map<string, LoadedSpatiotemporalModel>();
+  private readonly served = new Map<string, { readonly task: ModelTask; readonly model: ServedModel }>();
 
   constructor(readonly defaultName?: string) {}
 
-  addSpatiotemporal(model: LoadedSpatiotemporalModel): void {
-    if (this.models.has(model.name) || this.temporal.has(model.name) || this.spatiotemporal.has(model.name)) {
-      throw new ServiceError(500, 'duplicate_model', `two model folders are named '${model.name}'`);
+  add(task: ModelTask, model: ServedModel): void {
+    if (this.served.has(model.name)) throw new ServiceError(500, 'duplicate_model', `two model folders are named '${model.name}'`);
+    this.served.set(model.name, { task, model });
+  }
+
+  /** Takes a model out (it could not serve after all) and records why. */
+  async withdraw(task: ModelTask, model: ServedModel, error: ServiceError): Promise<void> {
+    this.served.delete(model.name);
+    await model.runner.close();
+    this.failures.push({ folder: model.folder.dir, name: model.name, task, code: error.code, message: error.message });
+  }
+
+  /** Every served model of a task, sorted by folder name. */
+  ofTask<T extends ServedModel = ServedModel>(task: ModelTask): T[] {
+    return [...this.served.values()].filter((entry) => entry.task === task).map((entry) => entry.model as T);
+  }
+
+  /** Every served model, of every task. */
+  all(): ServedModel[] {
+    return [...this.served.values()].map((entry) => entry.model);
+  }
+
+  /** The named model of a task, or the task's default (classification: see defaultClassifierName; others: the first). */
+  find<T extends ServedModel = ServedModel>(task: ModelTask, name: string | undefined, what: string): T {
+    const wanted = name ?? (task === 'classification' ? this.defaultClassifierName() : this.ofTask(task)[0]?.name);
+    const entry = wanted === undefined ? undefined : this.served.get(wanted);
+    if (!entry || entry.task !== task) {
+      this.throwIfFailed(task === 'classification' ? wanted : name, task, what);
+      const prefix = task === 'classification' ? 'model' : `${what} model`;
+      throw new NotFoundError('model_not_found', `${prefix} '${wanted ?? ''}' does not exist; available: ${this.ofTask(task).map((m) => m.name).join(', ') || 'none'}`, { parameter: 'model', value: wanted });
     }
-    this.spatiotemporal.set(model.name, model);
+    return entry.model as T;
+  }
+
+  /** The name of the model a request of `task` that names none gets, if any. */
+  defaultFor(task: ModelTask): string | undefined {
+    return task === 'classification' ? this.defaultClassifierName() : this.ofTask(task)[0]?.name;
+  }
+
+  list(): LoadedModel[] {
+    return this.ofTask<LoadedModel>('classification');
+  }
+
+  listTemporal(): LoadedTemporalModel[] {
+    return this.ofTask<LoadedTemporalModel>('temporal-detection');
   }
 
   listSpatiotemporal(): LoadedSpatiotemporalModel[] {
-    return [...this.spatiotemporal.values()];
+    return this.ofTask<LoadedSpatiotemporalModel>('spatiotemporal-detection');
+  }
+
+  get size(): number {
+    return this.list().length;
+  }
+
+  /** A backbone or classifier by name, if it serves. */
+  backbone(name: string): LoadedModel | undefined {
+    const entry = this.served.get(name);
+    return entry?.task === 'classification' ? (entry.model as LoadedModel) : undefined;
+  }
+
+  /** The named model, or the default classifier when no name is given. */
+  resolve(name: string | undefined): LoadedModel {
+    return this.find<LoadedModel>('classification', name, 'classification');
   }
 
   /** The named action head, or the first one; with its backbone. */
   resolveSpatiotemporal(name: string | undefined): { head: LoadedSpatiotemporalModel; backbone: LoadedModel } {
-    const wanted = name ?? this.listSpatiotemporal()[0]?.name;
-    const head = wanted === undefined ? undefined : this.spatiotemporal.get(wanted);
-    if (!head) {
-      this.throwIfFailed(name, 'spatiotemporal-detection', 'spatiotemporal detection');
-      throw new NotFoundError('model_not_found', `spatiotemporal detection model '${wanted ?? ''}' does not exist; available: ${[...this.spatiotemporal.keys()].join(', ') || 'none'}`, { parameter: 'model', value: wanted });
-    }
-    return { head, backbone: this.models.get(head.folder.manifest.backbone)! };
-  }
-
-  addTemporal(model: LoadedTemporalModel): void {
-    if (this.models.has(model.name) || this.temporal.has(model.name) || this.spatiotemporal.has(model.name)) {
-      throw new ServiceError(500, 'duplicate_model', `two model folders are named '${model.name}'`);
-    }
-    this.temporal.set(model.name, model);
-  }
-
-  listTemporal(): LoadedTemporalModel[] {
-    return [...this.temporal.values()];
+    const head = this.find<LoadedSpatiotemporalModel>('spatiotemporal-detection', name, 'spatiotemporal detection');
+    return { head, backbone: this.backbone(head.folder.manifest.backbone)! };
   }
 
   /** The named temporal detector, or the first one; with its backbone (none for a features-only model). */
   resolveTemporal(name: string | undefined): { detector: LoadedTemporalModel; backbone: LoadedModel | undefined } {
-    const wanted = name ?? this.listTemporal()[0]?.name;
-    const detector = wanted === undefined ? undefined : this.temporal.get(wanted);
-    if (!detector) {
-      this.throwIfFailed(name, 'temporal-detection', 'temporal detection');
-      throw new NotFoundError('model_not_found', `temporal detection model '${wanted ?? ''}' does not exist; available: ${[...this.temporal.keys()].join(', ') || 'none'}`, { parameter: 'model', value: wanted });
-    }
+    const detector = this.find<LoadedTemporalModel>('temporal-detection', name, 'temporal detection');
     const backbone = detector.folder.manifest.features.backbone;
-    return { detector, backbone: backbone === undefined ? undefined : this.models.get(backbone)! };
-  }
-
-  add(model: LoadedModel): void {
-    if (this.models.has(model.name) || this.temporal.has(model.name)) {
-      throw new ServiceError(500, 'duplicate_model', `two model folders are named '${model.name}'`);
-    }
-    this.models.set(model.name, model);
-  }
-
-  list(): LoadedModel[] {
-    return [...this.models.values()];
-  }
-
-  get size(): number {
-    return this.models.size;
-  }
-
-  /**
-   * The named model, or the default one when no name is given: the configured default, else
-   * 'default', else the first model with a classification head (features-only encoders that
-   * detectors use are never picked).
-   */
-  resolve(name: string | undefined): LoadedModel {
-    const wanted = name ?? this.defaultClassifierName();
-    const model = wanted === undefined ? undefined : this.models.get(wanted);
-    if (!model) {
-      this.throwIfFailed(wanted, 'classification', 'classification');
-      throw new NotFoundError('model_not_found', `model '${wanted ?? ''}' does not exist; available: ${[...this.models.keys()].join(', ') || 'none'}`, { parameter: 'model', value: wanted });
-    }
-    return model;
+    return { detector, backbone: backbone === undefined ? undefined : this.backbone(backbone)! };
   }
 
   /**
@@ -217,9 +230,10 @@ export class ModelRegistry {
    */
   private defaultClassifierName(): string | undefined {
     if (this.defaultName) return this.defaultName;
-    const defaultModel = this.models.get('default');
+    const classifiers = this.list();
+    const defaultModel = classifiers.find((m) => m.name === 'default');
     if (defaultModel?.folder.architecture.numClasses || this.failures.some((f) => f.name === 'default')) return 'default';
-    return this.list().find((m) => m.folder.architecture.numClasses > 0)?.name ?? this.list()[0]?.name;
+    return classifiers.find((m) => m.folder.architecture.numClasses > 0)?.name ?? classifiers[0]?.name;
   }
 
   /**
@@ -242,11 +256,12 @@ export class ModelRegistry {
   unservedTasks(): UnservedTask[] {
     const unserved: UnservedTask[] = [];
     const classifier = this.defaultClassifierName();
-    const classifierFailure = this.failures.find((f) => f.name !== undefined && f.name === classifier && !this.models.has(f.name));
+    const classifierFailure = this.failures.find((f) => f.name !== undefined && f.name === classifier && !this.served.has(f.name));
     if (classifierFailure) unserved.push({ task: 'classification', failure: classifierFailure });
-    for (const [task, loaded] of [['temporal-detection', this.temporal.size], ['spatiotemporal-detection', this.spatiotemporal.size]] as const) {
-      const failure = this.failures.find((f) => f.task === task);
-      if (loaded === 0 && failure) unserved.push({ task, failure });
+    const failedTasks = new Set(this.failures.map((f) => f.task).filter((t): t is ModelTask => t !== undefined && t !== 'classification'));
+    for (const task of failedTasks) {
+      const failure = this.failures.find((f) => f.task === task)!;
+      if (this.ofTask(task).length === 0) unserved.push({ task, failure });
     }
     return unserved;
   }
@@ -260,78 +275,12 @@ export class ModelRegistry {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.list(), ...this.listTemporal(), ...this.listSpatiotemporal()].map((m) => m.runner.close()));
-  }
-
-  /**
-   * Every detector's backbone must be loaded and make the features it was trained on; a detector
-   * whose backbone does not is taken out and recorded as a failure.
-   */
-  private async checkBackbones(): Promise<void> {
-    for (const head of [...this.spatiotemporal.values()]) {
-      const m = head.folder.manifest;
-      const backbone = this.models.get(m.backbone);
-      const a = backbone?.folder.architecture;
-      const temporalTokens = a ? a.numFrames / a.tubeletSize : 0;
-      const error = !a
-        ? new ServiceError(500, 'backbone_missing', `spatiotemporal model '${head.name}' needs backbone '${m.backbone}', which is not loaded`)
-        : a.embedDim !== m.head.embedDim || a.numFrames !== m.clip.numFrames || temporalTokens !== m.head.temporalTokens || a.patchSize !== m.head.patchSize
-          ? new ServiceError(500, 'backbone_mismatch', `spatiotemporal model '${head.name}' reads ${m.head.embedDim}-d tokens of ${m.clip.numFrames}-frame clips (${m.head.temporalTokens} temporal tokens, patch ${m.head.patchSize}); backbone '${m.backbone}' makes ${a.embedDim}-d tokens of ${a.numFrames}-frame clips (${temporalTokens} temporal tokens, patch ${a.patchSize})`)
-          : undefined;
-      if (error) {
-        this.spatiotemporal.delete(head.name);
-        await head.runner.close();
-        this.failures.push({ folder: head.folder.dir, name: head.name, task: 'spatiotemporal-detection', code: error.code, message: error.message });
-      }
-    }
-    for (const detector of [...this.temporal.values()]) {
-      const f = detector.folder.manifest.features;
-      if (f.backbone === undefined) continue; // features-only: runs on precomputed features
-      const a = this.models.get(f.backbone)?.folder.architecture;
-      const error = !a
-        ? new ServiceError(500, 'backbone_missing', `temporal model '${detector.name}' needs backbone '${f.backbone}', which is not loaded`)
-        : a.embedDim !== detector.folder.manifest.actionformer.inputDim || a.numFrames !== f.numFrames || a.imageHeight !== f.size
-          ? new ServiceError(500, 'backbone_mismatch', `temporal model '${detector.name}' was trained on ${detector.folder.manifest.actionformer.inputDim}-d features of ${f.numFrames}x${f.size}x${f.size} clips; backbone '${f.backbone}' makes ${a.embedDim}-d features of ${a.numFrames}x${a.imageHeight}x${a.imageWidth}`)
-          : undefined;
-      if (error) {
-        this.temporal.delete(detector.name);
-        await detector.runner.close();
-        this.failures.push({ folder: detector.folder.dir, name: detector.name, task: 'temporal-detection', code: error.code, message: error.message });
-      }
-    }
-  }
-
-  /** Loads every model folder under `modelsDir`. */
-  static async load(modelsDir: string, options: RunnerOptions, defaultName?: string): Promise<ModelRegistry> {
-    const registry = new ModelRegistry(defaultName);
-    const folders = findModelFolders(modelsDir);
-    if (folders.length === 0) {
-      throw new ServiceError(500, 'no_models', `models directory '${modelsDir}' holds no model folder (a folder with model.json)`);
-    }
-    // One folder that cannot load (bad weights, a broken graph) does not take the others down.
-    for (const dir of folders) {
-      let loaded: LoadedModel | LoadedTemporalModel | LoadedSpatiotemporalModel | undefined;
-      let task: ModelTask | undefined;
-      try {
-        task = modelTask(dir);
-        if (task === 'temporal-detection') registry.addTemporal(loaded = await loadTemporalModel(dir, options));
-        else if (task === 'spatiotemporal-detection') registry.addSpatiotemporal(loaded = await loadSpatiotemporalModel(dir, options));
-        else registry.add(loaded = await loadModel(dir, options));
-      } catch (error) {
-        await loaded?.runner.close();
-        const e = error instanceof ServiceError ? error : new ServiceError(500, 'model_load_failed', (error as Error).message);
-        const name = loaded?.name ?? manifestName(dir);
-        registry.failures.push({ folder: dir, ...(name ? { name } : {}), ...(task ? { task } : {}), code: e.code, message: e.message });
-      }
-    }
-    await registry.checkBackbones();
-    if (defaultName && !registry.models.has(defaultName) && !registry.failures.length) registry.resolve(defaultName);
-    return registry;
+    await Promise.all(this.all().map((m) => m.runner.close()));
   }
 }
 
 /** The name a folder's model.json declares, if it can be read at all. */
-function manifestName(dir: string): string | undefined {
+export function manifestName(dir: string): string | undefined {
   try {
     const name = (JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as { name?: unknown }).name;
     return typeof name === 'string' ? name : undefined;

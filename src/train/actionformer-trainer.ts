@@ -8,13 +8,13 @@
 import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { makeActionFormerConfig, sequenceMultiple, type ActionFormerConfig } from '../config/actionformer.js';
+import { makeActionFormerConfig, paddedLength, type ActionFormerConfig } from '../config/actionformer.js';
 import { readLabels } from '../config/labels.js';
 import { groundTruthInstances } from '../datasets/activitynet.js';
 import { loadTemporalDataset, type TemporalDataset, type TemporalSample } from '../datasets/temporal.js';
-import { ServiceError } from '../errors.js';
+import { InvalidParameterError, ServiceError } from '../errors.js';
 import { evaluateTemporalDetection, type TemporalPrediction } from '../eval/temporal-map.js';
-import { exportModelFolder } from '../onnx/export-model.js';
+import { exportTemporalFolder } from '../onnx/export-model.js';
 import { ACTIONFORMER_NMS, batchedNms } from '../postprocess/soft-nms-1d.js';
 import { ACTIONFORMER_DECODE, decodeLevels, stepsToSeconds } from '../postprocess/temporal-decode.js';
 import { actionFormerInitialWeights } from '../weights/actionformer-parameters.js';
@@ -24,8 +24,9 @@ import { assignTargets } from './actionformer-targets.js';
 import { diouLoss1d, sigmoidFocalLoss } from './losses.js';
 import { AdamW, type ParameterGroup } from './optimizer.js';
 import { ParameterStore, type GraphLayout } from './parameter-store.js';
-import { MetricsLog, type ProgressBar } from './progress.js';
-import type { StageResult } from './trainer.js';
+import { MetricsLog, ProgressBar } from './progress.js';
+import { initBackend } from './backend.js';
+import type { StageResult, TrainOptions } from './stage-result.js';
 import { resolvePath, type ActionFormerStageSpec, type Recipe } from './recipe.js';
 import { randomInt, shuffle, stream, STREAMS } from './rng.js';
 import { learningRateAt } from './schedule.js';
@@ -63,8 +64,7 @@ function weightsOf(store: ParameterStore) {
 
 /** Detections of one video, in seconds, through the serving post-processing. */
 export function detectSample(store: ParameterStore, config: ActionFormerConfig, sample: TemporalSample, timing: { featureStride: number; numFrames: number }, labels: readonly string[]): TemporalPrediction[] {
-  const multiple = sequenceMultiple(config);
-  const length = Math.max(multiple, Math.ceil(sample.length / multiple) * multiple);
+  const length = paddedLength(config, sample.length);
   const dim = sample.features.length / sample.length;
   const feats = new Float32Array(length * dim);
   feats.set(sample.features);
@@ -75,6 +75,20 @@ export function detectSample(store: ParameterStore, config: ActionFormerConfig, 
   const kept = batchedNms(candidates, ACTIONFORMER_NMS);
   const seconds = stepsToSeconds(kept.segments, { ...timing, fps: sample.fps, duration: sample.durationSec });
   return Array.from(kept.scores, (score, i) => ({ video: sample.video, label: labels[kept.labels[i]!]!, start: seconds[2 * i]!, end: seconds[2 * i + 1]!, score }));
+}
+
+/** The stage's model: the recipe's `model` fields over the official defaults; maxSeqLen from the stage. */
+export function actionFormerStageConfig(spec: ActionFormerStageSpec, field: string, inputDim: number, numClasses: number): ActionFormerConfig {
+  try {
+    return makeActionFormerConfig({ inputDim, numClasses, maxSeqLen: spec.maxSeqLen, ...spec.model });
+  } catch (error) {
+    if (error instanceof InvalidParameterError && error.details.parameter) {
+      const name = error.details.parameter;
+      const key = name === 'maxSeqLen' ? 'maxSeqLen' : `model.${name}`;
+      throw new ServiceError(400, 'invalid_recipe', `recipe field '${field}.${key}': ${error.message}`, { parameter: `${field}.${key}` });
+    }
+    throw error;
+  }
 }
 
 export async function runActionFormerStage(recipe: Recipe, index: number, spec: ActionFormerStageSpec, progress: ProgressBar): Promise<StageResult> {
@@ -92,9 +106,7 @@ export async function runActionFormerStage(recipe: Recipe, index: number, spec: 
     field,
   });
   const dim = dataset.train[0]!.features.length / dataset.train[0]!.length;
-  const config = makeActionFormerConfig({ inputDim: dim, numClasses: dataset.labels.length, ...spec.model });
-  const multiple = sequenceMultiple(config);
-  if (spec.maxSeqLen % multiple !== 0) throw new ServiceError(400, 'invalid_recipe', `recipe field '${field}.maxSeqLen' must be a multiple of ${multiple} (2^(levels - 1))`, { parameter: `${field}.maxSeqLen` });
+  const config = actionFormerStageConfig(spec, field, dim, dataset.labels.length);
   mkdirSync(outDir, { recursive: true });
   const log = new MetricsLog(join(outDir, 'metrics.jsonl'), false);
   progress.line(`stage ${index} 'actionformer' -> ${outDir}: ${dataset.train.length} train / ${dataset.val.length} val videos, ${dataset.labels.length} classes, features ${dim}-d from '${dataset.index.backbone}'`);
@@ -146,7 +158,8 @@ export async function runActionFormerStage(recipe: Recipe, index: number, spec: 
       const offsetTargets = tf.tensor(concat(targets.map((t) => t.offsets)), [B, P, 2]);
       const positive = tf.tensor(concat(targets.map((t) => t.positive)), [B, P, 1]);
       const lossFn = (): tf.Scalar => {
-        const levels = actionFormerForward(feats, mask, weightsOf(store), config);
+        // Drop path (stochastic depth) is on in training only; AffineDropPath's scale is always applied.
+        const levels = actionFormerForward(feats, mask, weightsOf(store), config, { dropPathRandom: stream(seed, STREAMS.dropPath, step) });
         const logits = tf.concat(levels.map((l) => l.logits), 1);
         const offsets = tf.concat(levels.map((l) => l.offsets), 1);
         const valid = tf.concat(levels.map((l) => l.mask), 1).expandDims(2);
@@ -173,7 +186,7 @@ export async function runActionFormerStage(recipe: Recipe, index: number, spec: 
   metrics.train_loss = window.reduce((a, b) => a + b, 0) / Math.max(1, window.length);
 
   await writeTemporalModel({ recipe, index, spec, outDir, name, seed, config, dataset, store, metrics, steps: totalSteps });
-  if (spec.export) await exportModelFolder(outDir);
+  if (spec.export) await exportTemporalFolder(outDir);
   store.dispose();
   optimizer.dispose();
   log.write({ type: 'done', stage: 'actionformer', steps: totalSteps, metrics, seconds: (Date.now() - started) / 1000 });
@@ -202,4 +215,17 @@ async function writeTemporalModel(o: {
       metrics: o.metrics,
     },
   });
+}
+
+/** A recipe of ActionFormer stages (on features already extracted): no clip cache, no checkpoints. */
+export async function trainActionFormerRecipe(recipe: Recipe, options: TrainOptions): Promise<StageResult[]> {
+  if (options.init || options.resume) {
+    throw new ServiceError(400, 'invalid_parameter', `--${options.init ? 'init' : 'resume'} does not apply to ActionFormer stages`, { parameter: options.init ? 'init' : 'resume' });
+  }
+  const progress = options.progress ?? new ProgressBar();
+  const backend = await initBackend(options.backend ?? 'auto');
+  if (backend.notice) progress.line(backend.notice);
+  const results: StageResult[] = [];
+  for (const [index, spec] of recipe.actionformer.entries()) results.push(await runActionFormerStage(recipe, index, spec, progress));
+  return results;
 }

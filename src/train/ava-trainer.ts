@@ -16,7 +16,7 @@ import { readAvaGroundTruth } from '../datasets/ava.js';
 import { InvalidParameterError, ServiceError } from '../errors.js';
 import { evaluateAva, type AvaDetection, type AvaGroundTruth } from '../eval/ava-map.js';
 import { AVA_HEAD_OUTPUTS, buildAvaHeadGraph, type AvaHeadConfig } from '../onnx/ava-head-graph.js';
-import { exportModelFolder } from '../onnx/export-model.js';
+import { exportSpatiotemporalFolder, exportVitFolder } from '../onnx/export-model.js';
 import { writeModel } from '../onnx/serialize.js';
 import { BACKBONE_INPUT } from '../onnx/vit-graph.js';
 import { loadModel, readActionClasses, type LoadedModel } from '../runtime/model-registry.js';
@@ -40,8 +40,9 @@ import { inputPatches, patchVectorLength } from './patchify.js';
 import { roiAlignMatrix } from './roi-align-matrix.js';
 import { layerDecayScale, learningRateAt, usesWeightDecay } from './schedule.js';
 import { encode } from './vit.js';
-import { MetricsLog, type ProgressBar } from './progress.js';
-import type { StageResult } from './trainer.js';
+import { MetricsLog, ProgressBar } from './progress.js';
+import { initBackend } from './backend.js';
+import type { StageResult, TrainOptions } from './stage-result.js';
 import { resolvePath, type AvaStageSpec, type Recipe } from './recipe.js';
 import { shuffle, stream, STREAMS } from './rng.js';
 
@@ -333,7 +334,7 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
       description: `Backbone of '${backboneName}' fine-tuned with the AVA head of stage ${index} of recipe '${recipe.name}'`,
       provenance: { source: 'training', trained: true, seed, recipe: { name: recipe.name, stageIndex: index, stage: spec, steps: totalSteps, init: relative(backboneOut, backboneDir) || '.' }, metrics },
     });
-    if (spec.export) await exportModelFolder(backboneOut);
+    if (spec.export) await exportVitFolder(backboneOut);
   }
 
   // The head: head.weight as PyTorch's [classes, D], the labels, the manifest; export the head graph.
@@ -352,7 +353,7 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
     files: { weights: { path: 'weights.safetensors', sha256: await sha256File(join(outDir, 'weights.safetensors')) }, onnx: { path: 'model.onnx' } },
     provenance: { source: 'training', trained: true, seed, recipe: { name: recipe.name, stageIndex: index, stage: spec, steps: totalSteps, backbone: relative(outDir, backboneDir) }, metrics },
   });
-  if (spec.export) await exportModelFolder(outDir);
+  if (spec.export) await exportSpatiotemporalFolder(outDir);
   weight.dispose();
   bias.dispose();
   inputs.dispose();
@@ -366,4 +367,17 @@ function concat(parts: readonly Float32Array[]): Float32Array {
   let o = 0;
   for (const p of parts) { out.set(p, o); o += p.length; }
   return out;
+}
+
+/** A recipe of AVA head stages (frozen backbone). */
+export async function trainAvaRecipe(recipe: Recipe, options: TrainOptions): Promise<StageResult[]> {
+  if (options.init || options.resume) {
+    throw new ServiceError(400, 'invalid_parameter', `--${options.init ? 'init' : 'resume'} does not apply to AVA stages`, { parameter: options.init ? 'init' : 'resume' });
+  }
+  const progress = options.progress ?? new ProgressBar();
+  const backend = await initBackend(options.backend ?? 'auto');
+  if (backend.notice) progress.line(backend.notice);
+  const results: StageResult[] = [];
+  for (const [index, spec] of recipe.ava.entries()) results.push(await runAvaStage(recipe, index, spec, progress));
+  return results;
 }

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { tokenGrid, type VitArchitecture } from '../config/architectures.js';
 import { readModelFolder } from '../config/manifest.js';
 import { accuracyCounter } from '../eval/topk.js';
-import { exportModelFolder } from '../onnx/export-model.js';
+import { exportVitFolder } from '../onnx/export-model.js';
 import { createModelFolder } from '../weights/create-model.js';
 import { randomWeights } from '../weights/random-init.js';
 import { readSafetensors, type TensorMap } from '../weights/safetensors.js';
@@ -25,37 +25,14 @@ import { ParameterStore } from './parameter-store.js';
 import { inputPatches, patchVectorLength } from './patchify.js';
 import { planRecipe, type StagePlan } from './plan.js';
 import { MetricsLog, ProgressBar } from './progress.js';
-import { loadRecipe, type Recipe } from './recipe.js';
+import type { Recipe } from './recipe.js';
+import type { StageResult, TrainOptions } from './stage-result.js';
 import { stream, STREAMS } from './rng.js';
 import { layerDecayScale, learningRateAt, usesWeightDecay } from './schedule.js';
 import { classify, encode, pretrainForward, type DropPathMasks, type PretrainInputs } from './vit.js';
 
-export interface TrainOptions {
-  readonly init?: string;
-  readonly resume?: string;
-  readonly backend?: BackendChoice;
-  /** Stop (with a checkpoint) once the running stage has completed this many steps. */
-  readonly stopAfter?: number;
-  readonly progress?: ProgressBar;
-}
-
-export interface StageResult {
-  readonly stage: string;
-  readonly outDir: string;
-  readonly steps: number;
-  readonly completed: boolean;
-  readonly losses: number[];
-  readonly metrics: Record<string, number>;
-  readonly seconds: number;
-}
-
-export async function trainRecipeFile(file: string, options: TrainOptions = {}): Promise<StageResult[]> {
-  return trainRecipe(loadRecipe(file), options);
-}
-
-export async function trainRecipe(recipe: Recipe, options: TrainOptions = {}): Promise<StageResult[]> {
-  if (recipe.actionformer.length > 0) return trainActionFormerRecipe(recipe, options);
-  if (recipe.ava.length > 0) return trainAvaRecipe(recipe, options);
+/** A recipe of backbone stages (pretrain, finetune, distill), resumable from a checkpoint. */
+export async function trainBackboneRecipe(recipe: Recipe, options: TrainOptions = {}): Promise<StageResult[]> {
   const plans = planRecipe(recipe, options.init ? { init: options.init } : {});
   const checkpoint = options.resume ? readCheckpoint(options.resume) : undefined;
   if (checkpoint) {
@@ -79,34 +56,6 @@ export async function trainRecipe(recipe: Recipe, options: TrainOptions = {}): P
     results.push(result);
     if (!result.completed) break;
   }
-  return results;
-}
-
-/** A recipe of ActionFormer stages (on features already extracted): no clip cache, no checkpoints. */
-async function trainActionFormerRecipe(recipe: Recipe, options: TrainOptions): Promise<StageResult[]> {
-  if (options.init || options.resume) {
-    throw new ServiceError(400, 'invalid_parameter', `--${options.init ? 'init' : 'resume'} does not apply to ActionFormer stages`, { parameter: options.init ? 'init' : 'resume' });
-  }
-  const { runActionFormerStage } = await import('./actionformer-trainer.js');
-  const progress = options.progress ?? new ProgressBar();
-  const backend = await initBackend(options.backend ?? 'auto');
-  if (backend.notice) progress.line(backend.notice);
-  const results: StageResult[] = [];
-  for (const [index, spec] of recipe.actionformer.entries()) results.push(await runActionFormerStage(recipe, index, spec, progress));
-  return results;
-}
-
-/** A recipe of AVA head stages (frozen backbone). */
-async function trainAvaRecipe(recipe: Recipe, options: TrainOptions): Promise<StageResult[]> {
-  if (options.init || options.resume) {
-    throw new ServiceError(400, 'invalid_parameter', `--${options.init ? 'init' : 'resume'} does not apply to AVA stages`, { parameter: options.init ? 'init' : 'resume' });
-  }
-  const { runAvaStage } = await import('./ava-trainer.js');
-  const progress = options.progress ?? new ProgressBar();
-  const backend = await initBackend(options.backend ?? 'auto');
-  if (backend.notice) progress.line(backend.notice);
-  const results: StageResult[] = [];
-  for (const [index, spec] of recipe.ava.entries()) results.push(await runAvaStage(recipe, index, spec, progress));
   return results;
 }
 
@@ -386,6 +335,6 @@ async function writeOutput(recipe: Recipe, plan: StagePlan, store: ParameterStor
       metrics,
     },
   });
-  if (spec.export) await exportModelFolder(plan.outDir);
+  if (spec.export) await exportVitFolder(plan.outDir);
   else if (existsSync(join(plan.outDir, 'model.onnx'))) rmSync(join(plan.outDir, 'model.onnx'));
 }

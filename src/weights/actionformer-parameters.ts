@@ -86,3 +86,57 @@ export function actionFormerInitialWeights(c: ActionFormerConfig, seed: number):
   }
   return out;
 }
+
+/**
+ * The official absolute position embedding at length T, [T, C] row-major: the sinusoid table of
+ * maxLen positions / sqrt(C) (get_sinusoid_encoding), its first T rows when T <= maxLen, else
+ * resized to T (F.interpolate linear, align_corners=False), as the backbone does at inference.
+ */
+export function positionTable(maxLen: number, dim: number, length: number): Float32Array {
+  const table = new Float32Array(maxLen * dim);
+  for (let pos = 0; pos < maxLen; pos++) {
+    for (let j = 0; j < dim; j++) {
+      const angle = pos / 10000 ** ((2 * Math.floor(j / 2)) / dim);
+      table[pos * dim + j] = Math.fround((j % 2 === 0 ? Math.sin(angle) : Math.cos(angle))) / Math.sqrt(dim);
+    }
+  }
+  if (length <= maxLen) return table.slice(0, length * dim);
+  const out = new Float32Array(length * dim);
+  const scale = maxLen / length;
+  for (let t = 0; t < length; t++) {
+    const src = Math.max(0, (t + 0.5) * scale - 0.5);
+    const i0 = Math.min(Math.floor(src), maxLen - 1);
+    const i1 = Math.min(i0 + 1, maxLen - 1);
+    const frac = src - i0;
+    for (let j = 0; j < dim; j++) out[t * dim + j] = (1 - frac) * table[i0 * dim + j]! + frac * table[i1 * dim + j]!;
+  }
+  return out;
+}
+
+/** LayerNorm gains/biases and AffineDropPath scales: [1, C, 1] in PyTorch, [C] in the graph. */
+export function isChannelVector(name: string): boolean {
+  return name.includes('norm') || name.includes('.ln1.') || name.includes('.ln2.') || name.includes('.drop_path_');
+}
+
+/** PyTorch layout -> graph layout: Conv1d [out, in, k] -> [k x in, out] (depthwise [C, 1, 3] -> [3, C]); [1, C, 1] -> [C]. */
+export function actionFormerToGraph(name: string, shape: readonly number[], data: Float32Array): { shape: number[]; data: Float32Array } {
+  if (shape.length === 3 && isChannelVector(name)) return { shape: [shape[1]!], data };
+  if (shape.length === 3) {
+    const [out, input, k] = shape as [number, number, number];
+    const result = new Float32Array(data.length);
+    for (let o = 0; o < out; o++) for (let ci = 0; ci < input; ci++) for (let t = 0; t < k; t++) result[(t * input + ci) * out + o] = data[(o * input + ci) * k + t]!;
+    return { shape: [k * input, out], data: result };
+  }
+  return { shape: [...shape], data };
+}
+
+/** Graph layout -> PyTorch layout, given the PyTorch shape. */
+export function actionFormerFromGraph(name: string, shape: readonly number[], data: Float32Array): Float32Array {
+  if (shape.length === 3 && !isChannelVector(name)) {
+    const [out, input, k] = shape as [number, number, number];
+    const result = new Float32Array(data.length);
+    for (let o = 0; o < out; o++) for (let ci = 0; ci < input; ci++) for (let t = 0; t < k; t++) result[(o * input + ci) * k + t] = data[(t * input + ci) * out + o]!;
+    return result;
+  }
+  return data;
+}

@@ -18,6 +18,7 @@ import { ModelRegistry } from '../../src/runtime/model-registry.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { copyBundledModels, REPO_MODELS } from '../helpers/models.js';
 import { expectMatchesSpec } from '../helpers/openapi.js';
+import { loadModels } from '../../src/kinds/load-models.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const cli = [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 'src', 'cli.ts')];
@@ -29,7 +30,7 @@ let server: Server;
 beforeAll(async () => {
   const models = join(dir, 'models');
   await copyBundledModels(models, ['default', 'temporal']);
-  registry = await ModelRegistry.load(models, { device: 'cpu' });
+  registry = await loadModels(models, { device: 'cpu' });
   state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: dir });
   state.setRegistry(registry);
   mkdirSync(join(dir, 'state'));

@@ -6,7 +6,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeArchitecture } from '../../src/config/architectures.js';
-import { exportModelFolder } from '../../src/onnx/export-model.js';
+import { exportModelFolder } from '../../src/kinds/index.js';
 import { createModelFolder } from '../../src/weights/create-model.js';
 import { randomWeights } from '../../src/weights/random-init.js';
 
@@ -61,11 +61,11 @@ export async function addTemporalTestModel(modelsDir: string, name = 'temporal-t
   const { makeActionFormerConfig } = await import('../../src/config/actionformer.js');
   const { actionFormerInitialWeights } = await import('../../src/weights/actionformer-parameters.js');
   const { createTemporalModelFolder } = await import('../../src/weights/create-temporal-model.js');
-  const config = makeActionFormerConfig({ inputDim: 64, numClasses: 3, embedDim: 16, numHeads: 2, levels: 3, stemLayers: 1, regressionRanges: [[0, 4], [4, 8], [8, 10000]] });
+  const config = makeActionFormerConfig({ inputDim: 64, numClasses: 3, embdDim: 16, numHeads: 2, backboneArch: [2, 1, 2], mhaWinSize: 5, maxSeqLen: 32, regressionRanges: [[0, 4], [4, 8], [8, 10000]] });
   const dir = join(modelsDir, name);
   const tensors = actionFormerInitialWeights(config, 3);
   // Untrained regression heads predict ~zero lengths (dropped as too short): start them at e^1 strides.
-  tensors.get('reg_head.out.bias')!.data.fill(1);
+  tensors.get('reg_head.offset_head.conv.bias')!.data.fill(1);
   await createTemporalModelFolder({
     dir, name, config, tensors, labels: ['jump', 'spin', 'wave'], labelSet: 'test',
     features: { backbone: 'tiny-ucf', numFrames: 4, featureStride: 4, size: 32, normalization: 'unit' },

@@ -17,6 +17,7 @@ import { prepareTestModels, type TestModels } from '../helpers/models.js';
 import { expectError, expectMatchesSpec } from '../helpers/openapi.js';
 import { childProcesses, waitFor } from '../helpers/processes.js';
 import { VideoFactory } from '../helpers/videos.js';
+import { loadModels } from '../../src/kinds/load-models.js';
 
 const MAX_UPLOAD = 2 * 1024 * 1024;
 
@@ -62,7 +63,7 @@ describe('before the models are loaded', () => {
   });
 
   it('loads every model folder and turns ready', async () => {
-    state.setRegistry(await ModelRegistry.load(models.dir, { device: 'cpu' }, 'default'));
+    state.setRegistry(await loadModels(models.dir, { device: 'cpu' }, 'default'));
     const ready = await api().get('/readyz');
     expect(ready.status).toBe(200);
     expectMatchesSpec(ready, 'GET', '/readyz');

@@ -21,6 +21,7 @@ import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { copyBundledModels } from '../helpers/models.js';
 import { expectError } from '../helpers/openapi.js';
 import { childProcesses, waitFor } from '../helpers/processes.js';
+import { loadModels } from '../../src/kinds/load-models.js';
 
 const root = mkdtempSync(join(tmpdir(), 'videomae-budget-'));
 const uploads = join(root, 'uploads');
@@ -60,7 +61,7 @@ beforeAll(async () => {
 
   const models = join(root, 'models');
   await copyBundledModels(models, ['default', 'temporal', 'ava', 'ava-backbone']);
-  registry = await ModelRegistry.load(models, { device: 'cpu', threads: 1 }, 'default');
+  registry = await loadModels(models, { device: 'cpu', threads: 1 }, 'default');
   state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: uploads });
   state.setRegistry(registry);
   state.jobs = createJobManager(state, stateDir, DEFAULT_JOB_OPTIONS).manager;

@@ -13,7 +13,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeArchitecture } from '../../src/config/architectures.js';
 import { createApp } from '../../src/http/app.js';
-import { exportModelFolder } from '../../src/onnx/export-model.js';
+import { exportModelFolder } from '../../src/kinds/index.js';
 import { createModelFolder } from '../../src/weights/create-model.js';
 import { randomWeights } from '../../src/weights/random-init.js';
 import { ServiceState } from '../../src/http/service-state.js';
@@ -25,6 +25,7 @@ import { expectError, expectMatchesSpec } from '../helpers/openapi.js';
 import { childProcesses, waitFor } from '../helpers/processes.js';
 import { heldUpload } from '../helpers/uploads.js';
 import { VideoFactory } from '../helpers/videos.js';
+import { loadModels } from '../../src/kinds/load-models.js';
 
 const videos = new VideoFactory();
 const uploadRoot = mkdtempSync(join(tmpdir(), 'videomae-hardening-'));
@@ -41,7 +42,7 @@ function serve(config: Partial<ConstructorParameters<typeof ServiceState>[0]>): 
 
 beforeAll(async () => {
   models = await prepareTestModels();
-  registry = await ModelRegistry.load(models.dir, { device: 'cpu' });
+  registry = await loadModels(models.dir, { device: 'cpu' });
 });
 
 afterAll(async () => {
@@ -127,7 +128,7 @@ describe('failures inside the pipeline', () => {
     await createModelFolder({ dir: join(dir, 'aaa-encoder'), name: 'aaa-encoder', architecture, tensors: randomWeights(architecture, 3), provenance: { source: 'random-init', trained: false, metrics: {} } });
     await exportModelFolder(join(dir, 'aaa-encoder'));
     cpSync(join(models.dir, 'default'), join(dir, 'default'), { recursive: true });
-    const withEncoder = await ModelRegistry.load(dir, { device: 'cpu' });
+    const withEncoder = await loadModels(dir, { device: 'cpu' });
     const state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: uploadRoot });
     state.setRegistry(withEncoder);
     const server = createApp(state).listen(0);

@@ -20,6 +20,7 @@ import { expectError, expectMatchesSpec } from '../helpers/openapi.js';
 import { waitFor } from '../helpers/processes.js';
 import { heldUpload, send } from '../helpers/uploads.js';
 import { VideoFactory } from '../helpers/videos.js';
+import { loadModels } from '../../src/kinds/load-models.js';
 
 const videos = new VideoFactory();
 const root = mkdtempSync(join(tmpdir(), 'videomae-lifecycle-'));
@@ -139,7 +140,7 @@ describe('a model that fails to load', () => {
     const dir = join(root, 'models-broken');
     cpSync(join(models.dir, 'default'), join(dir, 'default'), { recursive: true });
     brokenCopy(dir, join(models.dir, 'default'), 'broken');
-    const registry = await ModelRegistry.load(dir, { device: 'cpu' });
+    const registry = await loadModels(dir, { device: 'cpu' });
     const key = 'ready-key-0123456789abcdef';
     const open = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: root });
     const keyed = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: root, apiKeys: [key] });
@@ -181,7 +182,7 @@ describe('a model that fails to load', () => {
     cpSync(join(models.dir, 'tiny-ucf'), join(dir, 'tiny-ucf'), { recursive: true });
     const temporal = await addTemporalTestModel(join(root, 'temporal-source'));
     brokenCopy(dir, temporal, 'temporal-tiny');
-    const registry = await ModelRegistry.load(dir, { device: 'cpu' });
+    const registry = await loadModels(dir, { device: 'cpu' });
     const state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: root });
     state.setRegistry(registry);
     const server = createApp(state).listen(0);
@@ -203,7 +204,7 @@ describe('a model that fails to load', () => {
 
 describe('metrics, logs, API keys', () => {
   let registry: ModelRegistry;
-  beforeAll(async () => { registry = await ModelRegistry.load(models.dir, { device: 'cpu' }); });
+  beforeAll(async () => { registry = await loadModels(models.dir, { device: 'cpu' }); });
   afterAll(async () => { await registry?.close(); });
 
   it('exposes Prometheus metrics: requests, stage latencies, queue depth, batch sizes, refusals', async () => {

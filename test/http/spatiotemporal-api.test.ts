@@ -17,6 +17,7 @@ import { ModelRegistry } from '../../src/runtime/model-registry.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { copyBundledModels } from '../helpers/models.js';
 import { expectError, expectMatchesSpec } from '../helpers/openapi.js';
+import { loadModels } from '../../src/kinds/load-models.js';
 
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 const dir = mkdtempSync(join(tmpdir(), 'videomae-ava-api-'));
@@ -27,7 +28,7 @@ let server: Server;
 beforeAll(async () => {
   const models = join(dir, 'models');
   await copyBundledModels(models, ['default', 'ava', 'ava-backbone']);
-  registry = await ModelRegistry.load(models, { device: 'cpu' });
+  registry = await loadModels(models, { device: 'cpu' });
   state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: dir, personThreshold: 0.4 });
   state.setRegistry(registry);
   mkdirSync(join(dir, 'state'));

@@ -20,6 +20,7 @@ import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { addTemporalTestModel, prepareTestModels, type TestModels } from '../helpers/models.js';
 import { expectError, expectMatchesSpec } from '../helpers/openapi.js';
 import { VideoFactory } from '../helpers/videos.js';
+import { loadModels } from '../../src/kinds/load-models.js';
 
 const videos = new VideoFactory();
 const root = mkdtempSync(join(tmpdir(), 'videomae-temporal-api-'));
@@ -38,7 +39,7 @@ function managerFor(s: ServiceState, options: Partial<JobManagerOptions> = {}, r
 beforeAll(async () => {
   models = await prepareTestModels();
   await addTemporalTestModel(models.dir);
-  registry = await ModelRegistry.load(models.dir, { device: 'cpu', threads: 1 }, 'default');
+  registry = await loadModels(models.dir, { device: 'cpu', threads: 1 }, 'default');
   state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: root, jobWaitMs: 30_000 });
   state.setRegistry(registry);
   mkdirSync(stateDir, { recursive: true });

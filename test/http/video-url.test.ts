@@ -19,6 +19,7 @@ import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { prepareTestModels, type TestModels } from '../helpers/models.js';
 import { expectError, expectMatchesSpec } from '../helpers/openapi.js';
 import { VideoFactory } from '../helpers/videos.js';
+import { loadModels } from '../../src/kinds/load-models.js';
 
 const videos = new VideoFactory();
 const tempRoot = mkdtempSync(join(tmpdir(), 'videomae-url-test-'));
@@ -31,7 +32,7 @@ const hits: string[] = [];
 
 beforeAll(async () => {
   models = await prepareTestModels();
-  registry = await ModelRegistry.load(models.dir, { device: 'cpu' });
+  registry = await loadModels(models.dir, { device: 'cpu' });
   video = readFileSync(videos.pattern('remote.mp4', 1));
   // The "remote" side: a video, redirects, a body too large, one that never ends.
   origin = createServer((req, res) => {

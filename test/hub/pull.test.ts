@@ -14,7 +14,7 @@ import { readModelFolder } from '../../src/config/manifest.js';
 import { hubCacheDir } from '../../src/hub/cache.js';
 import { progressOn } from '../../src/hub/progress.js';
 import { pullModel, type PullOptions } from '../../src/hub/pull.js';
-import { exportModelFolder } from '../../src/onnx/export-model.js';
+import { exportModelFolder } from '../../src/kinds/index.js';
 import { readSafetensors } from '../../src/weights/safetensors.js';
 import { FakeHub, repoFromFolder } from '../helpers/fake-hub.js';
 import { maxAbsDiff } from '../helpers/numeric.js';

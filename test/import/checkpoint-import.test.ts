@@ -13,7 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readModelFolder } from '../../src/config/manifest.js';
 import { createApp } from '../../src/http/app.js';
 import { ServiceState } from '../../src/http/service-state.js';
-import { exportModelFolder, staleExportReason } from '../../src/onnx/export-model.js';
+import { staleExportReason } from '../../src/onnx/export-model.js';
+import { exportModelFolder } from '../../src/kinds/index.js';
 import { ModelRegistry } from '../../src/runtime/model-registry.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { importCheckpoint, type ImportOptions } from '../../src/weights/import-checkpoint.js';
@@ -23,6 +24,7 @@ import { expectMatchesSpec } from '../helpers/openapi.js';
 import { maxAbsDiff } from '../helpers/numeric.js';
 import { toZip64 } from '../helpers/zip64.js';
 import { VideoFactory } from '../helpers/videos.js';
+import { loadModels } from '../../src/kinds/load-models.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'checkpoints');
 const LABELS = join(import.meta.dirname, '..', '..', 'models', 'labels');
@@ -251,7 +253,7 @@ describe('official layouts give PyTorch\'s numbers on ONNX Runtime', () => {
     cpSync(join(models, 'imported-k400'), join(models, '.other.importing-1'), { recursive: true });
     const uploads = mkdtempSync(join(work, 'uploads-'));
     const state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 2, tempDir: uploads });
-    state.setRegistry(await ModelRegistry.load(models, { device: 'cpu' }, 'imported-k400'));
+    state.setRegistry(await loadModels(models, { device: 'cpu' }, 'imported-k400'));
     const server: Server = createApp(state).listen(0);
     try {
       const listed = await request(server).get('/models');

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readModelFolder } from '../../src/config/manifest.js';
-import { exportModelFolder } from '../../src/onnx/export-model.js';
+import { exportModelFolder } from '../../src/kinds/index.js';
 import { importHfFolder, type HfImportOptions } from '../../src/weights/import-hf.js';
 import { readSafetensors, writeSafetensors } from '../../src/weights/safetensors.js';
 import { maxAbsDiff } from '../helpers/numeric.js';

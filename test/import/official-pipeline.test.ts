@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exportModelFolder } from '../../src/onnx/export-model.js';
+import { exportModelFolder } from '../../src/kinds/index.js';
 import { loadModel } from '../../src/runtime/model-registry.js';
 import { classifyVideo } from '../../src/tasks/classify/pipeline.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';

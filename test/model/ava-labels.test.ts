@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sha256File, writeSpatiotemporalManifest } from '../../src/config/manifest.js';
-import { exportModelFolder } from '../../src/onnx/export-model.js';
+import { exportModelFolder } from '../../src/kinds/index.js';
 import { loadModel, loadSpatiotemporalModel } from '../../src/runtime/model-registry.js';
 import { detectSpatiotemporal } from '../../src/tasks/spatiotemporal/detect.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';

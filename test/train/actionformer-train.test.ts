@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { paddedLength, pyramidLevels } from '../../src/config/actionformer.js';
 import { readTemporalModelFolder } from '../../src/config/manifest.js';
 import { groundTruthInstances, readActivityNetAnnotations } from '../../src/datasets/activitynet.js';
 import { loadTemporalDataset } from '../../src/datasets/temporal.js';
@@ -16,7 +17,7 @@ import { decodeLevels, splitLevels, stepsToSeconds } from '../../src/postprocess
 import { loadTemporalModel } from '../../src/runtime/model-registry.js';
 import { float32Tensor } from '../../src/runtime/tensor.js';
 import { parseRecipe } from '../../src/train/recipe.js';
-import { trainRecipe } from '../../src/train/trainer.js';
+import { trainRecipe } from '../../src/kinds/train.js';
 import { FEATURE_TIMING, writeSyntheticFeatureDataset } from '../helpers/temporal-features.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'videomae-actionformer-'));
@@ -27,7 +28,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const stage = (extra: Record<string, unknown> = {}) => ({
   stage: 'actionformer', out: 'detector', name: 'detector',
   data: { features: 'features', annotations: 'annotations.json' },
-  model: { embedDim: 32, numHeads: 4, levels: 4, regressionRanges: [[0, 4], [4, 8], [8, 16], [16, 10000]] },
+  model: { embdDim: 32, numHeads: 4, backboneArch: [2, 2, 3], mhaWinSize: 5, regressionRanges: [[0, 4], [4, 8], [8, 16], [16, 10000]] },
   maxSeqLen: 128, epochs: 10, batch: 2, evalEvery: 10, optimizer: { lr: 0.001, warmupEpochs: 1 }, ...extra,
 });
 
@@ -52,12 +53,12 @@ describe('videomae train: actionformer stage', () => {
       const config = folder.manifest.actionformer;
       const predictions: TemporalPrediction[] = [];
       for (const sample of dataset.val) {
-        const length = Math.ceil(sample.length / 8) * 8;
+        const length = paddedLength(config, sample.length);
         const dim = sample.features.length / sample.length;
         const feats = new Float32Array(dim * length);
         for (let t = 0; t < sample.length; t++) for (let d = 0; d < dim; d++) feats[d * length + t] = sample.features[t * dim + d]!;
         const { outputs } = await model.runner.run({ feats: float32Tensor(feats, [1, dim, length]), mask: float32Tensor(new Float32Array(length).fill(1, 0, sample.length), [1, 1, length]) }, ['cls_logits', 'offsets']);
-        const kept = batchedNms(decodeLevels(splitLevels(outputs.cls_logits!.data, outputs.offsets!.data, config.levels, length, sample.length, config.numClasses), config.numClasses, folder.manifest.postprocess), folder.manifest.postprocess.nms);
+        const kept = batchedNms(decodeLevels(splitLevels(outputs.cls_logits!.data, outputs.offsets!.data, pyramidLevels(config), length, sample.length, config.numClasses), config.numClasses, folder.manifest.postprocess), folder.manifest.postprocess.nms);
         const seconds = stepsToSeconds(kept.segments, { ...FEATURE_TIMING, duration: sample.durationSec });
         kept.scores.forEach((score, i) => predictions.push({ video: sample.video, label: model.labels[kept.labels[i]!]!, start: seconds[2 * i]!, end: seconds[2 * i + 1]!, score }));
       }
@@ -68,11 +69,11 @@ describe('videomae train: actionformer stage', () => {
     }
   });
 
-  it('refuses a recipe mixing ActionFormer and backbone stages, and a window that is not a multiple of 2^(levels - 1)', async () => {
+  it('refuses a recipe mixing ActionFormer and backbone stages, and a maxSeqLen the official model would refuse', async () => {
     expect(() => parseRecipe({ name: 'mixed', stages: [stage(), { stage: 'finetune', out: 'x', data: { train: 'a.csv' }, optimizer: { lr: 1 }, epochs: 1, batch: 1 }] }, dir))
       .toThrow(/recipe field 'stages\[1\]\.stage' mixes ActionFormer and backbone stages/);
     const recipe = parseRecipe({ name: 'odd', stages: [stage({ maxSeqLen: 100 })] }, dir);
-    await expect(trainRecipe(recipe, { backend: 'wasm', progress: { line: () => undefined, step: () => undefined } as never })).rejects.toThrow(/maxSeqLen' must be a multiple of 8/);
+    await expect(trainRecipe(recipe, { backend: 'wasm', progress: { line: () => undefined, step: () => undefined } as never })).rejects.toThrow(/recipe field 'stages\[0\]\.maxSeqLen'.*must be divisible by level \d's stride x window/);
     expect(() => parseRecipe({ name: 'typo', stages: [stage({ data: { features: 'f', annotations: 'a', subset: 'x' } })] }, dir)).toThrow(/recipe field 'stages\[0\]\.data\.subset' is not a known field/);
   });
 });

@@ -20,7 +20,7 @@ import { WorkerRunner } from '../../src/runtime/worker-runner.js';
 import { pooledFeatures } from '../../src/train/ava-trainer.js';
 import { readSafetensors } from '../../src/weights/safetensors.js';
 import { parseRecipe } from '../../src/train/recipe.js';
-import { trainRecipe } from '../../src/train/trainer.js';
+import { trainRecipe } from '../../src/kinds/train.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { REPO_MODELS } from '../helpers/models.js';
 

@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readModelFolder } from '../../src/config/manifest.js';
 import { tokenGrid } from '../../src/config/architectures.js';
-import { exportModelFolder } from '../../src/onnx/export-model.js';
+import { exportModelFolder } from '../../src/kinds/index.js';
 import { initBackend } from '../../src/train/backend.js';
 import { ParameterStore } from '../../src/train/parameter-store.js';
 import { inputPatches, patchVectorLength } from '../../src/train/patchify.js';

@@ -19,9 +19,11 @@ import { evaluateManifest } from '../../src/tasks/classify/evaluate.js';
 import { readCheckpoint } from '../../src/train/checkpoint.js';
 import { ProgressBar } from '../../src/train/progress.js';
 import { parseRecipe } from '../../src/train/recipe.js';
-import { trainRecipe, type StageResult } from '../../src/train/trainer.js';
+import { trainRecipe } from '../../src/kinds/train.js';
+import type { StageResult } from '../../src/train/stage-result.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { expectMatchesSpec } from '../helpers/openapi.js';
+import { loadModels } from '../../src/kinds/load-models.js';
 
 const quiet = () => new ProgressBar(new PassThrough() as unknown as NodeJS.WritableStream);
 const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
@@ -85,7 +87,7 @@ describe('a short recipe with every stage', () => {
     rmSync(models, { recursive: true, force: true });
     cpSync(join(dir, 'finetune'), join(models, 'finetune'), { recursive: true });
     cpSync(join(dir, 'distill'), join(models, 'distill'), { recursive: true });
-    state.setRegistry(await ModelRegistry.load(models, { device: 'cpu' }, 'ci-short-finetune-1'));
+    state.setRegistry(await loadModels(models, { device: 'cpu' }, 'ci-short-finetune-1'));
     const server: Server = createApp(state).listen(0);
     try {
       const video = join(dir, 'data', 'videos', 'moving_right_0000.mp4');

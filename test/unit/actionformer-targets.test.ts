@@ -8,7 +8,7 @@ import { assignTargets } from '../../src/train/actionformer-targets.js';
 import { initBackend } from '../../src/train/backend.js';
 import { diouLoss1d, sigmoidFocalLoss } from '../../src/train/losses.js';
 
-const config = makeActionFormerConfig({ inputDim: 4, numClasses: 3, levels: 2, regressionRanges: [[0, 4], [4, 1000]] });
+const config = makeActionFormerConfig({ inputDim: 4, numClasses: 3, backboneArch: [2, 2, 1], mhaWinSize: 3, maxSeqLen: 8, regressionRanges: [[0, 4], [4, 1000]] });
 
 beforeAll(async () => { await initBackend('cpu'); });
 

@@ -1,39 +1,22 @@
 /**
- * The work of a job: the temporal or the spatiotemporal pipeline on the job's stored input, with
- * the models the service has loaded.
+ * The work of a job: its kind's pipeline (src/kinds/) on the job's stored input, with the models
+ * the service has loaded.
  */
 import { join } from 'node:path';
-import { detectSpatiotemporal, type SpatiotemporalOptions } from '../../tasks/spatiotemporal/detect.js';
-import { detectTemporal, type TemporalDetectOptions } from '../../tasks/temporal/detect.js';
-import { detectFeatures, type FeatureTimingRequest } from '../../tasks/temporal/detect-features.js';
+import { kindForTask } from '../../kinds/index.js';
 import type { ServiceState } from '../service-state.js';
 import { JobManager, type JobManagerOptions, type JobRunner } from './job-manager.js';
 import { openJobStore, type RepairReport } from './job-database.js';
 
 export function temporalJobRunner(state: ServiceState): JobRunner {
   return async (job, signal, onProgress) => {
-    const result = await runJob(state, job, signal, onProgress);
+    const kind = kindForTask(job.kind);
+    if (!kind.runJob) throw new Error(`model kind '${kind.name}' runs no jobs`);
+    const input = { file: job.inputPath!, displayName: String(job.request.fileName ?? 'video'), request: job.request };
+    const result = await kind.runJob(state, input, signal, onProgress);
     state.metrics.observeStages(job.kind, result.timings);
     return result;
   };
-}
-
-/** The pipeline of the job's kind on its stored input. */
-function runJob(state: ServiceState, job: Parameters<JobRunner>[0], signal: AbortSignal, onProgress: Parameters<JobRunner>[2]) {
-  const input = { file: job.inputPath!, displayName: String(job.request.fileName ?? 'video') };
-  const model = typeof job.request.model === 'string' ? job.request.model : undefined;
-  if (job.kind === 'spatiotemporal-detection') {
-    return detectSpatiotemporal(input, state.registry.resolveSpatiotemporal(model), (job.request.options ?? {}) as SpatiotemporalOptions, {
-      limits: state.config.limits, signal, onProgress,
-      ...((job.request.options as SpatiotemporalOptions | undefined)?.boxes?.length ? {} : { detector: state.personDetector() }),
-    });
-  }
-  if (job.request.input === 'features') {
-    return detectFeatures({ ...input, displayName: String(job.request.fileName ?? 'features.npy') }, state.registry.resolveTemporal(model).detector,
-      (job.request.timing ?? {}) as FeatureTimingRequest, (job.request.options ?? {}) as TemporalDetectOptions, { signal, onProgress });
-  }
-  return detectTemporal(input, state.registry.resolveTemporal(model), (job.request.options ?? {}) as TemporalDetectOptions,
-    { limits: state.config.limits, maxBatch: state.config.maxBatch, signal, onProgress });
 }
 
 /**
