@@ -41,6 +41,8 @@ FPS = (30.0, 25.0, 29.97)
 
 def extract(repo, into):
     """The official tree at HEAD, and its commit."""
+    if os.path.isdir(os.path.join(repo, '.git')):
+        repo = os.path.join(repo, '.git')
     archive = subprocess.run(['git', '--git-dir', repo, 'archive', 'HEAD'], check=True, capture_output=True).stdout
     subprocess.run(['tar', '-x', '-C', into], input=archive, check=True)
     commit = subprocess.run(['git', '--git-dir', repo, 'rev-parse', 'HEAD'], check=True, capture_output=True, text=True).stdout.strip()

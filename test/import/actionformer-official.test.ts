@@ -89,6 +89,18 @@ describe('import-checkpoint --kind actionformer (official checkpoint and config)
     }
   }, 120_000);
 
+  it('detect-features refuses missing timing and features of the wrong width, naming them', () => {
+    const video = golden.videos[0]!;
+    const noFps = videomae(['detect-features', join(fixtures, video.features), '--model', model, '--duration', '10', '--device', 'cpu']);
+    expect(noFps.status).toBe(2);
+    expect(noFps.stderr).toMatch(/missing_parameter: parameter 'fps' is required with precomputed features/);
+    const narrow = join(dir, 'narrow-cli.npy');
+    writeNpy(narrow, new Float32Array(10 * 16), [10, 16]);
+    const wrong = videomae(['detect-features', narrow, '--model', model, '--fps', '30', '--duration', '10', '--device', 'cpu']);
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toMatch(/feature_width_mismatch: .*has 16-d features \(shape \[10, 16\]\); model 'af-thumos-tiny' reads 32-d features/);
+  }, 60_000);
+
   it("the plain weights ('state_dict', --state-dict-key) are not the EMA ones the official eval uses", () => {
     const plain = join(dir, 'af-plain');
     const run = videomae(['import-checkpoint', checkpoint, '--kind', 'actionformer', '--config', config, '--state-dict-key', 'state_dict', '--out', plain, '--no-export']);
