@@ -21,6 +21,7 @@ import { addTemporalTestModel, prepareTestModels, type TestModels } from '../hel
 import { expectError, expectMatchesSpec } from '../helpers/openapi.js';
 import { VideoFactory } from '../helpers/videos.js';
 import { loadModels } from '../../src/kinds/load-models.js';
+import { writeNpy } from '../../src/weights/npy.js';
 
 const videos = new VideoFactory();
 const root = mkdtempSync(join(tmpdir(), 'videomae-temporal-api-'));
@@ -112,6 +113,20 @@ describe('POST /detect-temporal', () => {
     expect(got.body.result.segments.length).toBeGreaterThan(0);
     expect(got.body.finishedAt >= got.body.startedAt).toBe(true);
     expect(existsSync(join(stateDir, 'jobs', job.id, 'input.mp4'))).toBe(false); // the input is gone once done
+  });
+
+  it('takes precomputed features (a features .npy with fps and duration) for a model with a backbone too', async () => {
+    const inputDim = registry.resolveTemporal('temporal-tiny').detector.folder.manifest.actionformer.inputDim;
+    const file = join(root, 'features.npy');
+    writeNpy(file, Float32Array.from({ length: 40 * inputDim }, (_, i) => Math.sin(i)), [40, inputDim]);
+    const res = await api().post('/detect-temporal?wait=true&scoreThreshold=0').field('model', 'temporal-tiny').field('fps', '8').field('duration', '20').attach('features', file);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expectMatchesSpec(res, 'POST', '/detect-temporal');
+    expect(res.body.result).toMatchObject({ model: 'temporal-tiny', input: 'features', features: { clips: 40, dim: inputDim, fps: 8, duration: 20 } });
+    for (const s of res.body.result.segments as Array<{ start: number; end: number }>) expect(s.end).toBeLessThanOrEqual(20);
+    expectError(await api().post('/detect-temporal').field('model', 'temporal-tiny').field('fps', '8').attach('features', file), 'POST', '/detect-temporal', 400, 'missing_parameter');
+    expectError(await api().post('/detect-temporal').field('model', 'temporal-tiny').field('fps', '8').field('duration', '20').attach('features', file).attach('video', file),
+      'POST', '/detect-temporal', 400, 'invalid_upload');
   });
 
   it('refuses bad requests before any job exists', async () => {
