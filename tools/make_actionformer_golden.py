@@ -14,7 +14,7 @@ Golden fixture for ActionFormer import parity, made by the official code
      optimizer state is real and state_dict differs from state_dict_ema, and saves the checkpoint
      in save_checkpoint's layout {'epoch', 'state_dict', 'scheduler', 'optimizer', 'state_dict_ema'};
   5. runs the EMA model in eval mode (as eval.py) on random features of 731, 1500 and 2304 steps
-     and writes the official segments (seconds), scores and labels to golden.json, plus the raw
+     (padded to max_seq_len) and on formula features of 2900 steps (padded past it) and writes the official segments (seconds), scores and labels to golden.json, plus the raw
      per-level outputs at the valid positions (raw_<id>.npz, the 731-step video by default) for
      debugging.
 
@@ -37,6 +37,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 LENGTHS = (731, 1500, 2304)
 FPS = (30.0, 25.0, 29.97)
+# Longer than max_seq_len (padded to a multiple of max_div_factor, not to max_seq_len). Its
+# features are a formula, not random, so the fixture need not carry them: the test rebuilds them.
+LONG_LENGTH, LONG_FPS = 2900, 30.0
+FORMULA = 'sin(0.013 * (t + 1) * (c + 1) + 0.7 * c)'
+
+
+def formula_features(length, channels):
+    """[C, T] float32 of FORMULA (computed in float64, then rounded, as the test does)."""
+    t = np.arange(length, dtype=np.float64)[None, :]
+    c = np.arange(channels, dtype=np.float64)[:, None]
+    return np.sin(0.013 * (t + 1) * (c + 1) + 0.7 * c).astype(np.float32)
 
 
 def extract(repo, into):
@@ -171,12 +182,14 @@ def main():
     net.eval()
     stride, nframes = cfg['dataset']['feat_stride'], cfg['dataset']['num_frames']
     videos = []
-    for i, (length, fps) in enumerate(zip(LENGTHS, FPS)):
+    for i, (length, fps) in enumerate(list(zip(LENGTHS, FPS)) + [(LONG_LENGTH, LONG_FPS)]):
         video_id = f'video_{length}'
-        feats = torch.randn(C, length, generator=generator)
+        long = length == LONG_LENGTH
+        feats = torch.from_numpy(formula_features(length, C)) if long else torch.randn(C, length, generator=generator)
         # the last segment ends a little before the last feature's clip does
         duration = round((length * stride + nframes) / fps - 0.3, 3)
-        np.save(os.path.join(args.out, f'{video_id}.npy'), feats.numpy().T.astype(np.float32).copy())  # [T, C], THUMOS layout
+        if not long:
+            np.save(os.path.join(args.out, f'{video_id}.npy'), feats.numpy().T.astype(np.float32).copy())  # [T, C], THUMOS layout
         video = {'video_id': video_id, 'feats': feats, 'fps': fps, 'duration': duration, 'feat_stride': stride, 'feat_num_frames': nframes}
         with torch.no_grad():
             result = model_ema.module([video])[0]
@@ -195,7 +208,8 @@ def main():
                 os.makedirs(raw_dir, exist_ok=True)
                 np.savez(os.path.join(raw_dir, f'raw_{video_id}.npz'), padded_length=x.shape[-1], **raw)
         videos.append({
-            'video_id': video_id, 'features': f'{video_id}.npy', 'steps': length, 'fps': fps, 'duration': duration,
+            'video_id': video_id, **({'formula': FORMULA} if long else {'features': f'{video_id}.npy'}), 'steps': length,
+            'padded_length': int(net.preprocessing([video])[0].shape[-1]), 'fps': fps, 'duration': duration,
             'feat_stride': stride, 'feat_num_frames': nframes,
             'segments': [[float(a), float(b)] for a, b in result['segments'].tolist()],
             'scores': [float(s) for s in result['scores'].tolist()],

@@ -24,7 +24,9 @@ const cli = [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 's
 const videomae = (args: string[]) => spawnSync(process.execPath, [...cli, ...args], { encoding: 'utf8', timeout: 180_000 });
 
 interface GoldenVideo {
-  video_id: string; features: string; steps: number; fps: number; duration: number;
+  video_id: string; steps: number; padded_length: number; fps: number; duration: number;
+  /** The .npy beside the fixture, or (the long video) the formula its features follow. */
+  features?: string; formula?: string;
   segments: Array<[number, number]>; scores: number[]; labels: number[];
 }
 const golden = JSON.parse(readFileSync(join(fixtures, 'golden.json'), 'utf8')) as { videos: GoldenVideo[]; container: string };
@@ -52,8 +54,22 @@ function compare(ours: Segment[], video: GoldenVideo): { worstTime: number; wors
   return { worstTime, worstScore };
 }
 
+/** Where a golden video's features are: the fixture's .npy, or one written from its formula (as the golden script computes it). */
+function featuresFile(video: GoldenVideo): string {
+  if (video.features) return join(fixtures, video.features);
+  expect(video.formula).toBe('sin(0.013 * (t + 1) * (c + 1) + 0.7 * c)');
+  const file = join(dir, `${video.video_id}.npy`);
+  if (!existsSync(file)) {
+    const channels = 32;
+    const data = new Float32Array(video.steps * channels);
+    for (let t = 0; t < video.steps; t++) for (let c = 0; c < channels; c++) data[t * channels + c] = Math.sin(0.013 * (t + 1) * (c + 1) + 0.7 * c);
+    writeNpy(file, data, [video.steps, channels]);
+  }
+  return file;
+}
+
 function detectFeatures(folder: string, video: GoldenVideo, extra: string[] = []): Segment[] {
-  const run = videomae(['detect-features', join(fixtures, video.features), '--model', folder, '--fps', String(video.fps), '--duration', String(video.duration), '--device', 'cpu', '--threads', '1', ...extra]);
+  const run = videomae(['detect-features', featuresFile(video), '--model', folder, '--fps', String(video.fps), '--duration', String(video.duration), '--device', 'cpu', '--threads', '1', ...extra]);
   expect(run.status, run.stderr).toBe(0);
   const result = JSON.parse(run.stdout) as { input: string; segments: Segment[]; features: { clips: number; fps: number; duration: number } };
   expect(result.input).toBe('features');
@@ -82,7 +98,8 @@ describe('import-checkpoint --kind actionformer (official checkpoint and config)
     expect(existsSync(join(model, 'model.onnx'))).toBe(true);
   });
 
-  it('detect-features matches the official segments on 731, 1500 and 2304 steps', () => {
+  it('detect-features matches the official segments on 731, 1500, 2304 and 2900 steps (padded past max_seq_len)', () => {
+    expect(golden.videos.map((v) => [v.steps, v.padded_length])).toEqual([[731, 2304], [1500, 2304], [2304, 2304], [2900, 3456]]);
     for (const video of golden.videos) {
       const { worstTime, worstScore } = compare(detectFeatures(model, video), video);
       console.log(`${video.video_id}: ${video.segments.length} segments, worst |dt| ${worstTime.toExponential(2)} s, worst |dscore| ${worstScore.toExponential(2)}`);
@@ -91,7 +108,7 @@ describe('import-checkpoint --kind actionformer (official checkpoint and config)
 
   it('detect-features refuses missing timing and features of the wrong width, naming them', () => {
     const video = golden.videos[0]!;
-    const noFps = videomae(['detect-features', join(fixtures, video.features), '--model', model, '--duration', '10', '--device', 'cpu']);
+    const noFps = videomae(['detect-features', featuresFile(video), '--model', model, '--duration', '10', '--device', 'cpu']);
     expect(noFps.status).toBe(2);
     expect(noFps.stderr).toMatch(/missing_parameter: parameter 'fps' is required with precomputed features/);
     const narrow = join(dir, 'narrow-cli.npy');
@@ -173,7 +190,7 @@ describe('POST /detect-temporal with precomputed features (videomae serve)', () 
     expect(models.find((m) => m.name === 'af-thumos-tiny')?.features).toEqual({ numFrames: 16, featureStride: 4 });
 
     const video = golden.videos[0]!;
-    const res = await post({ fps: String(video.fps), duration: String(video.duration) }, { field: 'features', path: join(fixtures, video.features), name: video.features });
+    const res = await post({ fps: String(video.fps), duration: String(video.duration) }, { field: 'features', path: featuresFile(video), name: `${video.video_id}.npy` });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body.status).toBe('succeeded');
     expect(res.body.result.input).toBe('features');
@@ -182,7 +199,7 @@ describe('POST /detect-temporal with precomputed features (videomae serve)', () 
 
   it('refuses bad features with a stable code before any job exists', async () => {
     const video = golden.videos[0]!;
-    const good = { field: 'features', path: join(fixtures, video.features), name: video.features };
+    const good = { field: 'features', path: featuresFile(video), name: `${video.video_id}.npy` };
     const narrow = join(dir, 'narrow.npy');
     writeNpy(narrow, new Float32Array(10 * 16), [10, 16]);
     const cube = join(dir, 'cube.npy');
@@ -201,7 +218,7 @@ describe('POST /detect-temporal with precomputed features (videomae serve)', () 
       [{ duration: '10' }, good, 400, 'missing_parameter', 'fps'],
       [{ fps: '30' }, good, 400, 'missing_parameter', 'duration'],
       // a video to a features-only model
-      [{}, { field: 'video', path: join(fixtures, video.features), name: 'clip.mp4' }, 400, 'features_only_model', 'model'],
+      [{}, { field: 'video', path: featuresFile(video), name: 'clip.mp4' }, 400, 'features_only_model', 'model'],
     ];
     for (const [fields, file, status, code, parameter] of cases) {
       const res = await post(fields, file);
