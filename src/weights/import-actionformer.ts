@@ -14,7 +14,7 @@ import { basename, resolve } from 'node:path';
 import { bundledLabelPath, readLabels } from '../config/labels.js';
 import type { TemporalManifest } from '../config/manifest.js';
 import { sha256File } from '../config/manifest.js';
-import { readOfficialActionFormerConfig, type OfficialActionFormerSettings } from '../config/official-actionformer.js';
+import { readOfficialActionFormerConfig, type OfficialActionFormerSettings } from '../weights/actionformer-official-config.js';
 import { InvalidParameterError, ServiceError } from '../errors.js';
 import { actionFormerParameters } from './actionformer-parameters.js';
 import { CheckpointLayoutError, locateStateDict } from './checkpoint-mapping.js';

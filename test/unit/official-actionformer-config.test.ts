@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { mergeOfficialDefaults, OfficialConfigError, readOfficialActionFormerConfig } from '../../src/config/official-actionformer.js';
+import { mergeOfficialDefaults, OfficialConfigError, readOfficialActionFormerConfig } from '../../src/weights/actionformer-official-config.js';
 
 const FIXTURE = join(__dirname, '..', 'fixtures', 'actionformer', 'thumos_tiny.yaml');
 const dir = mkdtempSync(join(tmpdir(), 'af-config-'));

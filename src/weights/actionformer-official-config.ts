@@ -11,7 +11,7 @@ import { parse } from 'yaml';
 import { ServiceError } from '../errors.js';
 import type { DecodeOptions } from '../postprocess/temporal-decode.js';
 import type { SoftNmsOptions } from '../postprocess/soft-nms-1d.js';
-import { makeActionFormerConfig, type ActionFormerConfig } from './actionformer.js';
+import { makeActionFormerConfig, type ActionFormerConfig } from '../config/actionformer.js';
 
 /** libs/core/config.py DEFAULTS, the parts that shape the model, its inputs and its outputs. */
 export const OFFICIAL_DEFAULTS = {
