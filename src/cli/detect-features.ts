@@ -24,32 +24,48 @@ interface DetectFeaturesFlags {
 }
 
 export function addDetectFeaturesCommand(program: Command): void {
-  program.command('detect-features')
-    .description('detect actions in time on precomputed features (a [T, C] float32 .npy) with a temporal model folder; prints the /detect-temporal result JSON')
+  program
+    .command('detect-features')
+    .description(
+      'detect actions in time on precomputed features (a [T, C] float32 .npy) with a temporal model folder; prints the /detect-temporal result JSON',
+    )
     .argument('<features>', 'the .npy of features, [T, C] (row t: the clip starting at frame t x feat-stride)')
     .requiredOption('--model <dir>', 'temporal model folder (e.g. one made by import-checkpoint --kind actionformer)')
-    .option('--fps <f>', 'frames per second of the video the features come from (default: the model\'s default fps, if any)', positiveNumber)
+    .option('--fps <f>', "frames per second of the video the features come from (default: the model's default fps, if any)", positiveNumber)
     .option('--duration <seconds>', 'duration of that video in seconds (segments are clamped to it)', positiveNumber)
-    .option('--feat-stride <n>', 'frames between consecutive features (default: the model\'s)', positiveInt)
-    .option('--num-frames <n>', 'frames per feature clip (default: the model\'s)', positiveInt)
+    .option('--feat-stride <n>', "frames between consecutive features (default: the model's)", positiveInt)
+    .option('--num-frames <n>', "frames per feature clip (default: the model's)", positiveInt)
     .option('--score-threshold <s>', 'leave out segments scoring below this', Number.parseFloat)
     .option('--max-segments <n>', 'at most this many segments', positiveInt)
     .option('--threads <n>', 'ONNX Runtime threads per run', positiveInt)
     .addOption(deviceOption())
     .action(async (features: string, flags: DetectFeaturesFlags) => {
-      if (!existsSync(features)) throw new ServiceError(400, 'file_not_found', `features '${features}' do not exist`, { parameter: 'features' });
-      const [{ loadTemporalModel }, { detectFeatures }] = await Promise.all([import('../runtime/model-registry.js'), import('../tasks/temporal/detect-features.js')]);
-      const detector = await loadTemporalModel(resolve(flags.model), { device: flags.device, ...(flags.threads ? { threads: flags.threads } : {}) });
+      if (!existsSync(features))
+        throw new ServiceError(400, 'file_not_found', `features '${features}' do not exist`, { parameter: 'features' });
+      const [{ loadTemporalModel }, { detectFeatures }] = await Promise.all([
+        import('../runtime/model-registry.js'),
+        import('../tasks/temporal/detect-features.js'),
+      ]);
+      const detector = await loadTemporalModel(resolve(flags.model), {
+        device: flags.device,
+        ...(flags.threads ? { threads: flags.threads } : {}),
+      });
       try {
-        const result = await detectFeatures({ file: resolve(features), displayName: features }, detector, {
-          ...(flags.fps !== undefined ? { fps: flags.fps } : {}),
-          ...(flags.duration !== undefined ? { duration: flags.duration } : {}),
-          ...(flags.featStride !== undefined ? { featStride: flags.featStride } : {}),
-          ...(flags.numFrames !== undefined ? { numFrames: flags.numFrames } : {}),
-        }, {
-          ...(flags.scoreThreshold !== undefined ? { scoreThreshold: flags.scoreThreshold } : {}),
-          ...(flags.maxSegments !== undefined ? { maxSegments: flags.maxSegments } : {}),
-        }, { parameter: 'features' });
+        const result = await detectFeatures(
+          { file: resolve(features), displayName: features },
+          detector,
+          {
+            ...(flags.fps !== undefined ? { fps: flags.fps } : {}),
+            ...(flags.duration !== undefined ? { duration: flags.duration } : {}),
+            ...(flags.featStride !== undefined ? { featStride: flags.featStride } : {}),
+            ...(flags.numFrames !== undefined ? { numFrames: flags.numFrames } : {}),
+          },
+          {
+            ...(flags.scoreThreshold !== undefined ? { scoreThreshold: flags.scoreThreshold } : {}),
+            ...(flags.maxSegments !== undefined ? { maxSegments: flags.maxSegments } : {}),
+          },
+          { parameter: 'features' },
+        );
         console.log(JSON.stringify(result, null, 2));
       } finally {
         await detector.runner.close();

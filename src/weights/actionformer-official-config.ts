@@ -19,22 +19,70 @@ export const OFFICIAL_DEFAULTS = {
   dataset_name: 'epic',
   model_name: 'LocPointTransformer',
   dataset: {
-    feat_stride: 16, num_frames: 32, default_fps: null, input_dim: 2304, num_classes: 97, downsample_rate: 1, max_seq_len: 2304,
-    trunc_thresh: 0.5, crop_ratio: null, force_upsampling: false,
+    feat_stride: 16,
+    num_frames: 32,
+    default_fps: null,
+    input_dim: 2304,
+    num_classes: 97,
+    downsample_rate: 1,
+    max_seq_len: 2304,
+    trunc_thresh: 0.5,
+    crop_ratio: null,
+    force_upsampling: false,
   },
   model: {
-    backbone_type: 'convTransformer', fpn_type: 'identity', backbone_arch: [2, 2, 5], scale_factor: 2,
-    regression_range: [[0, 4], [4, 8], [8, 16], [16, 32], [32, 64], [64, 10000]], n_head: 4, n_mha_win_size: -1,
-    embd_kernel_size: 3, embd_dim: 512, embd_with_ln: true, fpn_dim: 512, fpn_with_ln: true, fpn_start_level: 0, head_dim: 512,
-    head_kernel_size: 3, head_num_layers: 3, head_with_ln: true, max_buffer_len_factor: 6.0, use_abs_pe: false, use_rel_pe: false,
+    backbone_type: 'convTransformer',
+    fpn_type: 'identity',
+    backbone_arch: [2, 2, 5],
+    scale_factor: 2,
+    regression_range: [
+      [0, 4],
+      [4, 8],
+      [8, 16],
+      [16, 32],
+      [32, 64],
+      [64, 10000],
+    ],
+    n_head: 4,
+    n_mha_win_size: -1,
+    embd_kernel_size: 3,
+    embd_dim: 512,
+    embd_with_ln: true,
+    fpn_dim: 512,
+    fpn_with_ln: true,
+    fpn_start_level: 0,
+    head_dim: 512,
+    head_kernel_size: 3,
+    head_num_layers: 3,
+    head_with_ln: true,
+    max_buffer_len_factor: 6.0,
+    use_abs_pe: false,
+    use_rel_pe: false,
   },
   train_cfg: {
-    center_sample: 'radius', center_sample_radius: 1.5, loss_weight: 1.0, cls_prior_prob: 0.01, init_loss_norm: 2000, clip_grad_l2norm: -1,
-    head_empty_cls: [], dropout: 0.0, droppath: 0.1, label_smoothing: 0.0,
+    center_sample: 'radius',
+    center_sample_radius: 1.5,
+    loss_weight: 1.0,
+    cls_prior_prob: 0.01,
+    init_loss_norm: 2000,
+    clip_grad_l2norm: -1,
+    head_empty_cls: [],
+    dropout: 0.0,
+    droppath: 0.1,
+    label_smoothing: 0.0,
   },
   test_cfg: {
-    pre_nms_thresh: 0.001, pre_nms_topk: 5000, iou_threshold: 0.1, min_score: 0.01, max_seg_num: 1000, nms_method: 'soft', nms_sigma: 0.5,
-    duration_thresh: 0.05, multiclass_nms: true, ext_score_file: null, voting_thresh: 0.75,
+    pre_nms_thresh: 0.001,
+    pre_nms_topk: 5000,
+    iou_threshold: 0.1,
+    min_score: 0.01,
+    max_seg_num: 1000,
+    nms_method: 'soft',
+    nms_sigma: 0.5,
+    duration_thresh: 0.05,
+    multiclass_nms: true,
+    ext_score_file: null,
+    voting_thresh: 0.75,
   },
 } as const;
 
@@ -113,17 +161,28 @@ export function officialSettingsFrom(cfg: Dict, file: string): OfficialActionFor
   const train = section('train_cfg');
   const test = section('test_cfg');
   const get = (s: Dict, name: string, key: string) => ({ key: `${name}.${key}`, value: s[key] });
-  const num = ({ key, value }: { key: string; value: unknown }, check: (n: number) => boolean = Number.isFinite, what = 'a number'): number => {
-    if (typeof value !== 'number' || !check(value)) throw new OfficialConfigError(file, key, `must be ${what} (got ${JSON.stringify(value)})`);
+  const num = (
+    { key, value }: { key: string; value: unknown },
+    check: (n: number) => boolean = Number.isFinite,
+    what = 'a number',
+  ): number => {
+    if (typeof value !== 'number' || !check(value))
+      throw new OfficialConfigError(file, key, `must be ${what} (got ${JSON.stringify(value)})`);
     return value;
   };
-  const int = (entry: { key: string; value: unknown }, min = 1): number => num(entry, (n) => Number.isInteger(n) && n >= min, `an integer >= ${min}`);
+  const int = (entry: { key: string; value: unknown }, min = 1): number =>
+    num(entry, (n) => Number.isInteger(n) && n >= min, `an integer >= ${min}`);
   const bool = ({ key, value }: { key: string; value: unknown }): boolean => {
     if (typeof value !== 'boolean') throw new OfficialConfigError(file, key, `must be true or false (got ${JSON.stringify(value)})`);
     return value;
   };
   const unsupported = (key: string, value: unknown, reason: string): never => {
-    throw new OfficialConfigError(file, key, `is ${JSON.stringify(value)}, which this service does not support: ${reason}`, 'unsupported_config');
+    throw new OfficialConfigError(
+      file,
+      key,
+      `is ${JSON.stringify(value)}, which this service does not support: ${reason}`,
+      'unsupported_config',
+    );
   };
   const D = (k: string) => get(dataset, 'dataset', k);
   const M = (k: string) => get(model, 'model', k);
@@ -131,25 +190,46 @@ export function officialSettingsFrom(cfg: Dict, file: string): OfficialActionFor
   const TE = (k: string) => get(test, 'test_cfg', k);
 
   // What the official code can do and we do not: refused by name, before anything is built.
-  if (cfg.model_name !== 'LocPointTransformer') unsupported('model_name', cfg.model_name, "only 'LocPointTransformer' (PtTransformer) is imported");
-  if (model.backbone_type !== 'convTransformer') unsupported('model.backbone_type', model.backbone_type, "only 'convTransformer' is built (not the conv-only backbone)");
+  if (cfg.model_name !== 'LocPointTransformer')
+    unsupported('model_name', cfg.model_name, "only 'LocPointTransformer' (PtTransformer) is imported");
+  if (model.backbone_type !== 'convTransformer')
+    unsupported('model.backbone_type', model.backbone_type, "only 'convTransformer' is built (not the conv-only backbone)");
   if (model.fpn_type !== 'identity') unsupported('model.fpn_type', model.fpn_type, "only the 'identity' neck is built (not 'fpn')");
   if (model.use_rel_pe !== false) unsupported('model.use_rel_pe', model.use_rel_pe, 'relative position encoding is not built');
-  if (model.use_abs_pe !== false) unsupported('model.use_abs_pe', model.use_abs_pe, 'the absolute position embedding is not built (and at inference the official code re-interpolates it)');
-  if (Array.isArray(model.embd_dim) || Array.isArray(dataset.input_dim)) unsupported('model.embd_dim', model.embd_dim, 'multi-stream features (lists of input_dim / embd_dim) are not built');
-  if (test.ext_score_file !== null && test.ext_score_file !== undefined) unsupported('test_cfg.ext_score_file', test.ext_score_file, 'external classification scores (score fusion) are not applied');
-  if (dataset.downsample_rate !== 1) unsupported('dataset.downsample_rate', dataset.downsample_rate, 'features are read at their own stride (downsample_rate 1)');
-  if (dataset.force_upsampling === true) unsupported('dataset.force_upsampling', dataset.force_upsampling, 'features are not resized to a fixed length');
+  if (model.use_abs_pe !== false)
+    unsupported(
+      'model.use_abs_pe',
+      model.use_abs_pe,
+      'the absolute position embedding is not built (and at inference the official code re-interpolates it)',
+    );
+  if (Array.isArray(model.embd_dim) || Array.isArray(dataset.input_dim))
+    unsupported('model.embd_dim', model.embd_dim, 'multi-stream features (lists of input_dim / embd_dim) are not built');
+  if (test.ext_score_file !== null && test.ext_score_file !== undefined)
+    unsupported('test_cfg.ext_score_file', test.ext_score_file, 'external classification scores (score fusion) are not applied');
+  if (dataset.downsample_rate !== 1)
+    unsupported('dataset.downsample_rate', dataset.downsample_rate, 'features are read at their own stride (downsample_rate 1)');
+  if (dataset.force_upsampling === true)
+    unsupported('dataset.force_upsampling', dataset.force_upsampling, 'features are not resized to a fixed length');
   const nmsMethod = test.nms_method;
-  if (nmsMethod !== 'soft' && nmsMethod !== 'hard') unsupported('test_cfg.nms_method', nmsMethod, "only 'soft' (Gaussian Soft-NMS) and 'hard' are run");
+  if (nmsMethod !== 'soft' && nmsMethod !== 'hard')
+    unsupported('test_cfg.nms_method', nmsMethod, "only 'soft' (Gaussian Soft-NMS) and 'hard' are run");
 
   const arch = model.backbone_arch;
   if (!Array.isArray(arch) || arch.length !== 3 || !arch.every((n) => Number.isInteger(n) && n >= 0)) {
-    throw new OfficialConfigError(file, 'model.backbone_arch', `must be three non-negative integers [embedding convs, stem blocks, branch blocks] (got ${JSON.stringify(arch)})`);
+    throw new OfficialConfigError(
+      file,
+      'model.backbone_arch',
+      `must be three non-negative integers [embedding convs, stem blocks, branch blocks] (got ${JSON.stringify(arch)})`,
+    );
   }
   const win = model.n_mha_win_size;
   const windows = Array.isArray(win) ? win : [win];
-  if (!windows.every((w) => Number.isInteger(w))) throw new OfficialConfigError(file, 'model.n_mha_win_size', `must be an integer or one integer per pyramid level (got ${JSON.stringify(win)})`);
+  if (!windows.every((w) => Number.isInteger(w)))
+    throw new OfficialConfigError(
+      file,
+      'model.n_mha_win_size',
+      `must be an integer or one integer per pyramid level (got ${JSON.stringify(win)})`,
+    );
   const ranges = model.regression_range;
   if (!Array.isArray(ranges) || !ranges.every((r) => Array.isArray(r) && r.length === 2 && r.every((x) => typeof x === 'number'))) {
     throw new OfficialConfigError(file, 'model.regression_range', `must be a list of [min, max] pairs (got ${JSON.stringify(ranges)})`);
@@ -158,15 +238,28 @@ export function officialSettingsFrom(cfg: Dict, file: string): OfficialActionFor
   let config: ActionFormerConfig;
   try {
     config = makeActionFormerConfig({
-      inputDim: int(D('input_dim')), numClasses: int(D('num_classes')), maxSeqLen: int(D('max_seq_len')),
-      backboneType: 'convTransformer', fpnType: 'identity',
+      inputDim: int(D('input_dim')),
+      numClasses: int(D('num_classes')),
+      maxSeqLen: int(D('max_seq_len')),
+      backboneType: 'convTransformer',
+      fpnType: 'identity',
       backboneArch: [arch[0], arch[1], arch[2]] as [number, number, number],
-      scaleFactor: int(M('scale_factor')), numHeads: int(M('n_head')),
+      scaleFactor: int(M('scale_factor')),
+      numHeads: int(M('n_head')),
       mhaWinSize: Array.isArray(win) ? (win as number[]) : (win as number),
-      embdKernelSize: int(M('embd_kernel_size')), embdDim: int(M('embd_dim')), embdWithLn: bool(M('embd_with_ln')),
-      fpnDim: int(M('fpn_dim')), fpnWithLn: bool(M('fpn_with_ln')), fpnStartLevel: int(M('fpn_start_level'), 0),
-      headDim: int(M('head_dim')), headKernelSize: int(M('head_kernel_size')), headNumLayers: int(M('head_num_layers')), headWithLn: bool(M('head_with_ln')),
-      maxBufferLenFactor: num(M('max_buffer_len_factor'), (n) => n > 0, 'a positive number'), useAbsPe: false, useRelPe: false,
+      embdKernelSize: int(M('embd_kernel_size')),
+      embdDim: int(M('embd_dim')),
+      embdWithLn: bool(M('embd_with_ln')),
+      fpnDim: int(M('fpn_dim')),
+      fpnWithLn: bool(M('fpn_with_ln')),
+      fpnStartLevel: int(M('fpn_start_level'), 0),
+      headDim: int(M('head_dim')),
+      headKernelSize: int(M('head_kernel_size')),
+      headNumLayers: int(M('head_num_layers')),
+      headWithLn: bool(M('head_with_ln')),
+      maxBufferLenFactor: num(M('max_buffer_len_factor'), (n) => n > 0, 'a positive number'),
+      useAbsPe: false,
+      useRelPe: false,
       regressionRanges: (ranges as number[][]).map(([a, b]) => [a!, b!] as const),
       clsPriorProb: num(TR('cls_prior_prob'), (n) => n >= 0 && n < 1, 'in [0, 1)'),
       centerSampleRadius: num(TR('center_sample_radius'), (n) => n >= 0, 'a number >= 0'),
@@ -178,14 +271,20 @@ export function officialSettingsFrom(cfg: Dict, file: string): OfficialActionFor
     if (error instanceof OfficialConfigError) throw error;
     // makeActionFormerConfig names our field; say which official key it came from.
     const field = (error as ServiceError).details?.parameter;
-    throw new OfficialConfigError(file, field ? OFFICIAL_KEY_OF[field] ?? field : undefined, `cannot be built: ${(error as Error).message}`, 'unsupported_config');
+    throw new OfficialConfigError(
+      file,
+      field ? (OFFICIAL_KEY_OF[field] ?? field) : undefined,
+      `cannot be built: ${(error as Error).message}`,
+      'unsupported_config',
+    );
   }
   const defaultFps = dataset.default_fps;
   if (defaultFps !== null && defaultFps !== undefined && !(typeof defaultFps === 'number' && defaultFps > 0)) {
     throw new OfficialConfigError(file, 'dataset.default_fps', `must be a positive number or null (got ${JSON.stringify(defaultFps)})`);
   }
   const datasetName = cfg.dataset_name;
-  if (typeof datasetName !== 'string') throw new OfficialConfigError(file, 'dataset_name', `must be a string (got ${JSON.stringify(datasetName)})`);
+  if (typeof datasetName !== 'string')
+    throw new OfficialConfigError(file, 'dataset_name', `must be a string (got ${JSON.stringify(datasetName)})`);
   const unit = (n: number) => n >= 0 && n <= 1;
   return {
     datasetName,
@@ -205,16 +304,34 @@ export function officialSettingsFrom(cfg: Dict, file: string): OfficialActionFor
         votingThreshold: num(TE('voting_thresh'), unit, 'in [0, 1]'),
       },
     },
-    features: { featureStride: int(D('feat_stride')), numFrames: int(D('num_frames')), defaultFps: (defaultFps as number | null | undefined) ?? null },
+    features: {
+      featureStride: int(D('feat_stride')),
+      numFrames: int(D('num_frames')),
+      defaultFps: (defaultFps as number | null | undefined) ?? null,
+    },
   };
 }
 
 /** Our ActionFormerConfig field -> the official key it is read from (for error messages). */
 const OFFICIAL_KEY_OF: Readonly<Record<string, string>> = {
-  inputDim: 'dataset.input_dim', numClasses: 'dataset.num_classes', maxSeqLen: 'dataset.max_seq_len', backboneArch: 'model.backbone_arch',
-  scaleFactor: 'model.scale_factor', numHeads: 'model.n_head', mhaWinSize: 'model.n_mha_win_size', embdKernelSize: 'model.embd_kernel_size',
-  embdDim: 'model.embd_dim', fpnDim: 'model.fpn_dim', fpnStartLevel: 'model.fpn_start_level', headDim: 'model.head_dim',
-  headKernelSize: 'model.head_kernel_size', headNumLayers: 'model.head_num_layers', regressionRanges: 'model.regression_range',
-  clsPriorProb: 'train_cfg.cls_prior_prob', centerSampleRadius: 'train_cfg.center_sample_radius', dropPath: 'train_cfg.droppath',
-  dropout: 'train_cfg.dropout', maxBufferLenFactor: 'model.max_buffer_len_factor',
+  inputDim: 'dataset.input_dim',
+  numClasses: 'dataset.num_classes',
+  maxSeqLen: 'dataset.max_seq_len',
+  backboneArch: 'model.backbone_arch',
+  scaleFactor: 'model.scale_factor',
+  numHeads: 'model.n_head',
+  mhaWinSize: 'model.n_mha_win_size',
+  embdKernelSize: 'model.embd_kernel_size',
+  embdDim: 'model.embd_dim',
+  fpnDim: 'model.fpn_dim',
+  fpnStartLevel: 'model.fpn_start_level',
+  headDim: 'model.head_dim',
+  headKernelSize: 'model.head_kernel_size',
+  headNumLayers: 'model.head_num_layers',
+  regressionRanges: 'model.regression_range',
+  clsPriorProb: 'train_cfg.cls_prior_prob',
+  centerSampleRadius: 'train_cfg.center_sample_radius',
+  dropPath: 'train_cfg.droppath',
+  dropout: 'train_cfg.dropout',
+  maxBufferLenFactor: 'model.max_buffer_len_factor',
 };

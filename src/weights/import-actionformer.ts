@@ -55,7 +55,8 @@ export interface ActionFormerImportResult {
 export async function importActionFormerCheckpoint(options: ActionFormerImportOptions): Promise<ActionFormerImportResult> {
   const started = performance.now();
   const file = resolve(options.checkpoint);
-  if (!existsSync(file)) throw new ServiceError(400, 'file_not_found', `checkpoint '${options.checkpoint}' does not exist`, { parameter: 'checkpoint' });
+  if (!existsSync(file))
+    throw new ServiceError(400, 'file_not_found', `checkpoint '${options.checkpoint}' does not exist`, { parameter: 'checkpoint' });
   assertOutAvailable(options.out, options.force === true); // before any tensor is read
   const settings = readOfficialActionFormerConfig(resolve(options.config));
   const { config } = settings;
@@ -69,17 +70,24 @@ export async function importActionFormerCheckpoint(options: ActionFormerImportOp
   let count = 0;
   try {
     const root = checkpoint.root;
-    const holds = (key: string) => root instanceof Map && root.get(key) instanceof Map && [...(root.get(key) as Map<unknown, unknown>).values()].some((v) => v instanceof TorchTensor);
+    const holds = (key: string) =>
+      root instanceof Map &&
+      root.get(key) instanceof Map &&
+      [...(root.get(key) as Map<unknown, unknown>).values()].some((v) => v instanceof TorchTensor);
     const key = options.stateDictKey ?? (holds('state_dict_ema') ? 'state_dict_ema' : holds('state_dict') ? 'state_dict' : undefined);
     const located = locateStateDict(root, (v): v is TorchTensor => v instanceof TorchTensor, file, key);
     container = located.container;
     const entries = stripDataParallel(located.entries, file);
     const report = compareSpecs(actionFormerParameters(config), entries);
     if (report.missing.length || report.unexpected.length || report.mismatched.length) {
-      throw new StateDictMismatchError(report, `checkpoint '${file}'${container ? ` ('${container}')` : ''} with config '${options.config}'`);
+      throw new StateDictMismatchError(
+        report,
+        `checkpoint '${file}'${container ? ` ('${container}')` : ''} with config '${options.config}'`,
+      );
     }
     for (const [name, tensor] of entries) {
-      if (!FLOAT_DTYPES.has(tensor.dtype)) throw new CheckpointLayoutError(file, `stores '${name}' as ${tensor.dtype}; ActionFormer weights are floating point`);
+      if (!FLOAT_DTYPES.has(tensor.dtype))
+        throw new CheckpointLayoutError(file, `stores '${name}' as ${tensor.dtype}; ActionFormer weights are floating point`);
       dtypes.add(tensor.dtype);
       parameters += tensor.numel;
       count += 1;
@@ -111,9 +119,13 @@ export async function importActionFormerCheckpoint(options: ActionFormerImportOp
         trained: true,
         metrics: {},
         checkpoint: {
-          file: basename(file), sha256, arch: 'actionformer', format: 'pth',
+          file: basename(file),
+          sha256,
+          arch: 'actionformer',
+          format: 'pth',
           ...(container ? { container } : {}),
-          dtypes: [...dtypes].sort(), storedAs: 'float32',
+          dtypes: [...dtypes].sort(),
+          storedAs: 'float32',
         },
         note: `official config ${basename(options.config)} (dataset_name ${settings.datasetName})`,
       },
@@ -140,11 +152,21 @@ function resolveLabels(given: string | undefined, settings: OfficialActionFormer
   const numClasses = settings.config.numClasses;
   const requested = given ?? LABELS_BY_DATASET[settings.datasetName];
   if (!requested) {
-    throw new ServiceError(400, 'missing_parameter', `--labels is required: the config's dataset_name '${settings.datasetName}' has no bundled label map (bundled: ${Object.keys(LABELS_BY_DATASET).join(', ')})`, { parameter: 'labels' });
+    throw new ServiceError(
+      400,
+      'missing_parameter',
+      `--labels is required: the config's dataset_name '${settings.datasetName}' has no bundled label map (bundled: ${Object.keys(LABELS_BY_DATASET).join(', ')})`,
+      { parameter: 'labels' },
+    );
   }
   const path = bundledLabelPath(requested) ?? requested;
   if (!existsSync(path)) throw new InvalidParameterError('labels', requested, 'is neither a bundled label set nor an existing file');
   const names = readLabels(path);
-  if (names.length !== numClasses) throw new InvalidParameterError('labels', requested, `has ${names.length} labels but the config's dataset.num_classes is ${numClasses}`);
+  if (names.length !== numClasses)
+    throw new InvalidParameterError(
+      'labels',
+      requested,
+      `has ${names.length} labels but the config's dataset.num_classes is ${numClasses}`,
+    );
   return { names, set: bundledLabelPath(requested) ? requested : basename(requested).replace(/\.[^.]*$/, '') };
 }

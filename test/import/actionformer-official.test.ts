@@ -24,14 +24,27 @@ const cli = [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 's
 const videomae = (args: string[]) => spawnSync(process.execPath, [...cli, ...args], { encoding: 'utf8', timeout: 180_000 });
 
 interface GoldenVideo {
-  video_id: string; steps: number; padded_length: number; fps: number; duration: number;
+  video_id: string;
+  steps: number;
+  padded_length: number;
+  fps: number;
+  duration: number;
   /** The .npy beside the fixture, or (the long video) the formula its features follow. */
-  features?: string; formula?: string;
-  segments: Array<[number, number]>; scores: number[]; labels: number[];
+  features?: string;
+  formula?: string;
+  segments: Array<[number, number]>;
+  scores: number[];
+  labels: number[];
 }
 const golden = JSON.parse(readFileSync(join(fixtures, 'golden.json'), 'utf8')) as { videos: GoldenVideo[]; container: string };
 
-interface Segment { label: string; index: number; start: number; end: number; score: number }
+interface Segment {
+  label: string;
+  index: number;
+  start: number;
+  end: number;
+  score: number;
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'videomae-af-official-'));
 const modelsDir = join(dir, 'models');
@@ -62,16 +75,35 @@ function featuresFile(video: GoldenVideo): string {
   if (!existsSync(file)) {
     const channels = 32;
     const data = new Float32Array(video.steps * channels);
-    for (let t = 0; t < video.steps; t++) for (let c = 0; c < channels; c++) data[t * channels + c] = Math.sin(0.013 * (t + 1) * (c + 1) + 0.7 * c);
+    for (let t = 0; t < video.steps; t++)
+      for (let c = 0; c < channels; c++) data[t * channels + c] = Math.sin(0.013 * (t + 1) * (c + 1) + 0.7 * c);
     writeNpy(file, data, [video.steps, channels]);
   }
   return file;
 }
 
 function detectFeatures(folder: string, video: GoldenVideo, extra: string[] = []): Segment[] {
-  const run = videomae(['detect-features', featuresFile(video), '--model', folder, '--fps', String(video.fps), '--duration', String(video.duration), '--device', 'cpu', '--threads', '1', ...extra]);
+  const run = videomae([
+    'detect-features',
+    featuresFile(video),
+    '--model',
+    folder,
+    '--fps',
+    String(video.fps),
+    '--duration',
+    String(video.duration),
+    '--device',
+    'cpu',
+    '--threads',
+    '1',
+    ...extra,
+  ]);
   expect(run.status, run.stderr).toBe(0);
-  const result = JSON.parse(run.stdout) as { input: string; segments: Segment[]; features: { clips: number; fps: number; duration: number } };
+  const result = JSON.parse(run.stdout) as {
+    input: string;
+    segments: Segment[];
+    features: { clips: number; fps: number; duration: number };
+  };
   expect(result.input).toBe('features');
   expect(result.features).toMatchObject({ clips: video.steps, fps: video.fps, duration: video.duration, featureStride: 4, numFrames: 16 });
   return result.segments;
@@ -87,9 +119,18 @@ describe('import-checkpoint --kind actionformer (official checkpoint and config)
   it('writes a features-only temporal model with the official config, test_cfg and THUMOS labels', () => {
     const { manifest } = readTemporalModelFolder(model);
     expect(manifest.features).toEqual({ numFrames: 16, featureStride: 4 });
-    expect(manifest.actionformer).toMatchObject({ inputDim: 32, embdDim: 16, numClasses: 20, maxSeqLen: 2304, backboneArch: [2, 2, 5], mhaWinSize: [19, 19, 19, 19, 19, 19] });
+    expect(manifest.actionformer).toMatchObject({
+      inputDim: 32,
+      embdDim: 16,
+      numClasses: 20,
+      maxSeqLen: 2304,
+      backboneArch: [2, 2, 5],
+      mhaWinSize: [19, 19, 19, 19, 19, 19],
+    });
     expect(manifest.postprocess).toEqual({
-      scoreThreshold: 0.001, topK: 2000, minDuration: 0.05,
+      scoreThreshold: 0.001,
+      topK: 2000,
+      minDuration: 0.05,
       nms: { method: 'gaussian', iouThreshold: 0.1, sigma: 0.5, minScore: 0.001, maxSegments: 200, perClass: true, votingThreshold: 0.7 },
     });
     expect(manifest.labels.set).toBe('thumos14');
@@ -99,10 +140,17 @@ describe('import-checkpoint --kind actionformer (official checkpoint and config)
   });
 
   it('detect-features matches the official segments on 731, 1500, 2304 and 2900 steps (padded past max_seq_len)', () => {
-    expect(golden.videos.map((v) => [v.steps, v.padded_length])).toEqual([[731, 2304], [1500, 2304], [2304, 2304], [2900, 3456]]);
+    expect(golden.videos.map((v) => [v.steps, v.padded_length])).toEqual([
+      [731, 2304],
+      [1500, 2304],
+      [2304, 2304],
+      [2900, 3456],
+    ]);
     for (const video of golden.videos) {
       const { worstTime, worstScore } = compare(detectFeatures(model, video), video);
-      console.log(`${video.video_id}: ${video.segments.length} segments, worst |dt| ${worstTime.toExponential(2)} s, worst |dscore| ${worstScore.toExponential(2)}`);
+      console.log(
+        `${video.video_id}: ${video.segments.length} segments, worst |dt| ${worstTime.toExponential(2)} s, worst |dscore| ${worstScore.toExponential(2)}`,
+      );
     }
   }, 120_000);
 
@@ -115,18 +163,34 @@ describe('import-checkpoint --kind actionformer (official checkpoint and config)
     writeNpy(narrow, new Float32Array(10 * 16), [10, 16]);
     const wrong = videomae(['detect-features', narrow, '--model', model, '--fps', '30', '--duration', '10', '--device', 'cpu']);
     expect(wrong.status).toBe(2);
-    expect(wrong.stderr).toMatch(/feature_width_mismatch: .*has 16-d features \(shape \[10, 16\]\); model 'af-thumos-tiny' reads 32-d features/);
+    expect(wrong.stderr).toMatch(
+      /feature_width_mismatch: .*has 16-d features \(shape \[10, 16\]\); model 'af-thumos-tiny' reads 32-d features/,
+    );
   }, 60_000);
 
   it("the plain weights ('state_dict', --state-dict-key) are not the EMA ones the official eval uses", () => {
     const plain = join(dir, 'af-plain');
-    const run = videomae(['import-checkpoint', checkpoint, '--kind', 'actionformer', '--config', config, '--state-dict-key', 'state_dict', '--out', plain, '--no-export']);
+    const run = videomae([
+      'import-checkpoint',
+      checkpoint,
+      '--kind',
+      'actionformer',
+      '--config',
+      config,
+      '--state-dict-key',
+      'state_dict',
+      '--out',
+      plain,
+      '--no-export',
+    ]);
     expect(run.status, run.stderr).toBe(0);
     expect(readTemporalModelFolder(plain).manifest.provenance.checkpoint?.container).toBe('state_dict');
     expect(videomae(['export', plain]).status).toBe(0);
     const video = golden.videos[0]!;
     const ours = detectFeatures(plain, video);
-    const same = ours.length === video.segments.length && ours.every((s, i) => s.index === video.labels[i] && Math.abs(s.score - video.scores[i]!) <= 1e-4);
+    const same =
+      ours.length === video.segments.length &&
+      ours.every((s, i) => s.index === video.labels[i] && Math.abs(s.score - video.scores[i]!) <= 1e-4);
     expect(same).toBe(false);
   }, 120_000);
 
@@ -134,11 +198,26 @@ describe('import-checkpoint --kind actionformer (official checkpoint and config)
     const text = readFileSync(config, 'utf8');
     const cases: Array<[string, string, RegExp]> = [
       // no drop path: the checkpoint's AffineDropPath scales are unexpected
-      ['no-droppath.yaml', text.replace('center_sample_radius: 1.5,', 'center_sample_radius: 1.5,\n  droppath: 0.0,'), /state_dict_mismatch: .*unexpected keys: backbone\.stem\.0\.drop_path_attn\.scale/],
+      [
+        'no-droppath.yaml',
+        text.replace('center_sample_radius: 1.5,', 'center_sample_radius: 1.5,\n  droppath: 0.0,'),
+        /state_dict_mismatch: .*unexpected keys: backbone\.stem\.0\.drop_path_attn\.scale/,
+      ],
       // wider: every conv has the wrong shape
-      ['wider.yaml', text.replace('embd_dim: 16,', 'embd_dim: 24,').replace('fpn_dim: 16,', 'fpn_dim: 24,').replace('head_dim: 16,', 'head_dim: 24,'), /state_dict_mismatch: .*wrong shapes: backbone\.embd\.0\.conv\.weight \[16,32,3\] != \[24,32,3\]/],
+      [
+        'wider.yaml',
+        text.replace('embd_dim: 16,', 'embd_dim: 24,').replace('fpn_dim: 16,', 'fpn_dim: 24,').replace('head_dim: 16,', 'head_dim: 24,'),
+        /state_dict_mismatch: .*wrong shapes: backbone\.embd\.0\.conv\.weight \[16,32,3\] != \[24,32,3\]/,
+      ],
       // one level fewer: the last branch block and level are unexpected
-      ['shallower.yaml', text.replace('backbone_arch: [2, 2, 5],', 'backbone_arch: [2, 2, 4],\n  regression_range: [[0, 4], [4, 8], [8, 16], [16, 32], [32, 10000]],'), /state_dict_mismatch: .*unexpected keys: .*backbone\.branch\.4\./],
+      [
+        'shallower.yaml',
+        text.replace(
+          'backbone_arch: [2, 2, 5],',
+          'backbone_arch: [2, 2, 4],\n  regression_range: [[0, 4], [4, 8], [8, 16], [16, 32], [32, 10000]],',
+        ),
+        /state_dict_mismatch: .*unexpected keys: .*backbone\.branch\.4\./,
+      ],
     ];
     for (const [name, yaml, pattern] of cases) {
       const file = join(dir, name);
@@ -166,35 +245,57 @@ describe('import-checkpoint --kind actionformer (official checkpoint and config)
 describe('POST /detect-temporal with precomputed features (videomae serve)', () => {
   let server: (CliServer & { url: string }) | undefined;
   beforeAll(async () => {
-    server = await serveUntilReady(['--models', modelsDir, '--port', '0', '--host', '127.0.0.1', '--device', 'cpu', '--threads', '1',
-      '--state-dir', join(dir, 'state'), '--temp-dir', join(dir, 'tmp')]);
+    server = await serveUntilReady([
+      '--models',
+      modelsDir,
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--device',
+      'cpu',
+      '--threads',
+      '1',
+      '--state-dir',
+      join(dir, 'state'),
+      '--temp-dir',
+      join(dir, 'tmp'),
+    ]);
   }, 120_000);
   afterAll(async () => {
     server?.process.kill('SIGTERM');
     await server?.exited;
   });
 
-  async function post(fields: Record<string, string>, file?: { field: string; path: string; name: string }, query = 'wait=true'): Promise<{ status: number; body: Record<string, any> }> {
+  async function post(
+    fields: Record<string, string>,
+    file?: { field: string; path: string; name: string },
+    query = 'wait=true',
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
     const form = new FormData();
     for (const [k, v] of Object.entries(fields)) form.set(k, v);
     if (file) form.set(file.field, new Blob([readFileSync(file.path)]), file.name);
     const res = await fetch(`${server!.url}/detect-temporal?${query}`, { method: 'POST', body: form });
-    return { status: res.status, body: await res.json() as Record<string, any> };
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 
   it('lists the model as features-only and answers the official segments', async () => {
     const listed = await fetch(`${server!.url}/models`);
     expect(listed.status).toBe(200);
-    const { defaultModel, models } = await listed.json() as { defaultModel: string; models: Array<Record<string, any>> };
+    const { defaultModel, models } = (await listed.json()) as { defaultModel: string; models: Array<Record<string, unknown>> };
     expect(defaultModel).toBe('af-thumos-tiny');
     expect(models.find((m) => m.name === 'af-thumos-tiny')?.features).toEqual({ numFrames: 16, featureStride: 4 });
 
     const video = golden.videos[0]!;
-    const res = await post({ fps: String(video.fps), duration: String(video.duration) }, { field: 'features', path: featuresFile(video), name: `${video.video_id}.npy` });
+    const res = await post(
+      { fps: String(video.fps), duration: String(video.duration) },
+      { field: 'features', path: featuresFile(video), name: `${video.video_id}.npy` },
+    );
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body.status).toBe('succeeded');
-    expect(res.body.result.input).toBe('features');
-    compare(res.body.result.segments as Segment[], video);
+    const result = res.body.result as { input: string; segments: Segment[] };
+    expect(result.input).toBe('features');
+    compare(result.segments, video);
   }, 60_000);
 
   it('refuses bad features with a stable code before any job exists', async () => {
@@ -207,7 +308,17 @@ describe('POST /detect-temporal with precomputed features (videomae serve)', () 
     const ints = join(dir, 'ints.npy');
     const header = "{'descr': '<i4', 'fortran_order': False, 'shape': (10, 32), }";
     const padded = header + ' '.repeat(64 - ((10 + header.length + 1) % 64)) + '\n';
-    writeFileSync(ints, Buffer.concat([Buffer.from([0x93]), Buffer.from('NUMPY'), Buffer.from([1, 0]), Buffer.from(Uint16Array.of(padded.length).buffer), Buffer.from(padded, 'latin1'), Buffer.alloc(10 * 32 * 4)]));
+    writeFileSync(
+      ints,
+      Buffer.concat([
+        Buffer.from([0x93]),
+        Buffer.from('NUMPY'),
+        Buffer.from([1, 0]),
+        Buffer.from(Uint16Array.of(padded.length).buffer),
+        Buffer.from(padded, 'latin1'),
+        Buffer.alloc(10 * 32 * 4),
+      ]),
+    );
     const notNpy = join(dir, 'not.npy');
     writeFileSync(notNpy, 'hello');
     const cases: Array<[Record<string, string>, { field: string; path: string; name: string } | undefined, number, string, string]> = [

@@ -3,7 +3,7 @@
  * featStride, numFrames): checked now (shape, width, dtype, timing: 4xx before any job exists),
  * then run as a temporal job like a video, by detectFeatures.
  */
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import { InvalidParameterError } from '../../errors.js';
 import { readFeatureSequence, resolveFeatureTiming, type FeatureTimingRequest } from '../../tasks/temporal/detect-features.js';
 import { checkDetectOptions, type TemporalDetectOptions } from '../../tasks/temporal/detect.js';
@@ -20,11 +20,23 @@ export interface FeaturesJobRequest {
 const num = (value: unknown): number | undefined => (value === undefined || value === '' ? undefined : Number(value));
 
 export function submitFeaturesJob(
-  req: Request, state: ServiceState, features: UploadedVideo,
-  merged: { model?: string; url?: string; scoreThreshold?: unknown; maxSegments?: unknown; fps?: unknown; duration?: unknown; featStride?: unknown; numFrames?: unknown },
+  req: Request,
+  state: ServiceState,
+  features: UploadedVideo,
+  merged: {
+    model?: string;
+    url?: string;
+    scoreThreshold?: unknown;
+    maxSegments?: unknown;
+    fps?: unknown;
+    duration?: unknown;
+    featStride?: unknown;
+    numFrames?: unknown;
+  },
 ): JobRecord {
   if (merged.url !== undefined) throw new InvalidParameterError('url', merged.url, "cannot be given together with uploaded 'features'");
-  if ((req.body as { video?: unknown } | undefined)?.video !== undefined) throw new InvalidParameterError('video', 'upload', "cannot be given together with uploaded 'features'");
+  if ((req.body as { video?: unknown } | undefined)?.video !== undefined)
+    throw new InvalidParameterError('video', 'upload', "cannot be given together with uploaded 'features'");
   const { detector } = state.registry.resolveTemporal(merged.model);
   const options: TemporalDetectOptions = {
     ...(merged.scoreThreshold !== undefined ? { scoreThreshold: Number(merged.scoreThreshold) } : {}),

@@ -47,37 +47,81 @@ export function resolveFeatureTiming(detector: LoadedTemporalModel, given: Featu
   positive('numFrames', given.numFrames, true);
   const fps = given.fps ?? f.defaultFps;
   if (fps === undefined) {
-    throw new ServiceError(400, 'missing_parameter', `parameter 'fps' is required with precomputed features (the frame rate of the video they come from; model '${detector.name}' has no default fps)`, { parameter: 'fps' });
+    throw new ServiceError(
+      400,
+      'missing_parameter',
+      `parameter 'fps' is required with precomputed features (the frame rate of the video they come from; model '${detector.name}' has no default fps)`,
+      { parameter: 'fps' },
+    );
   }
   if (given.duration === undefined) {
-    throw new ServiceError(400, 'missing_parameter', "parameter 'duration' is required with precomputed features (the video's length in seconds; segments are clamped to it)", { parameter: 'duration' });
+    throw new ServiceError(
+      400,
+      'missing_parameter',
+      "parameter 'duration' is required with precomputed features (the video's length in seconds; segments are clamped to it)",
+      { parameter: 'duration' },
+    );
   }
   return { fps, duration: given.duration, featureStride: given.featStride ?? f.featureStride, numFrames: given.numFrames ?? f.numFrames };
 }
 
 /** Reads a [T, C] float32 (or float64) .npy and checks it against the detector's input width. */
-export function readFeatureSequence(file: string, displayName: string, detector: LoadedTemporalModel, parameter = 'features'): FeatureSequence {
+export function readFeatureSequence(
+  file: string,
+  displayName: string,
+  detector: LoadedTemporalModel,
+  parameter = 'features',
+): FeatureSequence {
   let npy: { data: Float32Array; shape: number[] };
   try {
     npy = readNpy(file);
   } catch (error) {
     if (!(error instanceof ServiceError)) throw error;
-    throw new ServiceError(400, 'invalid_features', `${parameter} '${displayName}' ${error.message.replace(/^feature file '[^']*' /, '')}`, { parameter });
+    throw new ServiceError(
+      400,
+      'invalid_features',
+      `${parameter} '${displayName}' ${error.message.replace(/^feature file '[^']*' /, '')}`,
+      { parameter },
+    );
   }
   const { shape } = npy;
   const inputDim = detector.folder.manifest.actionformer.inputDim;
   if (shape.length !== 2) {
-    throw new ServiceError(400, 'invalid_features', `${parameter} '${displayName}' has shape [${shape.join(', ')}]; expected [T, ${inputDim}] (one row per feature step, the official THUMOS layout)`, { parameter, value: shape });
+    throw new ServiceError(
+      400,
+      'invalid_features',
+      `${parameter} '${displayName}' has shape [${shape.join(', ')}]; expected [T, ${inputDim}] (one row per feature step, the official THUMOS layout)`,
+      { parameter, value: shape },
+    );
   }
   const [steps, dim] = shape as [number, number];
   if (dim !== inputDim) {
-    throw new ServiceError(400, 'feature_width_mismatch', `${parameter} '${displayName}' has ${dim}-d features (shape [${steps}, ${dim}]); model '${detector.name}' reads ${inputDim}-d features`, { parameter, value: shape });
+    throw new ServiceError(
+      400,
+      'feature_width_mismatch',
+      `${parameter} '${displayName}' has ${dim}-d features (shape [${steps}, ${dim}]); model '${detector.name}' reads ${inputDim}-d features`,
+      { parameter, value: shape },
+    );
   }
-  if (steps < 1) throw new ServiceError(400, 'invalid_features', `${parameter} '${displayName}' holds no feature steps (shape [${shape.join(', ')}])`, { parameter, value: shape });
-  if (steps > MAX_FEATURE_STEPS) throw new TooLargeError('features_too_long', `${parameter} '${displayName}' has ${steps} steps; at most ${MAX_FEATURE_STEPS} are taken`, { parameter, value: steps });
+  if (steps < 1)
+    throw new ServiceError(400, 'invalid_features', `${parameter} '${displayName}' holds no feature steps (shape [${shape.join(', ')}])`, {
+      parameter,
+      value: shape,
+    });
+  if (steps > MAX_FEATURE_STEPS)
+    throw new TooLargeError(
+      'features_too_long',
+      `${parameter} '${displayName}' has ${steps} steps; at most ${MAX_FEATURE_STEPS} are taken`,
+      { parameter, value: steps },
+    );
   for (let i = 0; i < npy.data.length; i++) {
     if (!Number.isFinite(npy.data[i]!)) {
-      throw new ServiceError(400, 'invalid_features', `${parameter} '${displayName}' holds a non-finite value at step ${Math.floor(i / dim)}, channel ${i % dim}`, { parameter });
+      throw new ServiceError(
+        400,
+        'invalid_features',
+        `${parameter} '${displayName}' holds a non-finite value at step ${Math.floor(i / dim)}, channel ${i % dim}`,
+        { parameter },
+      );
     }
   }
   return { data: npy.data, steps, dim };
@@ -110,8 +154,20 @@ export async function detectFeatures(
   return {
     model: detector.name,
     input: 'features',
-    features: { numFrames: timing.numFrames, featureStride: timing.featureStride, clips: sequence.steps, dim: sequence.dim, fps: timing.fps, duration: timing.duration },
+    features: {
+      numFrames: timing.numFrames,
+      featureStride: timing.featureStride,
+      clips: sequence.steps,
+      dim: sequence.dim,
+      fps: timing.fps,
+      duration: timing.duration,
+    },
     segments,
-    timings: { loadMs: Math.round(loadMs), detectMs: Math.round(detectMs), postprocessMs: Math.round(postprocessMs), totalMs: Math.round(performance.now() - started) },
+    timings: {
+      loadMs: Math.round(loadMs),
+      detectMs: Math.round(detectMs),
+      postprocessMs: Math.round(postprocessMs),
+      totalMs: Math.round(performance.now() - started),
+    },
   };
 }

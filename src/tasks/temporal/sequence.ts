@@ -49,13 +49,19 @@ export interface SequenceDetection {
  * // -> { segments: [{ label: 'CliffDiving', index: 4, start: 17.467, end: 17.555, score: 0.183 }, ...], detectMs, postprocessMs }
  */
 export async function detectOnSequence(
-  detector: LoadedTemporalModel, sequence: FeatureSequence, timing: FeatureTiming, options: SequenceOptions, signal?: AbortSignal,
+  detector: LoadedTemporalModel,
+  sequence: FeatureSequence,
+  timing: FeatureTiming,
+  options: SequenceOptions,
+  signal?: AbortSignal,
 ): Promise<SequenceDetection> {
   const manifest = detector.folder.manifest;
   const config = manifest.actionformer;
   const valid = sequence.steps;
   if (sequence.dim !== config.inputDim || sequence.data.length !== valid * sequence.dim || valid < 1) {
-    throw new InternalError(`detectOnSequence: ${valid} x ${sequence.dim} features (${sequence.data.length} values) for a model of ${config.inputDim}-d inputs`);
+    throw new InternalError(
+      `detectOnSequence: ${valid} x ${sequence.dim} features (${sequence.data.length} values) for a model of ${config.inputDim}-d inputs`,
+    );
   }
   const detectStart = performance.now();
   // The official preprocessing: pad to max_seq_len, or (longer inputs) to a multiple of max_div_factor.
@@ -65,13 +71,17 @@ export async function detectOnSequence(
   for (let t = 0; t < valid; t++) for (let d = 0; d < sequence.dim; d++) feats[d * length + t] = sequence.data[t * sequence.dim + d]!;
   const mask = new Float32Array(length).fill(1, 0, valid);
   signal?.throwIfAborted();
-  const { outputs } = await detector.runner.run({
-    [ACTIONFORMER_INPUTS.feats]: float32Tensor(feats, [1, sequence.dim, length]),
-    [ACTIONFORMER_INPUTS.mask]: float32Tensor(mask, [1, 1, length]),
-  }, [ACTIONFORMER_OUTPUTS.logits, ACTIONFORMER_OUTPUTS.offsets]);
+  const { outputs } = await detector.runner.run(
+    {
+      [ACTIONFORMER_INPUTS.feats]: float32Tensor(feats, [1, sequence.dim, length]),
+      [ACTIONFORMER_INPUTS.mask]: float32Tensor(mask, [1, 1, length]),
+    },
+    [ACTIONFORMER_OUTPUTS.logits, ACTIONFORMER_OUTPUTS.offsets],
+  );
   const logits = outputs[ACTIONFORMER_OUTPUTS.logits];
   const offsets = outputs[ACTIONFORMER_OUTPUTS.offsets];
-  if (!logits || !offsets) throw new InternalError(`model '${detector.name}' did not return ${ACTIONFORMER_OUTPUTS.logits} and ${ACTIONFORMER_OUTPUTS.offsets}`);
+  if (!logits || !offsets)
+    throw new InternalError(`model '${detector.name}' did not return ${ACTIONFORMER_OUTPUTS.logits} and ${ACTIONFORMER_OUTPUTS.offsets}`);
   const detectMs = performance.now() - detectStart;
 
   const postStart = performance.now();
@@ -86,7 +96,13 @@ export async function detectOnSequence(
   kept.scores.forEach((score, i) => {
     if (score < threshold) return;
     const index = kept.labels[i]!;
-    segments.push({ label: detector.labels[index]!, index, start: round(seconds[2 * i]!), end: round(seconds[2 * i + 1]!), score: round(score, 6) });
+    segments.push({
+      label: detector.labels[index]!,
+      index,
+      start: round(seconds[2 * i]!),
+      end: round(seconds[2 * i + 1]!),
+      score: round(score, 6),
+    });
   });
   return { segments, detectMs, postprocessMs: performance.now() - postStart };
 }
