@@ -239,6 +239,10 @@ describe('import-checkpoint --kind actionformer (official checkpoint and config)
     const missing = videomae(['import-checkpoint', checkpoint, '--kind', 'actionformer', '--out', join(dir, 'refused-noconfig')]);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/missing_parameter: --config is required with --kind actionformer/);
+    // the imported folder is not replaced without --force
+    const again = videomae(['import-checkpoint', checkpoint, '--kind', 'actionformer', '--config', config, '--out', model, '--no-export']);
+    expect(again.status).toBe(2);
+    expect(again.stderr).toMatch(/output_exists: --out '.*af-thumos-tiny' already exists and is not empty \(pass --force to replace it\)/);
   }, 60_000);
 });
 

@@ -67,7 +67,7 @@ export function checkDetectOptions(options: TemporalDetectOptions): void {
 /** 400: a video was sent to a detector that has no backbone to make its features. */
 export class FeaturesOnlyModelError extends ServiceError {
   constructor(model: string) {
-    super(400, 'features_only_model', `temporal model '${model}' has no backbone (it reads precomputed features, e.g. I3D): send its features as a .npy in the 'features' field, not a video`, { parameter: 'model', value: model });
+    super(400, 'features_only_model', `temporal model '${model}' has no backbone (it reads precomputed features, e.g. I3D): send its features as a .npy in the 'features' field (or run videomae detect-features), not a video`, { parameter: 'model', value: model });
   }
 }
 
