@@ -19,6 +19,7 @@ import { ACTIONFORMER_NMS, batchedNms } from '../postprocess/soft-nms-1d.js';
 import { ACTIONFORMER_DECODE, decodeLevels, stepsToSeconds } from '../postprocess/temporal-decode.js';
 import { actionFormerInitialWeights } from '../weights/actionformer-parameters.js';
 import { createTemporalModelFolder } from '../weights/create-temporal-model.js';
+import { randomInt } from '../weights/random-init.js';
 import { actionFormerForward, actionFormerFromGraph, actionFormerToGraph } from './actionformer.js';
 import { assignTargets } from './actionformer-targets.js';
 import { diouLoss1d, sigmoidFocalLoss } from './losses.js';
@@ -27,7 +28,7 @@ import { ParameterStore, type GraphLayout } from './parameter-store.js';
 import { MetricsLog, type ProgressBar } from './progress.js';
 import type { StageResult } from './trainer.js';
 import { resolvePath, type ActionFormerStageSpec, type Recipe } from './recipe.js';
-import { randomInt, shuffle, stream, STREAMS } from './rng.js';
+import { shuffle, stream, STREAMS } from './rng.js';
 import { learningRateAt } from './schedule.js';
 
 export const ACTIONFORMER_LAYOUT: GraphLayout = { toGraph: actionFormerToGraph, fromGraph: actionFormerFromGraph };
