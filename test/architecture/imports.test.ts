@@ -47,12 +47,26 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
+/**
+ * Packages that only some areas may import: one place touches each runtime (onnxruntime in
+ * runtime/, ffmpeg in video/, TF.js in train/, tfjs/ and the CenterNet worker thread).
+ */
+const PACKAGE_ROOMS: Readonly<Record<string, readonly string[]>> = {
+  'onnxruntime-node': ['runtime/'],
+  'fluent-ffmpeg': ['video/'],
+  '@tensorflow/': ['train/', 'tfjs/', 'detector/centernet-worker.ts'],
+};
+
+/** Module (path relative to src/) -> the packages it imports. */
+const packageImports = new Map<string, string[]>();
+
 /** Module (path relative to src/) -> the src modules it imports, in source order. */
 function importGraph(): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   for (const file of sourceFiles(SRC)) {
     const { importedFiles } = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
     const deps: string[] = [];
+    packageImports.set(relative(SRC, file), importedFiles.map((f) => f.fileName).filter((name) => !name.startsWith('.')));
     for (const { fileName } of importedFiles) {
       if (!fileName.startsWith('.')) continue; // packages and node: built-ins
       const target = resolve(dirname(file), fileName.replace(/\.js$/, '.ts'));
@@ -159,6 +173,18 @@ describe('src/ imports', () => {
         const to = areaOf(dep);
         if (to === from || layerOf(to) < 0 || layerOf(from) < 0) continue;
         if (layerOf(to) >= layerOf(from)) violations.push(`${module} (layer ${layerOf(from)}, ${from}) imports ${dep} (layer ${layerOf(to)}, ${to})`);
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+
+  it('keep onnxruntime, ffmpeg and TF.js in their rooms', () => {
+    const violations: string[] = [];
+    for (const [module, packages] of packageImports) {
+      for (const name of packages) {
+        for (const [pkg, rooms] of Object.entries(PACKAGE_ROOMS)) {
+          if ((name === pkg || name.startsWith(pkg)) && !rooms.some((room) => module.startsWith(room))) violations.push(`${module} imports ${name}`);
+        }
       }
     }
     expect(violations).toEqual([]);
