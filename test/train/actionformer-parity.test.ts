@@ -11,7 +11,7 @@ import { levelLengths, makeActionFormerConfig } from '../../src/config/actionfor
 import { buildActionFormerGraph } from '../../src/onnx/actionformer-graph.js';
 import onnxProto from 'onnx-proto';
 import { actionFormerForward, actionFormerToGraph, conv1d, localAttention, maxPoolStride2 } from '../../src/train/actionformer.js';
-import { initBackend } from '../../src/train/backend.js';
+import { initBackend } from '../../src/tfjs/backend.js';
 import { actionFormerParameters } from '../../src/weights/actionformer-parameters.js';
 import { elementCount } from '../../src/weights/parameters.js';
 import { seededUniform } from '../../src/weights/random-init.js';
