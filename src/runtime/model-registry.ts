@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { readLabels } from '../config/labels.js';
-import { MANIFEST_FILE, modelTask, type ModelTask, readModelFolder, readSpatiotemporalModelFolder, readTemporalModelFolder, type ModelFolder, type SpatiotemporalModelFolder, type TemporalModelFolder } from '../config/manifest.js';
+import { MANIFEST_FILE, type ModelTask, readModelFolder, readSpatiotemporalModelFolder, readTemporalModelFolder, type ModelFolder, type SpatiotemporalModelFolder, type TemporalModelFolder } from '../config/manifest.js';
 import { NotFoundError, ServiceError, UnavailableError } from '../errors.js';
 import { staleExportReason } from '../onnx/export-model.js';
 import type { InferenceRunner, RunnerOptions } from './inference-runner.js';

@@ -41,7 +41,7 @@ import { roiAlignMatrix } from './roi-align-matrix.js';
 import { layerDecayScale, learningRateAt, usesWeightDecay } from './schedule.js';
 import { encode } from './vit.js';
 import { MetricsLog, ProgressBar } from './progress.js';
-import { initBackend } from './backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import type { StageResult, TrainOptions } from './stage-result.js';
 import { resolvePath, type AvaStageSpec, type Recipe } from './recipe.js';
 import { shuffle, stream, STREAMS } from './rng.js';

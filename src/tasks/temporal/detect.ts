@@ -6,8 +6,9 @@
 import type { LoadedModel, LoadedTemporalModel } from '../../runtime/model-registry.js';
 import { checkDecodeBudget, probeWithinLimits, type VideoLimits } from '../../video/limits.js';
 import type { VideoInfo } from '../../video/probe.js';
+import type { FeatureSettings } from '../../datasets/feature-index.js';
 import { InvalidParameterError, ServiceError } from '../../errors.js';
-import { extractFeatures, FEATURE_DECODE_PASSES, type FeatureSettings } from './features.js';
+import { extractFeatures, FEATURE_DECODE_PASSES } from './features.js';
 import { detectOnSequence, type TemporalSegment } from './sequence.js';
 
 export type { TemporalSegment } from './sequence.js';
