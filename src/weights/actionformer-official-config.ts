@@ -196,12 +196,6 @@ export function officialSettingsFrom(cfg: Dict, file: string): OfficialActionFor
     unsupported('model.backbone_type', model.backbone_type, "only 'convTransformer' is built (not the conv-only backbone)");
   if (model.fpn_type !== 'identity') unsupported('model.fpn_type', model.fpn_type, "only the 'identity' neck is built (not 'fpn')");
   if (model.use_rel_pe !== false) unsupported('model.use_rel_pe', model.use_rel_pe, 'relative position encoding is not built');
-  if (model.use_abs_pe !== false)
-    unsupported(
-      'model.use_abs_pe',
-      model.use_abs_pe,
-      'the absolute position embedding is not built (and at inference the official code re-interpolates it)',
-    );
   if (Array.isArray(model.embd_dim) || Array.isArray(dataset.input_dim))
     unsupported('model.embd_dim', model.embd_dim, 'multi-stream features (lists of input_dim / embd_dim) are not built');
   if (test.ext_score_file !== null && test.ext_score_file !== undefined)
@@ -258,7 +252,8 @@ export function officialSettingsFrom(cfg: Dict, file: string): OfficialActionFor
       headNumLayers: int(M('head_num_layers')),
       headWithLn: bool(M('head_with_ln')),
       maxBufferLenFactor: num(M('max_buffer_len_factor'), (n) => n > 0, 'a positive number'),
-      useAbsPe: false,
+      // the sinusoid table is computed (a non-persistent buffer, never in the checkpoint), re-interpolated past max_seq_len as the official inference does
+      useAbsPe: bool(M('use_abs_pe')),
       useRelPe: false,
       regressionRanges: (ranges as number[][]).map(([a, b]) => [a!, b!] as const),
       clsPriorProb: num(TR('cls_prior_prob'), (n) => n >= 0 && n < 1, 'in [0, 1)'),

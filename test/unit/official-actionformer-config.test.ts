@@ -69,6 +69,16 @@ describe('official ActionFormer config', () => {
     expect(merged.extra).toBe(1);
   });
 
+  it('takes the absolute position embedding, global attention (window <= 1) and YAML 1.1 booleans', () => {
+    const s = readOfficialActionFormerConfig(
+      variant('abs-pe.yaml', (t) =>
+        t.replace('fpn_type: identity,', 'fpn_type: identity,\n  use_abs_pe: yes,').replace('n_mha_win_size: 19,', 'n_mha_win_size: -1,'),
+      ),
+    );
+    expect(s.config.useAbsPe).toBe(true);
+    expect(s.config.mhaWinSize).toEqual([-1, -1, -1, -1, -1, -1]);
+  });
+
   it('takes a window per level and hard NMS', () => {
     const file = variant('per-level.yaml', (t) =>
       t
@@ -84,7 +94,6 @@ describe('official ActionFormer config', () => {
     ['backbone_type conv', (t) => t.replace('fpn_type: identity,', 'fpn_type: identity,\n  backbone_type: conv,'), 'model.backbone_type'],
     ['fpn_type fpn', (t) => t.replace('fpn_type: identity,', 'fpn_type: fpn,'), 'model.fpn_type'],
     ['use_rel_pe', (t) => t.replace('fpn_type: identity,', 'fpn_type: identity,\n  use_rel_pe: True,'), 'model.use_rel_pe'],
-    ['use_abs_pe', (t) => t.replace('fpn_type: identity,', 'fpn_type: identity,\n  use_abs_pe: True,'), 'model.use_abs_pe'],
     [
       'ext_score_file',
       (t) => t.replace('multiclass_nms: True,', 'multiclass_nms: False,\n  ext_score_file: ./scores.pkl,'),
