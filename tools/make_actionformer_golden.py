@@ -14,9 +14,10 @@ Golden fixture for ActionFormer import parity, made by the official code
      optimizer state is real and state_dict differs from state_dict_ema, and saves the checkpoint
      in save_checkpoint's layout {'epoch', 'state_dict', 'scheduler', 'optimizer', 'state_dict_ema'};
   5. runs the EMA model in eval mode (as eval.py) on random features of 731, 1500 and 2304 steps
-     (padded to max_seq_len) and on formula features of 2900 steps (padded past it) and writes the official segments (seconds), scores and labels to golden.json, plus the raw
-     per-level outputs at the valid positions (raw_<id>.npz, the 731-step video by default) for
-     debugging.
+     (padded to max_seq_len) and on formula features of 2900 steps (padded past it), and writes
+     the official segments (seconds), scores and labels to golden.json (and, on the first video,
+     those of hard NMS and of class-agnostic Soft-NMS with voting), plus the raw per-level
+     outputs at the valid positions (raw_<id>.npz, the 731-step video by default) for debugging.
 
 Usage: /usr/bin/python3 tools/make_actionformer_golden.py
          [--repo /work/.mirror/happyharrycn+actionformer_release/repo]
@@ -216,16 +217,39 @@ def main():
             'labels': [int(l) for l in result['labels'].tolist()],
         })
 
+    # The other postprocessing modes the config can ask for, on the first video: hard NMS, and
+    # class-agnostic Soft-NMS with segment voting (multiclass_nms False, voting_thresh 0.7).
+    variants = []
+    first = videos[0]
+    for name, change in (('hard', {'nms_method': 'hard'}), ('agnostic', {'multiclass_nms': False})):
+        saved = {k: getattr(net, f'test_{k}') for k in change}
+        for k, v in change.items():
+            setattr(net, f'test_{k}', v)
+        feats = torch.from_numpy(np.load(os.path.join(args.out, first['features'])).T.copy())
+        video = {'video_id': first['video_id'], 'feats': feats, 'fps': first['fps'], 'duration': first['duration'], 'feat_stride': stride, 'feat_num_frames': nframes}
+        with torch.no_grad():
+            result = model_ema.module([video])[0]
+        for k, v in saved.items():
+            setattr(net, f'test_{k}', v)
+        variants.append({
+            'name': name, 'test_cfg': change, 'video_id': first['video_id'],
+            'segments': [[float(a), float(b)] for a, b in result['segments'].tolist()],
+            'scores': [float(x) for x in result['scores'].tolist()],
+            'labels': [int(x) for x in result['labels'].tolist()],
+        })
+
     golden = {
         'source': 'happyharrycn/actionformer_release', 'commit': commit, 'torch': torch.__version__,
         'config': os.path.basename(args.config), 'checkpoint': 'checkpoint.pth.tar', 'container': 'state_dict_ema',
-        'randomised': randomised, 'videos': videos,
+        'randomised': randomised, 'videos': videos, 'variants': variants,
     }
     with open(os.path.join(args.out, 'golden.json'), 'w') as fd:
         json.dump(golden, fd, indent=1)
         fd.write('\n')
     for v in videos:
         print(f"{v['video_id']}: {len(v['segments'])} segments, top score {max(v['scores'], default=0):.4f}")
+    for v in variants:
+        print(f"variant {v['name']} ({v['test_cfg']}) on {v['video_id']}: {len(v['segments'])} segments")
     print(f'randomised {len(randomised)} constant parameters; state_dict vs state_dict_ema max |diff| {worst:.4g}')
 
 

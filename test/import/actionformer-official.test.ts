@@ -36,7 +36,19 @@ interface GoldenVideo {
   scores: number[];
   labels: number[];
 }
-const golden = JSON.parse(readFileSync(join(fixtures, 'golden.json'), 'utf8')) as { videos: GoldenVideo[]; container: string };
+interface GoldenVariant {
+  name: string;
+  test_cfg: Record<string, string | boolean>;
+  video_id: string;
+  segments: Array<[number, number]>;
+  scores: number[];
+  labels: number[];
+}
+const golden = JSON.parse(readFileSync(join(fixtures, 'golden.json'), 'utf8')) as {
+  videos: GoldenVideo[];
+  variants: GoldenVariant[];
+  container: string;
+};
 
 interface Segment {
   label: string;
@@ -150,6 +162,32 @@ describe('import-checkpoint --kind actionformer (official checkpoint and config)
       const { worstTime, worstScore } = compare(detectFeatures(model, video), video);
       console.log(
         `${video.video_id}: ${video.segments.length} segments, worst |dt| ${worstTime.toExponential(2)} s, worst |dscore| ${worstScore.toExponential(2)}`,
+      );
+    }
+  }, 120_000);
+
+  it('follows test_cfg: hard NMS and class-agnostic Soft-NMS with voting match the official ones too', () => {
+    expect(golden.variants.map((v) => v.name)).toEqual(['hard', 'agnostic']);
+    for (const variant of golden.variants) {
+      const lines = Object.entries(variant.test_cfg).map(([k, v]) => `  ${k}: ${typeof v === 'boolean' ? (v ? 'True' : 'False') : v},`);
+      const text = readFileSync(config, 'utf8').replace(/multiclass_nms: True,\n/, '');
+      const file = join(dir, `${variant.name}.yaml`);
+      writeFileSync(
+        file,
+        text.replace(
+          'test_cfg: {\n',
+          `test_cfg: {\n${lines.join('\n')}\n${'multiclass_nms' in variant.test_cfg ? '' : '  multiclass_nms: True,\n'}`,
+        ),
+      );
+      const folder = join(dir, `af-${variant.name}`);
+      const run = videomae(['import-checkpoint', checkpoint, '--kind', 'actionformer', '--config', file, '--out', folder]);
+      expect(run.status, run.stderr).toBe(0);
+      const nms = readTemporalModelFolder(folder).manifest.postprocess.nms;
+      expect(variant.name === 'hard' ? nms.method : nms.perClass).toBe(variant.name === 'hard' ? 'hard' : false);
+      const video = golden.videos.find((v) => v.video_id === variant.video_id)!;
+      const { worstTime, worstScore } = compare(detectFeatures(folder, video), { ...video, ...variant });
+      console.log(
+        `${variant.name} on ${video.video_id}: ${variant.segments.length} segments, worst |dt| ${worstTime.toExponential(2)} s, worst |dscore| ${worstScore.toExponential(2)}`,
       );
     }
   }, 120_000);
