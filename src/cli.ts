@@ -202,6 +202,7 @@ function buildCli(): Command {
     .argument('<checkpoint>', 'the .pth file (torch.save, zip or legacy format), or with --format hf the folder holding config.json and the weights')
     .requiredOption('--out <dir>', 'model folder to create (for example models/vit-s-k400)')
     .addOption(new Option('--format <format>', 'pth: an official checkpoint; hf: a transformers VideoMAE folder (architecture, labels and preprocessing from its config)').choices(['pth', 'hf']).default('pth'))
+    .addOption(new Option('--kind <kind>', 'classifier: a VideoMAE V2 classification/pretraining checkpoint; ava: a VideoMAE-Action-Detection checkpoint (writes --out and --out-backbone)').choices(['classifier', 'ava']).default('classifier'))
     .addOption(new Option('--arch <name>', 'architecture of the checkpoint (required for --format pth)').choices(OFFICIAL_ARCHS))
     .option('--num-classes <n>', 'head size to expect (default: the checkpoint\'s head)', positiveInt)
     .option('--labels <set|file>', 'label set (k710, k400, k600, k700, sthv2, ucf101, hmdb51) or file (default: from the head size)')
@@ -226,6 +227,7 @@ function buildCli(): Command {
     .action(async (checkpoint: string, flags) => {
       if (flags.format === 'hf') return (await import('./cli/import-hf.js')).runHfImport(checkpoint, flags);
       if (!flags.arch) throw new ServiceError(400, 'missing_parameter', `--arch is required for a .pth checkpoint (one of ${OFFICIAL_ARCHS.join(', ')}); a transformers folder takes --format hf`, { parameter: '--arch' });
+      if (flags.kind === 'ava') return (await import('./cli/import-ava.js')).runAvaImport(checkpoint, flags);
       const { importCheckpoint } = await import('./weights/import-checkpoint.js');
       const architecture: ArchitectureOptions = {};
       if (flags.depth) architecture.depth = flags.depth;
