@@ -171,7 +171,7 @@ export const SpatiotemporalManifestSchema = z.object({
     resize: z.enum(['round-to-patch', 'floor-pad']).default('round-to-patch'),
     padMultiple: positiveInt.optional(),
     normalization: z.object({ mean: triple, std: triple }).optional(),
-  }),
+  }).refine((c) => !c.frameOffsets || c.frameOffsets.length === c.numFrames, { message: 'frameOffsets must list one offset per frame (numFrames)', path: ['frameOffsets'] }),
   /**
    * Person boxes before pooling: `enlarge` [x, y] grows each side by x * width / 2 and y * height / 2
    * (the official test_ext (0.1, 0.05)); `convention` 'official' counts widths with +1 px and clips
