@@ -225,9 +225,9 @@ function buildCli(): Command {
     .option('--no-export', 'skip the ONNX export')
     .option('--external-data-threshold <bytes>', 'initializer bytes above which weights go to model.onnx.data', positiveInt)
     .action(async (checkpoint: string, flags) => {
+      if (flags.kind === 'ava') return (await import('./cli/import-ava.js')).runAvaImport(checkpoint, flags);
       if (flags.format === 'hf') return (await import('./cli/import-hf.js')).runHfImport(checkpoint, flags);
       if (!flags.arch) throw new ServiceError(400, 'missing_parameter', `--arch is required for a .pth checkpoint (one of ${OFFICIAL_ARCHS.join(', ')}); a transformers folder takes --format hf`, { parameter: '--arch' });
-      if (flags.kind === 'ava') return (await import('./cli/import-ava.js')).runAvaImport(checkpoint, flags);
       const { importCheckpoint } = await import('./weights/import-checkpoint.js');
       const architecture: ArchitectureOptions = {};
       if (flags.depth) architecture.depth = flags.depth;
