@@ -42,6 +42,27 @@ export function avaHeadParameters(c: AvaHeadConfig): ParameterSpec[] {
   ];
 }
 
+/** ONNX metadata key holding the head configuration the graph was built with (pooling semantics live in the graph). */
+export const AVA_HEAD_CONFIG_KEY = 'videomae.ava_head';
+
+/** The configuration as recorded in the graph: a stable JSON of the fields that shape it. */
+export function avaHeadConfigKey(c: AvaHeadConfig): string {
+  return JSON.stringify({
+    embedDim: c.embedDim, temporalTokens: c.temporalTokens, patchSize: c.patchSize, numClasses: c.numClasses, roiSize: c.roiSize,
+    samplingRatio: c.samplingRatio, aligned: c.aligned ?? true, finalNorm: c.finalNorm ?? false, layerNormEps: c.layerNormEps ?? 1e-6,
+  });
+}
+
+/**
+ * Why a head graph with these metadata does not implement `c` (a manifest edited after export), or
+ * undefined; graphs exported before the key existed are taken as they are.
+ */
+export function staleAvaHeadReason(metadata: Record<string, string>, c: AvaHeadConfig): string | undefined {
+  const recorded = metadata[AVA_HEAD_CONFIG_KEY];
+  if (recorded === undefined || recorded === avaHeadConfigKey(c)) return undefined;
+  return `its head graph was exported for ${recorded}, but model.json asks for ${avaHeadConfigKey(c)}`;
+}
+
 export function buildAvaHeadGraph(c: AvaHeadConfig, tensors: TensorMap, metadata: Record<string, string> = {}): OnnxModel {
   const weight = tensors.get('head.weight');
   const bias = tensors.get('head.bias');
@@ -75,5 +96,5 @@ export function buildAvaHeadGraph(c: AvaHeadConfig, tensors: TensorMap, metadata
   g.op('Sigmoid', [logits], {}, AVA_HEAD_OUTPUTS.scores);
   g.output(AVA_HEAD_OUTPUTS.scores, 'float32', ['boxes', c.numClasses]);
   g.output(AVA_HEAD_OUTPUTS.pooled, 'float32', ['boxes', d]);
-  return g.build(metadata);
+  return g.build({ ...metadata, [AVA_HEAD_CONFIG_KEY]: avaHeadConfigKey(c) });
 }

@@ -7,7 +7,9 @@ import { basename, join } from 'node:path';
 import { readLabels } from '../config/labels.js';
 import { MANIFEST_FILE, modelTask, type ModelTask, readModelFolder, readSpatiotemporalModelFolder, readTemporalModelFolder, type ModelFolder, type SpatiotemporalModelFolder, type TemporalModelFolder } from '../config/manifest.js';
 import { NotFoundError, ServiceError, UnavailableError } from '../errors.js';
-import { staleExportReason } from '../onnx/export-model.js';
+import { avaHeadConfigOf, staleExportReason } from '../onnx/export-model.js';
+import { staleAvaHeadReason } from '../onnx/ava-head-graph.js';
+import { readModelMetadata } from '../onnx/serialize.js';
 import type { InferenceRunner, RunnerOptions } from './inference-runner.js';
 import { WorkerRunner } from './worker-runner.js';
 
@@ -91,7 +93,7 @@ export function readActionClasses(file: string): Array<{ id: number; label: stri
 
 export async function loadSpatiotemporalModel(dir: string, options: RunnerOptions): Promise<LoadedSpatiotemporalModel> {
   const folder = readSpatiotemporalModelFolder(dir);
-  const stale = staleExportReason(folder);
+  const stale = staleExportReason(folder) ?? staleAvaHeadReason(readModelMetadata(folder.onnxPath), avaHeadConfigOf(folder.manifest));
   if (stale) throw new ServiceError(500, 'model_not_exported', `model '${folder.manifest.name}' cannot be served: ${stale}; run 'videomae export ${dir}'`);
   const classes = readActionClasses(folder.labelsPath);
   if (classes.length !== folder.manifest.head.numClasses) {

@@ -7,12 +7,12 @@
  * box score, box_thresh 0.8) within 1e-4. Also: the refusals of the import.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readSpatiotemporalModelFolder } from '../../src/config/manifest.js';
-import { ModelRegistry } from '../../src/runtime/model-registry.js';
+import { loadSpatiotemporalModel, ModelRegistry } from '../../src/runtime/model-registry.js';
 import { detectSpatiotemporal } from '../../src/tasks/spatiotemporal/detect.js';
 import { avaFrameGeometry, avaRois, officialFrameOffsets } from '../../src/tasks/spatiotemporal/ava-clip.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
@@ -101,6 +101,13 @@ describe('import-checkpoint --kind ava: an official VideoMAE-Action-Detection ch
     const worstEma = worstGap(await served(emaModels, 'ava-ema'), golden.scoresEma);
     console.log(`AVA parity (model_ema): worst |score - official| = ${worstEma.toExponential(2)}`);
     expect(worstEma).toBeLessThanOrEqual(1e-4);
+
+    // The pooling semantics live in the head graph: a manifest edited after export is not served as if it held.
+    const manifestFile = join(emaModels, 'ava-ema', 'model.json');
+    const edited = JSON.parse(readFileSync(manifestFile, 'utf8')) as { head: { aligned: boolean } };
+    edited.head.aligned = true;
+    writeFileSync(manifestFile, JSON.stringify(edited));
+    await expect(loadSpatiotemporalModel(join(emaModels, 'ava-ema'), { device: 'cpu' })).rejects.toThrow(/head graph was exported for .*"aligned":false.*run 'videomae export/);
   }, 120_000);
 
   it('refuses checkpoints that are not AVA ones, or not of the --arch, before writing anything', async () => {
