@@ -14,7 +14,7 @@ import { BACKBONE_INPUT } from '../src/onnx/vit-graph.js';
 import { loadModel, loadSpatiotemporalModel } from '../src/runtime/model-registry.js';
 import { float32Tensor, type Float32Tensor } from '../src/runtime/tensor.js';
 import { detectSpatiotemporal } from '../src/tasks/spatiotemporal/detect.js';
-import { headFeeds } from '../src/tasks/spatiotemporal/head-inputs.js';
+import { headFeeds, roisInPixels } from '../src/tasks/spatiotemporal/head-inputs.js';
 import { fullFrameInputSize } from '../src/video/geometry.js';
 import { decodeFrames } from '../src/video/decode.js';
 import { DEFAULT_LIMITS } from '../src/video/limits.js';
@@ -66,7 +66,7 @@ try {
 const { outputs } = await backbone.runner.run({ [BACKBONE_INPUT]: clip }, ['tokens']);
 for (const people of [1, 8]) {
   const boxes = Float32Array.from({ length: people * 4 }, (_, k) => [0.1, 0.1, 0.5, 0.9][k % 4]!);
-  const headMs = await time(() => head.runner.run(headFeeds(outputs.tokens!, input, a.patchSize, boxes), [AVA_HEAD_OUTPUTS.scores]));
+  const headMs = await time(() => head.runner.run(headFeeds(outputs.tokens!, input, a.patchSize, roisInPixels(boxes, input)), [AVA_HEAD_OUTPUTS.scores]));
   rows.push([`action head '${head.name}' (RoiAlign 7x7, max, Linear ${head.classes.length})`, `${people} ${people === 1 ? 'person' : 'people'} (${(headMs / people).toFixed(2)} ms per person)`, headMs.toFixed(2)]);
 }
 const timestamps = Array.from({ length: 20 }, (_, k) => 2 + k * 3.5);

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { decodeFrames, groupIndices, rgbFilter, selectFilter } from '../src/video/decode.js';
 import { decodeRawFrames } from '../src/video/ffmpeg.js';
 import type { Size } from '../src/video/geometry.js';
-import { DEFAULT_CONTAINERS } from '../src/video/limits.js';
+import { DEFAULT_CONTAINERS } from '../src/video/formats.js';
 import { probeVideo, type VideoInfo } from '../src/video/probe.js';
 import { linearResizeTables, resizeLinear } from '../src/video/resize-linear.js';
 import { PROTOCOLS } from '../src/video/sampling.js';

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { decoderFor, makeArchitecture, tokenGrid, type VitArchitecture } from '../src/config/architectures.js';
-import { initBackend } from '../src/train/backend.js';
+import { initBackend } from '../src/tfjs/backend.js';
 import { classifierForwardFlops, pretrainForwardFlops } from '../src/train/flops.js';
 import { maskedReconstructionLoss, softTargetCrossEntropy } from '../src/train/losses.js';
 import { AdamW, type ParameterGroup } from '../src/train/optimizer.js';

@@ -39,7 +39,7 @@ export function addImportCheckpointCommand(program: Command): void {
     .option('--no-export', 'skip the ONNX export')
     .option('--external-data-threshold <bytes>', 'initializer bytes above which weights go to model.onnx.data', positiveInt)
     .action(async (checkpoint: string, flags) => {
-      if (flags.format === 'hf') return (await import('./import-hf.js')).runHfImport(checkpoint, flags);
+      if (flags.format === 'hf' && flags.kind === 'vit') return (await import('./import-hf.js')).runHfImport(checkpoint, flags);
       const kind = kindNamed(flags.kind, '--kind');
       if (!kind.importCheckpoint) throw new ServiceError(400, 'invalid_parameter', `model kind '${kind.name}' has no checkpoint import`, { parameter: '--kind' });
       const report = await kind.importCheckpoint({ file: checkpoint, out: flags.out, flags });

@@ -153,14 +153,45 @@ export const SpatiotemporalManifestSchema = z.object({
   task: z.literal('spatiotemporal-detection'),
   description: z.string().optional(),
   head: z.object({
-    embedDim: positiveInt, numClasses: positiveInt, roiSize: positiveInt, samplingRatio: positiveInt,
+    embedDim: positiveInt, numClasses: positiveInt, roiSize: positiveInt,
+    /** RoIAlign samples per bin per side; 0 = adaptive, ceil(roi size / bins) (torchvision's sampling_ratio=0). */
+    samplingRatio: z.number().int().nonnegative(),
+    /** RoIAlign pixel model: true = half-pixel shift (aligned=True); false = torchvision aligned=False (the official head). */
+    aligned: z.boolean().default(true),
+    /** The encoder's final LayerNorm `norm` on the tokens before pooling (the official head; its weights sit in this folder). */
+    finalNorm: z.boolean().default(false),
+    layerNormEps: z.number().positive().default(1e-6),
     /** The backbone's patch size and temporal tokens T' (H', W' follow each video's frame). */
     patchSize: positiveInt, temporalTokens: positiveInt,
   }),
   /** The backbone (a model name in the same models folder) and the clip around each keyframe. */
   backbone: z.string(),
-  /** The whole frame at `shortSide` (aspect kept, sides rounded to the patch), as the AVA pipeline feeds it. */
-  clip: z.object({ numFrames: positiveInt, rate: positiveInt, shortSide: positiveInt }),
+  /**
+   * The clip around each keyframe. `resize` 'round-to-patch': the whole frame at `shortSide`, each side
+   * rounded to a multiple of the patch; 'floor-pad': the official Resize (short side `shortSide`,
+   * long side floored, OpenCV bilinear), normalized, then zero-padded right/bottom to a multiple of
+   * `padMultiple`. `frameOffsets`: frames relative to the keyframe (default: numFrames at rate,
+   * starting floor(numFrames / 2) * rate before it). `normalization`: mean and std on 0-255 pixels
+   * (default: the backbone's preprocessing).
+   */
+  clip: z.object({
+    numFrames: positiveInt, rate: positiveInt, shortSide: positiveInt,
+    frameOffsets: z.array(z.number().int()).optional(),
+    resize: z.enum(['round-to-patch', 'floor-pad']).default('round-to-patch'),
+    padMultiple: positiveInt.optional(),
+    normalization: z.object({ mean: triple, std: triple }).optional(),
+  }).refine((c) => !c.frameOffsets || c.frameOffsets.length === c.numFrames, { message: 'frameOffsets must list one offset per frame (numFrames)', path: ['frameOffsets'] }),
+  /**
+   * Person boxes before pooling: `enlarge` [x, y] grows each side by x * width / 2 and y * height / 2
+   * (the official test_ext (0.1, 0.05)); `convention` 'official' counts widths with +1 px and clips
+   * to the frame (pixel W - 1, H - 1) before and after, as BoxList does; 'plain' leaves boxes as given.
+   */
+  boxes: z.object({
+    enlarge: z.tuple([z.number().nonnegative(), z.number().nonnegative()]).default([0, 0]),
+    convention: z.enum(['plain', 'official']).default('plain'),
+  }).default({ enlarge: [0, 0], convention: 'plain' }),
+  /** Person boxes scoring below this are dropped before the head (the official evaluation keeps >= 0.8). */
+  postprocess: z.object({ personScoreThreshold: z.number().min(0).max(1).default(0) }).default({ personScoreThreshold: 0 }),
   /** `id: name` lines; line k is head row k, its id the AVA action id. */
   labels: z.object({ file: z.string(), set: z.string(), evaluated: z.string().optional() }),
   files: FilesSchema,
@@ -182,7 +213,7 @@ export function readSpatiotemporalModelFolder(dir: string): SpatiotemporalModelF
   return { dir: root, manifest, weightsPath: resolve(root, manifest.files.weights.path), onnxPath: resolve(root, manifest.files.onnx.path), labelsPath: resolve(root, manifest.labels.file) };
 }
 
-export function writeSpatiotemporalManifest(dir: string, manifest: SpatiotemporalManifest): void {
+export function writeSpatiotemporalManifest(dir: string, manifest: z.input<typeof SpatiotemporalManifestSchema>): void {
   writeManifestWith(SpatiotemporalManifestSchema, dir, manifest);
 }
 
@@ -202,7 +233,7 @@ export function readManifestWith<S extends z.ZodType>(schema: S, dir: string): {
 }
 
 /** Writes model.json atomically, validated against the kind's schema first. */
-export function writeManifestWith<S extends z.ZodType>(schema: S, dir: string, manifest: z.infer<S>): void {
+export function writeManifestWith<S extends z.ZodType>(schema: S, dir: string, manifest: z.input<S>): void {
   const checked = schema.parse(manifest);
   const file = join(dir, MANIFEST_FILE);
   const temp = `${file}.tmp-${process.pid}`;

@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { ServiceError } from '../errors.js';
-import type { AvaDetection, AvaGroundTruth, Box } from '../eval/ava-map.js';
+import type { AvaDetection, AvaGroundTruth } from '../eval/ava-map.js';
+import type { Box } from '../postprocess/boxes.js';
 import { frameKey } from '../eval/ava-map.js';
 
 export class AvaFileError extends ServiceError {

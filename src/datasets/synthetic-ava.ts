@@ -7,9 +7,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidParameterError } from '../errors.js';
-import { mixSeed } from '../train/rng.js';
 import { encodeRawFrames } from '../video/ffmpeg.js';
-import { seededUniform } from '../weights/random-init.js';
+import { mixSeed, seededUniform } from '../weights/random-init.js';
 import { ACTOR_CLASSES, renderSyntheticActors } from './synthetic-render.js';
 
 export interface SyntheticAvaOptions {

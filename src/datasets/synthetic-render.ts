@@ -3,7 +3,7 @@
  * class is defined only by how it moves or changes over time. Colours, textures, shapes, sizes,
  * positions and speeds are random, so a single frame cannot tell the class.
  */
-import { randomInt, type Uniform } from '../train/rng.js';
+import { randomInt, type Uniform } from '../weights/random-init.js';
 
 export const SYNTHETIC_CLASSES = [
   'moving_left', 'moving_right', 'moving_up', 'moving_down',

@@ -7,9 +7,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidParameterError } from '../errors.js';
-import { mixSeed } from '../train/rng.js';
 import { encodeRawFrames } from '../video/ffmpeg.js';
-import { seededUniform } from '../weights/random-init.js';
+import { mixSeed, seededUniform } from '../weights/random-init.js';
 import { LABELS_FILE } from './manifest.js';
 import { renderSyntheticTimeline, TIMELINE_CLASSES, type TimelineClass } from './synthetic-render.js';
 

@@ -6,8 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidParameterError } from '../errors.js';
 import { encodeRawFrames } from '../video/ffmpeg.js';
-import { mixSeed } from '../train/rng.js';
-import { seededUniform } from '../weights/random-init.js';
+import { mixSeed, seededUniform } from '../weights/random-init.js';
 import { renderSyntheticClip, SYNTHETIC_CLASSES, type SyntheticClass } from './synthetic-render.js';
 import { writeDatasetManifest, LABELS_FILE } from './manifest.js';
 

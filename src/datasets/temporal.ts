@@ -7,9 +7,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidParameterError } from '../errors.js';
-import type { FeatureIndex } from '../tasks/temporal/extract.js';
 import { readNpy } from '../weights/npy.js';
 import { readActivityNetAnnotations, type ActivityNetAnnotations } from './activitynet.js';
+import { FEATURE_INDEX, type FeatureIndex } from './feature-index.js';
 
 export interface TemporalSample {
   readonly video: string;
@@ -32,7 +32,7 @@ export interface TemporalDataset {
 }
 
 export function readFeatureIndex(dir: string, field: string): FeatureIndex {
-  const file = join(dir, 'features.json');
+  const file = join(dir, FEATURE_INDEX);
   if (!existsSync(file)) throw new InvalidParameterError(field, dir, "has no features.json (write it with 'videomae extract-features')");
   return JSON.parse(readFileSync(file, 'utf8')) as FeatureIndex;
 }

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../train/backend.js';
+import { initBackend } from '../tfjs/backend.js';
 
 interface Request { id: number; rgb: Uint8Array; width: number; height: number }
 

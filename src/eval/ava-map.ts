@@ -6,14 +6,13 @@
  * over the evaluated classes that have ground truth. Frames on the exclusion list are left out,
  * and each frame keeps at most its 50 best-scored detections. Pure: no files.
  */
+import { boxIoU, type Box } from '../postprocess/boxes.js';
 import { interpolatedAP } from './temporal-map.js';
-
-/** [x1, y1, x2, y2], normalized. */
-export type Box = readonly [number, number, number, number];
 
 export interface AvaGroundTruth {
   readonly video: string;
   readonly timestamp: number;
+  /** Normalized to the frame. */
   readonly box: Box;
   readonly actionId: number;
 }
@@ -30,15 +29,6 @@ export interface AvaMapResult {
   readonly apPerClass: Record<string, number>;
   readonly classesEvaluated: number;
   readonly frames: number;
-}
-
-export function boxIoU(a: Box, b: Box): number {
-  const w = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
-  const h = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
-  if (w <= 0 || h <= 0) return 0;
-  const intersection = w * h;
-  const union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - intersection;
-  return union > 0 ? intersection / union : 0;
 }
 
 /** The official frame key: video id and the timestamp as a 4-digit integer. */

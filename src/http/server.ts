@@ -12,7 +12,6 @@ import { DEFAULT_CENTERNET_OPTIONS } from '../detector/centernet.js';
 import { OnnxPersonDetector } from '../detector/onnx-detector.js';
 import { reapOrphanedChildren } from '../process/child-records.js';
 import { childRecordDir, recordChildrenIn } from '../process/spawn-child.js';
-import { ModelRegistry } from '../runtime/model-registry.js';
 import { createApp } from './app.js';
 import { DEFAULT_JOB_OPTIONS, type JobManagerOptions } from './jobs/job-manager.js';
 import { createJobManager } from './jobs/temporal-job.js';

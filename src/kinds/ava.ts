@@ -2,13 +2,24 @@
  * The AVA action head: actions per person box from a backbone's token map. Trained by the ava
  * stage; served by POST /detect-spatiotemporal (a job).
  */
-import { SpatiotemporalManifestSchema } from '../config/manifest.js';
+import type { ArchitectureOptions } from '../config/architectures.js';
+import { modelTask, SpatiotemporalManifestSchema } from '../config/manifest.js';
 import { ServiceError } from '../errors.js';
-import { exportSpatiotemporalFolder } from '../onnx/export-model.js';
+import { exportSpatiotemporalFolder, exportVitFolder } from '../onnx/export-model.js';
 import { loadSpatiotemporalModel, type LoadedSpatiotemporalModel } from '../runtime/model-registry.js';
 import { detectSpatiotemporal, type SpatiotemporalOptions } from '../tasks/spatiotemporal/detect.js';
 import { describeProvenance } from './describe.js';
 import type { ModelKind } from './model-kind.js';
+
+/** The encoders VideoMAE-Action-Detection released AVA models for. */
+const AVA_ARCHS = ['vit_small_patch16_224', 'vit_base_patch16_224', 'vit_large_patch16_224', 'vit_huge_patch16_224'];
+
+/** The `import-checkpoint` flags an AVA import reads. */
+interface AvaImportFlags {
+  arch?: string; format?: string; stateDictKey?: string; labels?: string; name?: string; fp16?: boolean; force?: boolean; export?: boolean;
+  externalDataThreshold?: number; depth?: number; embedDim?: number; numHeads?: number; mlpRatio?: number; patchSize?: number;
+  numFrames?: number; imgSize?: number; tubeletSize?: number;
+}
 
 export const avaKind: ModelKind<LoadedSpatiotemporalModel> = {
   name: 'ava',
@@ -49,6 +60,34 @@ export const avaKind: ModelKind<LoadedSpatiotemporalModel> = {
       // Boxes given with the request need no person detector.
       ...(options.boxes?.length ? {} : { detector: context.personDetector() }),
     });
+  },
+  async importCheckpoint({ file, out, flags }) {
+    const f = flags as AvaImportFlags;
+    if (f.format && f.format !== 'pth') throw new ServiceError(400, 'invalid_parameter', `--kind ava reads an official .pth (VideoMAE-Action-Detection), not --format ${f.format}`, { parameter: '--format', value: f.format });
+    if (!f.arch) throw new ServiceError(400, 'missing_parameter', `--arch is required with --kind ava (${AVA_ARCHS.join(', ')})`, { parameter: '--arch' });
+    const arch = f.arch;
+    if (!AVA_ARCHS.includes(arch)) throw new ServiceError(400, 'invalid_parameter', `--arch ${arch} is not one of the AVA models of VideoMAE-Action-Detection (${AVA_ARCHS.join(', ')})`, { parameter: '--arch', value: arch });
+    const { importAvaCheckpoint } = await import('../weights/import-ava.js');
+    const architecture: ArchitectureOptions = {};
+    for (const key of ['depth', 'embedDim', 'numHeads', 'mlpRatio', 'patchSize', 'numFrames', 'tubeletSize'] as const) {
+      if (f[key]) architecture[key] = f[key];
+    }
+    if (f.imgSize) architecture.imageSize = f.imgSize;
+    const serialize = f.externalDataThreshold ? { externalDataThreshold: f.externalDataThreshold } : {};
+    const result = await importAvaCheckpoint({
+      checkpoint: file, out, arch, architecture,
+      ...(f.stateDictKey ? { stateDictKey: f.stateDictKey } : {}),
+      ...(f.labels ? { labels: f.labels } : {}),
+      ...(f.name ? { name: f.name } : {}),
+      ...(f.fp16 ? { fp16: true } : {}),
+      ...(f.force ? { force: true } : {}),
+      // The import writes the head and its encoder: each folder exports as its own kind.
+      ...(f.export !== false ? { finish: async (dir: string) => { await (modelTask(dir) === 'classification' ? exportVitFolder : exportSpatiotemporalFolder)(dir, serialize); } } : {}),
+    });
+    const lines = [`imported ${file} -> ${result.head} (AVA head, ${result.numClasses} classes) + ${result.backbone} (encoder ${arch}), `
+      + `${(result.parameters / 1e6).toFixed(2)} M parameters, ${result.seconds.toFixed(1)} s`];
+    if (result.container) lines.push(`  the state dict under '${result.container}' (--state-dict-key model_ema picks the EMA weights)`);
+    return { dir: result.head, lines };
   },
   training: {
     stages: ['ava'],

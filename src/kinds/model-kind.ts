@@ -46,7 +46,13 @@ export interface CheckpointImportRequest {
   readonly flags: Readonly<Record<string, unknown>>;
 }
 
-/** What an import wrote, for the command to print. */
+/** `videomae init-model --kind NAME ...`: the command's flags as parsed. */
+export interface CreateRequest {
+  readonly out: string;
+  readonly flags: Readonly<Record<string, unknown>>;
+}
+
+/** What an import or a create wrote, for the command to print. */
 export interface CheckpointImportReport {
   readonly dir: string;
   readonly lines: readonly string[];
@@ -71,6 +77,8 @@ export interface ModelKind<Served extends ServedModel = ServedModel> {
   describe(model: Served, isDefault: boolean): ModelInfo;
   /** Runs a job of this kind's task on a stored input. */
   runJob?(context: JobContext, input: JobInput, signal: AbortSignal, onProgress: JobProgress): Promise<JobOutcome>;
+  /** `init-model --kind NAME`: a folder with seeded random weights (untrained). */
+  create?(request: CreateRequest): Promise<CheckpointImportReport>;
   /** `import-checkpoint --kind NAME`: a checkpoint as its official training code saves it -> a model folder. */
   importCheckpoint?(request: CheckpointImportRequest): Promise<CheckpointImportReport>;
   /** The recipe stages (`stages[].stage`) that train this kind, and the run of such a recipe. */

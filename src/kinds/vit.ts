@@ -2,12 +2,18 @@
  * The VideoMAE V2 ViT: a classifier (with a head) or a features-only encoder that detectors read.
  * Trained by the pretrain, finetune and distill stages; served by POST /classify.
  */
-import { OFFICIAL_ARCHS, type ArchitectureOptions } from '../config/architectures.js';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { makeArchitecture, OFFICIAL_ARCHS, type ArchitectureOptions } from '../config/architectures.js';
+import { bundledLabelPath, readLabels } from '../config/labels.js';
 import { ManifestSchema } from '../config/manifest.js';
 import { ServiceError } from '../errors.js';
 import { BACKBONE_INPUT } from '../onnx/vit-graph.js';
 import { exportVitFolder } from '../onnx/export-model.js';
 import { loadModel, type LoadedModel } from '../runtime/model-registry.js';
+import type { ProtocolName } from '../video/sampling.js';
+import { createModelFolder } from '../weights/create-model.js';
+import { randomWeights } from '../weights/random-init.js';
 import { describeProvenance } from './describe.js';
 import type { ModelKind } from './model-kind.js';
 
@@ -39,6 +45,26 @@ export const vitKind: ModelKind<LoadedModel> = {
       defaultProtocol: manifest.sampling.protocol,
       provenance: describeProvenance(manifest.provenance),
     };
+  },
+  async create({ out, flags }) {
+    const f = flags as { arch: string; name?: string; labels: string; numClasses?: number; numFrames: number; imageSize: number; seed: number; protocol: ProtocolName; export?: boolean };
+    const labelsFile = bundledLabelPath(f.labels) ?? f.labels;
+    const numClasses = f.numClasses ?? (existsSync(labelsFile) ? readLabels(labelsFile).length : 0);
+    const architecture = makeArchitecture(f.arch, { numClasses, numFrames: f.numFrames, imageSize: f.imageSize });
+    const dir = resolve(out);
+    await createModelFolder({
+      dir,
+      name: f.name ?? dir.split('/').filter(Boolean).pop()!,
+      architecture,
+      tensors: randomWeights(architecture, f.seed),
+      labels: f.labels,
+      protocol: f.protocol,
+      description: `Untrained ${f.arch} with seeded random weights (seed ${f.seed}).`,
+      provenance: { source: 'random-init', trained: false, seed: f.seed, metrics: {}, note: 'random weights: scores carry no meaning' },
+    });
+    const lines = [`wrote ${dir}`];
+    if (f.export !== false) lines.push(`exported ${(await exportVitFolder(dir)).modelPath}`);
+    return { dir, lines };
   },
   async importCheckpoint({ file, out, flags }) {
     const f = flags as VitImportFlags;

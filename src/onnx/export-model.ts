@@ -77,7 +77,7 @@ export async function exportSpatiotemporalFolder(dir: string, options: Serialize
 /** The head graph's configuration from a manifest. */
 export function avaHeadConfigOf(manifest: SpatiotemporalManifest): AvaHeadConfig {
   const h = manifest.head;
-  return { embedDim: h.embedDim, temporalTokens: h.temporalTokens, patchSize: h.patchSize, numClasses: h.numClasses, roiSize: h.roiSize, samplingRatio: h.samplingRatio };
+  return { embedDim: h.embedDim, temporalTokens: h.temporalTokens, patchSize: h.patchSize, numClasses: h.numClasses, roiSize: h.roiSize, samplingRatio: h.samplingRatio, aligned: h.aligned, finalNorm: h.finalNorm, layerNormEps: h.layerNormEps };
 }
 
 async function verifiedWeightsHash(folder: { weightsPath: string; manifest: { name: string; files: { weights: { sha256: string } } } }): Promise<string> {

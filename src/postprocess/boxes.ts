@@ -3,7 +3,19 @@
  * `[N, 4]` as [x1, y1, x2, y2] (any unit), with `[N]` scores. Score threshold, greedy NMS,
  * enlargement about the centre (the official AVA pipeline widens detector boxes) and clipping.
  */
-import { boxIoU } from '../eval/ava-map.js';
+
+/** [x1, y1, x2, y2], in any unit (AVA's are normalized to the frame). */
+export type Box = readonly [number, number, number, number];
+
+/** Intersection over union of two boxes; 0 when they do not overlap or both are empty. */
+export function boxIoU(a: Box, b: Box): number {
+  const w = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
+  const h = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
+  if (w <= 0 || h <= 0) return 0;
+  const intersection = w * h;
+  const union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - intersection;
+  return union > 0 ? intersection / union : 0;
+}
 
 export interface ScoredBoxes {
   /** [N, 4] as [x1, y1, x2, y2] */

@@ -4,10 +4,12 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { readLabels } from '../config/labels.js';
-import { MANIFEST_FILE, modelTask, type ModelTask, readModelFolder, readSpatiotemporalModelFolder, readTemporalModelFolder, type ModelFolder, type SpatiotemporalModelFolder, type TemporalModelFolder } from '../config/manifest.js';
+import { readActionClasses, readLabels } from '../config/labels.js';
+import { MANIFEST_FILE, type ModelTask, readModelFolder, readSpatiotemporalModelFolder, readTemporalModelFolder, type ModelFolder, type SpatiotemporalModelFolder, type TemporalModelFolder } from '../config/manifest.js';
 import { NotFoundError, ServiceError, UnavailableError } from '../errors.js';
-import { staleExportReason } from '../onnx/export-model.js';
+import { avaHeadConfigOf, staleExportReason } from '../onnx/export-model.js';
+import { staleAvaHeadReason } from '../onnx/ava-head-graph.js';
+import { readModelMetadata } from '../onnx/serialize.js';
 import type { InferenceRunner, RunnerOptions } from './inference-runner.js';
 import { WorkerRunner } from './worker-runner.js';
 
@@ -81,17 +83,9 @@ export interface LoadedSpatiotemporalModel {
   readonly runner: InferenceRunner;
 }
 
-/** `id: name` lines -> [{id, label}] (plain lines get ids 1..n). */
-export function readActionClasses(file: string): Array<{ id: number; label: string }> {
-  return readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.trim()).map((line, i) => {
-    const m = /^\s*(\d+)\s*:\s*(.*)$/.exec(line);
-    return m ? { id: Number(m[1]), label: m[2]!.trim() } : { id: i + 1, label: line.trim() };
-  });
-}
-
 export async function loadSpatiotemporalModel(dir: string, options: RunnerOptions): Promise<LoadedSpatiotemporalModel> {
   const folder = readSpatiotemporalModelFolder(dir);
-  const stale = staleExportReason(folder);
+  const stale = staleExportReason(folder) ?? staleAvaHeadReason(readModelMetadata(folder.onnxPath), avaHeadConfigOf(folder.manifest));
   if (stale) throw new ServiceError(500, 'model_not_exported', `model '${folder.manifest.name}' cannot be served: ${stale}; run 'videomae export ${dir}'`);
   const classes = readActionClasses(folder.labelsPath);
   if (classes.length !== folder.manifest.head.numClasses) {

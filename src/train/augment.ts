@@ -4,7 +4,7 @@
  * bilinear crop-resize-normalize that writes a clip [3, T, S, S].
  */
 import type { SamplingProtocol } from '../video/sampling.js';
-import { randomInt, type Uniform } from './rng.js';
+import { randomInt, type Uniform } from '../weights/random-init.js';
 
 export interface Box {
   readonly x: number;

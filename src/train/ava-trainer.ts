@@ -11,7 +11,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:f
 import { dirname, join, relative } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { tokenGrid } from '../config/architectures.js';
-import { readModelFolder, sha256File, writeSpatiotemporalManifest, type ModelFolder } from '../config/manifest.js';
+import { readModelFolder, sha256File, writeSpatiotemporalManifest, type ModelFolder, type SpatiotemporalManifest } from '../config/manifest.js';
 import { readAvaGroundTruth } from '../datasets/ava.js';
 import { InvalidParameterError, ServiceError } from '../errors.js';
 import { evaluateAva, type AvaDetection, type AvaGroundTruth } from '../eval/ava-map.js';
@@ -19,15 +19,16 @@ import { AVA_HEAD_OUTPUTS, buildAvaHeadGraph, type AvaHeadConfig } from '../onnx
 import { exportSpatiotemporalFolder, exportVitFolder } from '../onnx/export-model.js';
 import { writeModel } from '../onnx/serialize.js';
 import { BACKBONE_INPUT } from '../onnx/vit-graph.js';
-import { loadModel, readActionClasses, type LoadedModel } from '../runtime/model-registry.js';
+import { readActionClasses } from '../config/labels.js';
+import { loadModel, type LoadedModel } from '../runtime/model-registry.js';
 import { float32Tensor } from '../runtime/tensor.js';
-import { clipAround } from '../tasks/spatiotemporal/detect.js';
+import { avaFrameGeometry, avaRois, clipFrames, clipNormalization, frameOffsetsOf, officialFrameOffsets, OFFICIAL_AVA_PIXEL_MEAN, OFFICIAL_AVA_PIXEL_STD, type AvaBoxSpec } from '../video/ava-clip.js';
 import { clipsInOrder, neededFrames } from '../tasks/spatiotemporal/clip-stream.js';
-import { headFeeds, roisInPixels } from '../tasks/spatiotemporal/head-inputs.js';
-import { fullFrameInputSize, type Size } from '../video/geometry.js';
+import { headFeeds } from '../tasks/spatiotemporal/head-inputs.js';
+import type { Size } from '../video/geometry.js';
 import { decodeFrames } from '../video/decode.js';
 import { probeVideo } from '../video/probe.js';
-import { packFrames, type Normalization } from '../video/transforms.js';
+import { packFramesPadded, type Normalization } from '../video/transforms.js';
 import { WorkerRunner } from '../runtime/worker-runner.js';
 import { fillTruncatedNormal, seededUniform } from '../weights/random-init.js';
 import { createModelFolder } from '../weights/create-model.js';
@@ -41,7 +42,7 @@ import { roiAlignMatrix } from './roi-align-matrix.js';
 import { layerDecayScale, learningRateAt, usesWeightDecay } from './schedule.js';
 import { encode } from './vit.js';
 import { MetricsLog, ProgressBar } from './progress.js';
-import { initBackend } from './backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import type { StageResult, TrainOptions } from './stage-result.js';
 import { resolvePath, type AvaStageSpec, type Recipe } from './recipe.js';
 import { shuffle, stream, STREAMS } from './rng.js';
@@ -69,25 +70,45 @@ function findVideo(dir: string, id: string, field: string): string {
   return join(dir, match);
 }
 
-export interface ClipSettings { numFrames: number; rate: number; shortSide: number; patchSize: number; preprocessing: Normalization }
+/** How a keyframe becomes the head's input: the manifest's clip and box semantics (ava-clip.ts) and the normalization in 0-1 units. */
+export interface ClipSettings {
+  readonly numFrames: number; readonly rate: number; readonly shortSide: number; readonly patchSize: number;
+  readonly preprocessing: Normalization;
+  readonly frameOffsets: readonly number[];
+  readonly resize: SpatiotemporalManifest['clip']['resize'];
+  readonly padMultiple?: number;
+  readonly boxes: AvaBoxSpec;
+}
+
+/** The clip settings a served model folder implies (what serving does, for the training path to match). */
+export function clipSettingsOf(manifest: SpatiotemporalManifest, backbone: Normalization): ClipSettings {
+  const c = manifest.clip;
+  return {
+    numFrames: c.numFrames, rate: c.rate, shortSide: c.shortSide, patchSize: manifest.head.patchSize, preprocessing: clipNormalization(c, backbone),
+    frameOffsets: frameOffsetsOf(c), resize: c.resize, ...(c.padMultiple ? { padMultiple: c.padMultiple } : {}), boxes: manifest.boxes,
+  };
+}
+
+interface KeyframeClip { index: number; input: Size; content: Size; original: Size; clip: Float32Array }
 
 /**
- * Every keyframe's clip as the serving path builds it: the whole frame at the short side (sides
- * rounded to the patch), normalized, [3, T, H, W]. Each video is decoded once, in order, holding
- * only the frames clips still need (clip-stream.ts).
+ * Every keyframe's clip as the serving path builds it: the whole frame resized as the manifest
+ * says (ava-clip.ts), normalized, zero-padded, [3, T, H, W]. Each video is decoded once, in
+ * order, holding only the frames clips still need (clip-stream.ts).
  */
-async function* keyframeClips(keyframes: readonly Keyframe[], videosDir: string, c: ClipSettings, field: string): AsyncGenerator<{ index: number; input: Size; clip: Float32Array }> {
+async function* keyframeClips(keyframes: readonly Keyframe[], videosDir: string, c: ClipSettings, field: string): AsyncGenerator<KeyframeClip> {
   const byVideo = new Map<string, number[]>();
   keyframes.forEach((k, i) => (byVideo.get(k.video) ?? byVideo.set(k.video, []).get(k.video)!).push(i));
   for (const [video, unordered] of byVideo) {
     const file = findVideo(videosDir, video, field);
     const info = await probeVideo(file);
-    const input = fullFrameInputSize(info, c.shortSide, c.patchSize);
+    const { content, input } = avaFrameGeometry(info, c, c.patchSize);
     const indices = [...unordered].sort((x, y) => keyframes[x]!.timestamp - keyframes[y]!.timestamp);
-    const clips = indices.map((i) => clipAround(Math.round(keyframes[i]!.timestamp * info.fps), c.numFrames, c.rate, info.frameCount));
-    const decoded = decodeFrames({ file, fps: info.fps, indices: neededFrames(clips), source: info, size: input });
+    const clips = indices.map((i) => clipFrames(Math.round(keyframes[i]!.timestamp * info.fps), c.frameOffsets, info.frameCount));
+    const decoded = decodeFrames({ file, fps: info.fps, indices: neededFrames(clips), source: info, size: content });
+    const original = { width: info.width, height: info.height };
     for await (const { clip, frames } of clipsInOrder(decoded, clips)) {
-      yield { index: indices[clip]!, input, clip: packFrames(frames, input, c.preprocessing) };
+      yield { index: indices[clip]!, input, content, original, clip: packFramesPadded(frames, content, input, c.preprocessing) };
     }
   }
 }
@@ -99,9 +120,9 @@ function boxesOf(k: Keyframe): Float32Array {
 /** RoI-pooled features [boxes, D] of every keyframe, through the ONNX backbone and the head's pooling (the serving path). */
 export async function pooledFeatures(keyframes: Keyframe[], backbone: LoadedModel, pooling: WorkerRunner, videosDir: string, c: ClipSettings, field: string): Promise<Float32Array[]> {
   const out: Float32Array[] = new Array(keyframes.length);
-  for await (const { index, input, clip } of keyframeClips(keyframes, videosDir, c, field)) {
+  for await (const { index, input, content, original, clip } of keyframeClips(keyframes, videosDir, c, field)) {
     const { outputs } = await backbone.runner.run({ [BACKBONE_INPUT]: float32Tensor(clip, [1, 3, c.numFrames, input.height, input.width]) }, ['tokens']);
-    const pooled = await pooling.run(headFeeds(outputs.tokens!, input, c.patchSize, boxesOf(keyframes[index]!)), [AVA_HEAD_OUTPUTS.pooled]);
+    const pooled = await pooling.run(headFeeds(outputs.tokens!, input, c.patchSize, avaRois(boxesOf(keyframes[index]!), original, content, c.boxes)), [AVA_HEAD_OUTPUTS.pooled]);
     out[index] = pooled.outputs[AVA_HEAD_OUTPUTS.pooled]!.data.slice();
   }
   return out;
@@ -145,7 +166,7 @@ interface EncodedKeyframe { patches: Float32Array; grid: { h: number; w: number 
  * positional table at its grid; the token map's temporal mean goes through RoiAlign written as
  * a matrix per box (roi-align-matrix.ts) and a max, so gradients reach the backbone.
  */
-async function trainableHeadInputs(train: Keyframe[], val: Keyframe[], backbone: ModelFolder, videosDir: string, c: ClipSettings, spec: AvaStageSpec, field: string): Promise<HeadInputs> {
+async function trainableHeadInputs(train: Keyframe[], val: Keyframe[], backbone: ModelFolder, videosDir: string, c: ClipSettings, spec: AvaStageSpec, field: string, head: AvaHeadConfig, norm: LayerNormVars | undefined): Promise<HeadInputs> {
   const a = backbone.architecture;
   const D = a.embedDim;
   const T = a.numFrames / a.tubeletSize;
@@ -154,7 +175,7 @@ async function trainableHeadInputs(train: Keyframe[], val: Keyframe[], backbone:
   const positions = new Map<string, tf.Tensor>();
   const encodeAll = async (keyframes: Keyframe[]): Promise<EncodedKeyframe[]> => {
     const out: EncodedKeyframe[] = new Array(keyframes.length);
-    for await (const { index, input, clip } of keyframeClips(keyframes, videosDir, c, field)) {
+    for await (const { index, input, content, original, clip } of keyframeClips(keyframes, videosDir, c, field)) {
       const grid = { h: input.height / a.patchSize, w: input.width / a.patchSize };
       const geometry = { frames: a.numFrames, height: input.height, width: input.width, tubelet: a.tubeletSize, patch: a.patchSize };
       const count = T * grid.h * grid.w;
@@ -166,8 +187,8 @@ async function trainableHeadInputs(train: Keyframe[], val: Keyframe[], backbone:
         positions.set(key, tf.tensor(table, [1, count, D]));
       }
       const k = keyframes[index]!;
-      const pixels = roisInPixels(boxesOf(k), input);
-      const rois = concat(k.boxes.map((_, b) => roiAlignMatrix(pixels.subarray(4 * b, 4 * b + 4), { height: grid.h, width: grid.w, size: 7, samplingRatio: 2, spatialScale: 1 / a.patchSize })));
+      const pixels = avaRois(boxesOf(k), original, content, c.boxes);
+      const rois = concat(k.boxes.map((_, b) => roiAlignMatrix(pixels.subarray(4 * b, 4 * b + 4), { height: grid.h, width: grid.w, size: head.roiSize, samplingRatio: head.samplingRatio, spatialScale: 1 / a.patchSize, aligned: head.aligned ?? true })));
       out[index] = { patches, grid, rois, boxes: k.boxes.length, targets: concat(k.targets) };
     }
     return out;
@@ -189,7 +210,8 @@ async function trainableHeadInputs(train: Keyframe[], val: Keyframe[], backbone:
       const { h, w } = data[members[0]!]!.grid;
       const n = T * h * w;
       const length = data[members[0]!]!.patches.length / n;
-      const tokens = encode(store, a, tf.tensor3d(concat(members.map((i) => data[i]!.patches)), [members.length, n, length]), positions.get(key)!);
+      const encoded = encode(store, a, tf.tensor3d(concat(members.map((i) => data[i]!.patches)), [members.length, n, length]), positions.get(key)!);
+      const tokens = norm ? layerNorm(encoded, norm, head.layerNormEps ?? 1e-6) : encoded;
       const maps = tf.unstack(tf.mean(tf.reshape(tokens, [members.length, T, h * w, D]), 1)); // B x [HW, D]
       members.forEach((i, b) => {
         const e = data[i]!;
@@ -242,17 +264,32 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
   const a = backboneFolder.architecture;
   const D = a.embedDim;
   const C = classes.length;
-  const head: AvaHeadConfig = { embedDim: D, temporalTokens: a.numFrames / a.tubeletSize, patchSize: a.patchSize, numClasses: C, roiSize: 7, samplingRatio: 2 };
-  const clipSettings: ClipSettings = { numFrames: a.numFrames, rate: spec.clip.rate, shortSide: spec.clip.shortSide, patchSize: a.patchSize, preprocessing: backboneFolder.manifest.preprocessing };
+  const head: AvaHeadConfig = {
+    embedDim: D, temporalTokens: a.numFrames / a.tubeletSize, patchSize: a.patchSize, numClasses: C, roiSize: 7,
+    samplingRatio: spec.head.samplingRatio, aligned: spec.head.aligned, finalNorm: spec.head.finalNorm, layerNormEps: a.layerNormEps,
+  };
+  // The clip and box semantics the served manifest will carry; training and its evaluation go through the same.
+  const clipManifest: SpatiotemporalManifest['clip'] = {
+    numFrames: a.numFrames, rate: spec.clip.rate, shortSide: spec.clip.shortSide,
+    frameOffsets: spec.clip.frameOffsets ?? officialFrameOffsets(a.numFrames, spec.clip.rate),
+    resize: spec.clip.resize, padMultiple: spec.clip.padMultiple ?? a.patchSize,
+    ...(spec.clip.normalization === 'official' ? { normalization: { mean: [...OFFICIAL_AVA_PIXEL_MEAN] as [number, number, number], std: [...OFFICIAL_AVA_PIXEL_STD] as [number, number, number] } } : {}),
+  };
+  const boxesManifest: AvaBoxSpec = { enlarge: spec.clip.boxEnlarge, convention: 'official' };
+  if (clipManifest.frameOffsets!.length !== a.numFrames) throw new InvalidParameterError(`${field}.clip.frameOffsets`, spec.clip.frameOffsets, `must list ${a.numFrames} offsets (the backbone's frames)`);
+  const clipSettings = clipSettingsOf({ clip: clipManifest, boxes: boxesManifest, head: { patchSize: a.patchSize } } as SpatiotemporalManifest, backboneFolder.manifest.preprocessing);
   const featuresStart = Date.now();
+  const norm: LayerNormVars | undefined = spec.trainBackbone && head.finalNorm
+    ? { weight: tf.variable(tf.ones([D]), true, `ava_norm_weight_${Date.now()}`), bias: tf.variable(tf.zeros([D]), true, `ava_norm_bias_${Date.now()}`) }
+    : undefined;
   let inputs: HeadInputs;
   if (spec.trainBackbone) {
-    inputs = await trainableHeadInputs(train, val, backboneFolder, videosDir, clipSettings, spec, `${field}.data.videos`);
+    inputs = await trainableHeadInputs(train, val, backboneFolder, videosDir, clipSettings, spec, `${field}.data.videos`, head, norm);
   } else {
     // The head graph with placeholder weights serves as the pooling of the serving path.
     const backbone = await loadModel(backboneDir, { device: 'cpu' });
     const poolingFile = join(outDir, '.pooling.onnx');
-    writeModel(buildAvaHeadGraph(head, new Map([['head.weight', { shape: [C, D], data: new Float32Array(C * D) }], ['head.bias', { shape: [C], data: new Float32Array(C) }]])), poolingFile);
+    writeModel(buildAvaHeadGraph(head, new Map([...identityNorm(D), ['head.weight', { shape: [C, D], data: new Float32Array(C * D) }], ['head.bias', { shape: [C], data: new Float32Array(C) }]])), poolingFile);
     const pooling = await WorkerRunner.create(poolingFile, { device: 'cpu' });
     try {
       const trainPooled = await pooledFeatures(train, backbone, pooling, videosDir, clipSettings, `${field}.data.videos`);
@@ -275,7 +312,8 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
   const headVars = { weight, bias };
   const betas = spec.optimizer.betas ?? [0.9, 0.999];
   const optimizer = new AdamW({ beta1: betas[0], beta2: betas[1], eps: spec.optimizer.eps, weightDecay: spec.optimizer.weightDecay, ...(spec.optimizer.clipGrad ? { clipGrad: spec.optimizer.clipGrad } : {}) },
-    new Map([['head.weight', { variable: weight, lrScale: 1, decay: true }], ['head.bias', { variable: bias, lrScale: 1, decay: false }], ...inputs.trainable]));
+    new Map([['head.weight', { variable: weight, lrScale: 1, decay: true }], ['head.bias', { variable: bias, lrScale: 1, decay: false }],
+      ...(norm ? [['norm.weight', { variable: norm.weight, lrScale: 1, decay: false }], ['norm.bias', { variable: norm.bias, lrScale: 1, decay: false }]] as const : []), ...inputs.trainable]));
   const perEpoch = Math.max(1, Math.ceil(inputs.units / spec.batch));
   const totalSteps = spec.epochs * perEpoch;
   const schedule = { lr: spec.optimizer.lr, minLr: spec.optimizer.minLr, warmupSteps: Math.round(spec.optimizer.warmupEpochs * perEpoch), totalSteps };
@@ -341,14 +379,20 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
   const wData = (await weight.data()) as Float32Array;
   const torchWeight = new Float32Array(C * D);
   for (let j = 0; j < D; j++) for (let k = 0; k < C; k++) torchWeight[k * D + j] = wData[j * C + k]!;
-  writeSafetensors(join(outDir, 'weights.safetensors'), new Map([['head.weight', { shape: [C, D], data: torchWeight }], ['head.bias', { shape: [C], data: (await bias.data()) as Float32Array }]]), { format: 'pt', arch: 'ava_head' });
+  // The final LayerNorm: trained with the encoder, else left as it starts (unit gain, zero shift), which the frozen path pooled with.
+  const normTensors = !head.finalNorm ? [] : norm
+    ? [['norm.weight', { shape: [D], data: (await norm.weight.data()) as Float32Array }], ['norm.bias', { shape: [D], data: (await norm.bias.data()) as Float32Array }]] as Array<[string, { shape: number[]; data: Float32Array }]>
+    : identityNorm(D);
+  writeSafetensors(join(outDir, 'weights.safetensors'), new Map([...normTensors, ['head.weight', { shape: [C, D], data: torchWeight }], ['head.bias', { shape: [C], data: (await bias.data()) as Float32Array }]]), { format: 'pt', arch: 'ava_head' });
   copyFileSync(labelsFile, join(outDir, 'labels.txt'));
   writeSpatiotemporalManifest(outDir, {
     schemaVersion: 1, name, task: 'spatiotemporal-detection',
     description: `AVA head stage ${index} of recipe '${recipe.name}', on backbone '${servedBackbone}' (${spec.trainBackbone ? `fine-tuned from '${backboneName}'` : 'frozen'})`,
-    head: { embedDim: D, numClasses: C, roiSize: 7, samplingRatio: 2, patchSize: a.patchSize, temporalTokens: head.temporalTokens },
+    head: { embedDim: D, numClasses: C, roiSize: 7, samplingRatio: head.samplingRatio, aligned: head.aligned ?? true, finalNorm: head.finalNorm ?? false, layerNormEps: a.layerNormEps, patchSize: a.patchSize, temporalTokens: head.temporalTokens },
     backbone: servedBackbone,
-    clip: { numFrames: a.numFrames, rate: spec.clip.rate, shortSide: spec.clip.shortSide },
+    clip: clipManifest,
+    boxes: boxesManifest,
+    postprocess: { personScoreThreshold: spec.personScoreThreshold },
     labels: { file: 'labels.txt', set: recipe.name },
     files: { weights: { path: 'weights.safetensors', sha256: await sha256File(join(outDir, 'weights.safetensors')) }, onnx: { path: 'model.onnx' } },
     provenance: { source: 'training', trained: true, seed, recipe: { name: recipe.name, stageIndex: index, stage: spec, steps: totalSteps, backbone: relative(outDir, backboneDir) }, metrics },
@@ -356,10 +400,25 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
   if (spec.export) await exportSpatiotemporalFolder(outDir);
   weight.dispose();
   bias.dispose();
+  if (norm) { norm.weight.dispose(); norm.bias.dispose(); }
   inputs.dispose();
   optimizer.dispose();
   log.write({ type: 'done', stage: 'ava', steps: totalSteps, metrics, seconds: (Date.now() - started) / 1000 });
   return { stage: 'ava', outDir, steps: totalSteps, completed: true, losses, metrics, seconds: (Date.now() - started) / 1000 };
+}
+
+/** norm.weight = 1, norm.bias = 0: the LayerNorm as initialized. */
+function identityNorm(D: number): Array<[string, { shape: number[]; data: Float32Array }]> {
+  if (D <= 0) return [];
+  return [['norm.weight', { shape: [D], data: new Float32Array(D).fill(1) }], ['norm.bias', { shape: [D], data: new Float32Array(D) }]];
+}
+
+/** The trainable final LayerNorm `norm` of the official head, on [B, N, D] tokens. */
+interface LayerNormVars { weight: tf.Variable; bias: tf.Variable }
+
+function layerNorm(x: tf.Tensor, v: LayerNormVars, eps: number): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), v.weight), v.bias);
 }
 
 function concat(parts: readonly Float32Array[]): Float32Array {

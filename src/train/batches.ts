@@ -11,7 +11,8 @@ import { betaSample, cropResizeNormalize, randomColourTransform, multiScaleCropB
 import { indicesWhere, maskedCount, runningCellMask, tubeMask } from './masking.js';
 import { inputPatches, patchVectorLength, targetPatches, type PatchGeometry } from './patchify.js';
 import type { LabelledEntry } from './plan.js';
-import { randomInt, shuffle, stream, STREAMS, type Uniform } from './rng.js';
+import { randomInt, type Uniform } from '../weights/random-init.js';
+import { shuffle, stream, STREAMS } from './rng.js';
 import type { ClipCache } from './clip-cache.js';
 
 export function geometryOf(config: VitArchitecture): PatchGeometry {

@@ -4,7 +4,8 @@
  * order (t, h, w): 1 = masked (hidden from the encoder / not reconstructed by the decoder).
  */
 import { InvalidParameterError } from '../errors.js';
-import { shuffle, type Uniform } from './rng.js';
+import type { Uniform } from '../weights/random-init.js';
+import { shuffle } from './rng.js';
 
 export interface TokenGrid {
   readonly t: number;

@@ -189,8 +189,28 @@ const AvaStage = z.strictObject({
     /** Folder of `<video_id>.<ext>`; default: `videos` beside the training CSV. */
     videos: z.string().optional(),
   }),
-  /** Clip around each keyframe: frame rate and the whole frame's short side (AVA: 4 and 256). */
-  clip: z.strictObject({ rate: positiveInt.default(4), shortSide: positiveInt.default(256) }).default({ rate: 4, shortSide: 256 }),
+  /**
+   * Clip around each keyframe: frame rate and the whole frame's short side (AVA: 4 and 256), and
+   * the official AVA semantics by default: TemporalCrop offsets, floor resize + zero pad to
+   * `padMultiple` (default the patch), the official pixel normalization ('backbone': the
+   * backbone's), boxes enlarged by `boxEnlarge` with the +1 px convention (also for training).
+   */
+  clip: z.strictObject({
+    rate: positiveInt.default(4), shortSide: positiveInt.default(256),
+    resize: z.enum(['floor-pad', 'round-to-patch']).default('floor-pad'),
+    padMultiple: positiveInt.optional(),
+    normalization: z.enum(['official', 'backbone']).default('official'),
+    frameOffsets: z.array(z.number().int()).optional(),
+    boxEnlarge: z.tuple([z.number().nonnegative(), z.number().nonnegative()]).default([0.1, 0.05]),
+  }).default({ rate: 4, shortSide: 256, resize: 'floor-pad', normalization: 'official', boxEnlarge: [0.1, 0.05] }),
+  /** The head: the final LayerNorm on the tokens and RoIAlign as torchvision aligned=False with adaptive sampling (official) by default. */
+  head: z.strictObject({
+    finalNorm: z.boolean().default(true),
+    aligned: z.boolean().default(false),
+    samplingRatio: z.number().int().nonnegative().default(0),
+  }).default({ finalNorm: true, aligned: false, samplingRatio: 0 }),
+  /** Person boxes below this score are dropped when the model serves (the official evaluation: 0.8). */
+  personScoreThreshold: z.number().min(0).max(1).default(0),
   /** Train the encoder with the head (then `batch` counts keyframe clips, not boxes). */
   trainBackbone: z.boolean().default(false),
   /** Learning-rate factor of the encoder when trained (times layer decay). */

@@ -1,5 +1,5 @@
 /** What running a recipe takes and what each of its stages gives back, whatever the stage trains. */
-import type { BackendChoice } from './backend.js';
+import type { BackendChoice } from '../tfjs/backend.js';
 import type { ProgressBar } from './progress.js';
 
 export interface TrainOptions {

@@ -15,7 +15,7 @@ import { randomWeights } from '../weights/random-init.js';
 import { readSafetensors, type TensorMap } from '../weights/safetensors.js';
 import { sinusoidTable } from '../weights/sinusoid-table.js';
 import { ServiceError } from '../errors.js';
-import { initBackend, type BackendChoice } from './backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import { classificationBatch, evalBatches, geometryOf, positionTables, pretrainBatch, stepsPerEpoch, type BatchSource, type ClassificationBatch, type PretrainBatch } from './batches.js';
 import { CHECKPOINT_FILE, readCheckpoint, stageFingerprint, writeCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
 import { ClipCache } from './clip-cache.js';

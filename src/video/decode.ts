@@ -12,7 +12,7 @@
 import { UnsupportedMediaError } from '../errors.js';
 import type { Readable } from 'node:stream';
 import { decodeRawFrames } from './ffmpeg.js';
-import { DEFAULT_CONTAINERS } from './limits.js';
+import { DEFAULT_CONTAINERS } from './formats.js';
 import type { Size } from './geometry.js';
 import { linearResizeTables, resizeLinear, type LinearResizeTables } from './resize-linear.js';
 

@@ -3,6 +3,7 @@
  */
 import { DecodeBudgetError, TooLargeError, UnsupportedMediaError } from '../errors.js';
 import { budgetMessage, estimateDecode, seekTargets, type DecodeEstimate, type DecodePass } from './decode-budget.js';
+import { DEFAULT_CODECS, DEFAULT_CONTAINERS } from './formats.js';
 import { probeSeekKeyframes, probeVideo, type VideoInfo } from './probe.js';
 
 export interface VideoLimits {
@@ -20,18 +21,6 @@ export interface VideoLimits {
   /** Most decode work one request may ask for, in decoded pixels (decode-budget.ts; default 16e9). */
   readonly maxDecodePixels?: number;
 }
-
-/**
- * Video containers and codecs people actually upload. ffmpeg reads far more (text files play as
- * ANSI art through its `tty` demuxer, images through `image2`), and none of that is a video.
- */
-export const DEFAULT_CONTAINERS: readonly string[] = [
-  'mov', 'mp4', 'matroska', 'webm', 'avi', 'mpeg', 'mpegts', 'flv', 'ogg', 'asf', 'm4v', 'ivf', 'nut', '3gp',
-];
-export const DEFAULT_CODECS: readonly string[] = [
-  'h264', 'hevc', 'vp8', 'vp9', 'av1', 'mpeg4', 'mpeg1video', 'mpeg2video', 'msmpeg4v1', 'msmpeg4v2', 'msmpeg4v3',
-  'mjpeg', 'theora', 'wmv1', 'wmv2', 'wmv3', 'vc1', 'h263', 'flv1', 'prores', 'dnxhd', 'ffv1', 'dvvideo', 'rawvideo',
-];
 
 /** Defaults in the spirit of FFmpeg's own fuzzing limits (4096 x 4096). */
 export const DEFAULT_LIMITS: VideoLimits = {

@@ -4,7 +4,7 @@
 import { statSync } from 'node:fs';
 import { UnsupportedMediaError } from '../errors.js';
 import { ffprobe, ffprobeSeekPackets, type ProbeData } from './ffmpeg.js';
-import { DEFAULT_CONTAINERS } from './limits.js';
+import { DEFAULT_CONTAINERS } from './formats.js';
 
 export interface VideoInfo {
   readonly durationSec: number;

@@ -36,6 +36,27 @@ export function packFrames(frames: readonly Uint8Array[], frameSize: Size, norm:
   return out;
 }
 
+/**
+ * Whole frames of `content` size, normalized, at the top left of a zero canvas of `padded` size:
+ * float32 `[3, T, H, W]` (the official collate pads after normalization, so padding is 0).
+ */
+export function packFramesPadded(frames: readonly Uint8Array[], content: Size, padded: Size, norm: Normalization): Float32Array {
+  const packed = packFrames(frames, content, norm);
+  if (padded.width === content.width && padded.height === content.height) return packed;
+  if (padded.width < content.width || padded.height < content.height) {
+    throw new RangeError(`padded size ${padded.width}x${padded.height} is smaller than the frames ${content.width}x${content.height}`);
+  }
+  const out = new Float32Array(3 * frames.length * padded.width * padded.height);
+  const planes = 3 * frames.length;
+  for (let p = 0; p < planes; p++) {
+    for (let y = 0; y < content.height; y++) {
+      const src = (p * content.height + y) * content.width;
+      out.set(packed.subarray(src, src + content.width), (p * padded.height + y) * padded.width);
+    }
+  }
+  return out;
+}
+
 function packRegion(
   frames: readonly Uint8Array[],
   frameSize: Size,

@@ -1,10 +1,37 @@
 /**
  * Seeded random weights with the official initialization (trunc_normal std 0.02 for weights,
- * zero biases, unit LayerNorm gains): an untrained model that is the same on every machine.
+ * zero biases, unit LayerNorm gains): an untrained model that is the same on every machine; and the
+ * seeded generator, seed mixing and integer draws that training (train/rng.ts) and the synthetic
+ * datasets share.
  */
 import type { VitArchitecture } from '../config/architectures.js';
 import { elementCount, modelParameters } from './parameters.js';
 import type { TensorMap } from './safetensors.js';
+
+/** Mixes integers into one 32-bit seed (murmur3 finalizer per word). */
+export function mixSeed(...words: number[]): number {
+  let h = 0x9e3779b9;
+  for (const word of words) {
+    let k = Math.imul(word >>> 0, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) >>> 0;
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** A generator of uniform draws in [0, 1). */
+export type Uniform = () => number;
+
+/** An integer in [0, n) from one draw. */
+export function randomInt(uniform: Uniform, n: number): number {
+  return Math.min(n - 1, Math.floor(uniform() * n));
+}
 
 /** mulberry32: a small, fast, well-mixed 32-bit generator; enough for reproducible init. */
 export function seededUniform(seed: number): () => number {

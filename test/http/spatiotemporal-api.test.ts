@@ -54,7 +54,7 @@ describe('POST /detect-spatiotemporal', () => {
     expectMatchesSpec(res, 'POST', '/detect-spatiotemporal');
     const result = res.body.result;
     // The whole 768x576 frame at the model's short side 64: 85 wide, rounded to 5 patches.
-    expect(result).toMatchObject({ model: 'ava', backbone: 'ava-backbone', detector: 'centernet', clip: { numFrames: 8, shortSide: 64, input: { width: 80, height: 64 } } });
+    expect(result).toMatchObject({ model: 'ava', backbone: 'ava-backbone', detector: 'centernet', clip: { numFrames: 8, shortSide: 64, content: { width: 85, height: 64 }, input: { width: 96, height: 64 } } });
     expect(result.keyframes.map((k: { time: number }) => k.time)).toEqual([10, 40]);
     expect(result.keyframes.map((k: { frame: number }) => k.frame)).toEqual([100, 400]);
     expect(result.keyframes[0].people.length).toBeGreaterThanOrEqual(4);
@@ -86,7 +86,7 @@ describe('POST /detect-spatiotemporal', () => {
     const res = await api().post('/detect-spatiotemporal?wait=true&scoreThreshold=0&shortSide=128').field('boxes', boxes).attach('video', VTEST);
     expect(res.status).toBe(200);
     expectMatchesSpec(res, 'POST', '/detect-spatiotemporal');
-    expect(res.body.result.clip).toEqual({ numFrames: 8, rate: 2, shortSide: 128, input: { width: 176, height: 128 } });
+    expect(res.body.result.clip).toEqual({ numFrames: 8, rate: 2, shortSide: 128, content: { width: 170, height: 128 }, input: { width: 176, height: 128 }, frameOffsets: [-8, -6, -4, -2, 0, 2, 4, 6] });
     expect(res.body.result.keyframes[0].people[0].actions.length).toBeGreaterThan(0);
   });
 

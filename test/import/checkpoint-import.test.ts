@@ -15,7 +15,6 @@ import { createApp } from '../../src/http/app.js';
 import { ServiceState } from '../../src/http/service-state.js';
 import { staleExportReason } from '../../src/onnx/export-model.js';
 import { exportModelFolder } from '../../src/kinds/index.js';
-import { ModelRegistry } from '../../src/runtime/model-registry.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { importCheckpoint, type ImportOptions } from '../../src/weights/import-checkpoint.js';
 import { readSafetensors } from '../../src/weights/safetensors.js';

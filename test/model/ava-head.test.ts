@@ -1,7 +1,8 @@
 /**
  * The AVA head graph against a direct computation written from the operator definitions:
  * temporal mean of the token map, RoiAlign (half_pixel, 2x2 bilinear samples per bin, average),
- * max over the bins, Linear, sigmoid.
+ * max over the bins, Linear, sigmoid; and the official head (final LayerNorm, RoIAlign as
+ * torchvision aligned=False with adaptive sampling) against the training path's matrix form.
  */
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
@@ -127,5 +128,52 @@ describe('AVA head graph', () => {
       }
     }
     expect(maxAbsDiff(out[AVA_HEAD_OUTPUTS.pooled]!.data as Float32Array, expected)).toBeLessThan(1e-5);
+  });
+
+  it('the official head (final norm, aligned=False, adaptive sampling) pools as its training matrix does', async () => {
+    const uniform = seededUniform(12);
+    const h = 8;
+    const w = 12;
+    const d = config.embedDim;
+    const official: AvaHeadConfig = { ...config, temporalTokens: 1, samplingRatio: 0, aligned: false, finalNorm: true, layerNormEps: 1e-6 };
+    const map = Float32Array.from({ length: h * w * d }, () => uniform() * 4 - 2);
+    const gamma = Float32Array.from({ length: d }, () => 0.5 + uniform());
+    const beta = Float32Array.from({ length: d }, () => uniform() - 0.5);
+    // Boxes of 1 to 4 samples per bin side, one under a cell (made one cell wide), one at the border.
+    const rois = [[0, 0, 191, 127], [20, 8, 150, 60], [30.5, 40.25, 33, 44], [100, 64, 191, 127], [5, 5, 60, 120]];
+    const model = buildAvaHeadGraph(official, new Map([
+      ['norm.weight', { shape: [d], data: gamma }], ['norm.bias', { shape: [d], data: beta }],
+      ['head.weight', { shape: [3, d], data: new Float32Array(3 * d) }], ['head.bias', { shape: [3], data: new Float32Array(3) }],
+    ]));
+    const session = await ort.InferenceSession.create(onnxProto.onnx.ModelProto.encode(model).finish());
+    const out = await session.run({
+      tokens: new ort.Tensor('float32', map, [1, h * w, d]),
+      grid_size: new ort.Tensor('int64', BigInt64Array.from([BigInt(h), BigInt(w)]), [2]),
+      rois: new ort.Tensor('float32', Float32Array.from(rois.flat()), [rois.length, 4]),
+      batch_indices: new ort.Tensor('int64', new BigInt64Array(rois.length), [rois.length]),
+    });
+    await session.release();
+    const normed = new Float64Array(map.length);
+    for (let k = 0; k < h * w; k++) {
+      const row = Array.from(map.subarray(k * d, (k + 1) * d));
+      const mean = row.reduce((a, v) => a + v, 0) / d;
+      const variance = row.reduce((a, v) => a + (v - mean) ** 2, 0) / d;
+      row.forEach((v, c) => { normed[k * d + c] = ((v - mean) / Math.sqrt(variance + 1e-6)) * gamma[c]! + beta[c]!; });
+    }
+    const bins = config.roiSize * config.roiSize;
+    const expected: number[] = [];
+    for (const box of rois) {
+      const s = roiAlignMatrix(box, { height: h, width: w, size: config.roiSize, samplingRatio: 0, spatialScale: 1 / config.patchSize, aligned: false });
+      for (let c = 0; c < d; c++) {
+        let best = -Infinity;
+        for (let b = 0; b < bins; b++) {
+          let v = 0;
+          for (let k = 0; k < h * w; k++) v += s[b * h * w + k]! * normed[k * d + c]!;
+          best = Math.max(best, v);
+        }
+        expected.push(best);
+      }
+    }
+    expect(maxAbsDiff(out[AVA_HEAD_OUTPUTS.pooled]!.data as Float32Array, expected)).toBeLessThan(1e-4);
   });
 });

@@ -14,7 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { makeActionFormerConfig, paddedLength, pyramidLevels, type ActionFormerConfig } from '../../src/config/actionformer.js';
 import { buildActionFormerGraph } from '../../src/onnx/actionformer-graph.js';
 import { actionFormerForward } from '../../src/train/actionformer.js';
-import { initBackend } from '../../src/train/backend.js';
+import { initBackend } from '../../src/tfjs/backend.js';
 import { actionFormerParameters } from '../../src/weights/actionformer-parameters.js';
 import type { TensorMap } from '../../src/weights/safetensors.js';
 import { maxAbsDiff } from '../helpers/numeric.js';

@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { levelLengths, makeActionFormerConfig, paddedLength, type ActionFormerConfig, type ActionFormerConfigOptions } from '../../src/config/actionformer.js';
 import { buildActionFormerGraph } from '../../src/onnx/actionformer-graph.js';
 import { actionFormerForward, actionFormerToGraph, conv1d, depthwiseConv3, evenSteps, maskedAttention, maxPoolStride2 } from '../../src/train/actionformer.js';
-import { initBackend } from '../../src/train/backend.js';
+import { initBackend } from '../../src/tfjs/backend.js';
 import { actionFormerInitialWeights } from '../../src/weights/actionformer-parameters.js';
 import { seededUniform } from '../../src/weights/random-init.js';
 import { gaussian, graphWeights, randomActionFormerWeights } from '../helpers/actionformer.js';

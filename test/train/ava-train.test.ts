@@ -17,7 +17,7 @@ import { avaHeadConfigOf } from '../../src/onnx/export-model.js';
 import { buildAvaHeadGraph } from '../../src/onnx/ava-head-graph.js';
 import { writeModel } from '../../src/onnx/serialize.js';
 import { WorkerRunner } from '../../src/runtime/worker-runner.js';
-import { pooledFeatures } from '../../src/train/ava-trainer.js';
+import { clipSettingsOf, pooledFeatures } from '../../src/train/ava-trainer.js';
 import { readSafetensors } from '../../src/weights/safetensors.js';
 import { parseRecipe } from '../../src/train/recipe.js';
 import { trainRecipe } from '../../src/kinds/train.js';
@@ -73,7 +73,7 @@ describe('videomae train: ava stage', () => {
       const boxes = gt.filter((g) => g.video === video && g.timestamp === t).map((g) => g.box).filter((b, i, all) => all.findIndex((o) => o.every((v, j) => v === b[j])) === i);
       writeModel(buildAvaHeadGraph(avaHeadConfigOf(folder.manifest), weights), join(dir, 'pool.onnx'));
       const pooling = await WorkerRunner.create(join(dir, 'pool.onnx'), { device: 'cpu' });
-      const [pooled] = await pooledFeatures([{ video, timestamp: t, boxes, targets: [] }], backbone, pooling, join(dir, 'data', 'videos'), { numFrames: 8, rate: 2, shortSide: 64, patchSize: 16, preprocessing: backbone.folder.manifest.preprocessing }, 'test');
+      const [pooled] = await pooledFeatures([{ video, timestamp: t, boxes, targets: [] }], backbone, pooling, join(dir, 'data', 'videos'), clipSettingsOf(folder.manifest, backbone.folder.manifest.preprocessing), 'test');
       await pooling.close();
       const served = await detectSpatiotemporal({ file: join(dir, 'data', 'videos', `${video}.mp4`), displayName: video }, { head, backbone },
         { boxes: [{ timestamp: t, boxes: boxes.map((b) => [...b]) }], scoreThreshold: 0, topK: 8 }, { limits: DEFAULT_LIMITS });

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readModelFolder } from '../../src/config/manifest.js';
 import { tokenGrid } from '../../src/config/architectures.js';
 import { exportModelFolder } from '../../src/kinds/index.js';
-import { initBackend } from '../../src/train/backend.js';
+import { initBackend } from '../../src/tfjs/backend.js';
 import { ParameterStore } from '../../src/train/parameter-store.js';
 import { inputPatches, patchVectorLength } from '../../src/train/patchify.js';
 import { classify, encode } from '../../src/train/vit.js';

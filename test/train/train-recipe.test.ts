@@ -14,7 +14,6 @@ import { readModelFolder } from '../../src/config/manifest.js';
 import { makeSyntheticDataset } from '../../src/datasets/synthetic.js';
 import { createApp } from '../../src/http/app.js';
 import { ServiceState } from '../../src/http/service-state.js';
-import { ModelRegistry } from '../../src/runtime/model-registry.js';
 import { evaluateManifest } from '../../src/tasks/classify/evaluate.js';
 import { readCheckpoint } from '../../src/train/checkpoint.js';
 import { ProgressBar } from '../../src/train/progress.js';

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeActionFormerConfig } from '../../src/config/actionformer.js';
 import { assignTargets } from '../../src/train/actionformer-targets.js';
-import { initBackend } from '../../src/train/backend.js';
+import { initBackend } from '../../src/tfjs/backend.js';
 import { diouLoss1d, sigmoidFocalLoss } from '../../src/train/losses.js';
 
 const config = makeActionFormerConfig({ inputDim: 4, numClasses: 3, backboneArch: [2, 2, 1], mhaWinSize: 3, maxSeqLen: 8, regressionRanges: [[0, 4], [4, 1000]] });

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readAvaClassIds, readAvaDetections } from '../../src/datasets/ava.js';
-import { boxIoU, evaluateAva, frameKey, type Box } from '../../src/eval/ava-map.js';
+import { evaluateAva, frameKey } from '../../src/eval/ava-map.js';
+import { boxIoU, type Box } from '../../src/postprocess/boxes.js';
 
 const gt = (video: string, timestamp: number, box: Box, actionId: number) => ({ video, timestamp, box, actionId });
 const det = (video: string, timestamp: number, box: Box, actionId: number, score: number) => ({ video, timestamp, box, actionId, score });

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../src/train/backend.js';
+import { initBackend } from '../../src/tfjs/backend.js';
 import { distillationLoss, maskedReconstructionLoss, softTargetCrossEntropy } from '../../src/train/losses.js';
 import { AdamW } from '../../src/train/optimizer.js';
 import { inputPatches, patchVectorLength, targetPatches } from '../../src/train/patchify.js';

@@ -344,11 +344,18 @@ export interface components {
                 rate: number;
                 /** @description The short side asked for. */
                 shortSide: number;
-                /** @description The whole-frame size the backbone saw (sides rounded to the patch size). */
+                /** @description The size the backbone saw (the resized frame, zero-padded right and bottom to the model's multiple, or with sides rounded to the patch size for older models). */
                 input: {
                     width: number;
                     height: number;
                 };
+                /** @description The whole frame as resized (short side shortSide, long side floored for the official AVA models); boxes are scaled to it. */
+                content: {
+                    width: number;
+                    height: number;
+                };
+                /** @description The clip's frames relative to the keyframe (the official AVA clip, 16 frames at rate 4, is -31 ... 29). */
+                frameOffsets: number[];
             };
             keyframes: {
                 /** @description Seconds. */

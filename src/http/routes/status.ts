@@ -2,7 +2,6 @@
  * GET /healthz, /readyz, /models: liveness, readiness and what is served, from ServiceState.
  */
 import type { Request, Response } from 'express';
-import { UnavailableError } from '../../errors.js';
 import { MODEL_KINDS } from '../../kinds/index.js';
 import { publicFailure } from '../../runtime/model-registry.js';
 import { isAuthenticated } from '../auth.js';

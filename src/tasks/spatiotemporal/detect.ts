@@ -1,8 +1,10 @@
 /**
  * Who does what, where and when, as a pipeline: prepare (probe, limits, keyframes) -> infer
- * (people on each keyframe from the detector or the request; the backbone once per keyframe clip,
- * centred on the keyframe; the action head on that clip's token map for all its people) ->
- * postprocess (score = sigmoid x person score, threshold, top K). Frames are decoded in order and
+ * (people on each keyframe from the detector or the request, those under the model's person
+ * threshold dropped; the backbone once per keyframe clip, at the manifest's frame offsets, size,
+ * padding and normalization (ava-clip.ts); the action head on that clip's token map for all its
+ * people, their boxes enlarged and clipped as the manifest says) -> postprocess
+ * (score = sigmoid x person score, threshold, top K). Frames are decoded in order and
  * dropped once no later clip needs them, so memory does not grow with the video.
  */
 import type { PersonDetector } from '../../detector/person-detector.js';
@@ -13,11 +15,12 @@ import type { ScoredBoxes } from '../../postprocess/boxes.js';
 import type { LoadedModel, LoadedSpatiotemporalModel } from '../../runtime/model-registry.js';
 import { float32Tensor } from '../../runtime/tensor.js';
 import { decodeFrames } from '../../video/decode.js';
-import { fullFrameInputSize, type Size } from '../../video/geometry.js';
+import type { Size } from '../../video/geometry.js';
 import type { DecodePass } from '../../video/decode-budget.js';
 import { checkDecodeBudget, probeWithinLimits, type VideoLimits } from '../../video/limits.js';
 import type { VideoInfo } from '../../video/probe.js';
-import { packFrames } from '../../video/transforms.js';
+import { packFramesPadded } from '../../video/transforms.js';
+import { avaFrameGeometry, avaRois, clipFrames, clipNormalization, frameOffsetsOf, type AvaClipSpec } from '../../video/ava-clip.js';
 import { clipsInOrder, neededFrames } from './clip-stream.js';
 import { headFeeds } from './head-inputs.js';
 
@@ -42,6 +45,8 @@ export interface SpatiotemporalOptions {
   readonly topK?: number;
   /** Short side of the frames the backbone sees (default: the model's, 256 for AVA). */
   readonly shortSide?: number;
+  /** People scoring below this are left out before the head (default: the model's, 0.8 for the official AVA model). */
+  readonly personScoreThreshold?: number;
 }
 
 export interface PersonActions {
@@ -56,8 +61,8 @@ export interface SpatiotemporalResult {
   readonly backbone: string;
   readonly detector: 'centernet' | 'given';
   readonly video: Omit<VideoInfo, 'bytes' | 'streamCount'>;
-  /** The clip around each keyframe and the whole-frame size the backbone saw. */
-  readonly clip: { numFrames: number; rate: number; shortSide: number; input: Size };
+  /** The clip around each keyframe, the resized frame (`content`) and the padded size the backbone saw (`input`). */
+  readonly clip: { numFrames: number; rate: number; shortSide: number; input: Size; content: Size; frameOffsets: number[] };
   readonly keyframes: Array<{ time: number; frame: number; people: PersonActions[] }>;
   readonly timings: { probeMs: number; peopleMs: number; actionsMs: number; totalMs: number };
 }
@@ -94,8 +99,7 @@ export function keyframeTimes(durationSec: number, options: Pick<SpatiotemporalO
 
 /** Frame indices of the clip centred on `keyframe`: numFrames at `rate`, clamped to the video. */
 export function clipAround(keyframe: number, numFrames: number, rate: number, frameCount: number): number[] {
-  const start = keyframe - Math.floor(numFrames / 2) * rate;
-  return Array.from({ length: numFrames }, (_, i) => Math.min(Math.max(start + i * rate, 0), frameCount - 1));
+  return clipFrames(keyframe, frameOffsetsOf({ numFrames, rate, shortSide: 1, resize: 'round-to-patch' }), frameCount);
 }
 
 export interface KeyframePlan {
@@ -107,11 +111,15 @@ export interface KeyframePlan {
 }
 
 /** Keyframe times, their frames and their clips (bad timestamps are a 400 here, before any work). */
-export function planKeyframes(info: VideoInfo, options: SpatiotemporalOptions, clip: { readonly numFrames: number; readonly rate: number }): KeyframePlan {
+export function planKeyframes(info: VideoInfo, options: SpatiotemporalOptions, clip: ClipTiming): KeyframePlan {
   const times = keyframeTimes(info.durationSec, options);
   const frames = times.map((t) => Math.min(info.frameCount - 1, Math.max(0, Math.round(t * info.fps))));
-  return { times, frames, clips: frames.map((f) => clipAround(f, clip.numFrames, clip.rate, info.frameCount)) };
+  const offsets = frameOffsetsOf({ shortSide: 1, resize: 'round-to-patch', ...clip });
+  return { times, frames, clips: frames.map((f) => clipFrames(f, offsets, info.frameCount)) };
 }
+
+/** What the frame plan needs of a clip: its length and rate, or explicit offsets from the keyframe. */
+export type ClipTiming = Pick<AvaClipSpec, 'numFrames' | 'rate' | 'frameOffsets'>;
 
 /** The decoding detectSpatiotemporal does: the keyframes for the detector (unless boxes are given), then the clips. */
 export function spatiotemporalDecodePasses(plan: KeyframePlan, detector: boolean): DecodePass[] {
@@ -124,13 +132,22 @@ export const SPATIOTEMPORAL_BUDGET_HINT = 'ask for fewer timestamps or a longer 
 
 /** The probe's limits, the keyframe plan and the decode budget, before a frame is decoded (also run before a job exists). */
 export async function checkSpatiotemporalInput(
-  input: { file: string; displayName: string }, options: SpatiotemporalOptions, clip: { readonly numFrames: number; readonly rate: number },
+  input: { file: string; displayName: string }, options: SpatiotemporalOptions, clip: ClipTiming,
   limits: VideoLimits, signal?: AbortSignal,
 ): Promise<{ info: VideoInfo; plan: KeyframePlan }> {
   const info = await probeWithinLimits(input.file, input.displayName, limits, signal);
   const plan = planKeyframes(info, options, clip);
   await checkDecodeBudget(input.file, info, spatiotemporalDecodePasses(plan, !options.boxes?.length), limits, SPATIOTEMPORAL_BUDGET_HINT, signal);
   return { info, plan };
+}
+
+/** The boxes scoring at least `threshold` (the official box_thresh of the evaluation). */
+function keepConfident(found: ScoredBoxes, threshold: number): ScoredBoxes {
+  const keep = [...found.scores.keys()].filter((i) => found.scores[i]! >= threshold);
+  if (keep.length === found.scores.length) return found;
+  const boxes = new Float32Array(keep.length * 4);
+  keep.forEach((i, j) => boxes.set(found.boxes.subarray(4 * i, 4 * i + 4), 4 * j));
+  return { boxes, scores: Float32Array.from(keep.map((i) => found.scores[i]!)) };
 }
 
 function givenBoxes(entry: GivenKeyframeBoxes | undefined): ScoredBoxes {
@@ -165,6 +182,8 @@ export async function detectSpatiotemporal(
   if (!options.boxes?.length && !settings.detector) throw new InvalidParameterError('boxes', undefined, 'are required: this server runs no person detector');
 
   const { numFrames, rate } = m.clip;
+  const personThreshold = options.personScoreThreshold ?? m.postprocess.personScoreThreshold;
+  if (!(personThreshold >= 0 && personThreshold <= 1)) throw new InvalidParameterError('personScoreThreshold', personThreshold, 'must be a number in [0, 1]');
   const { info, plan } = await checkSpatiotemporalInput(input, options, m.clip, settings.limits, settings.signal);
   const probeMs = performance.now() - started;
   const { times, frames, clips } = plan;
@@ -186,20 +205,21 @@ export async function detectSpatiotemporal(
     }
     frames.forEach((f, k) => people.set(k, found.get(f) ?? { boxes: new Float32Array(0), scores: new Float32Array(0) }));
   }
+  if (personThreshold > 0) for (const [k, found] of people) people.set(k, keepConfident(found, personThreshold));
   const peopleMs = performance.now() - peopleStart;
 
   // Actions: clips from one decoding pass, each as soon as its frames are in (clip-stream.ts).
   const actionsStart = performance.now();
-  const frameSize = fullFrameInputSize(info, shortSide, m.head.patchSize);
-  const preprocessing = backbone.folder.manifest.preprocessing;
+  const { content, input: frameSize } = avaFrameGeometry(info, { ...m.clip, shortSide }, m.head.patchSize);
+  const preprocessing = clipNormalization(m.clip, backbone.folder.manifest.preprocessing);
   const keyframes: SpatiotemporalResult['keyframes'] = times.map((time, k) => ({ time, frame: frames[k]!, people: [] }));
   const runClip = async (k: number, clipFrames: Uint8Array[]): Promise<void> => {
     const boxes = people.get(k)!;
     const count = boxes.scores.length;
     if (count === 0) return;
-    const clip = packFrames(clipFrames, frameSize, preprocessing);
+    const clip = packFramesPadded(clipFrames, content, frameSize, preprocessing);
     const { outputs } = await backbone.runner.run({ [BACKBONE_INPUT]: float32Tensor(clip, [1, 3, numFrames, frameSize.height, frameSize.width]) }, ['tokens']);
-    const headOut = await head.runner.run(headFeeds(outputs.tokens!, frameSize, m.head.patchSize, boxes.boxes), [AVA_HEAD_OUTPUTS.scores]);
+    const headOut = await head.runner.run(headFeeds(outputs.tokens!, frameSize, m.head.patchSize, avaRois(boxes.boxes, info, content, m.boxes)), [AVA_HEAD_OUTPUTS.scores]);
     const scores = headOut.outputs[AVA_HEAD_OUTPUTS.scores]!.data;
     const classes = head.classes.length;
     for (let p = 0; p < count; p++) {
@@ -218,14 +238,14 @@ export async function detectSpatiotemporal(
       });
     }
   };
-  const decoded = decodeFrames({ file: input.file, fps: info.fps, indices: neededFrames(clips), source: info, size: frameSize, ...(settings.signal ? { signal: settings.signal } : {}) });
+  const decoded = decodeFrames({ file: input.file, fps: info.fps, indices: neededFrames(clips), source: info, size: content, ...(settings.signal ? { signal: settings.signal } : {}) });
   for await (const { clip, frames: clipFrames } of clipsInOrder(decoded, clips)) {
     await runClip(clip, clipFrames);
     settings.onProgress?.({ stage: 'actions', fraction: 0.42 + 0.57 * ((clip + 1) / clips.length) });
   }
   const { bytes: _b, streamCount: _s, ...video } = info;
   return {
-    model: head.name, backbone: backbone.name, detector: options.boxes?.length ? 'given' : 'centernet', video, clip: { numFrames, rate, shortSide, input: frameSize },
+    model: head.name, backbone: backbone.name, detector: options.boxes?.length ? 'given' : 'centernet', video, clip: { numFrames, rate, shortSide, input: frameSize, content, frameOffsets: frameOffsetsOf(m.clip) },
     keyframes,
     timings: { probeMs: Math.round(probeMs), peopleMs: Math.round(peopleMs), actionsMs: Math.round(performance.now() - actionsStart), totalMs: Math.round(performance.now() - started) },
   };

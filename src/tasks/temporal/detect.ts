@@ -11,8 +11,9 @@ import type { LoadedModel, LoadedTemporalModel } from '../../runtime/model-regis
 import { float32Tensor } from '../../runtime/tensor.js';
 import { checkDecodeBudget, probeWithinLimits, type VideoLimits } from '../../video/limits.js';
 import type { VideoInfo } from '../../video/probe.js';
+import type { FeatureSettings } from '../../datasets/feature-index.js';
 import { InternalError, InvalidParameterError } from '../../errors.js';
-import { extractFeatures, FEATURE_DECODE_PASSES, type FeatureSettings } from './features.js';
+import { extractFeatures, FEATURE_DECODE_PASSES } from './features.js';
 
 export type DetectStage = 'probe' | 'features' | 'detect' | 'postprocess';
 

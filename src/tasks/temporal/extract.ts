@@ -5,29 +5,12 @@
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
+import { FEATURE_INDEX, type FeatureIndex, type FeatureIndexEntry, type FeatureSettings } from '../../datasets/feature-index.js';
 import type { LoadedModel } from '../../runtime/model-registry.js';
 import { checkLimits, type VideoLimits } from '../../video/limits.js';
 import { probeVideo } from '../../video/probe.js';
 import { npyDataOffset, writeNpy } from '../../weights/npy.js';
-import { extractFeatures, type FeatureSettings } from './features.js';
-
-export interface FeatureIndexEntry {
-  readonly file: string;
-  readonly fps: number;
-  readonly durationSec: number;
-  readonly frames: number;
-  readonly clips: number;
-  readonly dim: number;
-  readonly seconds: number;
-}
-
-export interface FeatureIndex {
-  readonly backbone: string;
-  readonly settings: FeatureSettings;
-  videos: Record<string, FeatureIndexEntry>;
-}
-
-export const FEATURE_INDEX = 'features.json';
+import { extractFeatures } from './features.js';
 
 /** The video id of a file: its name without extension (ActivityNet annotations key videos by it). */
 export function videoId(file: string): string {

@@ -13,19 +13,7 @@ import type { Size } from '../../video/geometry.js';
 import { packClip, type Normalization } from '../../video/transforms.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../../weights/create-model.js';
 import { InternalError } from '../../errors.js';
-
-/** `unit`: pixels / 255, the official TAD extraction; `imagenet`: the classification normalization. */
-export type FeatureNormalization = 'unit' | 'imagenet';
-
-export interface FeatureSettings {
-  /** Frames per clip: the backbone's clip length. */
-  readonly numFrames: number;
-  /** Frames between clip starts. */
-  readonly featureStride: number;
-  /** Frames are resized to size x size (aspect ratio not kept, as the official extraction). */
-  readonly size: number;
-  readonly normalization: FeatureNormalization;
-}
+import type { FeatureNormalization, FeatureSettings } from '../../datasets/feature-index.js';
 
 export const NORMALIZATIONS: Readonly<Record<FeatureNormalization, Normalization>> = {
   unit: { mean: [0, 0, 0], std: [1, 1, 1] },
