@@ -203,7 +203,9 @@ export function maxDivFactor(c: Pick<ActionFormerConfig, 'backboneArch' | 'scale
 
 /**
  * Length the model runs on for `valid` real steps, as the official `preprocessing` pads at
- * inference: maxSeqLen when valid <= maxSeqLen, else the next multiple of maxDivFactor.
+ * inference: maxSeqLen when valid <= maxSeqLen, else the next multiple of maxDivFactor. (With
+ * mixed windows the official LocalMaskedMHCA can then assert on a level whose length is not a
+ * multiple of its 2 x (window // 2); the graphs here have no such constraint and give its function.)
  */
 export function paddedLength(c: ActionFormerConfig, valid: number): number {
   if (valid <= c.maxSeqLen) return c.maxSeqLen;
