@@ -52,7 +52,7 @@ const golden = JSON.parse(readFileSync(join(fixtures, 'golden.json'), 'utf8')) a
 
 interface Segment {
   label: string;
-  index: number;
+  labelIndex: number;
   start: number;
   end: number;
   score: number;
@@ -66,7 +66,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** Ours against the official segments: same count, same labels, times within 1e-3 s, scores within 1e-4 (in the official order). */
 function compare(ours: Segment[], video: GoldenVideo): { worstTime: number; worstScore: number } {
   expect(ours.length).toBe(video.segments.length);
-  expect(ours.map((s) => s.index)).toEqual(video.labels);
+  expect(ours.map((s) => s.labelIndex)).toEqual(video.labels);
   let worstTime = 0;
   let worstScore = 0;
   ours.forEach((s, i) => {
@@ -228,7 +228,7 @@ describe('import-checkpoint --kind actionformer (official checkpoint and config)
     const ours = detectFeatures(plain, video);
     const same =
       ours.length === video.segments.length &&
-      ours.every((s, i) => s.index === video.labels[i] && Math.abs(s.score - video.scores[i]!) <= 1e-4);
+      ours.every((s, i) => s.labelIndex === video.labels[i] && Math.abs(s.score - video.scores[i]!) <= 1e-4);
     expect(same).toBe(false);
   }, 120_000);
 

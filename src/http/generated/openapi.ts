@@ -292,7 +292,8 @@ export interface components {
         MaxSegments: number;
         TemporalSegment: {
             label: string;
-            index: number;
+            /** @description The label's row in the model's label file. */
+            labelIndex: number;
             /** @description Seconds. */
             start: number;
             /** @description Seconds. */

@@ -133,7 +133,7 @@ export function readFeatureSequence(
  * @example
  * await detectFeatures({ file: 'video_test_0000004.npy', displayName: 'video_test_0000004.npy' }, detector, { fps: 30, duration: 33.5 }, {})
  * // -> { model: 'actionformer-thumos', input: 'features', features: { numFrames: 16, featureStride: 4, clips: 247, dim: 2048, fps: 30, duration: 33.5 },
- * //      segments: [{ label: 'CricketBowling', index: 5, start: 0.8, end: 2.9, score: 0.71 }, ...], timings: { loadMs, detectMs, postprocessMs, totalMs } }
+ * //      segments: [{ label: 'CricketBowling', labelIndex: 5, start: 0.8, end: 2.9, score: 0.71 }, ...], timings: { loadMs, detectMs, postprocessMs, totalMs } }
  */
 export async function detectFeatures(
   input: { file: string; displayName: string },

@@ -15,7 +15,8 @@ import { float32Tensor } from '../../runtime/tensor.js';
 
 export interface TemporalSegment {
   readonly label: string;
-  readonly index: number;
+  /** Row of the label file (the class index of the head). */
+  readonly labelIndex: number;
   readonly start: number;
   readonly end: number;
   readonly score: number;
@@ -46,7 +47,7 @@ export interface SequenceDetection {
  *
  * @example
  * await detectOnSequence(detector, { data, steps: 731, dim: 2048 }, { featureStride: 4, numFrames: 16, fps: 30, duration: 97.7 }, {})
- * // -> { segments: [{ label: 'CliffDiving', index: 4, start: 17.467, end: 17.555, score: 0.183 }, ...], detectMs, postprocessMs }
+ * // -> { segments: [{ label: 'CliffDiving', labelIndex: 4, start: 17.467, end: 17.555, score: 0.183 }, ...], detectMs, postprocessMs }
  */
 export async function detectOnSequence(
   detector: LoadedTemporalModel,
@@ -98,7 +99,7 @@ export async function detectOnSequence(
     const index = kept.labels[i]!;
     segments.push({
       label: detector.labels[index]!,
-      index,
+      labelIndex: index,
       start: round(seconds[2 * i]!),
       end: round(seconds[2 * i + 1]!),
       score: round(score, 6),
