@@ -32,8 +32,23 @@ const PREPROCESSING = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225],
 function testVideo(size: string, seconds: number): string {
   const file = join(work, `testsrc2-${size}-${seconds}s.mp4`);
   if (!existsSync(file)) {
-    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=25:duration=${seconds}`,
-      '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', file]);
+    execFileSync('ffmpeg', [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=${size}:rate=25:duration=${seconds}`,
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-pix_fmt',
+      'yuv420p',
+      file,
+    ]);
   }
   return file;
 }
@@ -66,7 +81,11 @@ async function legacyDecode(file: string, info: VideoInfo, indices: number[], si
         frame.set(bytes.subarray(read, read + take), filled);
         filled += take;
         read += take;
-        if (filled === frameBytes) { frames++; frame = undefined; filled = 0; }
+        if (filled === frameBytes) {
+          frames++;
+          frame = undefined;
+          filled = 0;
+        }
       }
     }
     await run.done;
@@ -86,7 +105,12 @@ function childCpuMs(): number {
   return (Number(fields[13]) + Number(fields[14])) * 10;
 }
 
-interface Timing { ms: number; frames: number; nodeCpuMs: number; ffmpegCpuMs: number }
+interface Timing {
+  ms: number;
+  frames: number;
+  nodeCpuMs: number;
+  ffmpegCpuMs: number;
+}
 
 async function timed(run: () => Promise<number>): Promise<Timing> {
   const cpu = process.cpuUsage();
@@ -119,7 +143,7 @@ for (const video of videos) {
   const ratios: number[] = [];
   const cpu = { oldNode: [] as number[], oldFfmpeg: [] as number[], newNode: [] as number[], newFfmpeg: [] as number[] };
   for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? ['old', 'new'] as const : ['new', 'old'] as const;
+    const order = round % 2 === 0 ? (['old', 'new'] as const) : (['new', 'old'] as const);
     const result: Record<string, Timing> = {};
     for (const which of order) {
       result[which] = await timed(() => (which === 'old' ? legacyDecode : currentDecode)(video.file, info, indices, size));
@@ -135,9 +159,20 @@ for (const video of videos) {
     cpu.newNode.push(result.new!.nodeCpuMs / indices.length);
     cpu.newFfmpeg.push(result.new!.ffmpegCpuMs / indices.length);
   }
-  cpuRows.push([video.label, `${median(cpu.oldFfmpeg).toFixed(2)} + ${median(cpu.oldNode).toFixed(2)}`, `${median(cpu.newFfmpeg).toFixed(2)} + ${median(cpu.newNode).toFixed(2)}`]);
-  rows.push([video.label, `${info.width}x${info.height} -> ${size.width}x${size.height}`, indices.length,
-    median(old).toFixed(0), median(now).toFixed(0), median(ratios).toFixed(3), `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}`]);
+  cpuRows.push([
+    video.label,
+    `${median(cpu.oldFfmpeg).toFixed(2)} + ${median(cpu.oldNode).toFixed(2)}`,
+    `${median(cpu.newFfmpeg).toFixed(2)} + ${median(cpu.newNode).toFixed(2)}`,
+  ]);
+  rows.push([
+    video.label,
+    `${info.width}x${info.height} -> ${size.width}x${size.height}`,
+    indices.length,
+    median(old).toFixed(0),
+    median(now).toFixed(0),
+    median(ratios).toFixed(3),
+    `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}`,
+  ]);
   console.log(rows.at(-1)!.join(' | '));
 
   // The JS resize alone, per frame.
@@ -146,12 +181,18 @@ for (const video of videos) {
   const out = new Uint8Array(size.width * size.height * 3);
   for (let i = 0; i < 20; i++) resizeLinear(frame, tables, out);
   const times: number[] = [];
-  for (let i = 0; i < 50; i++) { const t0 = performance.now(); resizeLinear(frame, tables, out); times.push(performance.now() - t0); }
+  for (let i = 0; i < 50; i++) {
+    const t0 = performance.now();
+    resizeLinear(frame, tables, out);
+    times.push(performance.now() - t0);
+  }
   resizeRows.push([`${info.width}x${info.height} -> ${size.width}x${size.height}`, median(times).toFixed(2)]);
 }
 
 const date = new Date().toISOString().slice(0, 10);
-writeSection('decode', `
+writeSection(
+  'decode',
+  `
 ## Decoding the k400 plan: ffmpeg resize vs native decode + OpenCV bilinear in JS (issue 15)
 
 - Machine: ${machineDescription()}
@@ -174,4 +215,5 @@ ${table(['resize', 'ms per frame'], resizeRows)}
 
 - The new path moves the native frame through the pipe (a 1280x720 frame is 2.7 MB of RGB24, ten times its 398x224 resize) and resizes it in Node; ffmpeg's own work drops a little (the default conversion at the frame's size is cheaper than the accurate, full-chroma bilinear scaler). Node's share per frame is the pipe reads and the copy (about 1.5 to 2 ms at 720p) plus the resize (the last table).
 - At 768x576 and below the wall time stays within a few percent of the old path; at 720p the extra pipe bytes and the resize cost about 15 % on this two-core machine. The frames are the official pixels either way: test/e2e/official-pixels.test.ts.
-`);
+`,
+);

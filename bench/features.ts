@@ -15,8 +15,23 @@ const rows: Array<Array<string | number>> = [];
 
 function video(name: string, seconds: number): string {
   const file = join(work, name);
-  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=640x360:rate=25:duration=${seconds}`,
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', file]);
+  execFileSync('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=640x360:rate=25:duration=${seconds}`,
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-pix_fmt',
+    'yuv420p',
+    file,
+  ]);
   return file;
 }
 
@@ -25,14 +40,40 @@ const detectRows: Array<Array<string | number>> = [];
 function run(label: string, file: string, seconds: number, modelDir: string, temporalDir?: string): void {
   const args = ['--import', 'tsx', join(ROOT, 'bench', 'features-child.ts'), file, modelDir, '4', ...(temporalDir ? [temporalDir] : [])];
   const out = execFileSync(process.execPath, args, { encoding: 'utf8', cwd: ROOT });
-  const r = JSON.parse(out.trim().split('\n').pop()!) as { seconds: number; clips: number; frames: number; maxRssMiB: number; segments?: number; timings?: Record<string, number> };
+  const r = JSON.parse(out.trim().split('\n').pop()!) as {
+    seconds: number;
+    clips: number;
+    frames: number;
+    maxRssMiB: number;
+    segments?: number;
+    timings?: Record<string, number>;
+  };
   console.log(`${label}, ${seconds} s video: ${r.clips} clips in ${r.seconds.toFixed(1)} s, peak RSS ${r.maxRssMiB.toFixed(0)} MiB`);
   if (r.timings) {
     const t = r.timings;
-    detectRows.push([label, `${seconds} s`, r.clips, t.probeMs!, t.featuresMs!, t.detectMs!, t.postprocessMs!, t.totalMs!, r.segments!, r.maxRssMiB.toFixed(0)]);
+    detectRows.push([
+      label,
+      `${seconds} s`,
+      r.clips,
+      t.probeMs!,
+      t.featuresMs!,
+      t.detectMs!,
+      t.postprocessMs!,
+      t.totalMs!,
+      r.segments!,
+      r.maxRssMiB.toFixed(0),
+    ]);
     return;
   }
-  rows.push([label, `${seconds} s (${r.frames} frames)`, r.clips, r.seconds.toFixed(1), (seconds / r.seconds).toFixed(2), (r.clips / r.seconds).toFixed(1), r.maxRssMiB.toFixed(0)]);
+  rows.push([
+    label,
+    `${seconds} s (${r.frames} frames)`,
+    r.clips,
+    r.seconds.toFixed(1),
+    (seconds / r.seconds).toFixed(2),
+    (r.clips / r.seconds).toFixed(1),
+    r.maxRssMiB.toFixed(0),
+  ]);
 }
 
 try {
@@ -46,13 +87,19 @@ try {
   run('default + temporal (ActionFormer)', tenMinutes, 600, defaultModel, temporal);
   // An untrained ViT-S at the official clip size, for the cost of a real backbone.
   const vitS = join(work, 'vit-s');
-  execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli.ts'), 'init-model', '--arch', 'vit_small_patch16_224', '--labels', 'k400', '--out', vitS], { cwd: ROOT, stdio: 'ignore' });
+  execFileSync(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'src', 'cli.ts'), 'init-model', '--arch', 'vit_small_patch16_224', '--labels', 'k400', '--out', vitS],
+    { cwd: ROOT, stdio: 'ignore' },
+  );
   run('vit_small_patch16_224 (16x224x224, untrained)', video('20s.mp4', 20), 20, vitS);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
 
-writeSection('features', `## Temporal features from long videos (issue 5)
+writeSection(
+  'features',
+  `## Temporal features from long videos (issue 5)
 
 Machine: ${machineDescription()}. Command: \`npm run bench:features\`, ${new Date().toISOString().slice(0, 10)}.
 \`testsrc2\` videos, 640x360 at 25 fps, H.264. Clips of the backbone's length every 4 frames from frame 0, frames streamed
@@ -66,4 +113,5 @@ The whole temporal detection pipeline (what a \`/detect-temporal\` job runs: pro
 whole sequence as one ONNX run, decoding + Soft-NMS), milliseconds:
 
 ${table(['models', 'video', 'feature steps', 'probe', 'features', 'ActionFormer', 'post-process', 'total', 'segments', 'peak RSS MiB'], detectRows)}
-`);
+`,
+);

@@ -9,8 +9,14 @@ const [checkpoint, out, arch, ...flags] = process.argv.slice(2);
 const started = performance.now();
 if (checkpoint !== 'baseline') {
   await importCheckpoint({
-    checkpoint: checkpoint!, out: out!, arch: arch!, force: true, fp16: flags.includes('--fp16'),
-    finish: async (dir) => { await exportModelFolder(dir); },
+    checkpoint: checkpoint!,
+    out: out!,
+    arch: arch!,
+    force: true,
+    fp16: flags.includes('--fp16'),
+    finish: async (dir) => {
+      await exportModelFolder(dir);
+    },
   });
 }
 console.log(JSON.stringify({ seconds: (performance.now() - started) / 1000, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));

@@ -17,7 +17,10 @@ const ARCH: Record<string, string> = { small: 'vit_small_patch16_224', base: 'vi
 const MiB = 2 ** 20;
 
 function child(args: string[]): { seconds: number; maxRssMiB: number } {
-  const output = execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'import-child.ts'), ...args], { encoding: 'utf8', cwd: ROOT });
+  const output = execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'import-child.ts'), ...args], {
+    encoding: 'utf8',
+    cwd: ROOT,
+  });
   return JSON.parse(output.trim().split('\n').pop()!);
 }
 
@@ -33,7 +36,11 @@ async function parity(dir: string, io: string): Promise<{ maxAbsDiff: number; ma
     for (let i = 0; i < actual.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(actual[i]! - expected.data[i]!));
     const maxAbsLogit = expected.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     const classes = expected.shape[1]!;
-    const top5 = (a: ArrayLike<number>, b: number) => Array.from({ length: classes }, (_, i) => i).sort((x, y) => a[b * classes + y]! - a[b * classes + x]!).slice(0, 5).join();
+    const top5 = (a: ArrayLike<number>, b: number) =>
+      Array.from({ length: classes }, (_, i) => i)
+        .sort((x, y) => a[b * classes + y]! - a[b * classes + x]!)
+        .slice(0, 5)
+        .join();
     return { maxAbsDiff, maxAbsLogit, top5Same: [0, 1].every((b) => top5(actual, b) === top5(expected.data, b)) };
   } finally {
     await session.release();
@@ -58,11 +65,20 @@ try {
       const run = child([checkpoint, out, ARCH[size]!, ...(fp16 ? ['--fp16'] : [])]);
       const onnxMiB = statSync(join(out, 'model.onnx')).size / MiB;
       const check = fp16 ? undefined : await parity(out, join(fixture, 'io.safetensors'));
-      console.log(`${size}${fp16 ? ' --fp16' : ''}: ${run.seconds.toFixed(1)} s, peak RSS ${run.maxRssMiB.toFixed(0)} MiB, checkpoint ${checkpointMiB.toFixed(0)} MiB${check ? `, max |logit diff| ${check.maxAbsDiff.toExponential(1)}` : ''}`);
+      console.log(
+        `${size}${fp16 ? ' --fp16' : ''}: ${run.seconds.toFixed(1)} s, peak RSS ${run.maxRssMiB.toFixed(0)} MiB, checkpoint ${checkpointMiB.toFixed(0)} MiB${check ? `, max |logit diff| ${check.maxAbsDiff.toExponential(1)}` : ''}`,
+      );
       rows.push([
-        `${ARCH[size]}${fp16 ? ' --fp16' : ''}`, checkpointMiB.toFixed(0), run.seconds.toFixed(1), run.maxRssMiB.toFixed(0),
-        (run.maxRssMiB / checkpointMiB).toFixed(2), ((run.maxRssMiB - baseline.maxRssMiB) / checkpointMiB).toFixed(2), onnxMiB.toFixed(0),
-        check ? `${check.maxAbsDiff.toExponential(1)} (logits up to ${check.maxAbsLogit.toFixed(1)}), top-5 ${check.top5Same ? 'same' : 'DIFFERENT'}` : 'n/a',
+        `${ARCH[size]}${fp16 ? ' --fp16' : ''}`,
+        checkpointMiB.toFixed(0),
+        run.seconds.toFixed(1),
+        run.maxRssMiB.toFixed(0),
+        (run.maxRssMiB / checkpointMiB).toFixed(2),
+        ((run.maxRssMiB - baseline.maxRssMiB) / checkpointMiB).toFixed(2),
+        onnxMiB.toFixed(0),
+        check
+          ? `${check.maxAbsDiff.toExponential(1)} (logits up to ${check.maxAbsLogit.toFixed(1)}), top-5 ${check.top5Same ? 'same' : 'DIFFERENT'}`
+          : 'n/a',
       ]);
       rmSync(out, { recursive: true, force: true });
     }
@@ -71,7 +87,9 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-writeSection('import', `## Checkpoint import (issue 4)
+writeSection(
+  'import',
+  `## Checkpoint import (issue 4)
 
 Machine: ${machineDescription()}. Command: \`npm run bench:import\`, ${new Date().toISOString().slice(0, 10)}.
 Checkpoints in the official layout (\`{'module': state_dict}\`, float32, 710-class head, random weights) made by
@@ -82,4 +100,5 @@ PyTorch's (float64 maths on the same weights; random weights of std 0.15 give lo
 model's, so the float32 rounding of 12 blocks shows in absolute terms).
 
 ${table(['checkpoint', 'size MiB', 'import s', 'peak RSS MiB', 'RSS / size', '(RSS - baseline) / size', 'model.onnx MiB', 'max abs logit diff'], rows)}
-`);
+`,
+);

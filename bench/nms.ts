@@ -67,7 +67,9 @@ const decoded = decodeLevels(levels, CLASSES, ACTIONFORMER_DECODE).scores.length
 console.log(`decode 6 levels (1024 steps x 20 classes): ${decodeMs.toFixed(2)} ms, ${decoded} candidates`);
 rows.push([`decode 6 levels, 1024 steps x ${CLASSES} classes (top 2000 per level)`, `${decoded} out`, decodeMs.toFixed(2)]);
 
-writeSection('nms', `## Temporal post-processing (issue 5)
+writeSection(
+  'nms',
+  `## Temporal post-processing (issue 5)
 
 Machine: ${machineDescription()}. Command: \`npm run bench:nms\`, ${new Date().toISOString().slice(0, 10)}.
 Random candidates over a 3-minute video (1100 feature steps), lengths 2-62 steps, ${CLASSES} classes; median of 7 runs
@@ -75,4 +77,5 @@ after a warm-up, one thread. Soft-NMS stops a group after 200 selections: select
 same top 200 (the last row processes every candidate, as ActionFormer's C++ loop does).
 
 ${table(['step', 'candidates', 'ms'], rows)}
-`);
+`,
+);

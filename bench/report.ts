@@ -15,10 +15,16 @@ export function machineDescription(): string {
   const ort = JSON.parse(readFileSync(join(ROOT, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')).version;
   let ffmpeg = 'ffmpeg not found';
   try {
-    ffmpeg = execFileSync('ffmpeg', ['-version'], { encoding: 'utf8' }).split('\n')[0]!.replace(/ Copyright.*/, '');
-  } catch { /* reported as missing */ }
-  return `${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; `
-    + `Node ${process.version}, onnxruntime-node ${ort} (CPU EP), ${ffmpeg}`;
+    ffmpeg = execFileSync('ffmpeg', ['-version'], { encoding: 'utf8' })
+      .split('\n')[0]!
+      .replace(/ Copyright.*/, '');
+  } catch {
+    /* reported as missing */
+  }
+  return (
+    `${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; ` +
+    `Node ${process.version}, onnxruntime-node ${ort} (CPU EP), ${ffmpeg}`
+  );
 }
 
 export function median(values: number[]): number {
@@ -37,7 +43,9 @@ export function writeSection(name: string, markdown: string): void {
   const start = `<!-- bench:${name}:start -->`;
   const end = `<!-- bench:${name}:end -->`;
   const block = `${start}\n${markdown.trim()}\n${end}`;
-  let doc = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Benchmarks\n\nWritten by `npm run bench...`; every section names its machine, command and date.\n';
+  let doc = existsSync(DOC)
+    ? readFileSync(DOC, 'utf8')
+    : '# Benchmarks\n\nWritten by `npm run bench...`; every section names its machine, command and date.\n';
   const from = doc.indexOf(start);
   const to = doc.indexOf(end);
   doc = from >= 0 && to > from ? doc.slice(0, from) + block + doc.slice(to + end.length) : `${doc.trimEnd()}\n\n${block}\n`;

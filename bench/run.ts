@@ -33,7 +33,11 @@ async function randomModel(arch: string): Promise<string> {
   if (!existsSync(join(dir, 'model.onnx'))) {
     const architecture = makeArchitecture(arch, { numClasses: 400 });
     await createModelFolder({
-      dir, name: arch, architecture, tensors: randomWeights(architecture, 11), labels: 'k400',
+      dir,
+      name: arch,
+      architecture,
+      tensors: randomWeights(architecture, 11),
+      labels: 'k400',
       provenance: { source: 'random-init', trained: false, seed: 11, metrics: {} },
     });
     await exportModelFolder(dir);
@@ -52,7 +56,13 @@ function torchBaseline(): string | undefined {
 }
 
 /** Median wall time per clip of runs through the serving path (worker thread). */
-async function clipLatency(onnxPath: string, repeats: number, batch = 1, frames = 16, size = 224): Promise<{ medianMs: number; runs: number[] }> {
+async function clipLatency(
+  onnxPath: string,
+  repeats: number,
+  batch = 1,
+  frames = 16,
+  size = 224,
+): Promise<{ medianMs: number; runs: number[] }> {
   const runner = await WorkerRunner.create(onnxPath, { device: 'cpu', threads });
   try {
     const data = new Float32Array(batch * 3 * frames * size * size);
@@ -76,7 +86,21 @@ function benchVideo(): string {
   if (existsSync(vtest)) return vtest;
   const file = join(work, 'pattern-640x480-60s.mp4');
   if (!existsSync(file)) {
-    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x480:rate=25:duration=60', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', file]);
+    execFileSync('ffmpeg', [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=640x480:rate=25:duration=60',
+      '-c:v',
+      'libx264',
+      '-pix_fmt',
+      'yuv420p',
+      file,
+    ]);
   }
   return file;
 }
@@ -90,9 +114,22 @@ async function endToEnd(modelDir: string, video: string, repeats: number, maxBat
       results.push(await classifyVideo({ file: video }, model, { protocol: 'k400' }, { limits: DEFAULT_LIMITS, maxBatch }));
     }
     const pick = (key: keyof ClassifyResult['timings']) => median(results.map((r) => r.timings[key]));
-    const timings = { probeMs: pick('probeMs'), decodeMs: pick('decodeMs'), preprocessMs: pick('preprocessMs'), inferenceMs: pick('inferenceMs'), totalMs: pick('totalMs') };
+    const timings = {
+      probeMs: pick('probeMs'),
+      decodeMs: pick('decodeMs'),
+      preprocessMs: pick('preprocessMs'),
+      inferenceMs: pick('inferenceMs'),
+      totalMs: pick('totalMs'),
+    };
     const serial = timings.probeMs + timings.decodeMs + timings.preprocessMs + timings.inferenceMs;
-    return { name: model.name, video: results[0]!.video, views: results[0]!.protocol.views, batches: results[0]!.inference.batches, timings, hiddenMs: serial - timings.totalMs };
+    return {
+      name: model.name,
+      video: results[0]!.video,
+      views: results[0]!.protocol.views,
+      batches: results[0]!.inference.batches,
+      timings,
+      hiddenMs: serial - timings.totalMs,
+    };
   } finally {
     await model.runner.close();
   }
@@ -109,7 +146,11 @@ async function main(): Promise<void> {
   const mini = readModelFolder(defaultDir);
   // The bundled default runs at its own clip size (it is trained at 8x64x64).
   const miniLatency = await clipLatency(mini.onnxPath, repeats, 1, mini.architecture.numFrames, mini.architecture.imageHeight);
-  rows.push([`default (vit_mini, ours, ${mini.architecture.numFrames}x${mini.architecture.imageHeight}x${mini.architecture.imageWidth})`, fmt(miniLatency.medianMs), miniLatency.runs.map(fmt).join(', ')]);
+  rows.push([
+    `default (vit_mini, ours, ${mini.architecture.numFrames}x${mini.architecture.imageHeight}x${mini.architecture.imageWidth})`,
+    fmt(miniLatency.medianMs),
+    miniLatency.runs.map(fmt).join(', '),
+  ]);
   console.log('default', miniLatency);
 
   const small = await randomModel('vit_small_patch16_224');
@@ -144,11 +185,25 @@ async function main(): Promise<void> {
   const video = benchVideo();
   const e2eRows: Array<Array<string | number>> = [];
   const hiddenShare: number[] = [];
-  for (const [dir, reps, maxBatch] of [[defaultDir, repeats, 4], [defaultDir, repeats, 1], [small, 1, 4]] as const) {
+  for (const [dir, reps, maxBatch] of [
+    [defaultDir, repeats, 4],
+    [defaultDir, repeats, 1],
+    [small, 1, 4],
+  ] as const) {
     const r = await endToEnd(dir, video, reps, maxBatch);
     const t = r.timings;
     hiddenShare.push(r.hiddenMs / (t.decodeMs + t.preprocessMs));
-    e2eRows.push([r.name, maxBatch, `${r.views} / ${r.batches}`, t.probeMs.toFixed(0), t.decodeMs.toFixed(0), t.preprocessMs.toFixed(0), t.inferenceMs.toFixed(0), t.totalMs.toFixed(0), r.hiddenMs.toFixed(0)]);
+    e2eRows.push([
+      r.name,
+      maxBatch,
+      `${r.views} / ${r.batches}`,
+      t.probeMs.toFixed(0),
+      t.decodeMs.toFixed(0),
+      t.preprocessMs.toFixed(0),
+      t.inferenceMs.toFixed(0),
+      t.totalMs.toFixed(0),
+      r.hiddenMs.toFixed(0),
+    ]);
     console.log('e2e', r);
   }
 

@@ -16,14 +16,34 @@ export interface ServerProcess {
 
 export async function startServerProcess(flags: string[]): Promise<ServerProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'videomae-bench-server-'));
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli.ts'), 'serve', '--host', '127.0.0.1', '--port', '0',
-    '--temp-dir', join(dir, 'tmp'), '--state-dir', join(dir, 'state'), ...flags], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'info' } });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'src', 'cli.ts'),
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--temp-dir',
+      join(dir, 'tmp'),
+      '--state-dir',
+      join(dir, 'state'),
+      ...flags,
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'info' } },
+  );
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${output}`)), 120_000);
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
-      const lines = output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; url?: string });
+      const lines = output
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg: string; url?: string });
       const listening = lines.find((l) => l.url);
       if (listening && lines.some((l) => l.msg === 'ready')) {
         clearTimeout(timer);
@@ -39,10 +59,14 @@ export async function startServerProcess(flags: string[]): Promise<ServerProcess
   return {
     url,
     pid: child.pid!,
-    stop: () => new Promise((resolve) => {
-      child.once('exit', (code) => { rmSync(dir, { recursive: true, force: true }); resolve(code); });
-      child.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', (code) => {
+          rmSync(dir, { recursive: true, force: true });
+          resolve(code);
+        });
+        child.kill('SIGTERM');
+      }),
   };
 }
 

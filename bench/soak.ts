@@ -15,7 +15,20 @@ const REQUESTS = Number(process.env.BENCH_SOAK_REQUESTS ?? 500);
 const WARMUP = 20;
 const work = mkdtempSync(join(tmpdir(), 'videomae-bench-soak-'));
 const clip = join(work, 'clip.mp4');
-execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=2', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', clip]);
+execFileSync('ffmpeg', [
+  '-hide_banner',
+  '-loglevel',
+  'error',
+  '-f',
+  'lavfi',
+  '-i',
+  'testsrc2=size=320x240:rate=25:duration=2',
+  '-c:v',
+  'libx264',
+  '-pix_fmt',
+  'yuv420p',
+  clip,
+]);
 const { body, contentType } = multipartBody(clip);
 const rssMiB = (pid: number): number => Number(execFileSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' }).trim()) / 1024;
 
@@ -46,10 +59,13 @@ const slope = samples.reduce((s, p) => s + (p.request - mx) * (p.rss - my), 0) /
 const secondHalf = samples.slice(Math.floor(n / 2));
 const mx2 = secondHalf.reduce((s, p) => s + p.request, 0) / secondHalf.length;
 const my2 = secondHalf.reduce((s, p) => s + p.rss, 0) / secondHalf.length;
-const slope2 = secondHalf.reduce((s, p) => s + (p.request - mx2) * (p.rss - my2), 0) / secondHalf.reduce((s, p) => s + (p.request - mx2) ** 2, 0);
+const slope2 =
+  secondHalf.reduce((s, p) => s + (p.request - mx2) * (p.rss - my2), 0) / secondHalf.reduce((s, p) => s + (p.request - mx2) ** 2, 0);
 console.log({ start, end, peak, slope, slope2, statuses: Object.fromEntries(statuses), seconds });
 const every = samples.filter((s) => s.request % 100 === 0);
-writeSection('soak', `## Soak (issue 7)
+writeSection(
+  'soak',
+  `## Soak (issue 7)
 
 Machine: ${machineDescription()}. Command: \`npm run bench:soak\`, ${new Date().toISOString().slice(0, 10)}.
 ${REQUESTS} sequential POST /classify requests (2 s 320x240 H.264 clip, default model, k400 protocol: 15 views) to a server in its own
@@ -60,5 +76,9 @@ answers: ${[...statuses].map(([s, c]) => `${c} x ${s}`).join(', ')}.
 | --- | --- | --- | --- | --- |
 | ${start.toFixed(1)} | ${end.toFixed(1)} | ${peak.toFixed(1)} | ${(slope * 100).toFixed(2)} | ${(slope2 * 100).toFixed(2)} |
 
-${table(['after request', 'RSS MiB'], every.map((s) => [s.request, s.rss.toFixed(1)]))}
-`);
+${table(
+  ['after request', 'RSS MiB'],
+  every.map((s) => [s.request, s.rss.toFixed(1)]),
+)}
+`,
+);

@@ -42,7 +42,8 @@ async function matmulRate(): Promise<number> {
 
 function optimizerFor(store: ParameterStore): AdamW {
   const groups = new Map<string, ParameterGroup>();
-  for (const name of store.trainableNames()) groups.set(name, { variable: store.get(name), lrScale: 1, decay: usesWeightDecay(name, store.get(name).shape) });
+  for (const name of store.trainableNames())
+    groups.set(name, { variable: store.get(name), lrScale: 1, decay: usesWeightDecay(name, store.get(name).shape) });
   return new AdamW({ beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.05 }, groups);
 }
 
@@ -81,14 +82,27 @@ async function benchCase(c: Case): Promise<Array<Array<string | number>>> {
   if (c.stages.includes('pretrain')) {
     const store = new ParameterStore(randomWeights(pretrainConfig, 1));
     const inputs = {
-      visiblePatches: tf.randomNormal([c.batch, visible, p]), visiblePositions: tf.randomNormal([1, visible, d]).tile([c.batch, 1, 1]),
-      decoderVisiblePositions: tf.randomNormal([c.batch, visible, dd]), decoderMaskPositions: tf.randomNormal([c.batch, masked, dd]),
+      visiblePatches: tf.randomNormal([c.batch, visible, p]),
+      visiblePositions: tf.randomNormal([1, visible, d]).tile([c.batch, 1, 1]),
+      decoderVisiblePositions: tf.randomNormal([c.batch, visible, dd]),
+      decoderMaskPositions: tf.randomNormal([c.batch, masked, dd]),
     };
     const target = tf.randomNormal([c.batch, masked, p]);
     const weight = tf.ones([c.batch, masked]);
-    const ms = await timeSteps(store, () => maskedReconstructionLoss(pretrainForward(store, pretrainConfig, inputs), target, weight), c.steps);
+    const ms = await timeSteps(
+      store,
+      () => maskedReconstructionLoss(pretrainForward(store, pretrainConfig, inputs), target, weight),
+      c.steps,
+    );
     const flops = 3 * c.batch * pretrainForwardFlops(pretrainConfig, visible, masked);
-    rows.push([c.label, 'pretrain (tube 0.9 / running cell 0.5)', c.batch, ms.toFixed(0), (flops / 1e9).toFixed(1), (flops / ms / 1e6).toFixed(1)]);
+    rows.push([
+      c.label,
+      'pretrain (tube 0.9 / running cell 0.5)',
+      c.batch,
+      ms.toFixed(0),
+      (flops / 1e9).toFixed(1),
+      (flops / ms / 1e6).toFixed(1),
+    ]);
     tf.dispose([...Object.values(inputs), target, weight]);
     store.dispose();
   }
@@ -97,8 +111,20 @@ async function benchCase(c: Case): Promise<Array<Array<string | number>>> {
     const store = new ParameterStore(randomWeights(config, 1));
     const patches = tf.randomNormal([c.batch, grid.count, p]);
     const positions = tf.randomNormal([1, grid.count, d]);
-    const targets = tf.oneHot(tf.tensor1d(Array.from({ length: c.batch }, (_, i) => i), 'int32'), 400).toFloat();
-    const ms = await timeSteps(store, () => softTargetCrossEntropy(classify(store, config, encode(store, config, patches, positions)), targets), c.steps);
+    const targets = tf
+      .oneHot(
+        tf.tensor1d(
+          Array.from({ length: c.batch }, (_, i) => i),
+          'int32',
+        ),
+        400,
+      )
+      .toFloat();
+    const ms = await timeSteps(
+      store,
+      () => softTargetCrossEntropy(classify(store, config, encode(store, config, patches, positions)), targets),
+      c.steps,
+    );
     const flops = 3 * c.batch * classifierForwardFlops(config);
     rows.push([c.label, 'fine-tune', c.batch, ms.toFixed(0), (flops / 1e9).toFixed(1), (flops / ms / 1e6).toFixed(1)]);
     tf.dispose([patches, positions, targets]);
@@ -108,18 +134,36 @@ async function benchCase(c: Case): Promise<Array<Array<string | number>>> {
 }
 
 const CASES: Case[] = [
-  { label: 'vit_mini 8x64x64 (recipes/synthetic-tiny.json)', config: makeArchitecture('vit_mini_patch16_224', { numFrames: 8, imageSize: 64 }), batch: 16, steps: 5, stages: ['pretrain', 'finetune'] },
+  {
+    label: 'vit_mini 8x64x64 (recipes/synthetic-tiny.json)',
+    config: makeArchitecture('vit_mini_patch16_224', { numFrames: 8, imageSize: 64 }),
+    batch: 16,
+    steps: 5,
+    stages: ['pretrain', 'finetune'],
+  },
   { label: 'ViT-S 16x224x224', config: makeArchitecture('vit_small_patch16_224'), batch: 1, steps: 3, stages: ['pretrain'] },
   // Fine-tuning at 16x224x224 (1568 tokens) or 8x224x224 aborts in the wasm backend (its heap
   // runs out: attention maps kept for the backward pass); 4 frames (392 tokens) fit.
-  { label: 'ViT-S 4x224x224', config: makeArchitecture('vit_small_patch16_224', { numFrames: 4 }), batch: 1, steps: 3, stages: ['finetune'] },
+  {
+    label: 'ViT-S 4x224x224',
+    config: makeArchitecture('vit_small_patch16_224', { numFrames: 4 }),
+    batch: 1,
+    steps: 3,
+    stages: ['finetune'],
+  },
 ];
 
 /** Each case runs in its own process: the wasm heap only grows, so cases must not share one. */
 function runCaseInChild(index: number): Array<Array<string | number>> {
-  const out = execFileSync(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'bench', 'train.ts'), '--case', String(index)], {
-    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20,
-  });
+  const out = execFileSync(
+    process.execPath,
+    [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'bench', 'train.ts'), '--case', String(index)],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 1 << 20,
+    },
+  );
   return JSON.parse(out.trim().split('\n').pop()!);
 }
 

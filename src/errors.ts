@@ -61,7 +61,11 @@ export class UnsupportedMediaError extends ServiceError {
 /** 503: the service cannot take the request now (models loading, overloaded, shutting down). */
 export class UnavailableError extends ServiceError {
   /** Seconds the client should wait before trying again (the Retry-After header), when known. */
-  constructor(code: string, message: string, readonly retryAfterSec?: number) {
+  constructor(
+    code: string,
+    message: string,
+    readonly retryAfterSec?: number,
+  ) {
     super(503, code, message);
   }
 }
@@ -69,7 +73,11 @@ export class UnavailableError extends ServiceError {
 /** 504: the request's deadline passed before its answer was ready; its work was stopped. */
 export class DeadlineError extends ServiceError {
   constructor(deadlineMs: number) {
-    super(504, 'deadline_exceeded', `the request took longer than its deadline of ${(deadlineMs / 1000).toFixed(1)} s; its work was stopped`);
+    super(
+      504,
+      'deadline_exceeded',
+      `the request took longer than its deadline of ${(deadlineMs / 1000).toFixed(1)} s; its work was stopped`,
+    );
   }
 }
 
@@ -90,7 +98,11 @@ export class InternalError extends ServiceError {
 /** 507: the disk that holds uploads or jobs is full; nothing half-written was kept. */
 export class InsufficientStorageError extends ServiceError {
   constructor(what: string) {
-    super(507, 'insufficient_storage', `the server has no room left to store ${what}; nothing was kept; retry later or on another instance`);
+    super(
+      507,
+      'insufficient_storage',
+      `the server has no room left to store ${what}; nothing was kept; retry later or on another instance`,
+    );
   }
 }
 
@@ -105,7 +117,7 @@ export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   let text: string;
   try {
-    text = typeof value === 'string' ? `'${value}'` : JSON.stringify(value) ?? String(value);
+    text = typeof value === 'string' ? `'${value}'` : (JSON.stringify(value) ?? String(value));
   } catch {
     text = String(value);
   }

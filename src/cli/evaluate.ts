@@ -12,10 +12,13 @@ import { BUNDLED_MODELS_DIR, deviceOption, positiveInt, protocolOption } from '.
 import { loadRegistry } from './registry.js';
 
 export function addEvaluateCommand(program: Command): void {
-  program.command('evaluate')
-    .description("top-1 / top-5 of a served model on a dataset manifest (the /classify path: ffmpeg + ONNX Runtime); "
-      + "'evaluate temporal' scores detections against ActivityNet-style ground truth (mAP per tIoU); "
-      + "'evaluate ava' gives AVA frame mAP at IoU 0.5")
+  program
+    .command('evaluate')
+    .description(
+      'top-1 / top-5 of a served model on a dataset manifest (the /classify path: ffmpeg + ONNX Runtime); ' +
+        "'evaluate temporal' scores detections against ActivityNet-style ground truth (mAP per tIoU); " +
+        "'evaluate ava' gives AVA frame mAP at IoU 0.5",
+    )
     .argument('<target>', "CSV with path,label; or 'temporal'; or 'ava'")
     .option('--models <dir>', 'folder of model folders', BUNDLED_MODELS_DIR)
     .option('--model <name>', 'model to use (default: the default model)')
@@ -23,9 +26,16 @@ export function addEvaluateCommand(program: Command): void {
     .option('--num-clips <n>', 'clips per video', positiveInt)
     .option('--num-crops <n>', 'crops per clip', positiveInt)
     .addOption(deviceOption())
-    .option('--ground-truth <file>', 'temporal: ActivityNet-style annotations {database: {video: {subset, duration, annotations}}}; ava: the ground-truth CSV')
+    .option(
+      '--ground-truth <file>',
+      'temporal: ActivityNet-style annotations {database: {video: {subset, duration, annotations}}}; ava: the ground-truth CSV',
+    )
     .option('--predictions <file>', 'temporal: ActivityNet results {results: {video: [{segment, label, score}]}}; ava: the detections CSV')
-    .option('--labels <file>', "ava: the evaluated classes ('id: name' lines or the official .pbtxt)", join(BUNDLED_LABELS_DIR, 'ava_v2.2_evaluated_60.txt'))
+    .option(
+      '--labels <file>',
+      "ava: the evaluated classes ('id: name' lines or the official .pbtxt)",
+      join(BUNDLED_LABELS_DIR, 'ava_v2.2_evaluated_60.txt'),
+    )
     .option('--exclusions <file>', 'ava: keyframes to leave out (video_id, timestamp)')
     .option('--subset <name>', 'temporal: only ground truth of this subset (e.g. validation)')
     .option('--tiou <thresholds>', 'temporal: tIoU thresholds, a range from:to:step or a list', '0.3:0.7:0.1')
@@ -56,7 +66,10 @@ export function addEvaluateCommand(program: Command): void {
 async function evaluateAvaFiles(flags: { groundTruth?: string; predictions?: string; labels: string; exclusions?: string }): Promise<void> {
   const { evaluateAva } = await import('../eval/ava-map.js');
   const { readAvaClassIds, readAvaDetections, readAvaExclusions, readAvaGroundTruth } = await import('../datasets/ava.js');
-  for (const [flag, value] of [['--ground-truth', flags.groundTruth], ['--predictions', flags.predictions]] as const) {
+  for (const [flag, value] of [
+    ['--ground-truth', flags.groundTruth],
+    ['--predictions', flags.predictions],
+  ] as const) {
     if (!value) throw new ServiceError(400, 'missing_parameter', `evaluate ava needs ${flag} <file>`, { parameter: flag });
     if (!existsSync(value)) throw new ServiceError(400, 'file_not_found', `${flag} '${value}' does not exist`, { parameter: flag });
   }
@@ -73,17 +86,26 @@ async function evaluateTemporal(flags: { groundTruth?: string; predictions?: str
   for (const name of ['groundTruth', 'predictions'] as const) {
     const flag = name === 'groundTruth' ? '--ground-truth' : '--predictions';
     if (!flags[name]) throw new ServiceError(400, 'missing_parameter', `evaluate temporal needs ${flag} <file>`, { parameter: flag });
-    if (!existsSync(flags[name]!)) throw new ServiceError(400, 'file_not_found', `${flag} '${flags[name]}' does not exist`, { parameter: flag });
+    if (!existsSync(flags[name]!))
+      throw new ServiceError(400, 'file_not_found', `${flag} '${flags[name]}' does not exist`, { parameter: flag });
   }
   let thresholds: number[];
   try {
     thresholds = parseThresholds(flags.tiou);
   } catch (error) {
-    throw new ServiceError(400, 'invalid_parameter', `parameter '--tiou' ${(error as Error).message}`, { parameter: '--tiou', value: flags.tiou });
+    throw new ServiceError(400, 'invalid_parameter', `parameter '--tiou' ${(error as Error).message}`, {
+      parameter: '--tiou',
+      value: flags.tiou,
+    });
   }
   const groundTruth = groundTruthInstances(readActivityNetAnnotations(flags.groundTruth!), flags.subset);
   if (groundTruth.length === 0) {
-    throw new ServiceError(400, 'invalid_parameter', `'${flags.groundTruth}' has no annotations${flags.subset ? ` in subset '${flags.subset}'` : ''}`, { parameter: '--subset', value: flags.subset });
+    throw new ServiceError(
+      400,
+      'invalid_parameter',
+      `'${flags.groundTruth}' has no annotations${flags.subset ? ` in subset '${flags.subset}'` : ''}`,
+      { parameter: '--subset', value: flags.subset },
+    );
   }
   const result = evaluateTemporalDetection(groundTruth, readActivityNetResults(flags.predictions!), thresholds);
   console.log(JSON.stringify(result, null, 2));

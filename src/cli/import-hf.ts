@@ -27,21 +27,31 @@ export function hfImportOptions(flags: HfImportFlags): { options: Omit<HfImportO
     ...(flags.pretrain ? { pretrain: true } : {}),
     ...(flags.protocol ? { protocol: flags.protocol } : {}),
     ...(flags.force ? { force: true } : {}),
-    ...(flags.export !== false ? {
-      finish: async (dir: string) => {
-        const r = await exportModelFolder(dir, flags.externalDataThreshold ? { externalDataThreshold: flags.externalDataThreshold } : {});
-        exported = `, model.onnx${r.externalDataPath ? ' + model.onnx.data' : ''} (${(r.initializerBytes / 2 ** 20).toFixed(1)} MiB of weights)`;
-      },
-    } : {}),
+    ...(flags.export !== false
+      ? {
+          finish: async (dir: string) => {
+            const r = await exportModelFolder(
+              dir,
+              flags.externalDataThreshold ? { externalDataThreshold: flags.externalDataThreshold } : {},
+            );
+            exported = `, model.onnx${r.externalDataPath ? ' + model.onnx.data' : ''} (${(r.initializerBytes / 2 ** 20).toFixed(1)} MiB of weights)`;
+          },
+        }
+      : {}),
   };
   return { options, exported: () => exported };
 }
 
 export function describeHfImport(source: string, result: HfImportResult, exported: string): string[] {
   const a = result.manifest.architecture;
-  const lines = [`imported ${source} -> ${result.dir}: ${result.kind} ${a.arch} (depth ${a.depth}, width ${a.embedDim}, ${a.numClasses} classes${result.manifest.labels ? ', labels from id2label' : ''}) `
-    + `from ${result.weightsFile.split('/').pop()}, ${result.tensors} tensors, ${(result.parameters / 1e6).toFixed(2)} M parameters${exported}, ${result.seconds.toFixed(1)} s`];
-  if (result.droppedKeys.length) lines.push(`  left out ${result.droppedKeys.length} pretraining-only keys (decoder, encoder_to_decoder, mask_token, final layernorm); --pretrain keeps the decoder`);
+  const lines = [
+    `imported ${source} -> ${result.dir}: ${result.kind} ${a.arch} (depth ${a.depth}, width ${a.embedDim}, ${a.numClasses} classes${result.manifest.labels ? ', labels from id2label' : ''}) ` +
+      `from ${result.weightsFile.split('/').pop()}, ${result.tensors} tensors, ${(result.parameters / 1e6).toFixed(2)} M parameters${exported}, ${result.seconds.toFixed(1)} s`,
+  ];
+  if (result.droppedKeys.length)
+    lines.push(
+      `  left out ${result.droppedKeys.length} pretraining-only keys (decoder, encoder_to_decoder, mask_token, final layernorm); --pretrain keeps the decoder`,
+    );
   if (result.initializedKeys.length) lines.push(`  not in the checkpoint, initialized: ${result.initializedKeys.join(', ')}`);
   return lines;
 }

@@ -6,7 +6,8 @@ import { kindNamed, MODEL_KINDS } from '../kinds/index.js';
 import { positiveInt, protocolOption } from './options.js';
 
 export function addInitModelCommand(program: Command): void {
-  program.command('init-model')
+  program
+    .command('init-model')
     .description('write a model folder with seeded random weights (untrained), then export it')
     .requiredOption('--out <dir>', 'model folder to create')
     .addOption(new Option('--kind <kind>', 'model kind').choices(MODEL_KINDS.filter((k) => k.create).map((k) => k.name)).default('vit'))
@@ -21,7 +22,10 @@ export function addInitModelCommand(program: Command): void {
     .option('--no-export', 'skip the ONNX export')
     .action(async (flags) => {
       const kind = kindNamed(flags.kind, '--kind');
-      if (!kind.create) throw new ServiceError(400, 'invalid_parameter', `model kind '${kind.name}' cannot be made from random weights here`, { parameter: '--kind' });
+      if (!kind.create)
+        throw new ServiceError(400, 'invalid_parameter', `model kind '${kind.name}' cannot be made from random weights here`, {
+          parameter: '--kind',
+        });
       const report = await kind.create({ out: flags.out, flags });
       for (const line of report.lines) console.log(line);
     });

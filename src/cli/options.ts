@@ -23,8 +23,10 @@ export function positiveNumber(value: string): number {
   return n;
 }
 
-export const deviceOption = (): Option => new Option('--device <device>', 'execution provider: auto (CUDA when available), cuda or cpu')
-  .choices(['auto', 'cuda', 'cpu']).default('auto');
+export const deviceOption = (): Option =>
+  new Option('--device <device>', 'execution provider: auto (CUDA when available), cuda or cpu')
+    .choices(['auto', 'cuda', 'cpu'])
+    .default('auto');
 export const protocolOption = (): Option => new Option('--protocol <name>', 'sampling preset').choices(['k400', 'ssv2', 'fast']);
 
 export interface LimitFlags {
@@ -44,7 +46,12 @@ export function addLimitOptions(command: Command): Command {
     .option('--max-width <px>', 'widest accepted video', positiveInt, DEFAULT_LIMITS.maxWidth)
     .option('--max-height <px>', 'tallest accepted video', positiveInt, DEFAULT_LIMITS.maxHeight)
     .option('--max-frames <n>', 'most frames in an accepted video', positiveInt, DEFAULT_LIMITS.maxFrames)
-    .option('--max-decode-pixels <n>', 'most decode work one request may ask for, in decoded pixels (frames x width x height, seek pre-roll and per-frame overhead included; 413 decode_budget_exceeded beyond)', positiveNumber, DEFAULT_LIMITS.maxDecodePixels);
+    .option(
+      '--max-decode-pixels <n>',
+      'most decode work one request may ask for, in decoded pixels (frames x width x height, seek pre-roll and per-frame overhead included; 413 decode_budget_exceeded beyond)',
+      positiveNumber,
+      DEFAULT_LIMITS.maxDecodePixels,
+    );
 }
 
 export function limitsFrom(flags: LimitFlags): VideoLimits {

@@ -16,9 +16,12 @@ import { BUNDLED_MODELS_DIR, deviceOption, positiveInt, positiveNumber, protocol
 import { loadRegistry } from './registry.js';
 
 export function addPredictCommand(program: Command): void {
-  program.command('predict')
-    .description('classify one video file and print the same JSON as POST /classify; with --temporal, detect actions in time (the /detect-temporal result); '
-      + 'with --spatiotemporal, who does what where (the /detect-spatiotemporal result)')
+  program
+    .command('predict')
+    .description(
+      'classify one video file and print the same JSON as POST /classify; with --temporal, detect actions in time (the /detect-temporal result); ' +
+        'with --spatiotemporal, who does what where (the /detect-spatiotemporal result)',
+    )
     .argument('<video>', 'video file (with --temporal also a list: .csv with a path column, or .txt)')
     .option('--models <dir>', 'folder of model folders', BUNDLED_MODELS_DIR)
     .option('--model <name>', 'model to use (default: the default model)')
@@ -34,27 +37,44 @@ export function addPredictCommand(program: Command): void {
     .option('--temporal', 'temporal action detection with a temporal-detection model (ActionFormer)')
     .option('--score-threshold <s>', 'temporal: leave out segments scoring below this', Number.parseFloat)
     .option('--max-segments <n>', 'temporal: at most this many segments per video', positiveInt)
-    .option('--results <file>', 'temporal: also write ActivityNet results {results: {video: [{segment, label, score}]}} (for evaluate temporal)')
+    .option(
+      '--results <file>',
+      'temporal: also write ActivityNet results {results: {video: [{segment, label, score}]}} (for evaluate temporal)',
+    )
     .option('--spatiotemporal', 'AVA-style detection: people found by the person detector, each with its actions, at every keyframe')
     .option('--keyframe-interval <seconds>', 'spatiotemporal: seconds between keyframes', positiveNumber)
-    .option('--person-threshold <score>', 'spatiotemporal: person boxes the detector keeps (CenterNet score)', Number.parseFloat, DEFAULT_CENTERNET_OPTIONS.scoreThreshold)
+    .option(
+      '--person-threshold <score>',
+      'spatiotemporal: person boxes the detector keeps (CenterNet score)',
+      Number.parseFloat,
+      DEFAULT_CENTERNET_OPTIONS.scoreThreshold,
+    )
     .action(async (video: string, flags) => {
       if (!existsSync(video)) throw new ServiceError(400, 'file_not_found', `video '${video}' does not exist`, { parameter: 'video' });
-      if (flags.temporal && flags.spatiotemporal) throw new ServiceError(400, 'invalid_parameter', 'choose one of --temporal and --spatiotemporal', { parameter: 'spatiotemporal' });
+      if (flags.temporal && flags.spatiotemporal)
+        throw new ServiceError(400, 'invalid_parameter', 'choose one of --temporal and --spatiotemporal', { parameter: 'spatiotemporal' });
       if (flags.temporal) {
         await predictTemporal(video, flags);
         return;
       }
       if (isVideoList(video)) {
-        throw new ServiceError(400, 'invalid_parameter',
-          `'${video}' is a list of videos; predict classifies one video: run it once per file, use --temporal for temporal detection over a list, `
-          + "or 'videomae evaluate LIST.csv' (path,label) for accuracy on a labelled list", { parameter: 'video', value: video });
+        throw new ServiceError(
+          400,
+          'invalid_parameter',
+          `'${video}' is a list of videos; predict classifies one video: run it once per file, use --temporal for temporal detection over a list, ` +
+            "or 'videomae evaluate LIST.csv' (path,label) for accuracy on a labelled list",
+          { parameter: 'video', value: video },
+        );
       }
       if (flags.spatiotemporal) {
         await predictSpatiotemporal(video, flags);
         return;
       }
-      const registry = await loadRegistry(flags.models, { device: flags.device, ...(flags.threads ? { threads: flags.threads } : {}) }, flags.model);
+      const registry = await loadRegistry(
+        flags.models,
+        { device: flags.device, ...(flags.threads ? { threads: flags.threads } : {}) },
+        flags.model,
+      );
       try {
         const options: ClassifyOptions = {};
         if (flags.model) options.model = flags.model;
@@ -64,8 +84,10 @@ export function addPredictCommand(program: Command): void {
         if (flags.numCrops) options.numCrops = flags.numCrops;
         if (flags.numFrames) options.numFrames = flags.numFrames;
         if (flags.samplingRate) options.samplingRate = flags.samplingRate;
-        const result = await classifyVideo({ file: resolve(video), displayName: video }, registry.resolve(flags.model), options,
-          { limits: DEFAULT_LIMITS, maxBatch: flags.maxBatch });
+        const result = await classifyVideo({ file: resolve(video), displayName: video }, registry.resolve(flags.model), options, {
+          limits: DEFAULT_LIMITS,
+          maxBatch: flags.maxBatch,
+        });
         console.log(JSON.stringify(result, null, 2));
       } finally {
         await registry.close();
@@ -73,26 +95,53 @@ export function addPredictCommand(program: Command): void {
     });
 }
 
-async function predictTemporal(input: string, flags: { models: string; model?: string; device: DeviceRequest; threads?: number; maxBatch: number; scoreThreshold?: number; maxSegments?: number; results?: string }): Promise<void> {
+async function predictTemporal(
+  input: string,
+  flags: {
+    models: string;
+    model?: string;
+    device: DeviceRequest;
+    threads?: number;
+    maxBatch: number;
+    scoreThreshold?: number;
+    maxSegments?: number;
+    results?: string;
+  },
+): Promise<void> {
   const { detectTemporal, withBackbone } = await import('../tasks/temporal/detect.js');
   const { readVideoList } = await import('../datasets/manifest.js');
   const { videoId } = await import('../tasks/temporal/extract.js');
   const videos = isVideoList(input) ? readVideoList(resolve(input), 'video') : [resolve(input)];
-  const registry = await loadRegistry(flags.models, { device: flags.device, ...(flags.threads ? { threads: flags.threads } : {}) }, undefined);
+  const registry = await loadRegistry(
+    flags.models,
+    { device: flags.device, ...(flags.threads ? { threads: flags.threads } : {}) },
+    undefined,
+  );
   try {
     const models = withBackbone(registry.resolveTemporal(flags.model));
     const results: Record<string, Array<{ segment: [number, number]; label: string; score: number }>> = {};
     for (const file of videos) {
-      const result = await detectTemporal({ file, displayName: file }, models, {
-        ...(flags.scoreThreshold !== undefined ? { scoreThreshold: flags.scoreThreshold } : {}),
-        ...(flags.maxSegments ? { maxSegments: flags.maxSegments } : {}),
-      }, { limits: DEFAULT_LIMITS, maxBatch: flags.maxBatch });
+      const result = await detectTemporal(
+        { file, displayName: file },
+        models,
+        {
+          ...(flags.scoreThreshold !== undefined ? { scoreThreshold: flags.scoreThreshold } : {}),
+          ...(flags.maxSegments ? { maxSegments: flags.maxSegments } : {}),
+        },
+        { limits: DEFAULT_LIMITS, maxBatch: flags.maxBatch },
+      );
       results[videoId(file)] = result.segments.map((s) => ({ segment: [s.start, s.end], label: s.label, score: s.score }));
       if (videos.length === 1) console.log(JSON.stringify(result, null, 2));
-      else console.log(`[${Object.keys(results).length}/${videos.length}] ${videoId(file)}: ${result.segments.length} segments in ${(result.timings.totalMs / 1000).toFixed(1)} s`);
+      else
+        console.log(
+          `[${Object.keys(results).length}/${videos.length}] ${videoId(file)}: ${result.segments.length} segments in ${(result.timings.totalMs / 1000).toFixed(1)} s`,
+        );
     }
     if (flags.results) {
-      writeFileSync(resolve(flags.results), `${JSON.stringify({ version: 'videomae-serve', results, external_data: { model: models.detector.name, backbone: models.backbone.name } })}\n`);
+      writeFileSync(
+        resolve(flags.results),
+        `${JSON.stringify({ version: 'videomae-serve', results, external_data: { model: models.detector.name, backbone: models.backbone.name } })}\n`,
+      );
       console.log(`wrote ActivityNet results for ${videos.length} videos to ${resolve(flags.results)}`);
     }
   } finally {
@@ -105,17 +154,38 @@ function isVideoList(path: string): boolean {
   return /\.(csv|txt)$/i.test(path);
 }
 
-async function predictSpatiotemporal(video: string, flags: { models: string; model?: string; device: DeviceRequest; threads?: number; topK?: number; scoreThreshold?: number; keyframeInterval?: number; personThreshold: number }): Promise<void> {
+async function predictSpatiotemporal(
+  video: string,
+  flags: {
+    models: string;
+    model?: string;
+    device: DeviceRequest;
+    threads?: number;
+    topK?: number;
+    scoreThreshold?: number;
+    keyframeInterval?: number;
+    personThreshold: number;
+  },
+): Promise<void> {
   const { detectSpatiotemporal } = await import('../tasks/spatiotemporal/detect.js');
   const { CenterNetDetector } = await import('../detector/centernet.js');
-  const registry = await loadRegistry(flags.models, { device: flags.device, ...(flags.threads ? { threads: flags.threads } : {}) }, undefined);
+  const registry = await loadRegistry(
+    flags.models,
+    { device: flags.device, ...(flags.threads ? { threads: flags.threads } : {}) },
+    undefined,
+  );
   const detector = new CenterNetDetector({ ...DEFAULT_CENTERNET_OPTIONS, scoreThreshold: flags.personThreshold });
   try {
-    const result = await detectSpatiotemporal({ file: resolve(video), displayName: video }, registry.resolveSpatiotemporal(flags.model), {
-      ...(flags.topK ? { topK: flags.topK } : {}),
-      ...(flags.scoreThreshold !== undefined ? { scoreThreshold: flags.scoreThreshold } : {}),
-      ...(flags.keyframeInterval ? { keyframeInterval: flags.keyframeInterval } : {}),
-    }, { limits: DEFAULT_LIMITS, detector });
+    const result = await detectSpatiotemporal(
+      { file: resolve(video), displayName: video },
+      registry.resolveSpatiotemporal(flags.model),
+      {
+        ...(flags.topK ? { topK: flags.topK } : {}),
+        ...(flags.scoreThreshold !== undefined ? { scoreThreshold: flags.scoreThreshold } : {}),
+        ...(flags.keyframeInterval ? { keyframeInterval: flags.keyframeInterval } : {}),
+      },
+      { limits: DEFAULT_LIMITS, detector },
+    );
     console.log(JSON.stringify(result, null, 2));
   } finally {
     await detector.close();

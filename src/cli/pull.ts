@@ -8,7 +8,8 @@ import type { HfImportResult } from '../weights/import-hf.js';
 import { OFFICIAL_ARCHS, positiveInt } from './options.js';
 
 export function addPullCommand(program: Command): void {
-  program.command('pull')
+  program
+    .command('pull')
     .description('download a model from the Hugging Face Hub (transformers VideoMAE, or an official .pth with --arch) and import it')
     .argument('<repo>', 'Hub model id, for example MCG-NJU/videomae-base-finetuned-kinetics')
     .option('--revision <rev>', 'branch, tag or commit', 'main')
@@ -25,12 +26,20 @@ export function addPullCommand(program: Command): void {
     .action(async (repo: string, flags) => {
       // Loaded here so that the other commands start without the import code.
       const [{ connectionFromEnv }, { progressOn }, { pullModel }, { describeHfImport, hfImportOptions }] = await Promise.all([
-        import('../hub/client.js'), import('../hub/progress.js'), import('../hub/pull.js'), import('./import-hf.js')]);
+        import('../hub/client.js'),
+        import('../hub/progress.js'),
+        import('../hub/pull.js'),
+        import('./import-hf.js'),
+      ]);
       const out: string = flags.out ?? `models/${basename(repo)}`;
       const { options, exported } = hfImportOptions({ ...flags, out });
       const env = process.env;
       const result = await pullModel({
-        repo, revision: flags.revision, out, hub: connectionFromEnv(env), env,
+        repo,
+        revision: flags.revision,
+        out,
+        hub: connectionFromEnv(env),
+        env,
         ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
         ...(env.HF_HUB_OFFLINE && env.HF_HUB_OFFLINE !== '0' ? { offline: true } : {}),
         ...(flags.file ? { file: flags.file } : {}),
@@ -39,8 +48,11 @@ export function addPullCommand(program: Command): void {
         progress: progressOn(process.stderr),
       });
       const from = `${repo}@${result.commit.slice(0, 12)}`;
-      console.log(`pulled ${from} (${result.downloaded.length} downloaded${result.downloaded.length ? `: ${result.downloaded.join(', ')}` : ''}; ${result.cached.length} from the cache at ${result.snapshot})`);
-      if (result.format === 'hf') for (const line of describeHfImport(from, result.imported as HfImportResult, exported())) console.log(line);
+      console.log(
+        `pulled ${from} (${result.downloaded.length} downloaded${result.downloaded.length ? `: ${result.downloaded.join(', ')}` : ''}; ${result.cached.length} from the cache at ${result.snapshot})`,
+      );
+      if (result.format === 'hf')
+        for (const line of describeHfImport(from, result.imported as HfImportResult, exported())) console.log(line);
       else console.log(`imported ${from} (${result.imported.kind}) -> ${result.imported.dir}${exported()}`);
     });
 }

@@ -90,7 +90,14 @@ export const ACTIONFORMER_LN_EPS = 1e-5;
 export const ACTIONFORMER_MLP_RATIO = 4;
 
 /** ActionFormer's THUMOS ranges, in feature steps: (0,4), (4,8), (8,16), (16,32), (32,64), (64,inf). */
-export const THUMOS_REGRESSION_RANGES: ReadonlyArray<readonly [number, number]> = [[0, 4], [4, 8], [8, 16], [16, 32], [32, 64], [64, 10000]];
+export const THUMOS_REGRESSION_RANGES: ReadonlyArray<readonly [number, number]> = [
+  [0, 4],
+  [4, 8],
+  [8, 16],
+  [16, 32],
+  [32, 64],
+  [64, 10000],
+];
 
 /**
  * The official THUMOS14 I3D configuration (configs/thumos_i3d.yaml over libs/core/config.py).
@@ -100,19 +107,42 @@ export const THUMOS_REGRESSION_RANGES: ReadonlyArray<readonly [number, number]> 
  */
 export function thumosActionFormerConfig(overrides: Partial<ActionFormerConfig> = {}): ActionFormerConfig {
   return makeActionFormerConfig({
-    inputDim: 2048, numClasses: 20, maxSeqLen: 2304,
-    backboneType: 'convTransformer', fpnType: 'identity', backboneArch: [2, 2, 5], scaleFactor: 2, numHeads: 4, mhaWinSize: 19,
-    embdKernelSize: 3, embdDim: 512, embdWithLn: true, fpnDim: 512, fpnWithLn: true, fpnStartLevel: 0,
-    headDim: 512, headKernelSize: 3, headNumLayers: 3, headWithLn: true, maxBufferLenFactor: 6, useAbsPe: false, useRelPe: false,
-    regressionRanges: THUMOS_REGRESSION_RANGES, clsPriorProb: 0.01, centerSampleRadius: 1.5, dropPath: 0.1, dropout: 0,
+    inputDim: 2048,
+    numClasses: 20,
+    maxSeqLen: 2304,
+    backboneType: 'convTransformer',
+    fpnType: 'identity',
+    backboneArch: [2, 2, 5],
+    scaleFactor: 2,
+    numHeads: 4,
+    mhaWinSize: 19,
+    embdKernelSize: 3,
+    embdDim: 512,
+    embdWithLn: true,
+    fpnDim: 512,
+    fpnWithLn: true,
+    fpnStartLevel: 0,
+    headDim: 512,
+    headKernelSize: 3,
+    headNumLayers: 3,
+    headWithLn: true,
+    maxBufferLenFactor: 6,
+    useAbsPe: false,
+    useRelPe: false,
+    regressionRanges: THUMOS_REGRESSION_RANGES,
+    clsPriorProb: 0.01,
+    centerSampleRadius: 1.5,
+    dropPath: 0.1,
+    dropout: 0,
     ...overrides,
   });
 }
 
-export type ActionFormerConfigOptions = Partial<Omit<ActionFormerConfig, 'mhaWinSize'>> & Pick<ActionFormerConfig, 'inputDim' | 'numClasses'> & {
-  /** One window for every level, or one per level. */
-  readonly mhaWinSize?: number | readonly number[];
-};
+export type ActionFormerConfigOptions = Partial<Omit<ActionFormerConfig, 'mhaWinSize'>> &
+  Pick<ActionFormerConfig, 'inputDim' | 'numClasses'> & {
+    /** One window for every level, or one per level. */
+    readonly mhaWinSize?: number | readonly number[];
+  };
 
 /**
  * A checked config from the official defaults (THUMOS values) and `options`. `fpnDim` and
@@ -123,10 +153,26 @@ export function makeActionFormerConfig(options: ActionFormerConfigOptions): Acti
   const embdDim = options.embdDim ?? 512;
   const win = options.mhaWinSize ?? 19;
   const config: ActionFormerConfig = {
-    maxSeqLen: 2304, backboneType: 'convTransformer', fpnType: 'identity', scaleFactor: 2, numHeads: 4,
-    embdKernelSize: 3, embdWithLn: true, fpnWithLn: true, fpnStartLevel: 0, headKernelSize: 3, headNumLayers: 3, headWithLn: true,
-    maxBufferLenFactor: 6, useAbsPe: false, useRelPe: false, regressionRanges: THUMOS_REGRESSION_RANGES,
-    clsPriorProb: 0.01, centerSampleRadius: 1.5, dropPath: 0.1, dropout: 0,
+    maxSeqLen: 2304,
+    backboneType: 'convTransformer',
+    fpnType: 'identity',
+    scaleFactor: 2,
+    numHeads: 4,
+    embdKernelSize: 3,
+    embdWithLn: true,
+    fpnWithLn: true,
+    fpnStartLevel: 0,
+    headKernelSize: 3,
+    headNumLayers: 3,
+    headWithLn: true,
+    maxBufferLenFactor: 6,
+    useAbsPe: false,
+    useRelPe: false,
+    regressionRanges: THUMOS_REGRESSION_RANGES,
+    clsPriorProb: 0.01,
+    centerSampleRadius: 1.5,
+    dropPath: 0.1,
+    dropout: 0,
     ...options,
     backboneArch: [arch[0], arch[1], arch[2]],
     embdDim,
@@ -139,19 +185,34 @@ export function makeActionFormerConfig(options: ActionFormerConfigOptions): Acti
 }
 
 export function validateActionFormerConfig(c: ActionFormerConfig): void {
-  const positive = ['inputDim', 'numClasses', 'maxSeqLen', 'scaleFactor', 'numHeads', 'embdKernelSize', 'embdDim', 'fpnDim', 'headDim', 'headKernelSize', 'headNumLayers'] as const;
+  const positive = [
+    'inputDim',
+    'numClasses',
+    'maxSeqLen',
+    'scaleFactor',
+    'numHeads',
+    'embdKernelSize',
+    'embdDim',
+    'fpnDim',
+    'headDim',
+    'headKernelSize',
+    'headNumLayers',
+  ] as const;
   for (const key of positive) {
     if (!Number.isInteger(c[key]) || c[key] <= 0) throw new InvalidParameterError(key, c[key], 'must be a positive integer');
   }
-  if (c.backboneType !== 'convTransformer') throw new InvalidParameterError('backboneType', c.backboneType, "must be 'convTransformer' (the conv-only backbone is not built here)");
-  if (c.fpnType !== 'identity') throw new InvalidParameterError('fpnType', c.fpnType, "must be 'identity' (the 'fpn' neck is not built here)");
+  if (c.backboneType !== 'convTransformer')
+    throw new InvalidParameterError('backboneType', c.backboneType, "must be 'convTransformer' (the conv-only backbone is not built here)");
+  if (c.fpnType !== 'identity')
+    throw new InvalidParameterError('fpnType', c.fpnType, "must be 'identity' (the 'fpn' neck is not built here)");
   if (c.backboneArch.length !== 3 || !c.backboneArch.every((n) => Number.isInteger(n) && n >= 0) || c.backboneArch[0] < 1) {
     throw new InvalidParameterError('backboneArch', c.backboneArch, 'must be [embedding convs >= 1, stem blocks >= 0, branch blocks >= 0]');
   }
   if (c.scaleFactor !== 2) throw new InvalidParameterError('scaleFactor', c.scaleFactor, 'must be 2 (the pyramid strides are powers of 2)');
   if (c.embdDim % c.numHeads !== 0) throw new InvalidParameterError('numHeads', c.numHeads, `must divide embdDim ${c.embdDim}`);
   if (c.fpnDim !== c.embdDim) throw new InvalidParameterError('fpnDim', c.fpnDim, `must equal embdDim ${c.embdDim} (the identity neck)`);
-  if (c.fpnStartLevel !== 0) throw new InvalidParameterError('fpnStartLevel', c.fpnStartLevel, 'must be 0 (every pyramid level feeds the heads)');
+  if (c.fpnStartLevel !== 0)
+    throw new InvalidParameterError('fpnStartLevel', c.fpnStartLevel, 'must be 0 (every pyramid level feeds the heads)');
   if (c.embdKernelSize % 2 !== 1) throw new InvalidParameterError('embdKernelSize', c.embdKernelSize, 'must be odd');
   if (c.headKernelSize % 2 !== 1) throw new InvalidParameterError('headKernelSize', c.headKernelSize, 'must be odd');
   if (c.headNumLayers < 1) throw new InvalidParameterError('headNumLayers', c.headNumLayers, 'must be at least 1 (the output conv)');
@@ -162,9 +223,15 @@ export function validateActionFormerConfig(c: ActionFormerConfig): void {
   if (!(c.centerSampleRadius >= 0)) throw new InvalidParameterError('centerSampleRadius', c.centerSampleRadius, 'must be >= 0');
   if (!(c.maxBufferLenFactor > 0)) throw new InvalidParameterError('maxBufferLenFactor', c.maxBufferLenFactor, 'must be > 0');
   const levels = pyramidLevels(c);
-  if (c.mhaWinSize.length !== levels) throw new InvalidParameterError('mhaWinSize', c.mhaWinSize, `must have one window per pyramid level (${levels})`);
+  if (c.mhaWinSize.length !== levels)
+    throw new InvalidParameterError('mhaWinSize', c.mhaWinSize, `must have one window per pyramid level (${levels})`);
   for (const w of c.mhaWinSize) {
-    if (!Number.isInteger(w) || (w > 1 && w % 2 !== 1)) throw new InvalidParameterError('mhaWinSize', c.mhaWinSize, 'must hold odd windows > 1 (local attention) or values <= 1 (global attention)');
+    if (!Number.isInteger(w) || (w > 1 && w % 2 !== 1))
+      throw new InvalidParameterError(
+        'mhaWinSize',
+        c.mhaWinSize,
+        'must hold odd windows > 1 (local attention) or values <= 1 (global attention)',
+      );
   }
   if (c.regressionRanges.length !== levels) {
     throw new InvalidParameterError('regressionRanges', c.regressionRanges.length, `must have one range per level (${levels})`);
@@ -173,7 +240,11 @@ export function validateActionFormerConfig(c: ActionFormerConfig): void {
     const w = c.mhaWinSize[l]!;
     const stride = w > 1 ? s * Math.floor(w / 2) * 2 : s;
     if (c.maxSeqLen % stride !== 0) {
-      throw new InvalidParameterError('maxSeqLen', c.maxSeqLen, `must be divisible by level ${l}'s stride x window ${stride} (the official assert)`);
+      throw new InvalidParameterError(
+        'maxSeqLen',
+        c.maxSeqLen,
+        `must be divisible by level ${l}'s stride x window ${stride} (the official assert)`,
+      );
     }
   });
 }

@@ -89,7 +89,13 @@ export interface ArchitectureOptions {
 }
 
 /** The released VideoMAE V2 architectures (timm-style names, as the official code registers them). */
-export const OFFICIAL_ARCHS: readonly string[] = ['vit_small_patch16_224', 'vit_base_patch16_224', 'vit_large_patch16_224', 'vit_huge_patch16_224', 'vit_giant_patch14_224'];
+export const OFFICIAL_ARCHS: readonly string[] = [
+  'vit_small_patch16_224',
+  'vit_base_patch16_224',
+  'vit_large_patch16_224',
+  'vit_huge_patch16_224',
+  'vit_giant_patch14_224',
+];
 
 export function architectureNames(): string[] {
   return Object.keys(ARCHITECTURE_SHAPES);
@@ -130,7 +136,15 @@ export function makeArchitecture(arch: string, options: ArchitectureOptions = {}
 /** Checks the divisibility rules the tube patch embedding and attention heads need. */
 export function validateArchitecture(config: VitArchitecture): void {
   const positive: Array<keyof VitArchitecture> = [
-    'patchSize', 'tubeletSize', 'embedDim', 'depth', 'numHeads', 'mlpHiddenDim', 'numFrames', 'imageHeight', 'imageWidth',
+    'patchSize',
+    'tubeletSize',
+    'embedDim',
+    'depth',
+    'numHeads',
+    'mlpHiddenDim',
+    'numFrames',
+    'imageHeight',
+    'imageWidth',
   ];
   for (const key of positive) {
     const value = config[key];
@@ -154,7 +168,11 @@ export function validateArchitecture(config: VitArchitecture): void {
     throw new InvalidParameterError('numHeads', config.numHeads, `must divide the embedding width ${config.embedDim}`);
   }
   if (config.decoder && config.decoder.embedDim % config.decoder.numHeads !== 0) {
-    throw new InvalidParameterError('decoder.numHeads', config.decoder.numHeads, `must divide the decoder width ${config.decoder.embedDim}`);
+    throw new InvalidParameterError(
+      'decoder.numHeads',
+      config.decoder.numHeads,
+      `must divide the decoder width ${config.decoder.embedDim}`,
+    );
   }
 }
 

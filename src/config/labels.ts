@@ -47,8 +47,11 @@ export function parseLabels(text: string): string[] {
 
 /** `id: name` lines -> [{id, label}] (plain lines get ids 1..n). */
 export function readActionClasses(file: string): Array<{ id: number; label: string }> {
-  return readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.trim()).map((line, i) => {
-    const m = /^\s*(\d+)\s*:\s*(.*)$/.exec(line);
-    return m ? { id: Number(m[1]), label: m[2]!.trim() } : { id: i + 1, label: line.trim() };
-  });
+  return readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .filter((l) => l.trim())
+    .map((line, i) => {
+      const m = /^\s*(\d+)\s*:\s*(.*)$/.exec(line);
+      return m ? { id: Number(m[1]), label: m[2]!.trim() } : { id: i + 1, label: line.trim() };
+    });
 }

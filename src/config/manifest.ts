@@ -58,24 +58,26 @@ export const ManifestSchema = z.object({
     trained: z.boolean(),
     seed: z.number().int().optional(),
     recipe: z.unknown().optional(),
-    checkpoint: z.object({
-      file: z.string(),
-      sha256: z.string(),
-      /** The --arch the checkpoint was imported as. */
-      arch: z.string().optional(),
-      /** Where the state dict sat in the saved object (model, module, state_dict), if not at the top. */
-      container: z.string().optional(),
-      kind: z.enum(['finetune', 'pretrain']).optional(),
-      /** Element types of the checkpoint's weights, and of what was written (fp16 with --fp16). */
-      dtypes: z.array(z.string()).optional(),
-      storedAs: z.enum(['float32', 'float16']).optional(),
-      headMap: z.string().optional(),
-      droppedKeys: z.number().int().nonnegative().optional(),
-      /** 'hf': a Hugging Face transformers folder (config.json + model.safetensors or pytorch_model.bin). */
-      format: z.enum(['pth', 'hf']).optional(),
-      /** Where `videomae pull` got it: the Hub repo, the revision asked for and the commit it resolved to. */
-      hub: z.object({ repo: z.string(), revision: z.string(), commit: z.string() }).optional(),
-    }).optional(),
+    checkpoint: z
+      .object({
+        file: z.string(),
+        sha256: z.string(),
+        /** The --arch the checkpoint was imported as. */
+        arch: z.string().optional(),
+        /** Where the state dict sat in the saved object (model, module, state_dict), if not at the top. */
+        container: z.string().optional(),
+        kind: z.enum(['finetune', 'pretrain']).optional(),
+        /** Element types of the checkpoint's weights, and of what was written (fp16 with --fp16). */
+        dtypes: z.array(z.string()).optional(),
+        storedAs: z.enum(['float32', 'float16']).optional(),
+        headMap: z.string().optional(),
+        droppedKeys: z.number().int().nonnegative().optional(),
+        /** 'hf': a Hugging Face transformers folder (config.json + model.safetensors or pytorch_model.bin). */
+        format: z.enum(['pth', 'hf']).optional(),
+        /** Where `videomae pull` got it: the Hub repo, the revision asked for and the commit it resolved to. */
+        hub: z.object({ repo: z.string(), revision: z.string(), commit: z.string() }).optional(),
+      })
+      .optional(),
     metrics: z.record(z.string(), z.number()).default({}),
     note: z.string().optional(),
   }),
@@ -94,17 +96,33 @@ export const TemporalManifestSchema = z.object({
   description: z.string().optional(),
   /** The ActionFormer architecture: ActionFormerConfig (src/config/actionformer.ts), one official config key per field. */
   actionformer: z.object({
-    inputDim: positiveInt, numClasses: positiveInt, maxSeqLen: positiveInt,
-    backboneType: z.literal('convTransformer'), fpnType: z.literal('identity'),
+    inputDim: positiveInt,
+    numClasses: positiveInt,
+    maxSeqLen: positiveInt,
+    backboneType: z.literal('convTransformer'),
+    fpnType: z.literal('identity'),
     backboneArch: z.tuple([positiveInt, z.number().int().nonnegative(), z.number().int().nonnegative()]),
-    scaleFactor: positiveInt, numHeads: positiveInt, mhaWinSize: z.array(z.number().int()),
-    embdKernelSize: positiveInt, embdDim: positiveInt, embdWithLn: z.boolean(),
-    fpnDim: positiveInt, fpnWithLn: z.boolean(), fpnStartLevel: z.number().int().nonnegative(),
-    headDim: positiveInt, headKernelSize: positiveInt, headNumLayers: positiveInt, headWithLn: z.boolean(),
-    maxBufferLenFactor: z.number().positive(), useAbsPe: z.boolean(), useRelPe: z.boolean(),
+    scaleFactor: positiveInt,
+    numHeads: positiveInt,
+    mhaWinSize: z.array(z.number().int()),
+    embdKernelSize: positiveInt,
+    embdDim: positiveInt,
+    embdWithLn: z.boolean(),
+    fpnDim: positiveInt,
+    fpnWithLn: z.boolean(),
+    fpnStartLevel: z.number().int().nonnegative(),
+    headDim: positiveInt,
+    headKernelSize: positiveInt,
+    headNumLayers: positiveInt,
+    headWithLn: z.boolean(),
+    maxBufferLenFactor: z.number().positive(),
+    useAbsPe: z.boolean(),
+    useRelPe: z.boolean(),
     regressionRanges: z.array(z.tuple([z.number(), z.number()])),
-    clsPriorProb: z.number().nonnegative().lt(1), centerSampleRadius: z.number().nonnegative(),
-    dropPath: z.number().nonnegative().lt(1), dropout: z.number().nonnegative().lt(1),
+    clsPriorProb: z.number().nonnegative().lt(1),
+    centerSampleRadius: z.number().nonnegative(),
+    dropPath: z.number().nonnegative().lt(1),
+    dropout: z.number().nonnegative().lt(1),
   }),
   labels: z.object({ file: z.string(), set: z.string() }),
   /**
@@ -113,16 +131,18 @@ export const TemporalManifestSchema = z.object({
    * features): it runs on precomputed features, never on a video; size and normalization then
    * do not apply, and defaultFps is the official dataset.default_fps, if any.
    */
-  features: z.object({
-    backbone: z.string().optional(),
-    numFrames: positiveInt,
-    featureStride: positiveInt,
-    size: positiveInt.optional(),
-    normalization: z.enum(['unit', 'imagenet']).optional(),
-    defaultFps: z.number().positive().optional(),
-  }).refine((f) => f.backbone === undefined || (f.size !== undefined && f.normalization !== undefined), {
-    message: 'a model with a backbone needs features.size and features.normalization',
-  }),
+  features: z
+    .object({
+      backbone: z.string().optional(),
+      numFrames: positiveInt,
+      featureStride: positiveInt,
+      size: positiveInt.optional(),
+      normalization: z.enum(['unit', 'imagenet']).optional(),
+      defaultFps: z.number().positive().optional(),
+    })
+    .refine((f) => f.backbone === undefined || (f.size !== undefined && f.normalization !== undefined), {
+      message: 'a model with a backbone needs features.size and features.normalization',
+    }),
   postprocess: z.object({
     scoreThreshold: z.number().nonnegative(),
     topK: positiveInt,
@@ -161,7 +181,9 @@ export const SpatiotemporalManifestSchema = z.object({
   task: z.literal('spatiotemporal-detection'),
   description: z.string().optional(),
   head: z.object({
-    embedDim: positiveInt, numClasses: positiveInt, roiSize: positiveInt,
+    embedDim: positiveInt,
+    numClasses: positiveInt,
+    roiSize: positiveInt,
     /** RoIAlign samples per bin per side; 0 = adaptive, ceil(roi size / bins) (torchvision's sampling_ratio=0). */
     samplingRatio: z.number().int().nonnegative(),
     /** RoIAlign pixel model: true = half-pixel shift (aligned=True); false = torchvision aligned=False (the official head). */
@@ -170,7 +192,8 @@ export const SpatiotemporalManifestSchema = z.object({
     finalNorm: z.boolean().default(false),
     layerNormEps: z.number().positive().default(1e-6),
     /** The backbone's patch size and temporal tokens T' (H', W' follow each video's frame). */
-    patchSize: positiveInt, temporalTokens: positiveInt,
+    patchSize: positiveInt,
+    temporalTokens: positiveInt,
   }),
   /** The backbone (a model name in the same models folder) and the clip around each keyframe. */
   backbone: z.string(),
@@ -182,22 +205,31 @@ export const SpatiotemporalManifestSchema = z.object({
    * starting floor(numFrames / 2) * rate before it). `normalization`: mean and std on 0-255 pixels
    * (default: the backbone's preprocessing).
    */
-  clip: z.object({
-    numFrames: positiveInt, rate: positiveInt, shortSide: positiveInt,
-    frameOffsets: z.array(z.number().int()).optional(),
-    resize: z.enum(['round-to-patch', 'floor-pad']).default('round-to-patch'),
-    padMultiple: positiveInt.optional(),
-    normalization: z.object({ mean: triple, std: triple }).optional(),
-  }).refine((c) => !c.frameOffsets || c.frameOffsets.length === c.numFrames, { message: 'frameOffsets must list one offset per frame (numFrames)', path: ['frameOffsets'] }),
+  clip: z
+    .object({
+      numFrames: positiveInt,
+      rate: positiveInt,
+      shortSide: positiveInt,
+      frameOffsets: z.array(z.number().int()).optional(),
+      resize: z.enum(['round-to-patch', 'floor-pad']).default('round-to-patch'),
+      padMultiple: positiveInt.optional(),
+      normalization: z.object({ mean: triple, std: triple }).optional(),
+    })
+    .refine((c) => !c.frameOffsets || c.frameOffsets.length === c.numFrames, {
+      message: 'frameOffsets must list one offset per frame (numFrames)',
+      path: ['frameOffsets'],
+    }),
   /**
    * Person boxes before pooling: `enlarge` [x, y] grows each side by x * width / 2 and y * height / 2
    * (the official test_ext (0.1, 0.05)); `convention` 'official' counts widths with +1 px and clips
    * to the frame (pixel W - 1, H - 1) before and after, as BoxList does; 'plain' leaves boxes as given.
    */
-  boxes: z.object({
-    enlarge: z.tuple([z.number().nonnegative(), z.number().nonnegative()]).default([0, 0]),
-    convention: z.enum(['plain', 'official']).default('plain'),
-  }).default({ enlarge: [0, 0], convention: 'plain' }),
+  boxes: z
+    .object({
+      enlarge: z.tuple([z.number().nonnegative(), z.number().nonnegative()]).default([0, 0]),
+      convention: z.enum(['plain', 'official']).default('plain'),
+    })
+    .default({ enlarge: [0, 0], convention: 'plain' }),
   /** Person boxes scoring below this are dropped before the head (the official evaluation keeps >= 0.8). */
   postprocess: z.object({ personScoreThreshold: z.number().min(0).max(1).default(0) }).default({ personScoreThreshold: 0 }),
   /** `id: name` lines; line k is head row k, its id the AVA action id. */
@@ -218,7 +250,13 @@ export interface SpatiotemporalModelFolder {
 
 export function readSpatiotemporalModelFolder(dir: string): SpatiotemporalModelFolder {
   const { root, manifest } = readManifestWith(SpatiotemporalManifestSchema, dir);
-  return { dir: root, manifest, weightsPath: resolve(root, manifest.files.weights.path), onnxPath: resolve(root, manifest.files.onnx.path), labelsPath: resolve(root, manifest.labels.file) };
+  return {
+    dir: root,
+    manifest,
+    weightsPath: resolve(root, manifest.files.weights.path),
+    onnxPath: resolve(root, manifest.files.onnx.path),
+    labelsPath: resolve(root, manifest.labels.file),
+  };
 }
 
 export function writeSpatiotemporalManifest(dir: string, manifest: z.input<typeof SpatiotemporalManifestSchema>): void {
@@ -265,7 +303,8 @@ export function modelTask(dir: string): ModelTask {
   const task = (raw as { task?: unknown } | null)?.task;
   if (task === undefined) return 'classification';
   const known = AnyManifestSchema.options.map((schema) => schema.shape.task.value);
-  if (!known.includes(task as ModelTask)) throw new ManifestError(file, `has task ${JSON.stringify(task)}; known tasks: ${known.join(', ')}`);
+  if (!known.includes(task as ModelTask))
+    throw new ManifestError(file, `has task ${JSON.stringify(task)}; known tasks: ${known.join(', ')}`);
   return task as ModelTask;
 }
 

@@ -12,12 +12,15 @@ import type { TemporalInstance, TemporalPrediction } from '../eval/temporal-map.
 const Segment = z.tuple([z.number(), z.number()]).refine(([s, e]) => e >= s, 'segment end must not precede its start');
 
 const AnnotationsSchema = z.object({
-  database: z.record(z.string(), z.object({
-    subset: z.string(),
-    duration: z.number().nonnegative(),
-    fps: z.number().positive().optional(),
-    annotations: z.array(z.object({ segment: Segment, label: z.string() })).default([]),
-  })),
+  database: z.record(
+    z.string(),
+    z.object({
+      subset: z.string(),
+      duration: z.number().nonnegative(),
+      fps: z.number().positive().optional(),
+      annotations: z.array(z.object({ segment: Segment, label: z.string() })).default([]),
+    }),
+  ),
 });
 
 const ResultsSchema = z.object({
@@ -64,5 +67,6 @@ export function groundTruthInstances(annotations: ActivityNetAnnotations, subset
 export function readActivityNetResults(file: string): TemporalPrediction[] {
   const results = parseJson(file, ResultsSchema).results;
   return Object.entries(results).flatMap(([video, list]) =>
-    list.map((r) => ({ video, label: String(r.label), start: r.segment[0], end: r.segment[1], score: r.score })));
+    list.map((r) => ({ video, label: String(r.label), start: r.segment[0], end: r.segment[1], score: r.score })),
+  );
 }

@@ -34,4 +34,3 @@ export interface FeatureIndex {
 }
 
 export const FEATURE_INDEX = 'features.json';
-

@@ -32,12 +32,16 @@ export function parseCsvLine(line: string): string[] {
   for (let i = 0; i < line.length; i++) {
     const ch = line[i]!;
     if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') { current += '"'; i++; }
-      else if (ch === '"') quoted = false;
+      if (ch === '"' && line[i + 1] === '"') {
+        current += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
       else current += ch;
     } else if (ch === '"') quoted = true;
-    else if (ch === ',') { fields.push(current); current = ''; }
-    else current += ch;
+    else if (ch === ',') {
+      fields.push(current);
+      current = '';
+    } else current += ch;
   }
   fields.push(current);
   return fields;
@@ -74,11 +78,15 @@ export function readDatasetManifest(file: string, field: string): DatasetEntry[]
  */
 export function readVideoList(file: string, field: string): string[] {
   if (!existsSync(file)) throw new InvalidParameterError(field, file, 'does not exist');
-  const lines = readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.trim());
+  const lines = readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .filter((l) => l.trim());
   const base = dirname(resolve(file));
   let paths: string[];
   if (file.toLowerCase().endsWith('.csv')) {
-    const column = parseCsvLine(lines[0] ?? '').map((h) => h.trim().toLowerCase()).indexOf('path');
+    const column = parseCsvLine(lines[0] ?? '')
+      .map((h) => h.trim().toLowerCase())
+      .indexOf('path');
     if (column < 0) throw new InvalidParameterError(field, file, "must start with a header that has a 'path' column");
     paths = lines.slice(1).map((line) => parseCsvLine(line)[column]?.trim() ?? '');
   } else {
@@ -86,7 +94,8 @@ export function readVideoList(file: string, field: string): string[] {
   }
   const full = paths.map((p) => (isAbsolute(p) ? p : join(base, p)));
   const missing = full.find((p) => !p || !existsSync(p));
-  if (missing !== undefined) throw new InvalidParameterError(field, file, `names a video that does not exist: ${missing || '(empty path)'}`);
+  if (missing !== undefined)
+    throw new InvalidParameterError(field, file, `names a video that does not exist: ${missing || '(empty path)'}`);
   if (full.length === 0) throw new InvalidParameterError(field, file, 'lists no videos');
   return full;
 }
@@ -99,7 +108,10 @@ export function manifestLabels(file: string, entries: readonly DatasetEntry[]): 
 }
 
 export function readLabelList(file: string): string[] {
-  return readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  return readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 /**
@@ -109,6 +121,11 @@ export function readLabelList(file: string): string[] {
 export function mergeLabelSpaces(spaces: ReadonlyArray<readonly string[]>): string[] {
   const merged: string[] = [];
   const seen = new Set<string>();
-  for (const space of spaces) for (const name of space) if (!seen.has(name)) { seen.add(name); merged.push(name); }
+  for (const space of spaces)
+    for (const name of space)
+      if (!seen.has(name)) {
+        seen.add(name);
+        merged.push(name);
+      }
   return merged;
 }

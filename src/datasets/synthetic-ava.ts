@@ -34,7 +34,8 @@ export interface SyntheticAvaDataset {
 export const SYNTHETIC_AVA_LABELS = ACTOR_CLASSES.map((name, i) => `${i + 1}: ${name}`);
 
 export async function makeSyntheticAvaDataset(options: SyntheticAvaOptions): Promise<SyntheticAvaDataset> {
-  if (!Number.isInteger(options.videos) || options.videos < 2) throw new InvalidParameterError('videos', options.videos, 'must be an integer of at least 2 (train + val)');
+  if (!Number.isInteger(options.videos) || options.videos < 2)
+    throw new InvalidParameterError('videos', options.videos, 'must be an integer of at least 2 (train + val)');
   const seed = options.seed ?? 0;
   const fps = options.fps ?? 8;
   const side = options.size ?? 64;
@@ -56,7 +57,13 @@ export async function makeSyntheticAvaDataset(options: SyntheticAvaOptions): Pro
       keyframes++;
       for (const person of key.people) {
         for (const label of person.labels) {
-          rows[split].push([id, String(key.frame / fps), ...person.box.map((x) => x.toFixed(4)), String(ACTOR_CLASSES.indexOf(label) + 1), String(person.actor)]);
+          rows[split].push([
+            id,
+            String(key.frame / fps),
+            ...person.box.map((x) => x.toFixed(4)),
+            String(ACTOR_CLASSES.indexOf(label) + 1),
+            String(person.actor),
+          ]);
         }
       }
     }
@@ -64,11 +71,26 @@ export async function makeSyntheticAvaDataset(options: SyntheticAvaOptions): Pro
   const write = (split: 'train' | 'val') => {
     const videos = rows[split].filter((r) => r.length === 1).map((r) => `videos/${r[0]}.mp4`);
     writeFileSync(join(options.out, `${split}_videos.txt`), videos.join('\n') + '\n');
-    writeFileSync(join(options.out, `${split}.csv`), rows[split].filter((r) => r.length > 1).map((r) => r.join(',')).join('\n') + '\n');
+    writeFileSync(
+      join(options.out, `${split}.csv`),
+      rows[split]
+        .filter((r) => r.length > 1)
+        .map((r) => r.join(','))
+        .join('\n') + '\n',
+    );
   };
   write('train');
   write('val');
   writeFileSync(join(options.out, 'labels.txt'), SYNTHETIC_AVA_LABELS.join('\n') + '\n');
-  writeFileSync(join(options.out, 'dataset.json'), `${JSON.stringify({ kind: 'synthetic-ava', seed, videos: options.videos, validation: valCount, size: side, fps, seconds, actors, classes: ACTOR_CLASSES }, null, 2)}\n`);
-  return { train: join(options.out, 'train.csv'), val: join(options.out, 'val.csv'), labels: join(options.out, 'labels.txt'), videos: options.videos, keyframes };
+  writeFileSync(
+    join(options.out, 'dataset.json'),
+    `${JSON.stringify({ kind: 'synthetic-ava', seed, videos: options.videos, validation: valCount, size: side, fps, seconds, actors, classes: ACTOR_CLASSES }, null, 2)}\n`,
+  );
+  return {
+    train: join(options.out, 'train.csv'),
+    val: join(options.out, 'val.csv'),
+    labels: join(options.out, 'labels.txt'),
+    videos: options.videos,
+    keyframes,
+  };
 }

@@ -6,9 +6,17 @@
 import { randomInt, type Uniform } from '../weights/random-init.js';
 
 export const SYNTHETIC_CLASSES = [
-  'moving_left', 'moving_right', 'moving_up', 'moving_down',
-  'rotating_clockwise', 'rotating_counterclockwise',
-  'growing', 'shrinking', 'appearing', 'disappearing', 'still',
+  'moving_left',
+  'moving_right',
+  'moving_up',
+  'moving_down',
+  'rotating_clockwise',
+  'rotating_counterclockwise',
+  'growing',
+  'shrinking',
+  'appearing',
+  'disappearing',
+  'still',
 ] as const;
 export type SyntheticClass = (typeof SYNTHETIC_CLASSES)[number];
 
@@ -131,7 +139,15 @@ export interface TimelineEvent {
 }
 
 /** The classes a continuous scene can perform one after another. */
-export const TIMELINE_CLASSES = ['moving_left', 'moving_right', 'moving_up', 'moving_down', 'growing', 'shrinking', 'rotating_clockwise'] as const;
+export const TIMELINE_CLASSES = [
+  'moving_left',
+  'moving_right',
+  'moving_up',
+  'moving_down',
+  'growing',
+  'shrinking',
+  'rotating_clockwise',
+] as const;
 export type TimelineClass = (typeof TIMELINE_CLASSES)[number];
 
 /**
@@ -140,7 +156,11 @@ export type TimelineClass = (typeof TIMELINE_CLASSES)[number];
  * object can still make from where it is (it never leaves the frame, never shrinks to nothing).
  * Returns the frames and the instances, in frames.
  */
-export function renderSyntheticTimeline(size: RenderSize, uniform: Uniform, plan: { minGap: number; maxGap: number; minLength: number; maxLength: number; classes: readonly TimelineClass[] }): { frames: Uint8Array[]; events: TimelineEvent[] } {
+export function renderSyntheticTimeline(
+  size: RenderSize,
+  uniform: Uniform,
+  plan: { minGap: number; maxGap: number; minLength: number; maxLength: number; classes: readonly TimelineClass[] },
+): { frames: Uint8Array[]; events: TimelineEvent[] } {
   const { width: w, height: h, frames: count } = size;
   const background = randomTexture(uniform, ['flat', 'stripes', 'checker', 'noise'], 0.12);
   const object = randomTexture(uniform, ['halves', 'stripes', 'checker'], 1, background.a);
@@ -148,20 +168,32 @@ export function renderSyntheticTimeline(size: RenderSize, uniform: Uniform, plan
   const radius = Math.min(w, h) * (0.16 + 0.06 * uniform());
   const grain = 3 + 4 * uniform();
   const margin = radius * 1.4 + 2;
-  let state = { cx: margin + uniform() * (w - 2 * margin), cy: margin + uniform() * (h - 2 * margin), angle: uniform() * 2 * Math.PI, scale: 0.75 + 0.3 * uniform() };
+  let state = {
+    cx: margin + uniform() * (w - 2 * margin),
+    cy: margin + uniform() * (h - 2 * margin),
+    angle: uniform() * 2 * Math.PI,
+    scale: 0.75 + 0.3 * uniform(),
+  };
   // The state at every frame, and the instances.
   const states: Array<typeof state> = [];
   const events: TimelineEvent[] = [];
   let f = 0;
-  const pause = (length: number) => { for (let i = 0; i < length && f < count; i++, f++) states.push({ ...state }); };
+  const pause = (length: number) => {
+    for (let i = 0; i < length && f < count; i++, f++) states.push({ ...state });
+  };
   pause(plan.minGap + randomInt(uniform, plan.maxGap - plan.minGap + 1));
   while (f + plan.minLength < count) {
     const length = Math.min(count - f, plan.minLength + randomInt(uniform, plan.maxLength - plan.minLength + 1));
     // How far each motion can go from here: pixels for moves; for size, whether a 1.4x change fits in [0.55, 1.4].
     const side = Math.min(w, h);
     const room: Record<TimelineClass, number> = {
-      moving_left: state.cx - margin, moving_right: w - margin - state.cx, moving_up: state.cy - margin, moving_down: h - margin - state.cy,
-      growing: state.scale * 1.4 <= 1.4 + 1e-9 ? side : 0, shrinking: state.scale / 1.4 >= 0.55 - 1e-9 ? side : 0, rotating_clockwise: side,
+      moving_left: state.cx - margin,
+      moving_right: w - margin - state.cx,
+      moving_up: state.cy - margin,
+      moving_down: h - margin - state.cy,
+      growing: state.scale * 1.4 <= 1.4 + 1e-9 ? side : 0,
+      shrinking: state.scale / 1.4 >= 0.55 - 1e-9 ? side : 0,
+      rotating_clockwise: side,
     };
     const feasible = plan.classes.filter((c) => room[c] >= side * 0.15);
     if (feasible.length === 0) break;
@@ -179,7 +211,12 @@ export function renderSyntheticTimeline(size: RenderSize, uniform: Uniform, plan
     events.push({ label, start: f, end: f + length });
     for (let i = 0; i < length; i++, f++) {
       const a = (i + 1) / length;
-      states.push({ cx: from.cx + (target.cx - from.cx) * a, cy: from.cy + (target.cy - from.cy) * a, angle: from.angle + (target.angle - from.angle) * a, scale: from.scale + (target.scale - from.scale) * a });
+      states.push({
+        cx: from.cx + (target.cx - from.cx) * a,
+        cy: from.cy + (target.cy - from.cy) * a,
+        angle: from.angle + (target.angle - from.angle) * a,
+        scale: from.scale + (target.scale - from.scale) * a,
+      });
     }
     state = target;
     pause(plan.minGap + randomInt(uniform, plan.maxGap - plan.minGap + 1));
@@ -198,12 +235,21 @@ export function renderSyntheticTimeline(size: RenderSize, uniform: Uniform, plan
 /** The background's pixels, drawn once per video. */
 function paintBackground(background: Texture, w: number, h: number): Uint8Array {
   const base = new Uint8Array(w * h * 3);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) base.set(sample(background, x, y, y * w + x + 1).map(Math.round), (y * w + x) * 3);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) base.set(sample(background, x, y, y * w + x + 1).map(Math.round), (y * w + x) * 3);
   return base;
 }
 
 /** Draws the textured shape at its centre, angle and scale (the texture scales with it). */
-function drawObject(frame: Uint8Array, w: number, h: number, shape: Shape, texture: Texture, radius: number, s: { cx: number; cy: number; angle: number; scale: number }): void {
+function drawObject(
+  frame: Uint8Array,
+  w: number,
+  h: number,
+  shape: Shape,
+  texture: Texture,
+  radius: number,
+  s: { cx: number; cy: number; angle: number; scale: number },
+): void {
   const r = radius * s.scale;
   const cos = Math.cos(s.angle);
   const sin = Math.sin(s.angle);
@@ -246,7 +292,16 @@ export function renderSyntheticClip(label: SyntheticClass, size: RenderSize, uni
 }
 
 /** The classes an actor of a spatiotemporal scene has at a keyframe: its motions, or `still`. */
-export const ACTOR_CLASSES = ['moving_left', 'moving_right', 'moving_up', 'moving_down', 'growing', 'shrinking', 'rotating_clockwise', 'still'] as const;
+export const ACTOR_CLASSES = [
+  'moving_left',
+  'moving_right',
+  'moving_up',
+  'moving_down',
+  'growing',
+  'shrinking',
+  'rotating_clockwise',
+  'still',
+] as const;
 export type ActorClass = (typeof ACTOR_CLASSES)[number];
 
 export interface ActorKeyframe {
@@ -262,7 +317,12 @@ export interface ActorKeyframe {
  * things at once, as AVA people do). Returns the frames and, for each keyframe (every `fps`
  * frames from frame `fps`), every actor's box and labels.
  */
-export function renderSyntheticActors(size: RenderSize, fps: number, actors: number, uniform: Uniform): { frames: Uint8Array[]; keyframes: Array<{ frame: number; people: ActorKeyframe[] }> } {
+export function renderSyntheticActors(
+  size: RenderSize,
+  fps: number,
+  actors: number,
+  uniform: Uniform,
+): { frames: Uint8Array[]; keyframes: Array<{ frame: number; people: ActorKeyframe[] }> } {
   const { width: w, height: h, frames: count } = size;
   const side = Math.min(w, h);
   const background = randomTexture(uniform, ['flat', 'stripes', 'checker', 'noise'], 0.12);
@@ -276,7 +336,13 @@ export function renderSyntheticActors(size: RenderSize, fps: number, actors: num
     const margin = radius * 1.45 + 2;
     // Each actor starts in its own vertical band, so actors rarely start on top of each other.
     const band = [(a / actors) * w, ((a + 1) / actors) * w] as const;
-    let s: State = { cx: Math.min(Math.max(band[0] + margin, (band[0] + band[1]) / 2), band[1] - margin), cy: margin + uniform() * (h - 2 * margin), angle: uniform() * 2 * Math.PI, scale: 0.8 + 0.2 * uniform(), labels: ['still'] };
+    let s: State = {
+      cx: Math.min(Math.max(band[0] + margin, (band[0] + band[1]) / 2), band[1] - margin),
+      cy: margin + uniform() * (h - 2 * margin),
+      angle: uniform() * 2 * Math.PI,
+      scale: 0.8 + 0.2 * uniform(),
+      labels: ['still'],
+    };
     const states: State[] = [];
     let f = 0;
     while (f < count) {
@@ -284,10 +350,19 @@ export function renderSyntheticActors(size: RenderSize, fps: number, actors: num
       for (let i = 0; i < rest && f < count; i++, f++) states.push({ ...s, labels: ['still'] });
       const length = Math.round(fps * (1.5 + 2 * uniform()));
       const moves = (['moving_left', 'moving_right', 'moving_up', 'moving_down'] as const).filter((m) => {
-        const room = m === 'moving_left' ? s.cx - margin : m === 'moving_right' ? w - margin - s.cx : m === 'moving_up' ? s.cy - margin : h - margin - s.cy;
+        const room =
+          m === 'moving_left'
+            ? s.cx - margin
+            : m === 'moving_right'
+              ? w - margin - s.cx
+              : m === 'moving_up'
+                ? s.cy - margin
+                : h - margin - s.cy;
         return room >= side * 0.12;
       });
-      const changes = (['growing', 'shrinking', 'rotating_clockwise'] as const).filter((c) => (c === 'growing' ? s.scale <= 1.0 : c === 'shrinking' ? s.scale >= 0.8 : true));
+      const changes = (['growing', 'shrinking', 'rotating_clockwise'] as const).filter((c) =>
+        c === 'growing' ? s.scale <= 1.0 : c === 'shrinking' ? s.scale >= 0.8 : true,
+      );
       const labels: ActorClass[] = [];
       const useMove = moves.length > 0 && uniform() < 0.7;
       if (useMove) labels.push(moves[randomInt(uniform, moves.length)]!);
@@ -306,7 +381,13 @@ export function renderSyntheticActors(size: RenderSize, fps: number, actors: num
       const from = { ...s };
       for (let i = 0; i < length && f < count; i++, f++) {
         const k = (i + 1) / length;
-        states.push({ cx: from.cx + (target.cx - from.cx) * k, cy: from.cy + (target.cy - from.cy) * k, angle: from.angle + (target.angle - from.angle) * k, scale: from.scale + (target.scale - from.scale) * k, labels });
+        states.push({
+          cx: from.cx + (target.cx - from.cx) * k,
+          cy: from.cy + (target.cy - from.cy) * k,
+          angle: from.angle + (target.angle - from.angle) * k,
+          scale: from.scale + (target.scale - from.scale) * k,
+          labels,
+        });
       }
       s = { ...target, labels: ['still'] };
     }
@@ -327,7 +408,12 @@ export function renderSyntheticActors(size: RenderSize, fps: number, actors: num
       people: tracks.map((t, actor) => {
         const s = t.states[f]!;
         const r = t.radius * s.scale * 1.25;
-        const box: [number, number, number, number] = [Math.max(0, (s.cx - r) / w), Math.max(0, (s.cy - r) / h), Math.min(1, (s.cx + r) / w), Math.min(1, (s.cy + r) / h)];
+        const box: [number, number, number, number] = [
+          Math.max(0, (s.cx - r) / w),
+          Math.max(0, (s.cy - r) / h),
+          Math.min(1, (s.cx + r) / w),
+          Math.min(1, (s.cy + r) / h),
+        ];
         return { actor, box, labels: [...s.labels] };
       }),
     });

@@ -39,9 +39,11 @@ export interface SyntheticTemporalDataset {
 export async function makeSyntheticTemporalDataset(options: SyntheticTemporalOptions): Promise<SyntheticTemporalDataset> {
   const classes = (options.classes?.length ? options.classes : TIMELINE_CLASSES) as TimelineClass[];
   for (const c of classes) {
-    if (!(TIMELINE_CLASSES as readonly string[]).includes(c)) throw new InvalidParameterError('classes', c, `is not a temporal synthetic class; choose from ${TIMELINE_CLASSES.join(', ')}`);
+    if (!(TIMELINE_CLASSES as readonly string[]).includes(c))
+      throw new InvalidParameterError('classes', c, `is not a temporal synthetic class; choose from ${TIMELINE_CLASSES.join(', ')}`);
   }
-  if (!Number.isInteger(options.videos) || options.videos < 2) throw new InvalidParameterError('videos', options.videos, 'must be an integer of at least 2 (train + val)');
+  if (!Number.isInteger(options.videos) || options.videos < 2)
+    throw new InvalidParameterError('videos', options.videos, 'must be an integer of at least 2 (train + val)');
   const seed = options.seed ?? 0;
   const fps = options.fps ?? 8;
   const side = options.size ?? 64;
@@ -52,7 +54,10 @@ export async function makeSyntheticTemporalDataset(options: SyntheticTemporalOpt
   const plan = { minGap: Math.round(1 * fps), maxGap: Math.round(4 * fps), minLength, maxLength, classes };
   const valCount = Math.max(1, Math.round(options.videos * (options.valFraction ?? 0.2)));
   mkdirSync(join(options.out, 'videos'), { recursive: true });
-  const database: Record<string, { subset: string; duration: number; fps: number; annotations: Array<{ segment: [number, number]; label: string }> }> = {};
+  const database: Record<
+    string,
+    { subset: string; duration: number; fps: number; annotations: Array<{ segment: [number, number]; label: string }> }
+  > = {};
   const ids: string[] = [];
   let instances = 0;
   let done = 0;
@@ -80,6 +85,9 @@ export async function makeSyntheticTemporalDataset(options: SyntheticTemporalOpt
   const videoList = join(options.out, 'videos.txt');
   writeFileSync(videoList, ids.map((id) => `videos/${id}.mp4`).join('\n') + '\n');
   writeFileSync(join(options.out, LABELS_FILE), classes.join('\n') + '\n');
-  writeFileSync(join(options.out, 'dataset.json'), `${JSON.stringify({ kind: 'synthetic-temporal', seed, classes, videos: options.videos, validation: valCount, size: side, fps, seconds, instanceSeconds: [minLength / fps, maxLength / fps] }, null, 2)}\n`);
+  writeFileSync(
+    join(options.out, 'dataset.json'),
+    `${JSON.stringify({ kind: 'synthetic-temporal', seed, classes, videos: options.videos, validation: valCount, size: side, fps, seconds, instanceSeconds: [minLength / fps, maxLength / fps] }, null, 2)}\n`,
+  );
   return { annotations, videoList, labels: join(options.out, LABELS_FILE), videos: options.videos, instances };
 }

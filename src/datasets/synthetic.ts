@@ -75,6 +75,18 @@ export async function makeSyntheticDataset(options: SyntheticOptions): Promise<S
   writeFileSync(join(options.out, LABELS_FILE), classes.join('\n') + '\n');
   writeDatasetManifest(join(options.out, 'train.csv'), train);
   writeDatasetManifest(join(options.out, 'val.csv'), val);
-  writeFileSync(join(options.out, 'dataset.json'), JSON.stringify({ kind: 'synthetic', seed, classes, videosPerClass: options.videosPerClass, valPerClass: valCount, ...size, fps }, null, 2) + '\n');
-  return { train: join(options.out, 'train.csv'), val: join(options.out, 'val.csv'), labels: join(options.out, LABELS_FILE), videos: train.length + val.length };
+  writeFileSync(
+    join(options.out, 'dataset.json'),
+    JSON.stringify(
+      { kind: 'synthetic', seed, classes, videosPerClass: options.videosPerClass, valPerClass: valCount, ...size, fps },
+      null,
+      2,
+    ) + '\n',
+  );
+  return {
+    train: join(options.out, 'train.csv'),
+    val: join(options.out, 'val.csv'),
+    labels: join(options.out, LABELS_FILE),
+    videos: train.length + val.length,
+  };
 }

@@ -28,7 +28,9 @@ function spawnWorker(): Worker {
   if (!self.endsWith('.ts')) return new Worker(new URL('./centernet-worker.js', self));
   const source = new URL('./centernet-worker.ts', self).href;
   const tsxApi = import.meta.resolve('tsx/esm/api');
-  return new Worker(`import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(source)}); });`, { eval: true });
+  return new Worker(`import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(source)}); });`, {
+    eval: true,
+  });
 }
 
 /** CenterNet rows [x1, y1, x2, y2, score, class] (512-pixel input) -> normalized person boxes. */
@@ -41,7 +43,11 @@ export function personBoxes(detections: Float32Array, options: CenterNetOptions)
     boxes.push(clamp(detections[i]!), clamp(detections[i + 1]!), clamp(detections[i + 2]!), clamp(detections[i + 3]!));
     scores.push(detections[i + 4]!);
   }
-  const kept = nmsBoxes(filterByScore({ boxes: Float32Array.from(boxes), scores: Float32Array.from(scores) }, options.scoreThreshold), options.iouThreshold, options.maxPeople);
+  const kept = nmsBoxes(
+    filterByScore({ boxes: Float32Array.from(boxes), scores: Float32Array.from(scores) }, options.scoreThreshold),
+    options.iouThreshold,
+    options.maxPeople,
+  );
   return options.enlarge === 1 ? kept : { boxes: enlargeAndClip(kept.boxes, options.enlarge, 1, 1), scores: kept.scores };
 }
 

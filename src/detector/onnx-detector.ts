@@ -16,7 +16,11 @@ import type { Frame, PersonDetector } from './person-detector.js';
 export class OnnxPersonDetector implements PersonDetector {
   readonly inputSize: { width: number; height: number };
 
-  private constructor(private readonly runner: InferenceRunner, size: number, private readonly options: CenterNetOptions) {
+  private constructor(
+    private readonly runner: InferenceRunner,
+    size: number,
+    private readonly options: CenterNetOptions,
+  ) {
     this.inputSize = { width: size, height: size };
   }
 
@@ -24,14 +28,17 @@ export class OnnxPersonDetector implements PersonDetector {
     const runner = await WorkerRunner.create(file, { device: 'cpu' });
     if (runner.inputNames.length !== 1 || runner.outputNames.length < 1) {
       await runner.close();
-      throw new InternalError(`person detector '${file}' must have one input [1, 3, S, S] and an output [1, N, 6]; it has inputs ${runner.inputNames.join(', ')}`);
+      throw new InternalError(
+        `person detector '${file}' must have one input [1, 3, S, S] and an output [1, N, 6]; it has inputs ${runner.inputNames.join(', ')}`,
+      );
     }
     return new OnnxPersonDetector(runner, size, options);
   }
 
   async detect(frame: Frame): Promise<ScoredBoxes> {
     const { width: S } = this.inputSize;
-    if (frame.width !== S || frame.height !== S) throw new InternalError(`person detector expects ${S}x${S} frames, got ${frame.width}x${frame.height}`);
+    if (frame.width !== S || frame.height !== S)
+      throw new InternalError(`person detector expects ${S}x${S} frames, got ${frame.width}x${frame.height}`);
     const plane = S * S;
     const input = new Float32Array(3 * plane);
     for (let i = 0; i < plane; i++) {
@@ -42,7 +49,8 @@ export class OnnxPersonDetector implements PersonDetector {
     const name = this.runner.outputNames[0]!;
     const { outputs } = await this.runner.run({ [this.runner.inputNames[0]!]: float32Tensor(input, [1, 3, S, S]) }, [name]);
     const rows = outputs[name]!;
-    if (rows.dims[rows.dims.length - 1] !== 6) throw new InternalError(`person detector output '${name}' is [${rows.dims.join(', ')}], expected [1, N, 6]`);
+    if (rows.dims[rows.dims.length - 1] !== 6)
+      throw new InternalError(`person detector output '${name}' is [${rows.dims.join(', ')}], expected [1, N, 6]`);
     // personBoxes normalizes by CenterNet's 512; rescale rows to that frame first.
     const scaled = Float32Array.from(rows.data, (v, i) => (i % 6 < 4 ? (v * 512) / S : v));
     return personBoxes(scaled, this.options);

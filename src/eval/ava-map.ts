@@ -51,7 +51,11 @@ export interface AvaEvaluationOptions {
  *   [{ video: 'v', timestamp: 902, box: [0, 0, 0.5, 1], actionId: 12, score: 0.9 }], { classes: [12] })
  * // -> { mAP: 1, apPerClass: { '12': 1 }, ... }
  */
-export function evaluateAva(groundTruth: readonly AvaGroundTruth[], detections: readonly AvaDetection[], options: AvaEvaluationOptions): AvaMapResult {
+export function evaluateAva(
+  groundTruth: readonly AvaGroundTruth[],
+  detections: readonly AvaDetection[],
+  options: AvaEvaluationOptions,
+): AvaMapResult {
   const iouThreshold = options.iouThreshold ?? 0.5;
   const capacity = options.detectionsPerFrame ?? 50;
   const classes = new Set(options.classes);
@@ -86,7 +90,10 @@ export function evaluateAva(groundTruth: readonly AvaGroundTruth[], detections: 
         let bestIoU = 0;
         boxes.forEach((g, i) => {
           const iou = boxIoU(d.box, g.box);
-          if (iou > bestIoU) { bestIoU = iou; best = i; }
+          if (iou > bestIoU) {
+            bestIoU = iou;
+            best = i;
+          }
         });
         // The highest-overlap box decides: a taken one makes a false positive (as the official code does).
         const tp = best >= 0 && bestIoU >= iouThreshold && !taken[best];

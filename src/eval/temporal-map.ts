@@ -44,11 +44,18 @@ export function interpolatedAP(precision: ArrayLike<number>, recall: ArrayLike<n
 
 /** numpy's argsort()[::-1] on a stable sort: descending, and among equals the later one first. */
 function descendingOrder(values: readonly number[]): number[] {
-  return values.map((_, i) => i).sort((a, b) => values[a]! - values[b]! || a - b).reverse();
+  return values
+    .map((_, i) => i)
+    .sort((a, b) => values[a]! - values[b]! || a - b)
+    .reverse();
 }
 
 /** AP of one class at every threshold. */
-export function averagePrecisionForClass(groundTruth: readonly TemporalInstance[], predictions: readonly TemporalPrediction[], thresholds: readonly number[]): number[] {
+export function averagePrecisionForClass(
+  groundTruth: readonly TemporalInstance[],
+  predictions: readonly TemporalPrediction[],
+  thresholds: readonly number[],
+): number[] {
   if (groundTruth.length === 0) return thresholds.map(() => 0);
   const byVideo = new Map<string, number[]>();
   groundTruth.forEach((g, i) => {
@@ -64,7 +71,9 @@ export function averagePrecisionForClass(groundTruth: readonly TemporalInstance[
     const prediction = predictions[p]!;
     const candidates = byVideo.get(prediction.video);
     if (!candidates) {
-      thresholds.forEach((_, t) => { fp[t]![rank] = 1; });
+      thresholds.forEach((_, t) => {
+        fp[t]![rank] = 1;
+      });
       return;
     }
     const ious = candidates.map((g) => temporalIoU(prediction.start, prediction.end, groundTruth[g]!.start, groundTruth[g]!.end));
@@ -104,11 +113,19 @@ export function averagePrecisionForClass(groundTruth: readonly TemporalInstance[
  *   [{ video: 'v', label: 'jump', start: 1, end: 3, score: 0.9 }], [0.5])
  * // -> { mAP: [1], averageMAP: 1, apPerClass: { jump: [1] }, ... }
  */
-export function evaluateTemporalDetection(groundTruth: readonly TemporalInstance[], predictions: readonly TemporalPrediction[], thresholds: readonly number[]): TemporalMapResult {
+export function evaluateTemporalDetection(
+  groundTruth: readonly TemporalInstance[],
+  predictions: readonly TemporalPrediction[],
+  thresholds: readonly number[],
+): TemporalMapResult {
   const classes = [...new Set(groundTruth.map((g) => g.label))].sort();
   const apPerClass: Record<string, number[]> = {};
   for (const label of classes) {
-    apPerClass[label] = averagePrecisionForClass(groundTruth.filter((g) => g.label === label), predictions.filter((p) => p.label === label), thresholds);
+    apPerClass[label] = averagePrecisionForClass(
+      groundTruth.filter((g) => g.label === label),
+      predictions.filter((p) => p.label === label),
+      thresholds,
+    );
   }
   const mAP = thresholds.map((_, t) => (classes.length ? classes.reduce((sum, c) => sum + apPerClass[c]![t]!, 0) / classes.length : 0));
   return {

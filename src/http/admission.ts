@@ -31,7 +31,11 @@ export class Admission {
   admit(): () => void {
     const { maxInFlight, maxQueued, retryAfterSec } = this.options;
     if (this.admitted >= maxInFlight + maxQueued) {
-      throw new UnavailableError('overloaded', `the service is at capacity (${maxInFlight} requests in flight, ${maxQueued} waiting); retry after ${retryAfterSec} s`, retryAfterSec);
+      throw new UnavailableError(
+        'overloaded',
+        `the service is at capacity (${maxInFlight} requests in flight, ${maxQueued} waiting); retry after ${retryAfterSec} s`,
+        retryAfterSec,
+      );
     }
     this.admitted++;
     let released = false;
@@ -50,7 +54,10 @@ export class Admission {
     } else {
       // The turn is handed over by the one ending it, so `running` never overshoots.
       await new Promise<void>((resolve, reject) => {
-        const start = (): void => { signal?.removeEventListener('abort', leave); resolve(); };
+        const start = (): void => {
+          signal?.removeEventListener('abort', leave);
+          resolve();
+        };
         const leave = (): void => {
           const at = this.waiting.indexOf(start);
           if (at >= 0) this.waiting.splice(at, 1);

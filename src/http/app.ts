@@ -41,19 +41,26 @@ export function createApp(state: ServiceState): express.Express {
   app.use(requireApiKey(state.config.apiKeys ?? []));
   app.use(countOpen(state));
   app.use(refuseWhileDraining(state));
-  app.get('/openapi.json', (_req, res) => { res.json(document); });
-  const uploads = { maxBytes: state.config.limits.maxBytes, ...(state.config.uploadIdleTimeoutMs !== undefined ? { idleTimeoutMs: state.config.uploadIdleTimeoutMs } : {}) };
+  app.get('/openapi.json', (_req, res) => {
+    res.json(document);
+  });
+  const uploads = {
+    maxBytes: state.config.limits.maxBytes,
+    ...(state.config.uploadIdleTimeoutMs !== undefined ? { idleTimeoutMs: state.config.uploadIdleTimeoutMs } : {}),
+  };
   const upload = uploadMiddleware(state.config.tempDir, uploads);
   app.post('/classify', refuseDeclaredOversize(uploads), admit(state), upload);
   app.post('/detect-temporal', refuseDeclaredOversize(uploads), uploadMiddleware(state.config.tempDir, uploads, ['video', 'features']));
   app.post('/detect-spatiotemporal', refuseDeclaredOversize(uploads), upload);
-  app.use(OpenApiValidator.middleware({
-    apiSpec: structuredClone(document) as never,
-    validateRequests: { coerceTypes: true, allowUnknownQueryParameters: false },
-    validateResponses: false,
-    fileUploader: false,
-    ignoreUndocumented: false,
-  }));
+  app.use(
+    OpenApiValidator.middleware({
+      apiSpec: structuredClone(document) as never,
+      validateRequests: { coerceTypes: true, allowUnknownQueryParameters: false },
+      validateResponses: false,
+      fileUploader: false,
+      ignoreUndocumented: false,
+    }),
+  );
 
   app.get('/healthz', healthHandler(state));
   app.get('/readyz', readyHandler(state));
@@ -67,14 +74,18 @@ export function createApp(state: ServiceState): express.Express {
 
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     // Form fields win over query parameters, as in the handlers.
-    const lookup = (name: string): unknown => (req.body as Record<string, unknown> | undefined)?.[name] ?? (req.query as Record<string, unknown>)[name];
+    const lookup = (name: string): unknown =>
+      (req.body as Record<string, unknown> | undefined)?.[name] ?? (req.query as Record<string, unknown>)[name];
     const context = contextOf(res);
     // Work stopped by the deadline surfaces as whatever it was doing; the answer is the 504.
-    const serviceError = context.deadlineExceeded() ? new DeadlineError(deadlineMs) : toServiceError(error, state.config.limits.maxBytes, lookup);
+    const serviceError = context.deadlineExceeded()
+      ? new DeadlineError(deadlineMs)
+      : toServiceError(error, state.config.limits.maxBytes, lookup);
     if (serviceError.status >= 500 && serviceError.code === 'internal_error') logOf(res).error({ err: error }, 'internal error');
     if (serviceError.status === 413 || serviceError.status === 415) state.metrics.refusals.inc({ code: serviceError.code });
     if (res.headersSent || serviceError.status === 499) return;
-    if (serviceError instanceof UnavailableError && serviceError.retryAfterSec !== undefined) res.setHeader('Retry-After', String(serviceError.retryAfterSec));
+    if (serviceError instanceof UnavailableError && serviceError.retryAfterSec !== undefined)
+      res.setHeader('Retry-After', String(serviceError.retryAfterSec));
     res.status(serviceError.status).json(errorBody(serviceError));
   });
   return app;

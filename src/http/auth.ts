@@ -33,6 +33,13 @@ export function requireApiKey(keys: readonly string[]) {
       return;
     }
     res.setHeader('WWW-Authenticate', 'Bearer realm="videomae"');
-    next(new ServiceError(401, 'unauthorized', match ? 'the API key in the Authorization header is not valid' : 'this server needs an API key: send Authorization: Bearer <key>', { parameter: 'Authorization' }));
+    next(
+      new ServiceError(
+        401,
+        'unauthorized',
+        match ? 'the API key in the Authorization header is not valid' : 'this server needs an API key: send Authorization: Bearer <key>',
+        { parameter: 'Authorization' },
+      ),
+    );
   };
 }

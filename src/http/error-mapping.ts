@@ -21,8 +21,12 @@ interface ValidatorError {
 }
 
 function isValidatorError(error: unknown): error is ValidatorError {
-  return typeof error === 'object' && error !== null && typeof (error as ValidatorError).status === 'number'
-    && Array.isArray((error as ValidatorError).errors);
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as ValidatorError).status === 'number' &&
+    Array.isArray((error as ValidatorError).errors)
+  );
 }
 
 /** '/query/topK' or '/body/topK' or '.query.topK' -> 'topK' */
@@ -41,7 +45,9 @@ function fromValidator(error: ValidatorError, lookup: ParameterLookup): ServiceE
   const message = first.message ?? error.message;
   const unknownQuery = /^Unknown query parameter '(.+)'$/.exec(message);
   if (unknownQuery) {
-    return new ServiceError(400, 'unknown_parameter', `parameter '${unknownQuery[1]}' is not accepted by this endpoint`, { parameter: unknownQuery[1]! });
+    return new ServiceError(400, 'unknown_parameter', `parameter '${unknownQuery[1]}' is not accepted by this endpoint`, {
+      parameter: unknownQuery[1]!,
+    });
   }
   const parameter = parameterFromPath(first.path);
   switch (error.status) {
@@ -51,12 +57,21 @@ function fromValidator(error: ValidatorError, lookup: ParameterLookup): ServiceE
         return new ServiceError(400, 'missing_parameter', `parameter '${missing}' is required`, missing ? { parameter: missing } : {});
       }
       if (/must NOT have additional properties/.test(message)) {
-        return new ServiceError(400, 'unknown_parameter', `request has a field this endpoint does not accept (${message})`, parameter ? { parameter } : {});
+        return new ServiceError(
+          400,
+          'unknown_parameter',
+          `request has a field this endpoint does not accept (${message})`,
+          parameter ? { parameter } : {},
+        );
       }
       if (!parameter) return new ServiceError(400, 'invalid_parameter', message);
       const value = lookup(parameter);
-      return new ServiceError(400, 'invalid_parameter', `parameter '${parameter}' ${message} (got ${describeValue(value)})`,
-        value === undefined ? { parameter } : { parameter, value });
+      return new ServiceError(
+        400,
+        'invalid_parameter',
+        `parameter '${parameter}' ${message} (got ${describeValue(value)})`,
+        value === undefined ? { parameter } : { parameter, value },
+      );
     }
     case 404:
       return new ServiceError(404, 'not_found', `no endpoint at this path (${message})`);
@@ -65,7 +80,9 @@ function fromValidator(error: ValidatorError, lookup: ParameterLookup): ServiceE
     case 413:
       return new TooLargeError('upload_too_large', message, { parameter: 'video' });
     case 415:
-      return new ServiceError(415, 'unsupported_content_type', `request body must be multipart/form-data (${message})`, { parameter: 'Content-Type' });
+      return new ServiceError(415, 'unsupported_content_type', `request body must be multipart/form-data (${message})`, {
+        parameter: 'Content-Type',
+      });
     default:
       return new ServiceError(error.status >= 400 && error.status < 600 ? error.status : 500, 'request_rejected', message);
   }
@@ -74,11 +91,20 @@ function fromValidator(error: ValidatorError, lookup: ParameterLookup): ServiceE
 function fromMulter(error: multer.MulterError, maxBytes: number): ServiceError {
   switch (error.code) {
     case 'LIMIT_FILE_SIZE':
-      return new TooLargeError('upload_too_large', `upload '${error.field ?? 'video'}' exceeds the limit of ${maxBytes} bytes`, { parameter: error.field ?? 'video' });
+      return new TooLargeError('upload_too_large', `upload '${error.field ?? 'video'}' exceeds the limit of ${maxBytes} bytes`, {
+        parameter: error.field ?? 'video',
+      });
     case 'LIMIT_UNEXPECTED_FILE':
-      return new ServiceError(400, 'unexpected_file', `file field '${error.field}' is not accepted; upload the video in field 'video'`, { parameter: error.field ?? '' });
+      return new ServiceError(400, 'unexpected_file', `file field '${error.field}' is not accepted; upload the video in field 'video'`, {
+        parameter: error.field ?? '',
+      });
     default:
-      return new ServiceError(400, 'invalid_upload', `multipart upload rejected: ${error.message}`, error.field ? { parameter: error.field } : {});
+      return new ServiceError(
+        400,
+        'invalid_upload',
+        `multipart upload rejected: ${error.message}`,
+        error.field ? { parameter: error.field } : {},
+      );
   }
 }
 

@@ -67,14 +67,28 @@ async function checkHop(url: URL, policy: UrlFetchPolicy): Promise<{ address: st
     throw new InvalidParameterError('url', url.href, `names host '${host}', which is not on this server's allowlist`, 'url_not_allowed');
   }
   const forbid = policy.forbidAddress ?? isForbiddenAddress;
-  const addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await (policy.resolve ?? ((h: string) => dnsLookup(h, { all: true, verbatim: true })))(host).catch(() => {
-    throw new ServiceError(502, 'url_fetch_failed', `host '${host}' of parameter 'url' does not resolve`, { parameter: 'url', value: host });
-  });
-  if (addresses.length === 0) throw new ServiceError(502, 'url_fetch_failed', `host '${host}' of parameter 'url' does not resolve`, { parameter: 'url', value: host });
+  const addresses = isIP(host)
+    ? [{ address: host, family: isIP(host) }]
+    : await (policy.resolve ?? ((h: string) => dnsLookup(h, { all: true, verbatim: true })))(host).catch(() => {
+        throw new ServiceError(502, 'url_fetch_failed', `host '${host}' of parameter 'url' does not resolve`, {
+          parameter: 'url',
+          value: host,
+        });
+      });
+  if (addresses.length === 0)
+    throw new ServiceError(502, 'url_fetch_failed', `host '${host}' of parameter 'url' does not resolve`, {
+      parameter: 'url',
+      value: host,
+    });
   // Every answer must be public: a name that resolves to a public and a private address is refused.
   const bad = addresses.find((a) => forbid(a.address));
   if (bad) {
-    throw new InvalidParameterError('url', url.href, `resolves to ${bad.address}, a private, loopback, link-local or otherwise non-public address`, 'url_forbidden_address');
+    throw new InvalidParameterError(
+      'url',
+      url.href,
+      `resolves to ${bad.address}, a private, loopback, link-local or otherwise non-public address`,
+      'url_forbidden_address',
+    );
   }
   return addresses[0]!;
 }
@@ -87,7 +101,17 @@ function get(url: URL, pinned: { address: string; family: number }, signal: Abor
   };
   const send = url.protocol === 'https:' ? httpsGet : httpGet;
   return new Promise((resolve, reject) => {
-    const req = send(url, { method: 'GET', lookup, signal, headers: { 'user-agent': 'videomae-serve', accept: 'video/*, application/octet-stream, */*' }, ...(url.protocol === 'https:' ? { servername: url.hostname } : {}) }, resolve);
+    const req = send(
+      url,
+      {
+        method: 'GET',
+        lookup,
+        signal,
+        headers: { 'user-agent': 'videomae-serve', accept: 'video/*, application/octet-stream, */*' },
+        ...(url.protocol === 'https:' ? { servername: url.hostname } : {}),
+      },
+      resolve,
+    );
     req.on('error', reject);
     req.end();
   });
@@ -107,7 +131,10 @@ export async function fetchVideoUrl(raw: string, policy: UrlFetchPolicy, file: s
     rmSync(file, { force: true });
     if (error instanceof ServiceError) throw error;
     if (requestSignal?.aborted) throw requestSignal.reason;
-    if (timeout.aborted) throw new ServiceError(504, 'url_fetch_timeout', `fetching parameter 'url' took longer than ${policy.timeoutMs / 1000} s`, { parameter: 'url' });
+    if (timeout.aborted)
+      throw new ServiceError(504, 'url_fetch_timeout', `fetching parameter 'url' took longer than ${policy.timeoutMs / 1000} s`, {
+        parameter: 'url',
+      });
     throw new ServiceError(502, 'url_fetch_failed', `fetching parameter 'url' failed: ${(error as Error).message}`, { parameter: 'url' });
   };
   try {
@@ -118,25 +145,40 @@ export async function fetchVideoUrl(raw: string, policy: UrlFetchPolicy, file: s
       if (REDIRECTS.has(status)) {
         response.resume();
         const location = response.headers.location;
-        if (!location) throw new ServiceError(502, 'url_fetch_failed', `parameter 'url': a redirect (${status}) without a Location`, { parameter: 'url' });
-        if (hop >= policy.maxRedirects) throw new InvalidParameterError('url', raw, `redirects more than ${policy.maxRedirects} times`, 'too_many_redirects');
+        if (!location)
+          throw new ServiceError(502, 'url_fetch_failed', `parameter 'url': a redirect (${status}) without a Location`, {
+            parameter: 'url',
+          });
+        if (hop >= policy.maxRedirects)
+          throw new InvalidParameterError('url', raw, `redirects more than ${policy.maxRedirects} times`, 'too_many_redirects');
         url = new URL(location, url);
         continue;
       }
       if (status < 200 || status >= 300) {
         response.resume();
-        throw new ServiceError(502, 'url_fetch_failed', `parameter 'url': the server answered ${status}`, { parameter: 'url', value: status });
+        throw new ServiceError(502, 'url_fetch_failed', `parameter 'url': the server answered ${status}`, {
+          parameter: 'url',
+          value: status,
+        });
       }
       const declared = Number(response.headers['content-length']);
       if (Number.isFinite(declared) && declared > policy.maxBytes) {
         response.destroy();
-        throw new TooLargeError('url_too_large', `parameter 'url' points at ${declared} bytes; the limit is ${policy.maxBytes}`, { parameter: 'url', value: declared });
+        throw new TooLargeError('url_too_large', `parameter 'url' points at ${declared} bytes; the limit is ${policy.maxBytes}`, {
+          parameter: 'url',
+          value: declared,
+        });
       }
       let bytes = 0;
       const counter = new Transform({
         transform(chunk: Buffer, _encoding, callback) {
           bytes += chunk.length;
-          if (bytes > policy.maxBytes) callback(new TooLargeError('url_too_large', `parameter 'url' sent more than the limit of ${policy.maxBytes} bytes`, { parameter: 'url' }));
+          if (bytes > policy.maxBytes)
+            callback(
+              new TooLargeError('url_too_large', `parameter 'url' sent more than the limit of ${policy.maxBytes} bytes`, {
+                parameter: 'url',
+              }),
+            );
           else callback(null, chunk);
         },
       });

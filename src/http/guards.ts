@@ -34,8 +34,11 @@ export function countOpen(state: ServiceState) {
     let answered = false;
     let closed = false;
     const bodyOver = (): boolean =>
-      req.complete || req.readableEnded || req.destroyed || socket.destroyed
-      || (req.headers.expect?.toLowerCase() === '100-continue' && res.locals.continueSent !== true);
+      req.complete ||
+      req.readableEnded ||
+      req.destroyed ||
+      socket.destroyed ||
+      (req.headers.expect?.toLowerCase() === '100-continue' && res.locals.continueSent !== true);
     const check = (): void => {
       if (closed || !answered || !bodyOver()) return;
       closed = true;
@@ -44,7 +47,10 @@ export function countOpen(state: ServiceState) {
       // While draining, a connection is not kept for another request once this one is done.
       if (state.draining && !socket.destroyed) socket.end();
     };
-    res.once('close', () => { answered = true; check(); });
+    res.once('close', () => {
+      answered = true;
+      check();
+    });
     req.once('end', check);
     req.once('close', check);
     socket.on('close', check);
@@ -61,7 +67,8 @@ export function refuseWhileDraining(state: ServiceState) {
     }
     // A read is answered, and its connection closed after it so clients move to another instance.
     if (req.method !== 'POST') res.setHeader('Connection', 'close');
-    if (req.method === 'POST') next(new UnavailableError('shutting_down', 'the service is shutting down and takes no new work; retry on another instance', 5));
+    if (req.method === 'POST')
+      next(new UnavailableError('shutting_down', 'the service is shutting down and takes no new work; retry on another instance', 5));
     else next();
   };
 }
@@ -70,11 +77,15 @@ export function refuseWhileDraining(state: ServiceState) {
 export function answerAtDeadline(deadlineMs: number) {
   return (_req: Request, res: Response, next: NextFunction): void => {
     const context = contextOf(res);
-    context.signal.addEventListener('abort', () => {
-      if (!context.deadlineExceeded() || res.headersSent) return;
-      res.setHeader('Connection', 'close');
-      res.status(504).json(errorBody(new DeadlineError(deadlineMs)));
-    }, { once: true });
+    context.signal.addEventListener(
+      'abort',
+      () => {
+        if (!context.deadlineExceeded() || res.headersSent) return;
+        res.setHeader('Connection', 'close');
+        res.status(504).json(errorBody(new DeadlineError(deadlineMs)));
+      },
+      { once: true },
+    );
     next();
   };
 }

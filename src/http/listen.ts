@@ -5,7 +5,10 @@
 import type { Server } from 'node:http';
 
 export class ListenError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'ListenError';
   }

@@ -38,7 +38,14 @@ export function requestLogging(logger: Logger, metrics: ServiceMetrics) {
       const seconds = (performance.now() - context.startedAt) / 1000;
       metrics.requests.inc({ route, method: req.method, status: String(status) });
       metrics.requestSeconds.observe({ route }, seconds);
-      const fields = { method: req.method, route, path: req.path, status, ms: Math.round(seconds * 1000), ...(res.writableFinished ? {} : { clientGone: true }) };
+      const fields = {
+        method: req.method,
+        route,
+        path: req.path,
+        status,
+        ms: Math.round(seconds * 1000),
+        ...(res.writableFinished ? {} : { clientGone: true }),
+      };
       if (status >= 500) log.error(fields, 'request failed');
       else log.info(fields, 'request done');
     });

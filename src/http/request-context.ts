@@ -28,9 +28,13 @@ export function requestContext(deadlineMs: number) {
     res.setHeader('X-Request-Id', id);
     const controller = new AbortController();
     let exceeded = false;
-    const timer = deadlineMs > 0
-      ? setTimeout(() => { exceeded = true; controller.abort(new DeadlineError(deadlineMs)); }, deadlineMs)
-      : undefined;
+    const timer =
+      deadlineMs > 0
+        ? setTimeout(() => {
+            exceeded = true;
+            controller.abort(new DeadlineError(deadlineMs));
+          }, deadlineMs)
+        : undefined;
     timer?.unref();
     const onClose = (): void => {
       clearTimeout(timer);
@@ -39,7 +43,13 @@ export function requestContext(deadlineMs: number) {
     res.once('close', onClose);
     res.once('finish', () => clearTimeout(timer));
     const startedAt = performance.now();
-    const context: RequestContext = { id, startedAt, deadlineAt: deadlineMs > 0 ? startedAt + deadlineMs : Infinity, signal: controller.signal, deadlineExceeded: () => exceeded };
+    const context: RequestContext = {
+      id,
+      startedAt,
+      deadlineAt: deadlineMs > 0 ? startedAt + deadlineMs : Infinity,
+      signal: controller.signal,
+      deadlineExceeded: () => exceeded,
+    };
     res.locals[CONTEXT_KEY] = context;
     next();
   };

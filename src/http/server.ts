@@ -62,23 +62,33 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const children = join(options.stateDir, 'children');
   const reaped = reapOrphanedChildren(children);
   if (reaped.killed.length) {
-    state.logger.warn({ killed: reaped.killed.map((c) => ({ pid: c.pid, command: c.command[0] })) }, `killed ${reaped.killed.length} child processes left running by an earlier server process`);
+    state.logger.warn(
+      { killed: reaped.killed.map((c) => ({ pid: c.pid, command: c.command[0] })) },
+      `killed ${reaped.killed.length} child processes left running by an earlier server process`,
+    );
   }
   const { manager, repaired } = createJobManager(state, options.stateDir, { ...DEFAULT_JOB_OPTIONS, ...options.jobs }, options.stateRepair);
   recordChildrenIn(children);
   // Another server in this process may have taken over the records since.
-  const stopRecording = (): void => { if (childRecordDir() === children) recordChildrenIn(undefined); };
+  const stopRecording = (): void => {
+    if (childRecordDir() === children) recordChildrenIn(undefined);
+  };
   state.jobs = manager;
   if (repaired) {
-    state.logger.warn({ ...repaired }, `the job database was corrupt: moved aside to ${repaired.movedTo}; ${repaired.lostJobs ?? 'an unknown number of'} jobs (${repaired.lostInputs} with inputs) were lost; starting with none`);
+    state.logger.warn(
+      { ...repaired },
+      `the job database was corrupt: moved aside to ${repaired.movedTo}; ${repaired.lostJobs ?? 'an unknown number of'} jobs (${repaired.lostInputs} with inputs) were lost; starting with none`,
+    );
   }
   if (options.personDetectorOnnx) {
     const { file, size } = options.personDetectorOnnx;
-    state.usePersonDetector(await OnnxPersonDetector.create(file, size, {
-      ...DEFAULT_CENTERNET_OPTIONS,
-      ...(options.personThreshold !== undefined ? { scoreThreshold: options.personThreshold } : {}),
-      ...(options.personEnlarge !== undefined ? { enlarge: options.personEnlarge } : {}),
-    }));
+    state.usePersonDetector(
+      await OnnxPersonDetector.create(file, size, {
+        ...DEFAULT_CENTERNET_OPTIONS,
+        ...(options.personThreshold !== undefined ? { scoreThreshold: options.personThreshold } : {}),
+        ...(options.personEnlarge !== undefined ? { enlarge: options.personEnlarge } : {}),
+      }),
+    );
   }
   const app = createApp(state);
   // Slow-header clients are cut after the headers timeout; Node checks it every second instead of

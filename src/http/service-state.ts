@@ -90,7 +90,8 @@ export class ServiceState {
     const options = this.config.batching;
     if (!options) return undefined;
     let batcher = this.batchers.get(model.name);
-    if (!batcher) this.batchers.set(model.name, batcher = new ViewBatcher(model.runner, options, (views) => this.metrics.batchSize.observe(views)));
+    if (!batcher)
+      this.batchers.set(model.name, (batcher = new ViewBatcher(model.runner, options, (views) => this.metrics.batchSize.observe(views))));
     return batcher;
   }
 
@@ -117,16 +118,26 @@ export class ServiceState {
    * (by name, never by path); without it (API keys on, no key given) only their count is said.
    */
   notReadyReason(detailed = true): UnavailableError | undefined {
-    if (this.drainingSince !== undefined) return new UnavailableError('shutting_down', 'the service is shutting down; it finishes the requests in flight and takes no new ones');
+    if (this.drainingSince !== undefined)
+      return new UnavailableError(
+        'shutting_down',
+        'the service is shutting down; it finishes the requests in flight and takes no new ones',
+      );
     if (!this.loaded) return new UnavailableError('not_ready', 'models are still loading');
     const unserved = this.loaded.unservedTasks();
     if (unserved.length === 0) return undefined;
-    if (!detailed) return new UnavailableError('model_failed', `${unserved.length} task(s) have no default model serving; send an API key to see which`);
-    const which = unserved.map(({ task, failure }) => {
-      const shown = publicFailure(failure);
-      return `${task}: '${shown.name}' (${shown.code}: ${shown.message})`;
-    }).join('; ');
-    return new UnavailableError('model_failed', `the default model of ${unserved.length} task(s) failed to load and is not served: ${which}`);
+    if (!detailed)
+      return new UnavailableError('model_failed', `${unserved.length} task(s) have no default model serving; send an API key to see which`);
+    const which = unserved
+      .map(({ task, failure }) => {
+        const shown = publicFailure(failure);
+        return `${task}: '${shown.name}' (${shown.code}: ${shown.message})`;
+      })
+      .join('; ');
+    return new UnavailableError(
+      'model_failed',
+      `the default model of ${unserved.length} task(s) failed to load and is not served: ${which}`,
+    );
   }
 
   setRegistry(registry: ModelRegistry): void {

@@ -24,7 +24,12 @@ const MULTIPART_OVERHEAD_BYTES = 1024 * 1024;
 /** 408: the client stopped sending its upload. */
 export class UploadTimeoutError extends ServiceError {
   constructor(idleMs: number) {
-    super(408, 'upload_timeout', `upload 'video' stalled: no bytes arrived for ${(idleMs / 1000).toFixed(1)} s (serve --upload-idle-timeout); the partial upload was discarded`, { parameter: 'video' });
+    super(
+      408,
+      'upload_timeout',
+      `upload 'video' stalled: no bytes arrived for ${(idleMs / 1000).toFixed(1)} s (serve --upload-idle-timeout); the partial upload was discarded`,
+      { parameter: 'video' },
+    );
   }
 }
 
@@ -37,7 +42,13 @@ export function refuseDeclaredOversize(limits: UploadLimits) {
     const declared = Number(req.get('content-length'));
     if (Number.isFinite(declared) && declared > limits.maxBytes + MULTIPART_OVERHEAD_BYTES) {
       res.setHeader('Connection', 'close');
-      next(new TooLargeError('upload_too_large', `request body declares ${declared} bytes (Content-Length); uploads are limited to ${limits.maxBytes} bytes (serve --max-upload-mb)`, { parameter: 'video', value: declared }));
+      next(
+        new TooLargeError(
+          'upload_too_large',
+          `request body declares ${declared} bytes (Content-Length); uploads are limited to ${limits.maxBytes} bytes (serve --max-upload-mb)`,
+          { parameter: 'video', value: declared },
+        ),
+      );
       return;
     }
     next();
@@ -68,7 +79,10 @@ export function uploadMiddleware(tempRoot: string, limits: UploadLimits, fileFie
     storage,
     limits: { fileSize: limits.maxBytes, files: 1, fields: 16, parts: 24, fieldSize: 4096 },
   });
-  const accept = fileFields.length === 1 && fileFields[0] === 'video' ? parser.single('video') : parser.fields(fileFields.map((name) => ({ name, maxCount: 1 })));
+  const accept =
+    fileFields.length === 1 && fileFields[0] === 'video'
+      ? parser.single('video')
+      : parser.fields(fileFields.map((name) => ({ name, maxCount: 1 })));
 
   const idleMs = limits.idleTimeoutMs ?? DEFAULT_UPLOAD_IDLE_TIMEOUT_MS;
 
@@ -96,7 +110,8 @@ export function uploadMiddleware(tempRoot: string, limits: UploadLimits, fileFie
         // .fields(): one file at most (limits.files); the video is req.file as with .single()
         const [field, [file] = []] = Object.entries(files)[0] ?? [];
         if (field === 'video' && file) req.file = file;
-        else if (field && file) res.locals[FEATURES_KEY] = { path: file.path, originalName: file.originalname, bytes: file.size } satisfies UploadedVideo;
+        else if (field && file)
+          res.locals[FEATURES_KEY] = { path: file.path, originalName: file.originalname, bytes: file.size } satisfies UploadedVideo;
         if (field && file) req.body = { ...(req.body as object), [field]: '' };
       } else if (req.file) req.body = { ...(req.body as object), video: '' };
       next();

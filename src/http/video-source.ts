@@ -21,16 +21,34 @@ export interface RequestVideo {
 export function checkVideoSource(req: Request, url: string | undefined): void {
   const upload = uploadedVideo(req);
   if (upload && url !== undefined) throw new InvalidParameterError('url', url, "cannot be given together with an uploaded 'video'");
-  if (!upload && url === undefined) throw new InvalidParameterError('video', (req.body as { video?: unknown } | undefined)?.video, "must be a file uploaded as multipart/form-data (or give 'url')", 'missing_parameter');
+  if (!upload && url === undefined)
+    throw new InvalidParameterError(
+      'video',
+      (req.body as { video?: unknown } | undefined)?.video,
+      "must be a file uploaded as multipart/form-data (or give 'url')",
+      'missing_parameter',
+    );
 }
 
-export async function requestVideo(req: Request, res: Response, state: ServiceState, url: string | undefined, signal?: AbortSignal): Promise<RequestVideo> {
+export async function requestVideo(
+  req: Request,
+  res: Response,
+  state: ServiceState,
+  url: string | undefined,
+  signal?: AbortSignal,
+): Promise<RequestVideo> {
   checkVideoSource(req, url);
   const upload = uploadedVideo(req);
   if (upload) return { path: upload.path, name: upload.originalName || 'video' };
   if (url === undefined) throw new Error('unreachable: checkVideoSource passed without a source');
   const policy = state.config.urlFetch;
-  if (!policy || policy.allowHosts.length === 0) throw new InvalidParameterError('url', url, 'is not accepted: this server does not fetch videos by URL (serve --url-allow-host)', 'url_disabled');
+  if (!policy || policy.allowHosts.length === 0)
+    throw new InvalidParameterError(
+      'url',
+      url,
+      'is not accepted: this server does not fetch videos by URL (serve --url-allow-host)',
+      'url_disabled',
+    );
   const dir = mkdtempSync(join(state.config.tempDir, 'videomae-url-'));
   res.once('close', () => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'fetched');

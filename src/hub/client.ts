@@ -57,7 +57,10 @@ export async function revisionInfo(hub: HubConnection, repo: string, revision: s
   try {
     body = await response.json();
   } catch (error) {
-    throw new HubError('hub_error', `the Hub at ${hub.endpoint} answered ${url} with something that is not JSON (${(error as Error).message})`);
+    throw new HubError(
+      'hub_error',
+      `the Hub at ${hub.endpoint} answered ${url} with something that is not JSON (${(error as Error).message})`,
+    );
   }
   const info = body as Partial<RevisionInfo>;
   if (typeof info.sha !== 'string' || !/^[0-9a-f]{40}$/.test(info.sha) || !Array.isArray(info.siblings)) {
@@ -85,11 +88,21 @@ export interface Expected {
  * continued with a Range request; the result is checked against the expected size and hash
  * before it is renamed into place. An interrupted transfer keeps the partial file.
  */
-export async function downloadFile(hub: HubConnection, url: string, target: string, file: string, expected: Expected, progress: DownloadProgress): Promise<void> {
+export async function downloadFile(
+  hub: HubConnection,
+  url: string,
+  target: string,
+  file: string,
+  expected: Expected,
+  progress: DownloadProgress,
+): Promise<void> {
   const partial = `${target}.incomplete`;
   mkdirSync(dirname(target), { recursive: true });
   let have = existsSync(partial) ? statSync(partial).size : 0;
-  if (have > expected.size) { rmSync(partial); have = 0; }
+  if (have > expected.size) {
+    rmSync(partial);
+    have = 0;
+  }
   const context = { repo: '', file };
   let response: Response | undefined;
   if (have < expected.size) {
@@ -97,7 +110,10 @@ export async function downloadFile(hub: HubConnection, url: string, target: stri
     if (have > 0 && response.status !== 206) have = 0; // the server sent the whole file: start over
     if (response.status === 206 && !(response.headers.get('content-range') ?? '').startsWith(`bytes ${have}-`)) {
       await response.body?.cancel();
-      throw new HubError('hub_error', `the Hub at ${hub.endpoint} answered a request for '${file}' from byte ${have} with Content-Range '${response.headers.get('content-range')}'`);
+      throw new HubError(
+        'hub_error',
+        `the Hub at ${hub.endpoint} answered a request for '${file}' from byte ${have} with Content-Range '${response.headers.get('content-range')}'`,
+      );
     }
     const commit = response.headers.get('x-repo-commit');
     if (commit && commit !== expected.commit) {
@@ -115,7 +131,12 @@ export async function downloadFile(hub: HubConnection, url: string, target: stri
   try {
     if (response?.body) {
       for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-        if (written + chunk.length > expected.size) throw new HubError('hub_integrity', `'${file}' from ${hub.endpoint} is longer than the ${expected.size} bytes the Hub's API lists`, 'file');
+        if (written + chunk.length > expected.size)
+          throw new HubError(
+            'hub_integrity',
+            `'${file}' from ${hub.endpoint} is longer than the ${expected.size} bytes the Hub's API lists`,
+            'file',
+          );
         writeSync(fd, chunk);
         sha256.update(chunk);
         git.update(chunk);
@@ -126,19 +147,31 @@ export async function downloadFile(hub: HubConnection, url: string, target: stri
   } catch (error) {
     closeSync(fd);
     progress.finish();
-    if (error instanceof HubError) { rmSync(partial, { force: true }); throw error; }
+    if (error instanceof HubError) {
+      rmSync(partial, { force: true });
+      throw error;
+    }
     if ((error as { syscall?: string }).syscall === 'write') throw error; // the disk, not the network (the partial file stays)
-    throw new HubError('hub_unreachable', `the download of '${file}' from ${hub.endpoint} was interrupted after ${written} of ${expected.size} bytes (${describeNetworkError(error)}); run the same command again to resume it`);
+    throw new HubError(
+      'hub_unreachable',
+      `the download of '${file}' from ${hub.endpoint} was interrupted after ${written} of ${expected.size} bytes (${describeNetworkError(error)}); run the same command again to resume it`,
+    );
   }
   closeSync(fd);
   progress.finish();
   const refuse = (why: string): never => {
     rmSync(partial, { force: true });
-    throw new HubError('hub_integrity', `'${file}' from ${hub.endpoint} ${why}; nothing was imported (the partial download was deleted)`, 'file');
+    throw new HubError(
+      'hub_integrity',
+      `'${file}' from ${hub.endpoint} ${why}; nothing was imported (the partial download was deleted)`,
+      'file',
+    );
   };
   if (written !== expected.size) refuse(`has ${written} bytes, but the Hub's API lists ${expected.size}`);
-  if (expected.sha256 && sha256.digest('hex') !== expected.sha256) refuse(`does not have the sha256 ${expected.sha256} that the Hub's API lists`);
-  if (!expected.sha256 && expected.gitBlobId && git.digest('hex') !== expected.gitBlobId) refuse(`does not have the git blob id ${expected.gitBlobId} that the Hub's API lists`);
+  if (expected.sha256 && sha256.digest('hex') !== expected.sha256)
+    refuse(`does not have the sha256 ${expected.sha256} that the Hub's API lists`);
+  if (!expected.sha256 && expected.gitBlobId && git.digest('hex') !== expected.gitBlobId)
+    refuse(`does not have the git blob id ${expected.gitBlobId} that the Hub's API lists`);
   renameSync(partial, target);
 }
 
@@ -147,7 +180,12 @@ async function hashFile(path: string, hashes: Hash[]): Promise<void> {
 }
 
 /** A GET that follows redirects, sending the token to the endpoint's host only, and maps failures to HubErrors. */
-async function request(hub: HubConnection, url: string, headers: Record<string, string>, context: { repo?: string; revision?: string; file?: string }): Promise<Response> {
+async function request(
+  hub: HubConnection,
+  url: string,
+  headers: Record<string, string>,
+  context: { repo?: string; revision?: string; file?: string },
+): Promise<Response> {
   const hubHost = new URL(hub.endpoint).host;
   let current = url;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
@@ -157,7 +195,11 @@ async function request(hub: HubConnection, url: string, headers: Record<string, 
     try {
       response = await fetch(current, { headers: { 'User-Agent': 'videomae-pull/1', ...headers, ...auth }, redirect: 'manual' });
     } catch (error) {
-      throw new HubError('hub_unreachable', `cannot reach the Hub at ${target.origin} (${describeNetworkError(error)}); check the network or set HF_ENDPOINT`, 'HF_ENDPOINT');
+      throw new HubError(
+        'hub_unreachable',
+        `cannot reach the Hub at ${target.origin} (${describeNetworkError(error)}); check the network or set HF_ENDPOINT`,
+        'HF_ENDPOINT',
+      );
     }
     if (response.status >= 300 && response.status < 400 && response.headers.get('location')) {
       await response.body?.cancel();
@@ -171,18 +213,32 @@ async function request(hub: HubConnection, url: string, headers: Record<string, 
   throw new HubError('hub_error', `the Hub at ${hub.endpoint} redirected ${url} more than ${MAX_REDIRECTS} times`);
 }
 
-function statusError(hub: HubConnection, response: Response, url: string, context: { repo?: string; revision?: string; file?: string }): HubError {
+function statusError(
+  hub: HubConnection,
+  response: Response,
+  url: string,
+  context: { repo?: string; revision?: string; file?: string },
+): HubError {
   const code = response.headers.get('x-error-code') ?? '';
   const what = context.file ? `'${context.file}'` : `'${context.repo}'${context.revision ? ` at revision '${context.revision}'` : ''}`;
   if (response.status === 401 || response.status === 403) {
     const gated = code === 'GatedRepo' || response.status === 403;
-    return new HubError('hub_unauthorized', hub.token
-      ? `the Hub at ${hub.endpoint} refused the token in HF_TOKEN for ${what} (${response.status}${code ? ` ${code}` : ''})${gated ? '; the repository may be gated: accept its terms on the Hub first' : ''}`
-      : `the Hub at ${hub.endpoint} needs a token for ${what} (${response.status}${code ? ` ${code}` : ''}): set HF_TOKEN to an access token that can read it (private or gated repositories; a repository that does not exist answers so too)`, 'HF_TOKEN');
+    return new HubError(
+      'hub_unauthorized',
+      hub.token
+        ? `the Hub at ${hub.endpoint} refused the token in HF_TOKEN for ${what} (${response.status}${code ? ` ${code}` : ''})${gated ? '; the repository may be gated: accept its terms on the Hub first' : ''}`
+        : `the Hub at ${hub.endpoint} needs a token for ${what} (${response.status}${code ? ` ${code}` : ''}): set HF_TOKEN to an access token that can read it (private or gated repositories; a repository that does not exist answers so too)`,
+      'HF_TOKEN',
+    );
   }
   if (response.status === 404) {
     const parameter = code === 'RevisionNotFound' ? 'revision' : code === 'EntryNotFound' ? 'file' : 'repo';
-    const reason = code === 'RevisionNotFound' ? `revision '${context.revision}' not found` : code === 'EntryNotFound' ? 'file not found' : 'repository or revision not found';
+    const reason =
+      code === 'RevisionNotFound'
+        ? `revision '${context.revision}' not found`
+        : code === 'EntryNotFound'
+          ? 'file not found'
+          : 'repository or revision not found';
     return new HubError('hub_not_found', `the Hub at ${hub.endpoint} has no ${what}: ${reason} (404 for ${url})`, parameter);
   }
   return new HubError('hub_error', `the Hub at ${hub.endpoint} answered ${response.status} ${response.statusText} for ${url}`);

@@ -5,10 +5,17 @@
  */
 import { ServiceError } from '../errors.js';
 
-export type HubErrorCode = 'hub_unauthorized' | 'hub_not_found' | 'hub_unreachable' | 'hub_error' | 'hub_integrity' | 'hub_no_model' | 'hub_offline';
+export type HubErrorCode =
+  'hub_unauthorized' | 'hub_not_found' | 'hub_unreachable' | 'hub_error' | 'hub_integrity' | 'hub_no_model' | 'hub_offline';
 
 const STATUS: Record<HubErrorCode, number> = {
-  hub_unauthorized: 401, hub_not_found: 404, hub_unreachable: 502, hub_error: 502, hub_integrity: 502, hub_no_model: 422, hub_offline: 404,
+  hub_unauthorized: 401,
+  hub_not_found: 404,
+  hub_unreachable: 502,
+  hub_error: 502,
+  hub_integrity: 502,
+  hub_no_model: 422,
+  hub_offline: 404,
 };
 
 export class HubError extends ServiceError {

@@ -29,7 +29,11 @@ export function progressOn(stream: Sink, now: () => number = () => performance.n
   };
   return {
     start(name, size, from) {
-      file = name; total = size; done = from; resumed = from; started = now();
+      file = name;
+      total = size;
+      done = from;
+      resumed = from;
+      started = now();
       if (stream.isTTY) draw();
       else stream.write(`downloading ${name} (${mib(size)}${from > 0 ? `, resuming at ${mib(from)}` : ''})\n`);
     },
@@ -38,8 +42,14 @@ export function progressOn(stream: Sink, now: () => number = () => performance.n
       if (stream.isTTY && now() - drawn > 100) draw();
     },
     finish() {
-      if (stream.isTTY) { draw(); stream.write('\n'); return; }
-      stream.write(`${done === total ? 'downloaded' : 'stopped'} ${file}: ${mib(done)} of ${mib(total)} in ${((now() - started) / 1000).toFixed(1)} s (${mib(rate())}/s)\n`);
+      if (stream.isTTY) {
+        draw();
+        stream.write('\n');
+        return;
+      }
+      stream.write(
+        `${done === total ? 'downloaded' : 'stopped'} ${file}: ${mib(done)} of ${mib(total)} in ${((now() - started) / 1000).toFixed(1)} s (${mib(rate())}/s)\n`,
+      );
     },
   };
 }

@@ -55,7 +55,8 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   if (!REPO_ID.test(repo) || repo.includes('..') || repo.length > 96) {
     throw new InvalidParameterError('repo', repo, "must be a Hub model id like 'MCG-NJU/videomae-base-finetuned-kinetics'");
   }
-  if (revision.length === 0 || revision.split('/').some((part) => part === '..' || part === '')) throw new InvalidParameterError('revision', revision, 'must be a branch, tag or commit');
+  if (revision.length === 0 || revision.split('/').some((part) => part === '..' || part === ''))
+    throw new InvalidParameterError('revision', revision, 'must be a branch, tag or commit');
   assertOutAvailable(options.out, options.hf?.force === true || options.pth?.force === true);
   const cache = new RepoCache(hubCacheDir(options.env ?? process.env, options.cacheDir), repo);
 
@@ -64,9 +65,10 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     : await download(cache, options, revision);
   const snapshot = cache.snapshotDir(commit);
   const hub = { repo, revision, commit };
-  const imported = plan.format === 'hf'
-    ? await importHfFolder({ ...options.hf, dir: snapshot, out: options.out, hub })
-    : await importPth(join(snapshot, plan.checkpoint), options);
+  const imported =
+    plan.format === 'hf'
+      ? await importHfFolder({ ...options.hf, dir: snapshot, out: options.out, hub })
+      : await importPth(join(snapshot, plan.checkpoint), options);
   return { repo, revision, commit, format: plan.format, snapshot, downloaded, cached, imported };
 }
 
@@ -74,18 +76,35 @@ async function download(cache: RepoCache, options: PullOptions, revision: string
   const info = await revisionInfo(options.hub, options.repo, revision);
   const plan = selectFiles(info.siblings, options.repo, options.file);
   if (plan.format === 'pth' && !options.pth?.arch) {
-    throw new HubError('hub_no_model', `'${options.repo}' holds an official checkpoint (${plan.checkpoint}), not a transformers model: pass --arch (and the import-checkpoint options it needs)`, 'arch');
+    throw new HubError(
+      'hub_no_model',
+      `'${options.repo}' holds an official checkpoint (${plan.checkpoint}), not a transformers model: pass --arch (and the import-checkpoint options it needs)`,
+      'arch',
+    );
   }
   const downloaded: string[] = [];
   const cached: string[] = [];
   for (const file of plan.files) {
     const size = file.lfs?.size ?? file.size;
     const blob = file.lfs?.sha256 ?? file.blobId;
-    if (size === undefined || !blob) throw new HubError('hub_error', `the Hub's API lists '${file.rfilename}' of '${options.repo}' without a size and blob id`);
-    if (cache.cachedFile(info.sha, file.rfilename, size)) { cached.push(file.rfilename); continue; }
-    await downloadFile(options.hub, resolveUrl(options.hub, options.repo, info.sha, file.rfilename), cache.blobPath(blob), file.rfilename, {
-      size, commit: info.sha, ...(file.lfs ? { sha256: file.lfs.sha256 } : file.blobId ? { gitBlobId: file.blobId } : {}),
-    }, options.progress ?? silentProgress);
+    if (size === undefined || !blob)
+      throw new HubError('hub_error', `the Hub's API lists '${file.rfilename}' of '${options.repo}' without a size and blob id`);
+    if (cache.cachedFile(info.sha, file.rfilename, size)) {
+      cached.push(file.rfilename);
+      continue;
+    }
+    await downloadFile(
+      options.hub,
+      resolveUrl(options.hub, options.repo, info.sha, file.rfilename),
+      cache.blobPath(blob),
+      file.rfilename,
+      {
+        size,
+        commit: info.sha,
+        ...(file.lfs ? { sha256: file.lfs.sha256 } : file.blobId ? { gitBlobId: file.blobId } : {}),
+      },
+      options.progress ?? silentProgress,
+    );
     cache.link(info.sha, file.rfilename, blob);
     downloaded.push(file.rfilename);
   }
@@ -97,7 +116,11 @@ async function download(cache: RepoCache, options: PullOptions, revision: string
 function fromCache(cache: RepoCache, repo: string, revision: string, file?: string) {
   const commit = /^[0-9a-f]{40}$/.test(revision) ? revision : cache.readRef(revision);
   if (!commit || !existsSync(cache.snapshotDir(commit))) {
-    throw new HubError('hub_offline', `HF_HUB_OFFLINE is set and the cache at ${cache.root} has no revision '${revision}' of '${repo}'`, 'revision');
+    throw new HubError(
+      'hub_offline',
+      `HF_HUB_OFFLINE is set and the cache at ${cache.root} has no revision '${revision}' of '${repo}'`,
+      'revision',
+    );
   }
   const names = ['config.json', 'preprocessor_config.json', 'model.safetensors', 'pytorch_model.bin', ...(file ? [file] : [])];
   const siblings: Sibling[] = names.filter((name) => existsSync(join(cache.snapshotDir(commit), name))).map((rfilename) => ({ rfilename }));
@@ -107,4 +130,3 @@ function fromCache(cache: RepoCache, repo: string, revision: string, file?: stri
 async function importPth(checkpoint: string, options: PullOptions): Promise<ImportResult> {
   return importCheckpoint({ ...options.pth, arch: options.pth!.arch!, checkpoint, out: options.out });
 }
-

@@ -16,9 +16,23 @@ const AVA_ARCHS = ['vit_small_patch16_224', 'vit_base_patch16_224', 'vit_large_p
 
 /** The `import-checkpoint` flags an AVA import reads. */
 interface AvaImportFlags {
-  arch?: string; format?: string; stateDictKey?: string; labels?: string; name?: string; fp16?: boolean; force?: boolean; export?: boolean;
-  externalDataThreshold?: number; depth?: number; embedDim?: number; numHeads?: number; mlpRatio?: number; patchSize?: number;
-  numFrames?: number; imgSize?: number; tubeletSize?: number;
+  arch?: string;
+  format?: string;
+  stateDictKey?: string;
+  labels?: string;
+  name?: string;
+  fp16?: boolean;
+  force?: boolean;
+  export?: boolean;
+  externalDataThreshold?: number;
+  depth?: number;
+  embedDim?: number;
+  numHeads?: number;
+  mlpRatio?: number;
+  patchSize?: number;
+  numFrames?: number;
+  imgSize?: number;
+  tubeletSize?: number;
 }
 
 export const avaKind: ModelKind<LoadedSpatiotemporalModel> = {
@@ -31,10 +45,24 @@ export const avaKind: ModelKind<LoadedSpatiotemporalModel> = {
   checkDependencies(head, registry) {
     const m = head.folder.manifest;
     const a = registry.backbone(m.backbone)?.folder.architecture;
-    if (!a) return new ServiceError(500, 'backbone_missing', `spatiotemporal model '${head.name}' needs backbone '${m.backbone}', which is not loaded`);
+    if (!a)
+      return new ServiceError(
+        500,
+        'backbone_missing',
+        `spatiotemporal model '${head.name}' needs backbone '${m.backbone}', which is not loaded`,
+      );
     const temporalTokens = a.numFrames / a.tubeletSize;
-    if (a.embedDim !== m.head.embedDim || a.numFrames !== m.clip.numFrames || temporalTokens !== m.head.temporalTokens || a.patchSize !== m.head.patchSize) {
-      return new ServiceError(500, 'backbone_mismatch', `spatiotemporal model '${head.name}' reads ${m.head.embedDim}-d tokens of ${m.clip.numFrames}-frame clips (${m.head.temporalTokens} temporal tokens, patch ${m.head.patchSize}); backbone '${m.backbone}' makes ${a.embedDim}-d tokens of ${a.numFrames}-frame clips (${temporalTokens} temporal tokens, patch ${a.patchSize})`);
+    if (
+      a.embedDim !== m.head.embedDim ||
+      a.numFrames !== m.clip.numFrames ||
+      temporalTokens !== m.head.temporalTokens ||
+      a.patchSize !== m.head.patchSize
+    ) {
+      return new ServiceError(
+        500,
+        'backbone_mismatch',
+        `spatiotemporal model '${head.name}' reads ${m.head.embedDim}-d tokens of ${m.clip.numFrames}-frame clips (${m.head.temporalTokens} temporal tokens, patch ${m.head.patchSize}); backbone '${m.backbone}' makes ${a.embedDim}-d tokens of ${a.numFrames}-frame clips (${temporalTokens} temporal tokens, patch ${a.patchSize})`,
+      );
     }
     return undefined;
   },
@@ -56,17 +84,34 @@ export const avaKind: ModelKind<LoadedSpatiotemporalModel> = {
     const model = typeof input.request.model === 'string' ? input.request.model : undefined;
     const options = (input.request.options ?? {}) as SpatiotemporalOptions;
     return detectSpatiotemporal(input, context.registry.resolveSpatiotemporal(model), options, {
-      limits: context.config.limits, signal, onProgress,
+      limits: context.config.limits,
+      signal,
+      onProgress,
       // Boxes given with the request need no person detector.
       ...(options.boxes?.length ? {} : { detector: context.personDetector() }),
     });
   },
   async importCheckpoint({ file, out, flags }) {
     const f = flags as AvaImportFlags;
-    if (f.format && f.format !== 'pth') throw new ServiceError(400, 'invalid_parameter', `--kind ava reads an official .pth (VideoMAE-Action-Detection), not --format ${f.format}`, { parameter: '--format', value: f.format });
-    if (!f.arch) throw new ServiceError(400, 'missing_parameter', `--arch is required with --kind ava (${AVA_ARCHS.join(', ')})`, { parameter: '--arch' });
+    if (f.format && f.format !== 'pth')
+      throw new ServiceError(
+        400,
+        'invalid_parameter',
+        `--kind ava reads an official .pth (VideoMAE-Action-Detection), not --format ${f.format}`,
+        { parameter: '--format', value: f.format },
+      );
+    if (!f.arch)
+      throw new ServiceError(400, 'missing_parameter', `--arch is required with --kind ava (${AVA_ARCHS.join(', ')})`, {
+        parameter: '--arch',
+      });
     const arch = f.arch;
-    if (!AVA_ARCHS.includes(arch)) throw new ServiceError(400, 'invalid_parameter', `--arch ${arch} is not one of the AVA models of VideoMAE-Action-Detection (${AVA_ARCHS.join(', ')})`, { parameter: '--arch', value: arch });
+    if (!AVA_ARCHS.includes(arch))
+      throw new ServiceError(
+        400,
+        'invalid_parameter',
+        `--arch ${arch} is not one of the AVA models of VideoMAE-Action-Detection (${AVA_ARCHS.join(', ')})`,
+        { parameter: '--arch', value: arch },
+      );
     const { importAvaCheckpoint } = await import('../weights/import-ava.js');
     const architecture: ArchitectureOptions = {};
     for (const key of ['depth', 'embedDim', 'numHeads', 'mlpRatio', 'patchSize', 'numFrames', 'tubeletSize'] as const) {
@@ -75,17 +120,28 @@ export const avaKind: ModelKind<LoadedSpatiotemporalModel> = {
     if (f.imgSize) architecture.imageSize = f.imgSize;
     const serialize = f.externalDataThreshold ? { externalDataThreshold: f.externalDataThreshold } : {};
     const result = await importAvaCheckpoint({
-      checkpoint: file, out, arch, architecture,
+      checkpoint: file,
+      out,
+      arch,
+      architecture,
       ...(f.stateDictKey ? { stateDictKey: f.stateDictKey } : {}),
       ...(f.labels ? { labels: f.labels } : {}),
       ...(f.name ? { name: f.name } : {}),
       ...(f.fp16 ? { fp16: true } : {}),
       ...(f.force ? { force: true } : {}),
       // The import writes the head and its encoder: each folder exports as its own kind.
-      ...(f.export !== false ? { finish: async (dir: string) => { await (modelTask(dir) === 'classification' ? exportVitFolder : exportSpatiotemporalFolder)(dir, serialize); } } : {}),
+      ...(f.export !== false
+        ? {
+            finish: async (dir: string) => {
+              await (modelTask(dir) === 'classification' ? exportVitFolder : exportSpatiotemporalFolder)(dir, serialize);
+            },
+          }
+        : {}),
     });
-    const lines = [`imported ${file} -> ${result.head} (AVA head, ${result.numClasses} classes) + ${result.backbone} (encoder ${arch}), `
-      + `${(result.parameters / 1e6).toFixed(2)} M parameters, ${result.seconds.toFixed(1)} s`];
+    const lines = [
+      `imported ${file} -> ${result.head} (AVA head, ${result.numClasses} classes) + ${result.backbone} (encoder ${arch}), ` +
+        `${(result.parameters / 1e6).toFixed(2)} M parameters, ${result.seconds.toFixed(1)} s`,
+    ];
     if (result.container) lines.push(`  the state dict under '${result.container}' (--state-dict-key model_ema picks the EMA weights)`);
     return { dir: result.head, lines };
   },

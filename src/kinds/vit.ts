@@ -19,10 +19,27 @@ import type { ModelKind } from './model-kind.js';
 
 /** The `import-checkpoint` flags a ViT import reads. */
 interface VitImportFlags {
-  arch?: string; numClasses?: number; labels?: string; headMap?: '710to400' | '710to600' | '710to700'; stateDictKey?: string;
-  fp16?: boolean; pretrain?: boolean; decoderNumHeads?: number; name?: string; protocol?: 'k400' | 'ssv2' | 'fast'; force?: boolean;
-  export?: boolean; externalDataThreshold?: number;
-  depth?: number; embedDim?: number; numHeads?: number; mlpRatio?: number; patchSize?: number; numFrames?: number; imgSize?: number; tubeletSize?: number;
+  arch?: string;
+  numClasses?: number;
+  labels?: string;
+  headMap?: '710to400' | '710to600' | '710to700';
+  stateDictKey?: string;
+  fp16?: boolean;
+  pretrain?: boolean;
+  decoderNumHeads?: number;
+  name?: string;
+  protocol?: 'k400' | 'ssv2' | 'fast';
+  force?: boolean;
+  export?: boolean;
+  externalDataThreshold?: number;
+  depth?: number;
+  embedDim?: number;
+  numHeads?: number;
+  mlpRatio?: number;
+  patchSize?: number;
+  numFrames?: number;
+  imgSize?: number;
+  tubeletSize?: number;
 }
 
 export const vitKind: ModelKind<LoadedModel> = {
@@ -39,7 +56,15 @@ export const vitKind: ModelKind<LoadedModel> = {
       task: manifest.task,
       default: isDefault,
       ...(manifest.description ? { description: manifest.description } : {}),
-      architecture: { arch: a.arch, embedDim: a.embedDim, depth: a.depth, numHeads: a.numHeads, patchSize: a.patchSize, tubeletSize: a.tubeletSize, numClasses: a.numClasses },
+      architecture: {
+        arch: a.arch,
+        embedDim: a.embedDim,
+        depth: a.depth,
+        numHeads: a.numHeads,
+        patchSize: a.patchSize,
+        tubeletSize: a.tubeletSize,
+        numClasses: a.numClasses,
+      },
       labels: { count: model.labels.length, ...(manifest.labels ? { set: manifest.labels.set } : {}) },
       input: { name: BACKBONE_INPUT, shape: ['batch', 3, a.numFrames, a.imageHeight, a.imageWidth] },
       defaultProtocol: manifest.sampling.protocol,
@@ -47,7 +72,17 @@ export const vitKind: ModelKind<LoadedModel> = {
     };
   },
   async create({ out, flags }) {
-    const f = flags as { arch: string; name?: string; labels: string; numClasses?: number; numFrames: number; imageSize: number; seed: number; protocol: ProtocolName; export?: boolean };
+    const f = flags as {
+      arch: string;
+      name?: string;
+      labels: string;
+      numClasses?: number;
+      numFrames: number;
+      imageSize: number;
+      seed: number;
+      protocol: ProtocolName;
+      export?: boolean;
+    };
     const labelsFile = bundledLabelPath(f.labels) ?? f.labels;
     const numClasses = f.numClasses ?? (existsSync(labelsFile) ? readLabels(labelsFile).length : 0);
     const architecture = makeArchitecture(f.arch, { numClasses, numFrames: f.numFrames, imageSize: f.imageSize });
@@ -68,7 +103,13 @@ export const vitKind: ModelKind<LoadedModel> = {
   },
   async importCheckpoint({ file, out, flags }) {
     const f = flags as VitImportFlags;
-    if (!f.arch) throw new ServiceError(400, 'missing_parameter', `--arch is required for a .pth checkpoint (one of ${OFFICIAL_ARCHS.join(', ')}); a transformers folder takes --format hf`, { parameter: '--arch' });
+    if (!f.arch)
+      throw new ServiceError(
+        400,
+        'missing_parameter',
+        `--arch is required for a .pth checkpoint (one of ${OFFICIAL_ARCHS.join(', ')}); a transformers folder takes --format hf`,
+        { parameter: '--arch' },
+      );
     const { importCheckpoint } = await import('../weights/import-checkpoint.js');
     const architecture: ArchitectureOptions = {};
     for (const key of ['depth', 'embedDim', 'numHeads', 'mlpRatio', 'patchSize', 'numFrames', 'tubeletSize'] as const) {
@@ -77,7 +118,10 @@ export const vitKind: ModelKind<LoadedModel> = {
     if (f.imgSize) architecture.imageSize = f.imgSize;
     let exported = '';
     const result = await importCheckpoint({
-      checkpoint: file, out, arch: f.arch, architecture,
+      checkpoint: file,
+      out,
+      arch: f.arch,
+      architecture,
       ...(f.numClasses ? { numClasses: f.numClasses } : {}),
       ...(f.labels ? { labels: f.labels } : {}),
       ...(f.headMap ? { headMap: f.headMap } : {}),
@@ -88,18 +132,25 @@ export const vitKind: ModelKind<LoadedModel> = {
       ...(f.name ? { name: f.name } : {}),
       ...(f.protocol ? { protocol: f.protocol } : {}),
       ...(f.force ? { force: true } : {}),
-      ...(f.export !== false ? {
-        finish: async (dir: string) => {
-          const r = await exportVitFolder(dir, f.externalDataThreshold ? { externalDataThreshold: f.externalDataThreshold } : {});
-          exported = `, model.onnx${r.externalDataPath ? ' + model.onnx.data' : ''} (${(r.initializerBytes / 2 ** 20).toFixed(1)} MiB of weights)`;
-        },
-      } : {}),
+      ...(f.export !== false
+        ? {
+            finish: async (dir: string) => {
+              const r = await exportVitFolder(dir, f.externalDataThreshold ? { externalDataThreshold: f.externalDataThreshold } : {});
+              exported = `, model.onnx${r.externalDataPath ? ' + model.onnx.data' : ''} (${(r.initializerBytes / 2 ** 20).toFixed(1)} MiB of weights)`;
+            },
+          }
+        : {}),
     });
     const a = result.manifest.architecture;
-    const lines = [`imported ${file} -> ${result.dir}: ${result.kind} ${a.arch} (depth ${a.depth}, width ${a.embedDim}, ${a.numClasses} classes), `
-      + `${result.tensors} tensors, ${(result.parameters / 1e6).toFixed(2)} M parameters${exported}, ${result.seconds.toFixed(1)} s`];
+    const lines = [
+      `imported ${file} -> ${result.dir}: ${result.kind} ${a.arch} (depth ${a.depth}, width ${a.embedDim}, ${a.numClasses} classes), ` +
+        `${result.tensors} tensors, ${(result.parameters / 1e6).toFixed(2)} M parameters${exported}, ${result.seconds.toFixed(1)} s`,
+    ];
     if (result.container) lines.push(`  the state dict under '${result.container}' (--state-dict-key picks another)`);
-    if (result.droppedKeys.length) lines.push(`  left out ${result.droppedKeys.length} pretraining-only keys (decoder, encoder_to_decoder, mask_token, norm); --pretrain keeps them`);
+    if (result.droppedKeys.length)
+      lines.push(
+        `  left out ${result.droppedKeys.length} pretraining-only keys (decoder, encoder_to_decoder, mask_token, norm); --pretrain keeps them`,
+      );
     if (result.initializedKeys.length) lines.push(`  initialized as fine-tuning starts: ${result.initializedKeys.join(', ')}`);
     return { dir: result.dir, lines };
   },

@@ -21,7 +21,10 @@ export const ACTIONFORMER_OUTPUTS = { logits: 'cls_logits', offsets: 'offsets' }
 
 class Weights {
   private readonly names = new Map<string, string>();
-  constructor(private readonly g: GraphBuilder, private readonly tensors: TensorMap) {}
+  constructor(
+    private readonly g: GraphBuilder,
+    private readonly tensors: TensorMap,
+  ) {}
 
   private raw(name: string): { shape: readonly number[]; data: Float32Array } {
     const t = this.tensors.get(name);
@@ -79,17 +82,30 @@ export function buildActionFormerGraph(c: ActionFormerConfig, tensors: TensorMap
 
   /** Conv1d on channels-last x (padding k // 2), optional bias. */
   const conv = (x: string, prefix: string, k: number, bias: boolean): string =>
-    swap(g.op('Conv', [swap(x), w.plain(`${prefix}.weight`), ...(bias ? [w.plain(`${prefix}.bias`)] : [])], {
-      kernel_shape: attr.ints([k]), pads: attr.ints([(k - 1) / 2, (k - 1) / 2]),
-    }));
+    swap(
+      g.op('Conv', [swap(x), w.plain(`${prefix}.weight`), ...(bias ? [w.plain(`${prefix}.bias`)] : [])], {
+        kernel_shape: attr.ints([k]),
+        pads: attr.ints([(k - 1) / 2, (k - 1) / 2]),
+      }),
+    );
   const depthwise = (x: string, prefix: string, stride: number): string =>
-    swap(g.op('Conv', [swap(x), w.plain(`${prefix}.weight`)], {
-      kernel_shape: attr.ints([3]), pads: attr.ints([1, 1]), strides: attr.ints([stride]), group: attr.int(e),
-    }));
+    swap(
+      g.op('Conv', [swap(x), w.plain(`${prefix}.weight`)], {
+        kernel_shape: attr.ints([3]),
+        pads: attr.ints([1, 1]),
+        strides: attr.ints([stride]),
+        group: attr.int(e),
+      }),
+    );
   const norm = (x: string, prefix: string): string =>
-    g.op('LayerNormalization', [x, w.vector(`${prefix}.weight`), w.vector(`${prefix}.bias`)], { axis: attr.int(-1), epsilon: attr.float(ACTIONFORMER_LN_EPS) });
-  const pointwise = (x: string, prefix: string): string => g.op('Add', [g.op('MatMul', [x, w.matmul(`${prefix}.weight`)]), w.plain(`${prefix}.bias`)]);
-  const evenSteps = (m: string): string => g.op('Slice', [m, g.int64('zero', [1], [0]), g.int64('huge', [1], [2 ** 62]), axis1, g.int64('two', [1], [2])]);
+    g.op('LayerNormalization', [x, w.vector(`${prefix}.weight`), w.vector(`${prefix}.bias`)], {
+      axis: attr.int(-1),
+      epsilon: attr.float(ACTIONFORMER_LN_EPS),
+    });
+  const pointwise = (x: string, prefix: string): string =>
+    g.op('Add', [g.op('MatMul', [x, w.matmul(`${prefix}.weight`)]), w.plain(`${prefix}.bias`)]);
+  const evenSteps = (m: string): string =>
+    g.op('Slice', [m, g.int64('zero', [1], [0]), g.int64('huge', [1], [2 ** 62]), axis1, g.int64('two', [1], [2])]);
 
   /** q, k, v [B, T, E] and key mask [B, T, 1] -> context [B, T, E]. */
   const attention = (q: string, k: string, v: string, m: string, window: number): string => {
@@ -125,7 +141,10 @@ export function buildActionFormerGraph(c: ActionFormerConfig, tensors: TensorMap
       }
       const weights = g.op('Softmax', [g.op('Concat', scores, { axis: attr.int(3) })], { axis: attr.int(-1) }); // [B, T, h, W]
       const parts = g.node('Split', [weights, g.int64('window_split', [size], new Array(size).fill(1))], size, { axis: attr.int(3) });
-      context = g.op('Sum', values.map((vo, o) => g.op('Mul', [parts[o]!, vo])));
+      context = g.op(
+        'Sum',
+        values.map((vo, o) => g.op('Mul', [parts[o]!, vo])),
+      );
     }
     return g.op('Reshape', [context, g.int64('merge_shape', [3], [0, 0, e])]);
   };
@@ -137,10 +156,16 @@ export function buildActionFormerGraph(c: ActionFormerConfig, tensors: TensorMap
     const outMask = stride === 2 ? evenSteps(m) : m;
     const h = norm(x, `${prefix}.ln1`);
     const branch = (part: 'query' | 'key' | 'value') =>
-      pointwise(norm(g.op('Mul', [depthwise(h, `${prefix}.attn.${part}_conv.conv`, stride), outMask]), `${prefix}.attn.${part}_norm`), `${prefix}.attn.${part}`);
+      pointwise(
+        norm(g.op('Mul', [depthwise(h, `${prefix}.attn.${part}_conv.conv`, stride), outMask]), `${prefix}.attn.${part}_norm`),
+        `${prefix}.attn.${part}`,
+      );
     const context = attention(branch('query'), branch('key'), branch('value'), outMask, window);
     const attended = g.op('Mul', [pointwise(context, `${prefix}.attn.proj`), outMask]);
-    const skip = stride === 2 ? swap(g.op('MaxPool', [swap(x)], { kernel_shape: attr.ints([3]), strides: attr.ints([2]), pads: attr.ints([1, 1]) })) : x;
+    const skip =
+      stride === 2
+        ? swap(g.op('MaxPool', [swap(x)], { kernel_shape: attr.ints([3]), strides: attr.ints([2]), pads: attr.ints([1, 1]) }))
+        : x;
     const out = g.op('Add', [g.op('Mul', [skip, outMask]), dropPath(attended, `${prefix}.drop_path_attn.scale`)]);
     const mlp = g.op('Mul', [pointwise(gelu(g, pointwise(norm(out, `${prefix}.ln2`), `${prefix}.mlp.0`)), `${prefix}.mlp.3`), outMask]);
     return { x: g.op('Add', [out, dropPath(mlp, `${prefix}.drop_path_mlp.scale`)]), m: outMask };
@@ -198,7 +223,10 @@ function positionEmbedding(g: GraphBuilder, c: ActionFormerConfig, x: string): s
   const length = g.op('Shape', [x], { start: attr.int(1), end: attr.int(2) });
   const target = g.op('Max', [length, g.int64('max_seq_len', [1], [c.maxSeqLen])]);
   const sizes = g.op('Concat', [g.int64('pe_lead', [3], [1, e, 1]), target], { axis: attr.int(0) });
-  const resized = g.node('Resize', [pe, '', '', sizes], 1, { mode: attr.string('linear'), coordinate_transformation_mode: attr.string('half_pixel') })[0]!;
+  const resized = g.node('Resize', [pe, '', '', sizes], 1, {
+    mode: attr.string('linear'),
+    coordinate_transformation_mode: attr.string('half_pixel'),
+  })[0]!;
   const flat = g.op('Reshape', [resized, g.int64('pe_flat', [3], [1, e, -1])]);
   const cut = g.op('Slice', [flat, g.int64('zero', [1], [0]), length, g.int64('axis2', [1], [2])]);
   return g.op('Transpose', [cut], { perm: attr.ints([0, 2, 1]) });

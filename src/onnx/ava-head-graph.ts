@@ -36,7 +36,12 @@ export const AVA_HEAD_OUTPUTS = { scores: 'scores', pooled: 'pooled' } as const;
 
 export function avaHeadParameters(c: AvaHeadConfig): ParameterSpec[] {
   return [
-    ...(c.finalNorm ? [{ name: 'norm.weight', shape: [c.embedDim], init: 'ones' as const }, { name: 'norm.bias', shape: [c.embedDim], init: 'zeros' as const }] : []),
+    ...(c.finalNorm
+      ? [
+          { name: 'norm.weight', shape: [c.embedDim], init: 'ones' as const },
+          { name: 'norm.bias', shape: [c.embedDim], init: 'zeros' as const },
+        ]
+      : []),
     { name: 'head.weight', shape: [c.numClasses, c.embedDim], init: 'trunc_normal' },
     { name: 'head.bias', shape: [c.numClasses], init: 'zeros' },
   ];
@@ -48,8 +53,15 @@ export const AVA_HEAD_CONFIG_KEY = 'videomae.ava_head';
 /** The configuration as recorded in the graph: a stable JSON of the fields that shape it. */
 export function avaHeadConfigKey(c: AvaHeadConfig): string {
   return JSON.stringify({
-    embedDim: c.embedDim, temporalTokens: c.temporalTokens, patchSize: c.patchSize, numClasses: c.numClasses, roiSize: c.roiSize,
-    samplingRatio: c.samplingRatio, aligned: c.aligned ?? true, finalNorm: c.finalNorm ?? false, layerNormEps: c.layerNormEps ?? 1e-6,
+    embedDim: c.embedDim,
+    temporalTokens: c.temporalTokens,
+    patchSize: c.patchSize,
+    numClasses: c.numClasses,
+    roiSize: c.roiSize,
+    samplingRatio: c.samplingRatio,
+    aligned: c.aligned ?? true,
+    finalNorm: c.finalNorm ?? false,
+    layerNormEps: c.layerNormEps ?? 1e-6,
   });
 }
 
@@ -66,7 +78,8 @@ export function staleAvaHeadReason(metadata: Record<string, string>, c: AvaHeadC
 export function buildAvaHeadGraph(c: AvaHeadConfig, tensors: TensorMap, metadata: Record<string, string> = {}): OnnxModel {
   const weight = tensors.get('head.weight');
   const bias = tensors.get('head.bias');
-  if (!weight || !bias) throw new InternalError('AVA head weights head.weight / head.bias are missing (check the state dict before export)');
+  if (!weight || !bias)
+    throw new InternalError('AVA head weights head.weight / head.bias are missing (check the state dict before export)');
   const g = new GraphBuilder('ava_head');
   const d = c.embedDim;
   const input = g.input(AVA_HEAD_INPUTS.tokens, 'float32', ['batch', 'tokens', d]);
@@ -77,22 +90,35 @@ export function buildAvaHeadGraph(c: AvaHeadConfig, tensors: TensorMap, metadata
   if (c.finalNorm) {
     const scale = tensors.get('norm.weight');
     const shift = tensors.get('norm.bias');
-    if (!scale || !shift) throw new InternalError('AVA head weights norm.weight / norm.bias are missing (check the state dict before export)');
-    tokens = g.op('LayerNormalization', [input, g.float('norm.weight', [d], scale.data), g.float('norm.bias', [d], shift.data)], { axis: attr.int(-1), epsilon: attr.float(c.layerNormEps ?? 1e-6) });
+    if (!scale || !shift)
+      throw new InternalError('AVA head weights norm.weight / norm.bias are missing (check the state dict before export)');
+    tokens = g.op('LayerNormalization', [input, g.float('norm.weight', [d], scale.data), g.float('norm.bias', [d], shift.data)], {
+      axis: attr.int(-1),
+      epsilon: attr.float(c.layerNormEps ?? 1e-6),
+    });
   }
   // Tokens are ordered (t, h, w): [B, N, D] -> [B, T', H', W', D] -> [B, D, T', H', W'] -> mean over T'.
-  const shape = g.op('Concat', [g.int64('batch_time', [2], [0, c.temporalTokens]), gridSize, g.int64('channels', [1], [d])], { axis: attr.int(0) });
+  const shape = g.op('Concat', [g.int64('batch_time', [2], [0, c.temporalTokens]), gridSize, g.int64('channels', [1], [d])], {
+    axis: attr.int(0),
+  });
   const grid = g.op('Reshape', [tokens, shape]);
   const channelsFirst = g.op('Transpose', [grid], { perm: attr.ints([0, 4, 1, 2, 3]) });
   const spatial = g.op('ReduceMean', [channelsFirst], { axes: attr.ints([2]), keepdims: attr.int(0) });
   const aligned = g.op('RoiAlign', [spatial, rois, indices], {
-    output_height: attr.int(c.roiSize), output_width: attr.int(c.roiSize), sampling_ratio: attr.int(c.samplingRatio),
-    spatial_scale: attr.float(1 / c.patchSize), mode: attr.string('avg'), coordinate_transformation_mode: attr.string(c.aligned === false ? 'output_half_pixel' : 'half_pixel'),
+    output_height: attr.int(c.roiSize),
+    output_width: attr.int(c.roiSize),
+    sampling_ratio: attr.int(c.samplingRatio),
+    spatial_scale: attr.float(1 / c.patchSize),
+    mode: attr.string('avg'),
+    coordinate_transformation_mode: attr.string(c.aligned === false ? 'output_half_pixel' : 'half_pixel'),
   }); // [R, D, 7, 7]
   const pooled = g.op('ReduceMax', [aligned], { axes: attr.ints([2, 3]), keepdims: attr.int(0) }, AVA_HEAD_OUTPUTS.pooled);
   const transposed = new Float32Array(weight.data.length);
   for (let k = 0; k < c.numClasses; k++) for (let j = 0; j < d; j++) transposed[j * c.numClasses + k] = weight.data[k * d + j]!;
-  const logits = g.op('Add', [g.op('MatMul', [pooled, g.float('head.weight', [d, c.numClasses], transposed)]), g.float('head.bias', [c.numClasses], bias.data)]);
+  const logits = g.op('Add', [
+    g.op('MatMul', [pooled, g.float('head.weight', [d, c.numClasses], transposed)]),
+    g.float('head.bias', [c.numClasses], bias.data),
+  ]);
   g.op('Sigmoid', [logits], {}, AVA_HEAD_OUTPUTS.scores);
   g.output(AVA_HEAD_OUTPUTS.scores, 'float32', ['boxes', c.numClasses]);
   g.output(AVA_HEAD_OUTPUTS.pooled, 'float32', ['boxes', d]);

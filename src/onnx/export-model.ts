@@ -3,7 +3,14 @@
  * sha256 of the weights it came from, so the runtime can tell a stale export from a current one.
  */
 import { existsSync } from 'node:fs';
-import { readModelFolder, readSpatiotemporalModelFolder, readTemporalModelFolder, sha256File, type ModelFolder, type SpatiotemporalManifest } from '../config/manifest.js';
+import {
+  readModelFolder,
+  readSpatiotemporalModelFolder,
+  readTemporalModelFolder,
+  sha256File,
+  type ModelFolder,
+  type SpatiotemporalManifest,
+} from '../config/manifest.js';
 import { avaHeadParameters, buildAvaHeadGraph, type AvaHeadConfig } from './ava-head-graph.js';
 import { actionFormerParameters } from '../weights/actionformer-parameters.js';
 import { buildActionFormerGraph } from './actionformer-graph.js';
@@ -29,11 +36,16 @@ export async function exportVitFolder(dir: string, options: SerializeOptions = {
   assertStateDict(folder.architecture, tensors, `weights '${folder.weightsPath}'`);
   // Half weights stay half in the ONNX file (an --fp16 import); anything else is float32.
   const allHalf = dtypes.size > 0 && [...dtypes.values()].every((d) => d === 'F16');
-  const model = buildVitGraph(folder.architecture, tensors, {
-    [WEIGHTS_SHA_KEY]: weightsSha256,
-    'videomae.arch': folder.architecture.arch,
-    'videomae.model': folder.manifest.name,
-  }, { weightType: allHalf ? 'float16' : 'float32', releaseWeights: true });
+  const model = buildVitGraph(
+    folder.architecture,
+    tensors,
+    {
+      [WEIGHTS_SHA_KEY]: weightsSha256,
+      'videomae.arch': folder.architecture.arch,
+      'videomae.model': folder.manifest.name,
+    },
+    { weightType: allHalf ? 'float16' : 'float32', releaseWeights: true },
+  );
   const result = writeModel(model, folder.onnxPath, options);
   return { ...result, weightsSha256, seconds: (performance.now() - started) / 1000 };
 }
@@ -69,7 +81,11 @@ export async function exportSpatiotemporalFolder(dir: string, options: Serialize
   if (report.missing.length || report.unexpected.length || report.mismatched.length) {
     throw new StateDictMismatchError(report, `weights '${folder.weightsPath}'`);
   }
-  const model = buildAvaHeadGraph(head, tensors, { [WEIGHTS_SHA_KEY]: weightsSha256, 'videomae.arch': 'ava_head', 'videomae.model': folder.manifest.name });
+  const model = buildAvaHeadGraph(head, tensors, {
+    [WEIGHTS_SHA_KEY]: weightsSha256,
+    'videomae.arch': 'ava_head',
+    'videomae.model': folder.manifest.name,
+  });
   const result = writeModel(model, folder.onnxPath, options);
   return { ...result, weightsSha256, seconds: (performance.now() - started) / 1000 };
 }
@@ -77,24 +93,42 @@ export async function exportSpatiotemporalFolder(dir: string, options: Serialize
 /** The head graph's configuration from a manifest. */
 export function avaHeadConfigOf(manifest: SpatiotemporalManifest): AvaHeadConfig {
   const h = manifest.head;
-  return { embedDim: h.embedDim, temporalTokens: h.temporalTokens, patchSize: h.patchSize, numClasses: h.numClasses, roiSize: h.roiSize, samplingRatio: h.samplingRatio, aligned: h.aligned, finalNorm: h.finalNorm, layerNormEps: h.layerNormEps };
+  return {
+    embedDim: h.embedDim,
+    temporalTokens: h.temporalTokens,
+    patchSize: h.patchSize,
+    numClasses: h.numClasses,
+    roiSize: h.roiSize,
+    samplingRatio: h.samplingRatio,
+    aligned: h.aligned,
+    finalNorm: h.finalNorm,
+    layerNormEps: h.layerNormEps,
+  };
 }
 
-async function verifiedWeightsHash(folder: { weightsPath: string; manifest: { name: string; files: { weights: { sha256: string } } } }): Promise<string> {
+async function verifiedWeightsHash(folder: {
+  weightsPath: string;
+  manifest: { name: string; files: { weights: { sha256: string } } };
+}): Promise<string> {
   if (!existsSync(folder.weightsPath)) {
     throw new ServiceError(422, 'weights_missing', `model '${folder.manifest.name}' has no weights file at '${folder.weightsPath}'`);
   }
   const actual = await sha256File(folder.weightsPath);
   const expected = folder.manifest.files.weights.sha256;
   if (actual !== expected) {
-    throw new ServiceError(422, 'weights_checksum_mismatch',
-      `weights '${folder.weightsPath}' have sha256 ${actual}, but model.json of '${folder.manifest.name}' records ${expected}`);
+    throw new ServiceError(
+      422,
+      'weights_checksum_mismatch',
+      `weights '${folder.weightsPath}' have sha256 ${actual}, but model.json of '${folder.manifest.name}' records ${expected}`,
+    );
   }
   return actual;
 }
 
 /** Why a model folder's ONNX file cannot be served as is, or undefined when it is current. */
-export function staleExportReason(folder: Pick<ModelFolder, 'onnxPath'> & { manifest: { files: { weights: { sha256: string } } } }): string | undefined {
+export function staleExportReason(
+  folder: Pick<ModelFolder, 'onnxPath'> & { manifest: { files: { weights: { sha256: string } } } },
+): string | undefined {
   if (!existsSync(folder.onnxPath)) return `'${folder.onnxPath}' does not exist`;
   const recorded = readModelMetadata(folder.onnxPath)[WEIGHTS_SHA_KEY];
   if (recorded !== folder.manifest.files.weights.sha256) {

@@ -43,10 +43,14 @@ export type WeightType = 'float32' | 'float16';
 function toAttributeProto(name: string, attribute: Attribute): onnxProto.onnx.IAttributeProto {
   const types = onnx.AttributeProto.AttributeType;
   switch (attribute.kind) {
-    case 'int': return { name, type: types.INT, i: attribute.value };
-    case 'float': return { name, type: types.FLOAT, f: attribute.value };
-    case 'ints': return { name, type: types.INTS, ints: [...attribute.value] };
-    case 'string': return { name, type: types.STRING, s: new TextEncoder().encode(attribute.value) };
+    case 'int':
+      return { name, type: types.INT, i: attribute.value };
+    case 'float':
+      return { name, type: types.FLOAT, f: attribute.value };
+    case 'ints':
+      return { name, type: types.INTS, ints: [...attribute.value] };
+    case 'string':
+      return { name, type: types.STRING, s: new TextEncoder().encode(attribute.value) };
   }
 }
 
@@ -71,7 +75,10 @@ export class GraphBuilder {
   private readonly scalars = new Map<string, string>();
   private counter = 0;
 
-  constructor(private readonly graphName: string, private readonly weightType: WeightType = 'float32') {}
+  constructor(
+    private readonly graphName: string,
+    private readonly weightType: WeightType = 'float32',
+  ) {}
 
   /** A fresh value name with a readable prefix. */
   fresh(prefix: string): string {
@@ -80,7 +87,8 @@ export class GraphBuilder {
 
   private unusedName(prefix: string): string {
     let name: string;
-    do name = `${prefix}_${this.counter++}`; while (this.names.has(name));
+    do name = `${prefix}_${this.counter++}`;
+    while (this.names.has(name));
     return name;
   }
 
@@ -167,9 +175,10 @@ export class GraphBuilder {
     outputs: number | readonly string[] = 1,
     attributes: Record<string, Attribute> = {},
   ): string[] {
-    const outputNames = typeof outputs === 'number'
-      ? Array.from({ length: outputs }, () => this.fresh(opType.toLowerCase()))
-      : outputs.map((name) => this.claim(name));
+    const outputNames =
+      typeof outputs === 'number'
+        ? Array.from({ length: outputs }, () => this.fresh(opType.toLowerCase()))
+        : outputs.map((name) => this.claim(name));
     this.nodes.push({
       opType,
       name: this.fresh(`${opType}_node`),

@@ -26,7 +26,10 @@ function transposed(weight: Float32Array, rows: number, cols: number): Float32Ar
 }
 
 class WeightSource {
-  constructor(private readonly tensors: TensorMap, private readonly release: boolean) {}
+  constructor(
+    private readonly tensors: TensorMap,
+    private readonly release: boolean,
+  ) {}
 
   /** A weight's values; with `release`, the map lets go of it (the graph keeps what it needs). */
   get(name: string): Float32Array {
@@ -89,10 +92,7 @@ function attention(g: GraphBuilder, w: WeightSource, x: string, prefix: string, 
   const scores = g.op('MatMul', [qScaled, kT]);
   const weights = g.op('Softmax', [scores], { axis: attr.int(-1) });
   const context = g.op('MatMul', [weights, v]); // [B, heads, N, hd]
-  const merged = g.op('Reshape', [
-    g.op('Transpose', [context], { perm: attr.ints([0, 2, 1, 3]) }),
-    g.int64('merge_shape', [3], [0, 0, d]),
-  ]);
+  const merged = g.op('Reshape', [g.op('Transpose', [context], { perm: attr.ints([0, 2, 1, 3]) }), g.int64('merge_shape', [3], [0, 0, d])]);
   return linear(g, w, merged, `${prefix}.proj`, d, d);
 }
 
@@ -101,7 +101,14 @@ function block(g: GraphBuilder, w: WeightSource, x: string, index: number, confi
   const d = config.embedDim;
   const attended = attention(g, w, layerNorm(g, w, x, `${prefix}.norm1`, d, config.layerNormEps), `${prefix}.attn`, config);
   const afterAttention = g.op('Add', [x, attended]);
-  const hidden = linear(g, w, layerNorm(g, w, afterAttention, `${prefix}.norm2`, d, config.layerNormEps), `${prefix}.mlp.fc1`, d, config.mlpHiddenDim);
+  const hidden = linear(
+    g,
+    w,
+    layerNorm(g, w, afterAttention, `${prefix}.norm2`, d, config.layerNormEps),
+    `${prefix}.mlp.fc1`,
+    d,
+    config.mlpHiddenDim,
+  );
   const mlp = linear(g, w, gelu(g, hidden), `${prefix}.mlp.fc2`, config.mlpHiddenDim, d);
   return g.op('Add', [afterAttention, mlp], {}, outputName);
 }
@@ -110,13 +117,21 @@ function block(g: GraphBuilder, w: WeightSource, x: string, index: number, confi
  * The sinusoid table at the token grid of this input: [T', H0, W0, D] planes resized to the
  * H', W' of the patch map (Resize cubic, A = -0.75, half_pixel: PyTorch's bicubic) -> [1, N, D].
  */
-function positionsAtInputGrid(g: GraphBuilder, patches: string, grid: { t: number; h: number; w: number; count: number }, d: number): string {
+function positionsAtInputGrid(
+  g: GraphBuilder,
+  patches: string,
+  grid: { t: number; h: number; w: number; count: number },
+  d: number,
+): string {
   const table = g.float('pos_embed', [grid.t, grid.h, grid.w, d], sinusoidTable(grid.count, d));
   const planes = g.op('Transpose', [table], { perm: attr.ints([0, 3, 1, 2]) }); // [T', D, H0, W0]
   const spatial = g.op('Slice', [g.op('Shape', [patches]), g.int64('hw_start', [1], [3]), g.int64('hw_end', [1], [5])]);
   const sizes = g.op('Concat', [g.int64('td', [2], [grid.t, d]), spatial], { axis: attr.int(0) });
   const resized = g.op('Resize', [planes, '', '', sizes], {
-    mode: attr.string('cubic'), cubic_coeff_a: attr.float(-0.75), coordinate_transformation_mode: attr.string('half_pixel'), exclude_outside: attr.int(0),
+    mode: attr.string('cubic'),
+    cubic_coeff_a: attr.float(-0.75),
+    coordinate_transformation_mode: attr.string('half_pixel'),
+    exclude_outside: attr.int(0),
   });
   const tokensLast = g.op('Transpose', [resized], { perm: attr.ints([0, 2, 3, 1]) }); // [T', H', W', D]
   return g.op('Reshape', [tokensLast, g.int64('position_shape', [3], [1, -1, d])]);
@@ -129,7 +144,12 @@ function positionsAtInputGrid(g: GraphBuilder, patches: string, grid: { t: numbe
  * const model = buildVitGraph(makeArchitecture('vit_small_patch16_224', { numClasses: 400 }), weights);
  * writeModel(model, 'models/s/model.onnx');
  */
-export function buildVitGraph(config: VitArchitecture, weights: TensorMap, metadata: Record<string, string> = {}, options: VitGraphOptions = {}): OnnxModel {
+export function buildVitGraph(
+  config: VitArchitecture,
+  weights: TensorMap,
+  metadata: Record<string, string> = {},
+  options: VitGraphOptions = {},
+): OnnxModel {
   const g = new GraphBuilder(`videomae_v2_${config.arch}`, options.weightType ?? 'float32');
   const w = new WeightSource(weights, options.releaseWeights ?? false);
   const d = config.embedDim;

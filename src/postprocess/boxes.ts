@@ -28,13 +28,18 @@ const boxAt = (b: Float32Array, i: number): [number, number, number, number] => 
 function take(input: ScoredBoxes, keep: readonly number[]): ScoredBoxes {
   const boxes = new Float32Array(keep.length * 4);
   const scores = new Float32Array(keep.length);
-  keep.forEach((k, i) => { boxes.set(input.boxes.subarray(4 * k, 4 * k + 4), 4 * i); scores[i] = input.scores[k]!; });
+  keep.forEach((k, i) => {
+    boxes.set(input.boxes.subarray(4 * k, 4 * k + 4), 4 * i);
+    scores[i] = input.scores[k]!;
+  });
   return { boxes, scores };
 }
 
 /** Boxes scoring at least `threshold`, best first. */
 export function filterByScore(input: ScoredBoxes, threshold: number): ScoredBoxes {
-  const keep = Array.from(input.scores, (_, i) => i).filter((i) => input.scores[i]! >= threshold).sort((a, b) => input.scores[b]! - input.scores[a]! || a - b);
+  const keep = Array.from(input.scores, (_, i) => i)
+    .filter((i) => input.scores[i]! >= threshold)
+    .sort((a, b) => input.scores[b]! - input.scores[a]! || a - b);
   return take(input, keep);
 }
 

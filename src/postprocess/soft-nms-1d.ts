@@ -31,13 +31,19 @@ export interface SoftNmsOptions {
 
 /** ActionFormer's THUMOS14 settings. */
 export const ACTIONFORMER_NMS: SoftNmsOptions = {
-  method: 'gaussian', iouThreshold: 0.1, sigma: 0.5, minScore: 0.001, maxSegments: 200, perClass: true, votingThreshold: 0.7,
+  method: 'gaussian',
+  iouThreshold: 0.1,
+  sigma: 0.5,
+  minScore: 0.001,
+  maxSegments: 200,
+  perClass: true,
+  votingThreshold: 0.7,
 };
 
 /** Temporal IoU of two segments. */
 export function temporalIoU(aStart: number, aEnd: number, bStart: number, bEnd: number): number {
   const intersection = Math.max(0, Math.min(aEnd, bEnd) - Math.max(aStart, bStart));
-  const union = (aEnd - aStart) + (bEnd - bStart) - intersection;
+  const union = aEnd - aStart + (bEnd - bStart) - intersection;
   return union > 0 ? intersection / union : 0;
 }
 
@@ -49,8 +55,11 @@ export function temporalIoU(aStart: number, aEnd: number, bStart: number, bEnd: 
  * positions (into the inputs) in selection order and their decayed scores.
  */
 export function softNms1d(
-  segments: Float32Array, scores: Float32Array, indices: readonly number[],
-  options: Pick<SoftNmsOptions, 'method' | 'iouThreshold' | 'sigma' | 'minScore'>, maxKeep = Infinity,
+  segments: Float32Array,
+  scores: Float32Array,
+  indices: readonly number[],
+  options: Pick<SoftNmsOptions, 'method' | 'iouThreshold' | 'sigma' | 'minScore'>,
+  maxKeep = Infinity,
 ): { kept: number[]; scores: number[] } {
   const order = Int32Array.from(indices);
   const score = Float64Array.from(indices, (i) => scores[i]!);
@@ -88,12 +97,16 @@ export function softNms1d(
 /** The IoU nms_cpu.cpp decays by: each length carries 1e-6, so touching or empty segments never divide by 0. */
 function opIoU(aStart: number, aEnd: number, bStart: number, bEnd: number): number {
   const intersection = Math.max(0, Math.min(aEnd, bEnd) - Math.max(aStart, bStart));
-  return intersection / ((aEnd - aStart + 1e-6) + (bEnd - bStart + 1e-6) - intersection);
+  return intersection / (aEnd - aStart + 1e-6 + (bEnd - bStart + 1e-6) - intersection);
 }
 
 function swap(order: Int32Array, score: Float64Array, a: number, b: number): void {
-  const o = order[a]!; order[a] = order[b]!; order[b] = o;
-  const s = score[a]!; score[a] = score[b]!; score[b] = s;
+  const o = order[a]!;
+  order[a] = order[b]!;
+  order[b] = o;
+  const s = score[a]!;
+  score[a] = score[b]!;
+  score[b] = s;
 }
 
 /**
@@ -147,13 +160,23 @@ export function batchedNms(input: Segments, options: SoftNmsOptions): Segments {
     result.kept.forEach((index, k) => kept.push({ index, score: result.scores[k]! }));
   }
   let segments: Float32Array = new Float32Array(kept.length * 2);
-  kept.forEach(({ index }, k) => { segments[2 * k] = input.segments[2 * index]!; segments[2 * k + 1] = input.segments[2 * index + 1]!; });
+  kept.forEach(({ index }, k) => {
+    segments[2 * k] = input.segments[2 * index]!;
+    segments[2 * k + 1] = input.segments[2 * index + 1]!;
+  });
   if (!options.perClass && options.votingThreshold > 0) {
     segments = voteSegments(segments, input.segments, input.scores, options.votingThreshold);
   }
   // Highest decayed score first; equal scores keep selection order.
-  const order = kept.map((_, k) => k).sort((a, b) => kept[b]!.score - kept[a]!.score || a - b).slice(0, options.maxSegments);
-  const out: Segments = { segments: new Float32Array(order.length * 2), scores: new Float32Array(order.length), labels: new Int32Array(order.length) };
+  const order = kept
+    .map((_, k) => k)
+    .sort((a, b) => kept[b]!.score - kept[a]!.score || a - b)
+    .slice(0, options.maxSegments);
+  const out: Segments = {
+    segments: new Float32Array(order.length * 2),
+    scores: new Float32Array(order.length),
+    labels: new Int32Array(order.length),
+  };
   order.forEach((k, i) => {
     out.segments[2 * i] = segments[2 * k]!;
     out.segments[2 * i + 1] = segments[2 * k + 1]!;

@@ -43,7 +43,9 @@ export function decodeLevels(levels: readonly LevelOutput[], numClasses: number,
   for (const level of levels) {
     const positions = level.mask.length;
     if (level.logits.length !== positions * numClasses || level.offsets.length !== 2 * positions) {
-      throw new RangeError(`decodeLevels: a level with ${positions} positions has ${level.logits.length} logits and ${level.offsets.length} offsets for ${numClasses} classes`);
+      throw new RangeError(
+        `decodeLevels: a level with ${positions} positions has ${level.logits.length} logits and ${level.offsets.length} offsets for ${numClasses} classes`,
+      );
     }
     const candidates: Array<{ flat: number; score: number }> = [];
     for (let i = 0; i < positions; i++) {
@@ -96,7 +98,14 @@ export function stepsToSeconds(segments: Float32Array, timing: FeatureTiming): F
  * input of `length` steps, `valid` of them real) back into levels, with each level's mask
  * (position i of level l is real when i x 2^l < valid).
  */
-export function splitLevels(logits: Float32Array, offsets: Float32Array, levels: number, length: number, valid: number, numClasses: number): LevelOutput[] {
+export function splitLevels(
+  logits: Float32Array,
+  offsets: Float32Array,
+  levels: number,
+  length: number,
+  valid: number,
+  numClasses: number,
+): LevelOutput[] {
   const out: LevelOutput[] = [];
   let position = 0;
   for (let l = 0; l < levels; l++) {

@@ -5,7 +5,16 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { readActionClasses, readLabels } from '../config/labels.js';
-import { MANIFEST_FILE, type ModelTask, readModelFolder, readSpatiotemporalModelFolder, readTemporalModelFolder, type ModelFolder, type SpatiotemporalModelFolder, type TemporalModelFolder } from '../config/manifest.js';
+import {
+  MANIFEST_FILE,
+  type ModelTask,
+  readModelFolder,
+  readSpatiotemporalModelFolder,
+  readTemporalModelFolder,
+  type ModelFolder,
+  type SpatiotemporalModelFolder,
+  type TemporalModelFolder,
+} from '../config/manifest.js';
 import { NotFoundError, ServiceError, UnavailableError } from '../errors.js';
 import { avaHeadConfigOf, staleExportReason } from '../onnx/export-model.js';
 import { staleAvaHeadReason } from '../onnx/ava-head-graph.js';
@@ -27,18 +36,24 @@ export function findModelFolders(modelsDir: string): string[] {
   if (!existsSync(modelsDir)) {
     throw new ServiceError(500, 'models_dir_missing', `models directory '${modelsDir}' does not exist`);
   }
-  return readdirSync(modelsDir, { withFileTypes: true })
-    // Hidden folders are work in progress (an import stages its folder as .NAME.importing-PID).
-    .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.') && existsSync(join(modelsDir, entry.name, MANIFEST_FILE)))
-    .map((entry) => join(modelsDir, entry.name))
-    .sort();
+  return (
+    readdirSync(modelsDir, { withFileTypes: true })
+      // Hidden folders are work in progress (an import stages its folder as .NAME.importing-PID).
+      .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.') && existsSync(join(modelsDir, entry.name, MANIFEST_FILE)))
+      .map((entry) => join(modelsDir, entry.name))
+      .sort()
+  );
 }
 
 export async function loadModel(dir: string, options: RunnerOptions): Promise<LoadedModel> {
   const folder = readModelFolder(dir);
   const stale = staleExportReason(folder);
   if (stale) {
-    throw new ServiceError(500, 'model_not_exported', `model '${folder.manifest.name}' cannot be served: ${stale}; run 'videomae export ${dir}'`);
+    throw new ServiceError(
+      500,
+      'model_not_exported',
+      `model '${folder.manifest.name}' cannot be served: ${stale}; run 'videomae export ${dir}'`,
+    );
   }
   const labels = folder.labelsPath ? readLabels(folder.labelsPath) : [];
   const classes = folder.architecture.numClasses;
@@ -61,7 +76,11 @@ export async function loadTemporalModel(dir: string, options: RunnerOptions): Pr
   const folder = readTemporalModelFolder(dir);
   const stale = staleExportReason(folder);
   if (stale) {
-    throw new ServiceError(500, 'model_not_exported', `model '${folder.manifest.name}' cannot be served: ${stale}; run 'videomae export ${dir}'`);
+    throw new ServiceError(
+      500,
+      'model_not_exported',
+      `model '${folder.manifest.name}' cannot be served: ${stale}; run 'videomae export ${dir}'`,
+    );
   }
   const labels = readLabels(folder.labelsPath);
   const classes = folder.manifest.actionformer.numClasses;
@@ -86,10 +105,19 @@ export interface LoadedSpatiotemporalModel {
 export async function loadSpatiotemporalModel(dir: string, options: RunnerOptions): Promise<LoadedSpatiotemporalModel> {
   const folder = readSpatiotemporalModelFolder(dir);
   const stale = staleExportReason(folder) ?? staleAvaHeadReason(readModelMetadata(folder.onnxPath), avaHeadConfigOf(folder.manifest));
-  if (stale) throw new ServiceError(500, 'model_not_exported', `model '${folder.manifest.name}' cannot be served: ${stale}; run 'videomae export ${dir}'`);
+  if (stale)
+    throw new ServiceError(
+      500,
+      'model_not_exported',
+      `model '${folder.manifest.name}' cannot be served: ${stale}; run 'videomae export ${dir}'`,
+    );
   const classes = readActionClasses(folder.labelsPath);
   if (classes.length !== folder.manifest.head.numClasses) {
-    throw new ServiceError(500, 'labels_mismatch', `model '${folder.manifest.name}' has ${folder.manifest.head.numClasses} classes but ${classes.length} labels`);
+    throw new ServiceError(
+      500,
+      'labels_mismatch',
+      `model '${folder.manifest.name}' has ${folder.manifest.head.numClasses} classes but ${classes.length} labels`,
+    );
   }
   const evaluatedFile = folder.manifest.labels.evaluated;
   const evaluated = new Set(evaluatedFile ? readActionClasses(join(folder.dir, evaluatedFile)).map((c) => c.id) : []);
@@ -116,7 +144,10 @@ export interface UnservedTask {
 /** What a client may see of a failure: the model's name and the reason, no file-system paths. */
 export function publicFailure(failure: ModelFailure): { name: string; task?: ModelTask; code: string; message: string } {
   const name = failure.name ?? basename(failure.folder);
-  const message = failure.message.split(failure.folder).join(name).replace(/(?:\/[^\s'"():;,]+)+/g, (path) => basename(path));
+  const message = failure.message
+    .split(failure.folder)
+    .join(name)
+    .replace(/(?:\/[^\s'"():;,]+)+/g, (path) => basename(path));
   return { name, ...(failure.task ? { task: failure.task } : {}), code: failure.code, message };
 }
 
@@ -167,7 +198,15 @@ export class ModelRegistry {
     if (!entry || entry.task !== task) {
       this.throwIfFailed(task === 'classification' ? wanted : name, task, what);
       const prefix = task === 'classification' ? 'model' : `${what} model`;
-      throw new NotFoundError('model_not_found', `${prefix} '${wanted ?? ''}' does not exist; available: ${this.ofTask(task).map((m) => m.name).join(', ') || 'none'}`, { parameter: 'model', value: wanted });
+      throw new NotFoundError(
+        'model_not_found',
+        `${prefix} '${wanted ?? ''}' does not exist; available: ${
+          this.ofTask(task)
+            .map((m) => m.name)
+            .join(', ') || 'none'
+        }`,
+        { parameter: 'model', value: wanted },
+      );
     }
     return entry.model as T;
   }
@@ -239,7 +278,10 @@ export class ModelRegistry {
     if (!failure) return;
     const shown = publicFailure(failure);
     const which = name === undefined ? `no ${what} model is loaded: ` : '';
-    throw new UnavailableError('model_failed', `${which}model '${shown.name}' failed to load and is not served (${shown.code}: ${shown.message})`);
+    throw new UnavailableError(
+      'model_failed',
+      `${which}model '${shown.name}' failed to load and is not served (${shown.code}: ${shown.message})`,
+    );
   }
 
   /**

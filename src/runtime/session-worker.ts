@@ -84,7 +84,10 @@ async function handle(request: WorkerRequest): Promise<void> {
       post({ kind: 'loaded', provider, inputNames: [...session!.inputNames], outputNames: [...session!.outputNames] });
     } else if (request.kind === 'run') {
       const feeds = Object.fromEntries(
-        Object.entries(request.feeds).map(([name, t]) => [name, (t.type === 'int64' ? new ort.Tensor('int64', t.data, t.dims as number[]) : new ort.Tensor('float32', t.data, t.dims as number[]))]),
+        Object.entries(request.feeds).map(([name, t]) => [
+          name,
+          t.type === 'int64' ? new ort.Tensor('int64', t.data, t.dims as number[]) : new ort.Tensor('float32', t.data, t.dims as number[]),
+        ]),
       );
       const results = await session!.run(feeds, request.outputs);
       const outputs: Record<string, Float32Tensor> = {};

@@ -37,7 +37,11 @@ export class ViewBatcher {
   private timer: NodeJS.Timeout | undefined;
 
   /** `onRun` is told the views of every run (metrics). */
-  constructor(private readonly runner: InferenceRunner, readonly options: BatcherOptions, private readonly onRun?: (views: number) => void) {}
+  constructor(
+    private readonly runner: InferenceRunner,
+    readonly options: BatcherOptions,
+    private readonly onRun?: (views: number) => void,
+  ) {}
 
   /** Queues views [n, 3, T, H, W]; resolves with their logits once their run is done. */
   submit(video: Float32Tensor, signal?: AbortSignal): Promise<BatchedResult> {
@@ -46,10 +50,17 @@ export class ViewBatcher {
       const entry: Pending = { video, views: video.dims[0]!, shapeKey: video.dims.slice(1).join('x'), resolve, reject };
       this.queue.push(entry);
       // A request that gives up leaves the queue (a run already under way finishes regardless).
-      signal?.addEventListener('abort', () => {
-        const at = this.queue.indexOf(entry);
-        if (at >= 0) { this.queue.splice(at, 1); reject(signal.reason); }
-      }, { once: true });
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const at = this.queue.indexOf(entry);
+          if (at >= 0) {
+            this.queue.splice(at, 1);
+            reject(signal.reason);
+          }
+        },
+        { once: true },
+      );
       this.schedule();
     });
   }
@@ -67,7 +78,10 @@ export class ViewBatcher {
       this.timer = undefined;
       void this.runNext();
     } else {
-      this.timer ??= setTimeout(() => { this.timer = undefined; void this.runNext(); }, this.options.maxWaitMs);
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        void this.runNext();
+      }, this.options.maxWaitMs);
     }
   }
 
@@ -93,7 +107,10 @@ export class ViewBatcher {
       else {
         const data = new Float32Array(taken.reduce((s, p) => s + p.video.data.length, 0));
         let offset = 0;
-        for (const p of taken) { data.set(p.video.data, offset); offset += p.video.data.length; }
+        for (const p of taken) {
+          data.set(p.video.data, offset);
+          offset += p.video.data.length;
+        }
         input = float32Tensor(data, dims);
       }
       this.onRun?.(views);

@@ -39,7 +39,10 @@ export class WorkerRunner implements InferenceRunner {
   private nextId = 0;
   private closed = false;
 
-  private constructor(private readonly worker: Worker, private readonly info: SessionInfo) {
+  private constructor(
+    private readonly worker: Worker,
+    private readonly info: SessionInfo,
+  ) {
     worker.on('message', (message: WorkerResponse) => this.onMessage(message));
     worker.on('error', (error) => this.failAll(error));
     worker.on('exit', (code) => {
@@ -47,10 +50,18 @@ export class WorkerRunner implements InferenceRunner {
     });
   }
 
-  get provider() { return this.info.provider; }
-  get inputNames() { return this.info.inputNames; }
-  get outputNames() { return this.info.outputNames; }
-  get pending() { return this.pendingRuns.size; }
+  get provider() {
+    return this.info.provider;
+  }
+  get inputNames() {
+    return this.info.inputNames;
+  }
+  get outputNames() {
+    return this.info.outputNames;
+  }
+  get pending() {
+    return this.pendingRuns.size;
+  }
 
   /** Starts a worker and loads the model into it. */
   static async create(modelPath: string, options: RunnerOptions): Promise<WorkerRunner> {
@@ -96,7 +107,9 @@ export class WorkerRunner implements InferenceRunner {
 
   private onMessage(message: WorkerResponse): void {
     if (message.kind === 'result') {
-      this.pendingRuns.get(message.id)?.resolve(message.inputs ? { outputs: message.outputs, inputs: message.inputs } : { outputs: message.outputs });
+      this.pendingRuns
+        .get(message.id)
+        ?.resolve(message.inputs ? { outputs: message.outputs, inputs: message.inputs } : { outputs: message.outputs });
       this.pendingRuns.delete(message.id);
     } else if (message.kind === 'error' && message.id !== undefined) {
       this.pendingRuns.get(message.id)?.reject(new InternalError(`inference failed: ${message.message}`));

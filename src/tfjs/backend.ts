@@ -38,7 +38,8 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
     if (await loadNative()) name = 'tensorflow';
     else {
       name = 'wasm';
-      if (choice === 'tensorflow') notice = 'notice: @tensorflow/tfjs-node-gpu / -node is not installed here; training on the wasm backend instead';
+      if (choice === 'tensorflow')
+        notice = 'notice: @tensorflow/tfjs-node-gpu / -node is not installed here; training on the wasm backend instead';
     }
   }
   if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');

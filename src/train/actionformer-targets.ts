@@ -50,7 +50,10 @@ export function assignTargets(config: ActionFormerConfig, length: number, segmen
         const farthest = Math.max(t - start, end - t);
         if (!inside || farthest < low || farthest > high) continue;
         lens[g] = end - start;
-        if (lens[g]! < best) { best = lens[g]!; bestIndex = g; }
+        if (lens[g]! < best) {
+          best = lens[g]!;
+          bestIndex = g;
+        }
       }
       if (bestIndex < 0) continue;
       positive[p] = 1;

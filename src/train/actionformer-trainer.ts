@@ -35,7 +35,11 @@ import { learningRateAt } from './schedule.js';
 export const ACTIONFORMER_LAYOUT: GraphLayout = { toGraph: actionFormerToGraph, fromGraph: actionFormerFromGraph };
 
 /** One training window: features padded or cropped to `length`, with its segments. */
-export function trainingWindow(sample: TemporalSample, length: number, uniform: () => number): { features: Float32Array; mask: Float32Array; segments: Float32Array; labels: Int32Array } {
+export function trainingWindow(
+  sample: TemporalSample,
+  length: number,
+  uniform: () => number,
+): { features: Float32Array; mask: Float32Array; segments: Float32Array; labels: Int32Array } {
   const dim = sample.features.length / sample.length;
   const start = sample.length > length ? randomInt(uniform, sample.length - length + 1) : 0;
   const count = Math.min(length, sample.length - start);
@@ -64,22 +68,53 @@ function weightsOf(store: ParameterStore) {
 }
 
 /** Detections of one video, in seconds, through the serving post-processing. */
-export function detectSample(store: ParameterStore, config: ActionFormerConfig, sample: TemporalSample, timing: { featureStride: number; numFrames: number }, labels: readonly string[]): TemporalPrediction[] {
+export function detectSample(
+  store: ParameterStore,
+  config: ActionFormerConfig,
+  sample: TemporalSample,
+  timing: { featureStride: number; numFrames: number },
+  labels: readonly string[],
+): TemporalPrediction[] {
   const length = paddedLength(config, sample.length);
   const dim = sample.features.length / sample.length;
   const feats = new Float32Array(length * dim);
   feats.set(sample.features);
   const mask = new Float32Array(length).fill(1, 0, sample.length).fill(0, sample.length);
-  const levels = tf.tidy(() => actionFormerForward(tf.tensor(feats, [1, length, dim]) as tf.Tensor3D, tf.tensor(mask, [1, length]) as tf.Tensor2D, weightsOf(store), config)
-    .map((l) => ({ logits: l.logits.dataSync() as Float32Array, offsets: l.offsets.dataSync() as Float32Array, mask: Uint8Array.from(l.mask.dataSync()) })));
-  const candidates = decodeLevels(levels.map((l, i) => ({ ...l, stride: 2 ** i })), config.numClasses, ACTIONFORMER_DECODE);
+  const levels = tf.tidy(() =>
+    actionFormerForward(
+      tf.tensor(feats, [1, length, dim]) as tf.Tensor3D,
+      tf.tensor(mask, [1, length]) as tf.Tensor2D,
+      weightsOf(store),
+      config,
+    ).map((l) => ({
+      logits: l.logits.dataSync() as Float32Array,
+      offsets: l.offsets.dataSync() as Float32Array,
+      mask: Uint8Array.from(l.mask.dataSync()),
+    })),
+  );
+  const candidates = decodeLevels(
+    levels.map((l, i) => ({ ...l, stride: 2 ** i })),
+    config.numClasses,
+    ACTIONFORMER_DECODE,
+  );
   const kept = batchedNms(candidates, ACTIONFORMER_NMS);
   const seconds = stepsToSeconds(kept.segments, { ...timing, fps: sample.fps, duration: sample.durationSec });
-  return Array.from(kept.scores, (score, i) => ({ video: sample.video, label: labels[kept.labels[i]!]!, start: seconds[2 * i]!, end: seconds[2 * i + 1]!, score }));
+  return Array.from(kept.scores, (score, i) => ({
+    video: sample.video,
+    label: labels[kept.labels[i]!]!,
+    start: seconds[2 * i]!,
+    end: seconds[2 * i + 1]!,
+    score,
+  }));
 }
 
 /** The stage's model: the recipe's `model` fields over the official defaults; maxSeqLen from the stage. */
-export function actionFormerStageConfig(spec: ActionFormerStageSpec, field: string, inputDim: number, numClasses: number): ActionFormerConfig {
+export function actionFormerStageConfig(
+  spec: ActionFormerStageSpec,
+  field: string,
+  inputDim: number,
+  numClasses: number,
+): ActionFormerConfig {
   try {
     return makeActionFormerConfig({ inputDim, numClasses, maxSeqLen: spec.maxSeqLen, ...spec.model });
   } catch (error) {
@@ -92,7 +127,12 @@ export function actionFormerStageConfig(spec: ActionFormerStageSpec, field: stri
   }
 }
 
-export async function runActionFormerStage(recipe: Recipe, index: number, spec: ActionFormerStageSpec, progress: ProgressBar): Promise<StageResult> {
+export async function runActionFormerStage(
+  recipe: Recipe,
+  index: number,
+  spec: ActionFormerStageSpec,
+  progress: ProgressBar,
+): Promise<StageResult> {
   const started = Date.now();
   const field = `stages[${index}]`;
   const outDir = resolvePath(recipe, spec.out);
@@ -110,17 +150,33 @@ export async function runActionFormerStage(recipe: Recipe, index: number, spec: 
   const config = actionFormerStageConfig(spec, field, dim, dataset.labels.length);
   mkdirSync(outDir, { recursive: true });
   const log = new MetricsLog(join(outDir, 'metrics.jsonl'), false);
-  progress.line(`stage ${index} 'actionformer' -> ${outDir}: ${dataset.train.length} train / ${dataset.val.length} val videos, ${dataset.labels.length} classes, features ${dim}-d from '${dataset.index.backbone}'`);
+  progress.line(
+    `stage ${index} 'actionformer' -> ${outDir}: ${dataset.train.length} train / ${dataset.val.length} val videos, ${dataset.labels.length} classes, features ${dim}-d from '${dataset.index.backbone}'`,
+  );
 
   const store = new ParameterStore(actionFormerInitialWeights(config, seed), () => true, ACTIONFORMER_LAYOUT);
   const groups = new Map<string, ParameterGroup>();
   for (const n of store.names()) groups.set(n, { variable: store.get(n), lrScale: 1, decay: store.get(n).shape.length >= 2 });
   const betas = spec.optimizer.betas ?? [0.9, 0.999];
-  const optimizer = new AdamW({ beta1: betas[0], beta2: betas[1], eps: spec.optimizer.eps, weightDecay: spec.optimizer.weightDecay, ...(spec.optimizer.clipGrad ? { clipGrad: spec.optimizer.clipGrad } : {}) }, groups);
+  const optimizer = new AdamW(
+    {
+      beta1: betas[0],
+      beta2: betas[1],
+      eps: spec.optimizer.eps,
+      weightDecay: spec.optimizer.weightDecay,
+      ...(spec.optimizer.clipGrad ? { clipGrad: spec.optimizer.clipGrad } : {}),
+    },
+    groups,
+  );
   const perEpoch = Math.max(1, Math.ceil(dataset.train.length / spec.batch));
   const scheduledSteps = spec.epochs * perEpoch;
   const totalSteps = Math.min(scheduledSteps, spec.maxSteps ?? Infinity);
-  const schedule = { lr: spec.optimizer.lr, minLr: spec.optimizer.minLr, warmupSteps: Math.round(spec.optimizer.warmupEpochs * perEpoch), totalSteps: scheduledSteps };
+  const schedule = {
+    lr: spec.optimizer.lr,
+    minLr: spec.optimizer.minLr,
+    warmupSteps: Math.round(spec.optimizer.warmupEpochs * perEpoch),
+    totalSteps: scheduledSteps,
+  };
   const L = spec.maxSeqLen;
   const losses: number[] = [];
   const metrics: Record<string, number> = {};
@@ -130,11 +186,24 @@ export async function runActionFormerStage(recipe: Recipe, index: number, spec: 
   const evaluate = (epoch: number): void => {
     if (dataset.val.length === 0) return;
     const predictions = dataset.val.flatMap((sample) => detectSample(store, config, sample, timing, dataset.labels));
-    const result = evaluateTemporalDetection(groundTruthInstances(dataset.annotations, spec.data.valSubset), predictions, [0.3, 0.4, 0.5, 0.6, 0.7]);
+    const result = evaluateTemporalDetection(
+      groundTruthInstances(dataset.annotations, spec.data.valSubset),
+      predictions,
+      [0.3, 0.4, 0.5, 0.6, 0.7],
+    );
     metrics['mAP@0.5'] = result.mAP[2]!;
     metrics.mAP = result.averageMAP;
-    log.write({ type: 'eval', stage: 'actionformer', epoch, mAP: result.averageMAP, mAP_at: Object.fromEntries(result.tiou.map((t, i) => [t, result.mAP[i]])), predictions: predictions.length });
-    progress.line(`epoch ${epoch} held-out mAP ${(100 * result.averageMAP).toFixed(1)} (tIoU 0.3:0.7; at 0.5: ${(100 * result.mAP[2]!).toFixed(1)}), ${dataset.val.length} videos`);
+    log.write({
+      type: 'eval',
+      stage: 'actionformer',
+      epoch,
+      mAP: result.averageMAP,
+      mAP_at: Object.fromEntries(result.tiou.map((t, i) => [t, result.mAP[i]])),
+      predictions: predictions.length,
+    });
+    progress.line(
+      `epoch ${epoch} held-out mAP ${(100 * result.averageMAP).toFixed(1)} (tIoU 0.3:0.7; at 0.5: ${(100 * result.mAP[2]!).toFixed(1)}), ${dataset.val.length} videos`,
+    );
   };
 
   let order: number[] = [];
@@ -142,7 +211,11 @@ export async function runActionFormerStage(recipe: Recipe, index: number, spec: 
   for (let step = 0; step < totalSteps; step++) {
     const t0 = Date.now();
     const epochIndex = Math.floor(step / perEpoch);
-    if (step % perEpoch === 0) order = shuffle(dataset.train.map((_, i) => i), stream(seed, STREAMS.order, epochIndex));
+    if (step % perEpoch === 0)
+      order = shuffle(
+        dataset.train.map((_, i) => i),
+        stream(seed, STREAMS.order, epochIndex),
+      );
     const picks = Array.from({ length: spec.batch }, (_, b) => order[((step % perEpoch) * spec.batch + b) % order.length]!);
     const windows = picks.map((i, b) => trainingWindow(dataset.train[i]!, L, stream(seed, STREAMS.sample, step, b)));
     const targets = windows.map((w) => assignTargets(config, L, w.segments, w.labels));
@@ -151,7 +224,15 @@ export async function runActionFormerStage(recipe: Recipe, index: number, spec: 
     normalizer = 0.9 * normalizer + 0.1 * Math.max(numPositive, 1);
     const lr = learningRateAt(schedule, step);
     const B = windows.length;
-    const concat = (parts: Float32Array[]) => { const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0)); let o = 0; for (const p of parts) { out.set(p, o); o += p.length; } return out; };
+    const concat = (parts: Float32Array[]) => {
+      const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+      let o = 0;
+      for (const p of parts) {
+        out.set(p, o);
+        o += p.length;
+      }
+      return out;
+    };
     const [lossTensor, normTensor] = tf.tidy(() => {
       const feats = tf.tensor(concat(windows.map((w) => w.features)), [B, L, dim]) as tf.Tensor3D;
       const mask = tf.tensor(concat(windows.map((w) => w.mask)), [B, L]) as tf.Tensor2D;
@@ -161,9 +242,20 @@ export async function runActionFormerStage(recipe: Recipe, index: number, spec: 
       const lossFn = (): tf.Scalar => {
         // Drop path (stochastic depth) is on in training only; AffineDropPath's scale is always applied.
         const levels = actionFormerForward(feats, mask, weightsOf(store), config, { dropPathRandom: stream(seed, STREAMS.dropPath, step) });
-        const logits = tf.concat(levels.map((l) => l.logits), 1);
-        const offsets = tf.concat(levels.map((l) => l.offsets), 1);
-        const valid = tf.concat(levels.map((l) => l.mask), 1).expandDims(2);
+        const logits = tf.concat(
+          levels.map((l) => l.logits),
+          1,
+        );
+        const offsets = tf.concat(
+          levels.map((l) => l.offsets),
+          1,
+        );
+        const valid = tf
+          .concat(
+            levels.map((l) => l.mask),
+            1,
+          )
+          .expandDims(2);
         const cls = sigmoidFocalLoss(logits, clsTargets, valid, spec.loss.focalAlpha, spec.loss.focalGamma);
         const reg = diouLoss1d(offsets, offsetTargets, positive);
         return tf.div(tf.add(cls, tf.mul(reg, spec.loss.regressionWeight)), normalizer) as tf.Scalar;
@@ -173,12 +265,27 @@ export async function runActionFormerStage(recipe: Recipe, index: number, spec: 
     const loss = (await lossTensor!.data())[0]!;
     const gradNorm = (await normTensor!.data())[0]!;
     tf.dispose([lossTensor!, normTensor!]);
-    if (!Number.isFinite(loss)) throw new ServiceError(500, 'training_diverged', `stage ${index} 'actionformer': loss became ${loss} at step ${step + 1}; lower optimizer.lr or set optimizer.clipGrad`);
+    if (!Number.isFinite(loss))
+      throw new ServiceError(
+        500,
+        'training_diverged',
+        `stage ${index} 'actionformer': loss became ${loss} at step ${step + 1}; lower optimizer.lr or set optimizer.clipGrad`,
+      );
     losses.push(loss);
     const done = step + 1;
     const epoch = Math.floor(step / perEpoch) + 1;
     const stepMs = Date.now() - t0;
-    log.write({ type: 'step', stage: 'actionformer', step: done, epoch, loss, lr, grad_norm: gradNorm, positives: numPositive, step_ms: stepMs });
+    log.write({
+      type: 'step',
+      stage: 'actionformer',
+      step: done,
+      epoch,
+      loss,
+      lr,
+      grad_norm: gradNorm,
+      positives: numPositive,
+      step_ms: stepMs,
+    });
     progress.step({ stage: 'actionformer', step: done, totalSteps, epoch, epochs: Math.ceil(totalSteps / perEpoch), loss, lr, stepMs });
     const epochEnd = done % perEpoch === 0 || done === totalSteps;
     if (epochEnd && (epoch % spec.evalEvery === 0 || done === totalSteps)) evaluate(epoch);
@@ -195,8 +302,17 @@ export async function runActionFormerStage(recipe: Recipe, index: number, spec: 
 }
 
 async function writeTemporalModel(o: {
-  recipe: Recipe; index: number; spec: ActionFormerStageSpec; outDir: string; name: string; seed: number;
-  config: ActionFormerConfig; dataset: TemporalDataset; store: ParameterStore; metrics: Record<string, number>; steps: number;
+  recipe: Recipe;
+  index: number;
+  spec: ActionFormerStageSpec;
+  outDir: string;
+  name: string;
+  seed: number;
+  config: ActionFormerConfig;
+  dataset: TemporalDataset;
+  store: ParameterStore;
+  metrics: Record<string, number>;
+  steps: number;
 }): Promise<void> {
   const settings = o.dataset.index.settings;
   await createTemporalModelFolder({
@@ -206,13 +322,25 @@ async function writeTemporalModel(o: {
     tensors: await o.store.toTensorMap(),
     labels: o.dataset.labels,
     labelSet: o.recipe.name,
-    features: { backbone: o.dataset.index.backbone, numFrames: settings.numFrames, featureStride: settings.featureStride, size: settings.size, normalization: settings.normalization },
+    features: {
+      backbone: o.dataset.index.backbone,
+      numFrames: settings.numFrames,
+      featureStride: settings.featureStride,
+      size: settings.size,
+      normalization: settings.normalization,
+    },
     description: `ActionFormer stage ${o.index} of recipe '${o.recipe.name}', on features of '${o.dataset.index.backbone}'`,
     provenance: {
       source: 'training',
       trained: true,
       seed: o.seed,
-      recipe: { name: o.recipe.name, stageIndex: o.index, stage: o.spec, steps: o.steps, features: relative(o.outDir, resolvePath(o.recipe, o.spec.data.features)) || '.' },
+      recipe: {
+        name: o.recipe.name,
+        stageIndex: o.index,
+        stage: o.spec,
+        steps: o.steps,
+        features: relative(o.outDir, resolvePath(o.recipe, o.spec.data.features)) || '.',
+      },
       metrics: o.metrics,
     },
   });
@@ -221,7 +349,9 @@ async function writeTemporalModel(o: {
 /** A recipe of ActionFormer stages (on features already extracted): no clip cache, no checkpoints. */
 export async function trainActionFormerRecipe(recipe: Recipe, options: TrainOptions): Promise<StageResult[]> {
   if (options.init || options.resume) {
-    throw new ServiceError(400, 'invalid_parameter', `--${options.init ? 'init' : 'resume'} does not apply to ActionFormer stages`, { parameter: options.init ? 'init' : 'resume' });
+    throw new ServiceError(400, 'invalid_parameter', `--${options.init ? 'init' : 'resume'} does not apply to ActionFormer stages`, {
+      parameter: options.init ? 'init' : 'resume',
+    });
   }
   const progress = options.progress ?? new ProgressBar();
   const backend = await initBackend(options.backend ?? 'auto');

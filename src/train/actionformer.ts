@@ -47,7 +47,11 @@ export function conv1d(x: tf.Tensor3D, w: tf.Tensor, b: tf.Tensor | undefined, k
   const [batch, length, channels] = x.shape;
   if (k === 1) return linear(x, w, b) as tf.Tensor3D;
   const r = (k - 1) / 2;
-  const padded = tf.pad(x, [[0, 0], [r, r], [0, 0]]);
+  const padded = tf.pad(x, [
+    [0, 0],
+    [r, r],
+    [0, 0],
+  ]);
   const taps = Array.from({ length: k }, (_, j) => tf.slice(padded, [0, j, 0], [batch, length, channels]));
   return linear(tf.concat(taps, 2), w, b) as tf.Tensor3D;
 }
@@ -55,9 +59,15 @@ export function conv1d(x: tf.Tensor3D, w: tf.Tensor, b: tf.Tensor | undefined, k
 /** Depthwise conv, kernel 3, padding 1, no bias: y[t] = w0 x[t - 1] + w1 x[t] + w2 x[t + 1] per channel; w [3, C]. */
 export function depthwiseConv3(x: tf.Tensor3D, w: tf.Tensor): tf.Tensor3D {
   const [batch, length, channels] = x.shape;
-  const padded = tf.pad(x, [[0, 0], [1, 1], [0, 0]]);
+  const padded = tf.pad(x, [
+    [0, 0],
+    [1, 1],
+    [0, 0],
+  ]);
   const rows = tf.split(w, 3, 0);
-  return tf.addN(rows.map((row, j) => tf.mul(tf.slice(padded, [0, j, 0], [batch, length, channels]), row.reshape([channels])))) as tf.Tensor3D;
+  return tf.addN(
+    rows.map((row, j) => tf.mul(tf.slice(padded, [0, j, 0], [batch, length, channels]), row.reshape([channels]))),
+  ) as tf.Tensor3D;
 }
 
 /** x[:, ::2] of [B, T, ...] (T even). */
@@ -71,7 +81,15 @@ export function evenSteps<T extends tf.Tensor>(x: T): T {
 export function maxPoolStride2(x: tf.Tensor3D): tf.Tensor3D {
   const [batch, length, e] = x.shape;
   const half = length / 2;
-  const padded = tf.pad(x, [[0, 0], [1, 1], [0, 0]], -1e9);
+  const padded = tf.pad(
+    x,
+    [
+      [0, 0],
+      [1, 1],
+      [0, 0],
+    ],
+    -1e9,
+  );
   const pairs = tf.slice(padded, [0, 0, 0], [batch, length, e]).reshape([batch, half, 2, e]);
   const next = tf.slice(padded, [0, 2, 0], [batch, length, e]).reshape([batch, half, 2, e]);
   const at = (t: tf.Tensor, i: number) => tf.slice(t, [0, 0, i, 0], [batch, half, 1, e]).reshape([batch, half, e]);
@@ -104,9 +122,22 @@ export function maskedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, 
   }
   const r = Math.floor(window / 2);
   const size = 2 * r + 1;
-  const kp = tf.pad(k, [[0, 0], [r, r], [0, 0], [0, 0]]);
-  const vp = tf.pad(v, [[0, 0], [r, r], [0, 0], [0, 0]]);
-  const mp = tf.pad(mask, [[0, 0], [r, r]]);
+  const kp = tf.pad(k, [
+    [0, 0],
+    [r, r],
+    [0, 0],
+    [0, 0],
+  ]);
+  const vp = tf.pad(v, [
+    [0, 0],
+    [r, r],
+    [0, 0],
+    [0, 0],
+  ]);
+  const mp = tf.pad(mask, [
+    [0, 0],
+    [r, r],
+  ]);
   const scores: tf.Tensor[] = [];
   const values: tf.Tensor[] = [];
   for (let o = 0; o < size; o++) {
@@ -132,7 +163,16 @@ function affineDropPath(x: tf.Tensor3D, p: ActionFormerWeights, name: string, c:
 }
 
 /** One TransformerBlock (stride 1 in the stem, 2 in the branch); -> the block's output and mask. */
-function block(x: tf.Tensor3D, mask: tf.Tensor2D, p: ActionFormerWeights, prefix: string, stride: 1 | 2, window: number, c: ActionFormerConfig, options: ForwardOptions): { x: tf.Tensor3D; mask: tf.Tensor2D } {
+function block(
+  x: tf.Tensor3D,
+  mask: tf.Tensor2D,
+  p: ActionFormerWeights,
+  prefix: string,
+  stride: 1 | 2,
+  window: number,
+  c: ActionFormerConfig,
+  options: ForwardOptions,
+): { x: tf.Tensor3D; mask: tf.Tensor2D } {
   const [batch, , e] = x.shape;
   const heads = c.numHeads;
   const outMask = stride === 2 ? downsampleMask(mask) : mask;
@@ -147,7 +187,10 @@ function block(x: tf.Tensor3D, mask: tf.Tensor2D, p: ActionFormerWeights, prefix
   };
   const context = maskedAttention(branch('query'), branch('key'), branch('value'), outMask, window);
   const length = context.shape[1];
-  const attended = tf.mul(linear(context.reshape([batch, length, e]), p.get(`${prefix}.attn.proj.weight`), p.get(`${prefix}.attn.proj.bias`)), m) as tf.Tensor3D;
+  const attended = tf.mul(
+    linear(context.reshape([batch, length, e]), p.get(`${prefix}.attn.proj.weight`), p.get(`${prefix}.attn.proj.bias`)),
+    m,
+  ) as tf.Tensor3D;
   const skip = stride === 2 ? maxPoolStride2(x) : x;
   const out = tf.add(tf.mul(skip, m), affineDropPath(attended, p, `${prefix}.drop_path_attn.scale`, c, options)) as tf.Tensor3D;
   const hidden = gelu(linear(norm(out, p, `${prefix}.ln2`), p.get(`${prefix}.mlp.0.weight`), p.get(`${prefix}.mlp.0.bias`)));
@@ -155,7 +198,13 @@ function block(x: tf.Tensor3D, mask: tf.Tensor2D, p: ActionFormerWeights, prefix
   return { x: tf.add(out, affineDropPath(mlp, p, `${prefix}.drop_path_mlp.scale`, c, options)) as tf.Tensor3D, mask: outMask };
 }
 
-function head(x: tf.Tensor3D, mask: tf.Tensor2D, p: ActionFormerWeights, name: 'cls_head' | 'reg_head', c: ActionFormerConfig): tf.Tensor3D {
+function head(
+  x: tf.Tensor3D,
+  mask: tf.Tensor2D,
+  p: ActionFormerWeights,
+  name: 'cls_head' | 'reg_head',
+  c: ActionFormerConfig,
+): tf.Tensor3D {
   const m = mask.expandDims(2);
   const k = c.headKernelSize;
   let h = x;
@@ -173,17 +222,27 @@ function head(x: tf.Tensor3D, mask: tf.Tensor2D, p: ActionFormerWeights, name: '
  * level logits [B, T_l, classes], offsets [B, T_l, 2] (ReLU(scale_l x regression)) and the level
  * mask. T should be config.maxSeqLen in training, paddedLength(config, valid) at inference.
  */
-export function actionFormerForward(feats: tf.Tensor3D, mask: tf.Tensor2D, p: ActionFormerWeights, c: ActionFormerConfig, options: ForwardOptions = {}): LevelTensors[] {
+export function actionFormerForward(
+  feats: tf.Tensor3D,
+  mask: tf.Tensor2D,
+  p: ActionFormerWeights,
+  c: ActionFormerConfig,
+  options: ForwardOptions = {},
+): LevelTensors[] {
   const [, length] = feats.shape;
   let x = feats;
   let m = mask;
   const m0 = mask.expandDims(2);
   for (let i = 0; i < c.backboneArch[0]; i++) {
     const prefix = `backbone.embd.${i}.conv`;
-    const conv = tf.mul(conv1d(x, p.get(`${prefix}.weight`), c.embdWithLn ? undefined : p.get(`${prefix}.bias`), c.embdKernelSize), m0) as tf.Tensor3D;
+    const conv = tf.mul(
+      conv1d(x, p.get(`${prefix}.weight`), c.embdWithLn ? undefined : p.get(`${prefix}.bias`), c.embdKernelSize),
+      m0,
+    ) as tf.Tensor3D;
     x = tf.relu(c.embdWithLn ? norm(conv, p, `backbone.embd_norm.${i}`) : conv) as tf.Tensor3D;
   }
-  if (c.useAbsPe) x = tf.add(x, tf.mul(tf.tensor(positionTable(c.maxSeqLen, c.embdDim, length), [1, length, c.embdDim]), m0)) as tf.Tensor3D;
+  if (c.useAbsPe)
+    x = tf.add(x, tf.mul(tf.tensor(positionTable(c.maxSeqLen, c.embdDim, length), [1, length, c.embdDim]), m0)) as tf.Tensor3D;
   const prefixes = blockPrefixes(c);
   const [, stem] = c.backboneArch;
   for (let b = 0; b < stem; b++) ({ x, mask: m } = block(x, m, p, prefixes[b]!, 1, c.mhaWinSize[0]!, c, options));

@@ -29,7 +29,13 @@ export function trainFrameIndices(protocol: SamplingProtocol, frameCount: number
 }
 
 /** torchvision RandomResizedCrop.get_params: area in `scale`, aspect in `ratio` (log-uniform). */
-export function randomResizedCropBox(width: number, height: number, scale: readonly [number, number], ratio: readonly [number, number], uniform: Uniform): Box {
+export function randomResizedCropBox(
+  width: number,
+  height: number,
+  scale: readonly [number, number],
+  ratio: readonly [number, number],
+  uniform: Uniform,
+): Box {
   const area = width * height;
   const logRatio = [Math.log(ratio[0]), Math.log(ratio[1])] as const;
   for (let attempt = 0; attempt < 10; attempt++) {
@@ -50,17 +56,37 @@ export function randomResizedCropBox(width: number, height: number, scale: reado
  * with at most one step of distortion between width and height, placed at one of the 13 fixed
  * offsets (corners, centre, edge midpoints, quarter points).
  */
-export function multiScaleCropBox(width: number, height: number, uniform: Uniform, scales: readonly number[] = [1, 0.875, 0.75, 0.66]): Box {
+export function multiScaleCropBox(
+  width: number,
+  height: number,
+  uniform: Uniform,
+  scales: readonly number[] = [1, 0.875, 0.75, 0.66],
+): Box {
   const base = Math.min(width, height);
   const sizes = scales.map((s) => Math.trunc(base * s));
   const pairs: Array<[number, number]> = [];
-  sizes.forEach((h, i) => sizes.forEach((w, j) => { if (Math.abs(i - j) <= 1) pairs.push([w, h]); }));
+  sizes.forEach((h, i) =>
+    sizes.forEach((w, j) => {
+      if (Math.abs(i - j) <= 1) pairs.push([w, h]);
+    }),
+  );
   const [w, h] = pairs[randomInt(uniform, pairs.length)]!;
   const sx = (width - w) / 4;
   const sy = (height - h) / 4;
   const offsets: Array<[number, number]> = [
-    [0, 0], [4, 0], [0, 4], [4, 4], [2, 2],
-    [0, 2], [4, 2], [2, 4], [2, 0], [1, 1], [3, 1], [1, 3], [3, 3],
+    [0, 0],
+    [4, 0],
+    [0, 4],
+    [4, 4],
+    [2, 2],
+    [0, 2],
+    [4, 2],
+    [2, 4],
+    [2, 0],
+    [1, 1],
+    [3, 1],
+    [1, 3],
+    [3, 3],
   ];
   const [ox, oy] = offsets[randomInt(uniform, offsets.length)]!;
   return { x: Math.trunc(ox * sx), y: Math.trunc(oy * sy), width: w, height: h };
@@ -82,7 +108,14 @@ export interface ColourTransform {
 
 export const IDENTITY_COLOUR: ColourTransform = { source: [0, 1, 2], gain: [1, 1, 1], bias: [0, 0, 0] };
 
-const CHANNEL_ORDERS: ReadonlyArray<readonly [number, number, number]> = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+const CHANNEL_ORDERS: ReadonlyArray<readonly [number, number, number]> = [
+  [0, 1, 2],
+  [0, 2, 1],
+  [1, 0, 2],
+  [1, 2, 0],
+  [2, 0, 1],
+  [2, 1, 0],
+];
 
 /**
  * Colour augmentation of strength s in [0, 1]: a random channel order (when s > 0), per-channel

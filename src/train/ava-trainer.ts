@@ -11,7 +11,13 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:f
 import { dirname, join, relative } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { tokenGrid } from '../config/architectures.js';
-import { readModelFolder, sha256File, writeSpatiotemporalManifest, type ModelFolder, type SpatiotemporalManifest } from '../config/manifest.js';
+import {
+  readModelFolder,
+  sha256File,
+  writeSpatiotemporalManifest,
+  type ModelFolder,
+  type SpatiotemporalManifest,
+} from '../config/manifest.js';
 import { readAvaGroundTruth } from '../datasets/ava.js';
 import { InvalidParameterError, ServiceError } from '../errors.js';
 import { evaluateAva, type AvaDetection, type AvaGroundTruth } from '../eval/ava-map.js';
@@ -22,7 +28,17 @@ import { BACKBONE_INPUT } from '../onnx/vit-graph.js';
 import { readActionClasses } from '../config/labels.js';
 import { loadModel, type LoadedModel } from '../runtime/model-registry.js';
 import { float32Tensor } from '../runtime/tensor.js';
-import { avaFrameGeometry, avaRois, clipFrames, clipNormalization, frameOffsetsOf, officialFrameOffsets, OFFICIAL_AVA_PIXEL_MEAN, OFFICIAL_AVA_PIXEL_STD, type AvaBoxSpec } from '../video/ava-clip.js';
+import {
+  avaFrameGeometry,
+  avaRois,
+  clipFrames,
+  clipNormalization,
+  frameOffsetsOf,
+  officialFrameOffsets,
+  OFFICIAL_AVA_PIXEL_MEAN,
+  OFFICIAL_AVA_PIXEL_STD,
+  type AvaBoxSpec,
+} from '../video/ava-clip.js';
 import { clipsInOrder, neededFrames } from '../tasks/spatiotemporal/clip-stream.js';
 import { headFeeds } from '../tasks/spatiotemporal/head-inputs.js';
 import type { Size } from '../video/geometry.js';
@@ -47,7 +63,12 @@ import type { StageResult, TrainOptions } from './stage-result.js';
 import { resolvePath, type AvaStageSpec, type Recipe } from './recipe.js';
 import { shuffle, stream, STREAMS } from './rng.js';
 
-export interface Keyframe { video: string; timestamp: number; boxes: AvaGroundTruth['box'][]; targets: Float32Array[] }
+export interface Keyframe {
+  video: string;
+  timestamp: number;
+  boxes: AvaGroundTruth['box'][];
+  targets: Float32Array[];
+}
 
 /** Ground-truth rows -> keyframes with their distinct boxes and multi-hot targets. */
 function keyframesOf(rows: readonly AvaGroundTruth[], classIndex: ReadonlyMap<number, number>, classes: number): Keyframe[] {
@@ -58,7 +79,11 @@ function keyframesOf(rows: readonly AvaGroundTruth[], classIndex: ReadonlyMap<nu
     const key = `${r.video},${r.timestamp}`;
     const frame = byKey.get(key) ?? byKey.set(key, { video: r.video, timestamp: r.timestamp, boxes: [], targets: [] }).get(key)!;
     let i = frame.boxes.findIndex((b) => b.every((v, j) => Math.abs(v - r.box[j]!) < 1e-6));
-    if (i < 0) { frame.boxes.push(r.box); frame.targets.push(new Float32Array(classes)); i = frame.boxes.length - 1; }
+    if (i < 0) {
+      frame.boxes.push(r.box);
+      frame.targets.push(new Float32Array(classes));
+      i = frame.boxes.length - 1;
+    }
     frame.targets[i]![k] = 1;
   }
   return [...byKey.values()];
@@ -72,7 +97,10 @@ function findVideo(dir: string, id: string, field: string): string {
 
 /** How a keyframe becomes the head's input: the manifest's clip and box semantics (ava-clip.ts) and the normalization in 0-1 units. */
 export interface ClipSettings {
-  readonly numFrames: number; readonly rate: number; readonly shortSide: number; readonly patchSize: number;
+  readonly numFrames: number;
+  readonly rate: number;
+  readonly shortSide: number;
+  readonly patchSize: number;
   readonly preprocessing: Normalization;
   readonly frameOffsets: readonly number[];
   readonly resize: SpatiotemporalManifest['clip']['resize'];
@@ -84,19 +112,37 @@ export interface ClipSettings {
 export function clipSettingsOf(manifest: SpatiotemporalManifest, backbone: Normalization): ClipSettings {
   const c = manifest.clip;
   return {
-    numFrames: c.numFrames, rate: c.rate, shortSide: c.shortSide, patchSize: manifest.head.patchSize, preprocessing: clipNormalization(c, backbone),
-    frameOffsets: frameOffsetsOf(c), resize: c.resize, ...(c.padMultiple ? { padMultiple: c.padMultiple } : {}), boxes: manifest.boxes,
+    numFrames: c.numFrames,
+    rate: c.rate,
+    shortSide: c.shortSide,
+    patchSize: manifest.head.patchSize,
+    preprocessing: clipNormalization(c, backbone),
+    frameOffsets: frameOffsetsOf(c),
+    resize: c.resize,
+    ...(c.padMultiple ? { padMultiple: c.padMultiple } : {}),
+    boxes: manifest.boxes,
   };
 }
 
-interface KeyframeClip { index: number; input: Size; content: Size; original: Size; clip: Float32Array }
+interface KeyframeClip {
+  index: number;
+  input: Size;
+  content: Size;
+  original: Size;
+  clip: Float32Array;
+}
 
 /**
  * Every keyframe's clip as the serving path builds it: the whole frame resized as the manifest
  * says (ava-clip.ts), normalized, zero-padded, [3, T, H, W]. Each video is decoded once, in
  * order, holding only the frames clips still need (clip-stream.ts).
  */
-async function* keyframeClips(keyframes: readonly Keyframe[], videosDir: string, c: ClipSettings, field: string): AsyncGenerator<KeyframeClip> {
+async function* keyframeClips(
+  keyframes: readonly Keyframe[],
+  videosDir: string,
+  c: ClipSettings,
+  field: string,
+): AsyncGenerator<KeyframeClip> {
   const byVideo = new Map<string, number[]>();
   keyframes.forEach((k, i) => (byVideo.get(k.video) ?? byVideo.set(k.video, []).get(k.video)!).push(i));
   for (const [video, unordered] of byVideo) {
@@ -118,11 +164,24 @@ function boxesOf(k: Keyframe): Float32Array {
 }
 
 /** RoI-pooled features [boxes, D] of every keyframe, through the ONNX backbone and the head's pooling (the serving path). */
-export async function pooledFeatures(keyframes: Keyframe[], backbone: LoadedModel, pooling: WorkerRunner, videosDir: string, c: ClipSettings, field: string): Promise<Float32Array[]> {
+export async function pooledFeatures(
+  keyframes: Keyframe[],
+  backbone: LoadedModel,
+  pooling: WorkerRunner,
+  videosDir: string,
+  c: ClipSettings,
+  field: string,
+): Promise<Float32Array[]> {
   const out: Float32Array[] = new Array(keyframes.length);
   for await (const { index, input, content, original, clip } of keyframeClips(keyframes, videosDir, c, field)) {
-    const { outputs } = await backbone.runner.run({ [BACKBONE_INPUT]: float32Tensor(clip, [1, 3, c.numFrames, input.height, input.width]) }, ['tokens']);
-    const pooled = await pooling.run(headFeeds(outputs.tokens!, input, c.patchSize, avaRois(boxesOf(keyframes[index]!), original, content, c.boxes)), [AVA_HEAD_OUTPUTS.pooled]);
+    const { outputs } = await backbone.runner.run(
+      { [BACKBONE_INPUT]: float32Tensor(clip, [1, 3, c.numFrames, input.height, input.width]) },
+      ['tokens'],
+    );
+    const pooled = await pooling.run(
+      headFeeds(outputs.tokens!, input, c.patchSize, avaRois(boxesOf(keyframes[index]!), original, content, c.boxes)),
+      [AVA_HEAD_OUTPUTS.pooled],
+    );
     out[index] = pooled.outputs[AVA_HEAD_OUTPUTS.pooled]!.data.slice();
   }
   return out;
@@ -153,20 +212,40 @@ function frozenHeadInputs(train: Keyframe[], trainPooled: Float32Array[], valPoo
     units: samples.length,
     trainable: new Map(),
     targets: (picks) => concat(picks.map((i) => samples[i]!.y)),
-    logits: (picks, head) => tf.add(tf.matMul(tf.tensor2d(concat(picks.map((i) => samples[i]!.x)), [picks.length, D]), head.weight), head.bias) as tf.Tensor2D,
-    valScores: (head) => tf.tidy(() => tf.sigmoid(tf.add(tf.matMul(tf.tensor2d(valX, [valX.length / D, D]), head.weight), head.bias)).dataSync() as Float32Array),
+    logits: (picks, head) =>
+      tf.add(tf.matMul(tf.tensor2d(concat(picks.map((i) => samples[i]!.x)), [picks.length, D]), head.weight), head.bias) as tf.Tensor2D,
+    valScores: (head) =>
+      tf.tidy(
+        () => tf.sigmoid(tf.add(tf.matMul(tf.tensor2d(valX, [valX.length / D, D]), head.weight), head.bias)).dataSync() as Float32Array,
+      ),
     dispose: () => undefined,
   };
 }
 
-interface EncodedKeyframe { patches: Float32Array; grid: { h: number; w: number }; rois: Float32Array; boxes: number; targets: Float32Array }
+interface EncodedKeyframe {
+  patches: Float32Array;
+  grid: { h: number; w: number };
+  rois: Float32Array;
+  boxes: number;
+  targets: Float32Array;
+}
 
 /**
  * Trained backbone: the encoder (train/vit.ts) runs on each keyframe's patches with the
  * positional table at its grid; the token map's temporal mean goes through RoiAlign written as
  * a matrix per box (roi-align-matrix.ts) and a max, so gradients reach the backbone.
  */
-async function trainableHeadInputs(train: Keyframe[], val: Keyframe[], backbone: ModelFolder, videosDir: string, c: ClipSettings, spec: AvaStageSpec, field: string, head: AvaHeadConfig, norm: LayerNormVars | undefined): Promise<HeadInputs> {
+async function trainableHeadInputs(
+  train: Keyframe[],
+  val: Keyframe[],
+  backbone: ModelFolder,
+  videosDir: string,
+  c: ClipSettings,
+  spec: AvaStageSpec,
+  field: string,
+  head: AvaHeadConfig,
+  norm: LayerNormVars | undefined,
+): Promise<HeadInputs> {
   const a = backbone.architecture;
   const D = a.embedDim;
   const T = a.numFrames / a.tubeletSize;
@@ -180,7 +259,12 @@ async function trainableHeadInputs(train: Keyframe[], val: Keyframe[], backbone:
       const geometry = { frames: a.numFrames, height: input.height, width: input.width, tubelet: a.tubeletSize, patch: a.patchSize };
       const count = T * grid.h * grid.w;
       const patches = new Float32Array(count * patchVectorLength(geometry));
-      inputPatches(clip, geometry, Int32Array.from({ length: count }, (_, i) => i), patches);
+      inputPatches(
+        clip,
+        geometry,
+        Int32Array.from({ length: count }, (_, i) => i),
+        patches,
+      );
       const key = `${grid.h}x${grid.w}`;
       if (!positions.has(key)) {
         const table = resizePositionTable(sinusoidTable(trained.count, D), D, { t: T, from: { h: trained.h, w: trained.w }, to: grid });
@@ -188,29 +272,60 @@ async function trainableHeadInputs(train: Keyframe[], val: Keyframe[], backbone:
       }
       const k = keyframes[index]!;
       const pixels = avaRois(boxesOf(k), original, content, c.boxes);
-      const rois = concat(k.boxes.map((_, b) => roiAlignMatrix(pixels.subarray(4 * b, 4 * b + 4), { height: grid.h, width: grid.w, size: head.roiSize, samplingRatio: head.samplingRatio, spatialScale: 1 / a.patchSize, aligned: head.aligned ?? true })));
+      const rois = concat(
+        k.boxes.map((_, b) =>
+          roiAlignMatrix(pixels.subarray(4 * b, 4 * b + 4), {
+            height: grid.h,
+            width: grid.w,
+            size: head.roiSize,
+            samplingRatio: head.samplingRatio,
+            spatialScale: 1 / a.patchSize,
+            aligned: head.aligned ?? true,
+          }),
+        ),
+      );
       out[index] = { patches, grid, rois, boxes: k.boxes.length, targets: concat(k.targets) };
     }
     return out;
   };
   const trainData = await encodeAll(train);
   const valData = await encodeAll(val);
-  const store = new ParameterStore(readSafetensors(backbone.weightsPath).tensors, (name) => name.startsWith('blocks.') || name.startsWith('patch_embed.'));
+  const store = new ParameterStore(
+    readSafetensors(backbone.weightsPath).tensors,
+    (name) => name.startsWith('blocks.') || name.startsWith('patch_embed.'),
+  );
   const layerDecay = spec.optimizer.layerDecay;
-  const trainable = new Map<string, ParameterGroup>(store.trainableNames().map((name) => {
-    const variable = store.get(name);
-    return [`backbone.${name}`, { variable, lrScale: spec.backboneLrScale * (layerDecay < 1 ? layerDecayScale(name, a.depth, layerDecay) : 1), decay: usesWeightDecay(name, variable.shape) }];
-  }));
+  const trainable = new Map<string, ParameterGroup>(
+    store.trainableNames().map((name) => {
+      const variable = store.get(name);
+      return [
+        `backbone.${name}`,
+        {
+          variable,
+          lrScale: spec.backboneLrScale * (layerDecay < 1 ? layerDecayScale(name, a.depth, layerDecay) : 1),
+          decay: usesWeightDecay(name, variable.shape),
+        },
+      ];
+    }),
+  );
   // Keyframes of one grid go through the encoder together; their boxes come back in pick order.
   const pooled = (data: EncodedKeyframe[], picks: readonly number[]): tf.Tensor2D => {
     const groups = new Map<string, number[]>();
-    for (const i of picks) { const key = `${data[i]!.grid.h}x${data[i]!.grid.w}`; (groups.get(key) ?? groups.set(key, []).get(key)!).push(i); }
+    for (const i of picks) {
+      const key = `${data[i]!.grid.h}x${data[i]!.grid.w}`;
+      (groups.get(key) ?? groups.set(key, []).get(key)!).push(i);
+    }
     const parts = new Map<number, tf.Tensor>();
     for (const [key, members] of groups) {
       const { h, w } = data[members[0]!]!.grid;
       const n = T * h * w;
       const length = data[members[0]!]!.patches.length / n;
-      const encoded = encode(store, a, tf.tensor3d(concat(members.map((i) => data[i]!.patches)), [members.length, n, length]), positions.get(key)!);
+      const encoded = encode(
+        store,
+        a,
+        tf.tensor3d(concat(members.map((i) => data[i]!.patches)), [members.length, n, length]),
+        positions.get(key)!,
+      );
       const tokens = norm ? layerNorm(encoded, norm, head.layerNormEps ?? 1e-6) : encoded;
       const maps = tf.unstack(tf.mean(tf.reshape(tokens, [members.length, T, h * w, D]), 1)); // B x [HW, D]
       members.forEach((i, b) => {
@@ -219,9 +334,13 @@ async function trainableHeadInputs(train: Keyframe[], val: Keyframe[], backbone:
         parts.set(i, tf.max(tf.reshape(sampled, [e.boxes, bins, D]), 1));
       });
     }
-    return tf.concat(picks.map((i) => parts.get(i)!), 0) as tf.Tensor2D;
+    return tf.concat(
+      picks.map((i) => parts.get(i)!),
+      0,
+    ) as tf.Tensor2D;
   };
-  const logits = (data: EncodedKeyframe[], picks: readonly number[], head: { weight: tf.Variable; bias: tf.Variable }): tf.Tensor2D => tf.add(tf.matMul(pooled(data, picks), head.weight), head.bias) as tf.Tensor2D;
+  const logits = (data: EncodedKeyframe[], picks: readonly number[], head: { weight: tf.Variable; bias: tf.Variable }): tf.Tensor2D =>
+    tf.add(tf.matMul(pooled(data, picks), head.weight), head.bias) as tf.Tensor2D;
   return {
     units: trainData.length,
     trainable,
@@ -236,7 +355,10 @@ async function trainableHeadInputs(train: Keyframe[], val: Keyframe[], backbone:
       return concat(parts);
     },
     backbone: store,
-    dispose: () => { store.dispose(); for (const p of positions.values()) p.dispose(); },
+    dispose: () => {
+      store.dispose();
+      for (const p of positions.values()) p.dispose();
+    },
   };
 }
 
@@ -265,23 +387,52 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
   const D = a.embedDim;
   const C = classes.length;
   const head: AvaHeadConfig = {
-    embedDim: D, temporalTokens: a.numFrames / a.tubeletSize, patchSize: a.patchSize, numClasses: C, roiSize: 7,
-    samplingRatio: spec.head.samplingRatio, aligned: spec.head.aligned, finalNorm: spec.head.finalNorm, layerNormEps: a.layerNormEps,
+    embedDim: D,
+    temporalTokens: a.numFrames / a.tubeletSize,
+    patchSize: a.patchSize,
+    numClasses: C,
+    roiSize: 7,
+    samplingRatio: spec.head.samplingRatio,
+    aligned: spec.head.aligned,
+    finalNorm: spec.head.finalNorm,
+    layerNormEps: a.layerNormEps,
   };
   // The clip and box semantics the served manifest will carry; training and its evaluation go through the same.
   const clipManifest: SpatiotemporalManifest['clip'] = {
-    numFrames: a.numFrames, rate: spec.clip.rate, shortSide: spec.clip.shortSide,
+    numFrames: a.numFrames,
+    rate: spec.clip.rate,
+    shortSide: spec.clip.shortSide,
     frameOffsets: spec.clip.frameOffsets ?? officialFrameOffsets(a.numFrames, spec.clip.rate),
-    resize: spec.clip.resize, padMultiple: spec.clip.padMultiple ?? a.patchSize,
-    ...(spec.clip.normalization === 'official' ? { normalization: { mean: [...OFFICIAL_AVA_PIXEL_MEAN] as [number, number, number], std: [...OFFICIAL_AVA_PIXEL_STD] as [number, number, number] } } : {}),
+    resize: spec.clip.resize,
+    padMultiple: spec.clip.padMultiple ?? a.patchSize,
+    ...(spec.clip.normalization === 'official'
+      ? {
+          normalization: {
+            mean: [...OFFICIAL_AVA_PIXEL_MEAN] as [number, number, number],
+            std: [...OFFICIAL_AVA_PIXEL_STD] as [number, number, number],
+          },
+        }
+      : {}),
   };
   const boxesManifest: AvaBoxSpec = { enlarge: spec.clip.boxEnlarge, convention: 'official' };
-  if (clipManifest.frameOffsets!.length !== a.numFrames) throw new InvalidParameterError(`${field}.clip.frameOffsets`, spec.clip.frameOffsets, `must list ${a.numFrames} offsets (the backbone's frames)`);
-  const clipSettings = clipSettingsOf({ clip: clipManifest, boxes: boxesManifest, head: { patchSize: a.patchSize } } as SpatiotemporalManifest, backboneFolder.manifest.preprocessing);
+  if (clipManifest.frameOffsets!.length !== a.numFrames)
+    throw new InvalidParameterError(
+      `${field}.clip.frameOffsets`,
+      spec.clip.frameOffsets,
+      `must list ${a.numFrames} offsets (the backbone's frames)`,
+    );
+  const clipSettings = clipSettingsOf(
+    { clip: clipManifest, boxes: boxesManifest, head: { patchSize: a.patchSize } } as SpatiotemporalManifest,
+    backboneFolder.manifest.preprocessing,
+  );
   const featuresStart = Date.now();
-  const norm: LayerNormVars | undefined = spec.trainBackbone && head.finalNorm
-    ? { weight: tf.variable(tf.ones([D]), true, `ava_norm_weight_${Date.now()}`), bias: tf.variable(tf.zeros([D]), true, `ava_norm_bias_${Date.now()}`) }
-    : undefined;
+  const norm: LayerNormVars | undefined =
+    spec.trainBackbone && head.finalNorm
+      ? {
+          weight: tf.variable(tf.ones([D]), true, `ava_norm_weight_${Date.now()}`),
+          bias: tf.variable(tf.zeros([D]), true, `ava_norm_bias_${Date.now()}`),
+        }
+      : undefined;
   let inputs: HeadInputs;
   if (spec.trainBackbone) {
     inputs = await trainableHeadInputs(train, val, backboneFolder, videosDir, clipSettings, spec, `${field}.data.videos`, head, norm);
@@ -289,7 +440,17 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
     // The head graph with placeholder weights serves as the pooling of the serving path.
     const backbone = await loadModel(backboneDir, { device: 'cpu' });
     const poolingFile = join(outDir, '.pooling.onnx');
-    writeModel(buildAvaHeadGraph(head, new Map([...identityNorm(D), ['head.weight', { shape: [C, D], data: new Float32Array(C * D) }], ['head.bias', { shape: [C], data: new Float32Array(C) }]])), poolingFile);
+    writeModel(
+      buildAvaHeadGraph(
+        head,
+        new Map([
+          ...identityNorm(D),
+          ['head.weight', { shape: [C, D], data: new Float32Array(C * D) }],
+          ['head.bias', { shape: [C], data: new Float32Array(C) }],
+        ]),
+      ),
+      poolingFile,
+    );
     const pooling = await WorkerRunner.create(poolingFile, { device: 'cpu' });
     try {
       const trainPooled = await pooledFeatures(train, backbone, pooling, videosDir, clipSettings, `${field}.data.videos`);
@@ -302,7 +463,9 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
     }
   }
   const backboneName = backboneFolder.manifest.name;
-  progress.line(`stage ${index} 'ava' -> ${outDir}: ${train.length} train / ${val.length} val keyframes, ${C} classes, short side ${spec.clip.shortSide}, backbone '${backboneName}' ${spec.trainBackbone ? 'trained' : 'frozen'} (clips in ${((Date.now() - featuresStart) / 1000).toFixed(1)} s)`);
+  progress.line(
+    `stage ${index} 'ava' -> ${outDir}: ${train.length} train / ${val.length} val keyframes, ${C} classes, short side ${spec.clip.shortSide}, backbone '${backboneName}' ${spec.trainBackbone ? 'trained' : 'frozen'} (clips in ${((Date.now() - featuresStart) / 1000).toFixed(1)} s)`,
+  );
 
   const uniform = seededUniform(seed);
   const w0 = new Float32Array(D * C);
@@ -311,12 +474,34 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
   const bias = tf.variable(tf.zeros([C]), true, `ava_head_bias_${Date.now()}`);
   const headVars = { weight, bias };
   const betas = spec.optimizer.betas ?? [0.9, 0.999];
-  const optimizer = new AdamW({ beta1: betas[0], beta2: betas[1], eps: spec.optimizer.eps, weightDecay: spec.optimizer.weightDecay, ...(spec.optimizer.clipGrad ? { clipGrad: spec.optimizer.clipGrad } : {}) },
-    new Map([['head.weight', { variable: weight, lrScale: 1, decay: true }], ['head.bias', { variable: bias, lrScale: 1, decay: false }],
-      ...(norm ? [['norm.weight', { variable: norm.weight, lrScale: 1, decay: false }], ['norm.bias', { variable: norm.bias, lrScale: 1, decay: false }]] as const : []), ...inputs.trainable]));
+  const optimizer = new AdamW(
+    {
+      beta1: betas[0],
+      beta2: betas[1],
+      eps: spec.optimizer.eps,
+      weightDecay: spec.optimizer.weightDecay,
+      ...(spec.optimizer.clipGrad ? { clipGrad: spec.optimizer.clipGrad } : {}),
+    },
+    new Map([
+      ['head.weight', { variable: weight, lrScale: 1, decay: true }],
+      ['head.bias', { variable: bias, lrScale: 1, decay: false }],
+      ...(norm
+        ? ([
+            ['norm.weight', { variable: norm.weight, lrScale: 1, decay: false }],
+            ['norm.bias', { variable: norm.bias, lrScale: 1, decay: false }],
+          ] as const)
+        : []),
+      ...inputs.trainable,
+    ]),
+  );
   const perEpoch = Math.max(1, Math.ceil(inputs.units / spec.batch));
   const totalSteps = spec.epochs * perEpoch;
-  const schedule = { lr: spec.optimizer.lr, minLr: spec.optimizer.minLr, warmupSteps: Math.round(spec.optimizer.warmupEpochs * perEpoch), totalSteps };
+  const schedule = {
+    lr: spec.optimizer.lr,
+    minLr: spec.optimizer.minLr,
+    warmupSteps: Math.round(spec.optimizer.warmupEpochs * perEpoch),
+    totalSteps,
+  };
   const losses: number[] = [];
   const metrics: Record<string, number> = {};
   const evaluate = (epoch: number): void => {
@@ -324,10 +509,14 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
     const scores = inputs.valScores(headVars);
     const detections: AvaDetection[] = [];
     let row = 0;
-    val.forEach((k) => k.boxes.forEach((box) => {
-      classes.forEach((c, j) => detections.push({ video: k.video, timestamp: k.timestamp, box, actionId: c.id, score: scores[row * C + j]! }));
-      row++;
-    }));
+    val.forEach((k) =>
+      k.boxes.forEach((box) => {
+        classes.forEach((c, j) =>
+          detections.push({ video: k.video, timestamp: k.timestamp, box, actionId: c.id, score: scores[row * C + j]! }),
+        );
+        row++;
+      }),
+    );
     const result = evaluateAva(valRows, detections, { classes: classes.map((c) => c.id), detectionsPerFrame: Infinity });
     metrics['frame_mAP@0.5'] = result.mAP;
     log.write({ type: 'eval', stage: 'ava', epoch, frame_mAP: result.mAP, apPerClass: result.apPerClass });
@@ -338,16 +527,24 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
   for (let step = 0; step < totalSteps; step++) {
     const t0 = Date.now();
     const epochIndex = Math.floor(step / perEpoch);
-    if (step % perEpoch === 0) order = shuffle(Array.from({ length: inputs.units }, (_, i) => i), stream(seed, STREAMS.order, epochIndex));
-    const picks = order.slice((step % perEpoch) * spec.batch, (step % perEpoch + 1) * spec.batch);
+    if (step % perEpoch === 0)
+      order = shuffle(
+        Array.from({ length: inputs.units }, (_, i) => i),
+        stream(seed, STREAMS.order, epochIndex),
+      );
+    const picks = order.slice((step % perEpoch) * spec.batch, ((step % perEpoch) + 1) * spec.batch);
     const lr = learningRateAt(schedule, step);
     const [lossTensor, normTensor] = tf.tidy(() => {
       const y = inputs.targets(picks);
-      return optimizer.step(() => tf.losses.sigmoidCrossEntropy(tf.tensor2d(y, [y.length / C, C]), inputs.logits(picks, headVars)) as tf.Scalar, lr);
+      return optimizer.step(
+        () => tf.losses.sigmoidCrossEntropy(tf.tensor2d(y, [y.length / C, C]), inputs.logits(picks, headVars)) as tf.Scalar,
+        lr,
+      );
     });
     const loss = (await lossTensor!.data())[0]!;
     tf.dispose([lossTensor!, normTensor!]);
-    if (!Number.isFinite(loss)) throw new ServiceError(500, 'training_diverged', `stage ${index} 'ava': loss became ${loss} at step ${step + 1}`);
+    if (!Number.isFinite(loss))
+      throw new ServiceError(500, 'training_diverged', `stage ${index} 'ava': loss became ${loss} at step ${step + 1}`);
     losses.push(loss);
     const done = step + 1;
     const epoch = Math.floor(step / perEpoch) + 1;
@@ -367,10 +564,19 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
     servedBackbone = `${name}-backbone`;
     const keep = (n: string): boolean => n.startsWith('blocks.') || n.startsWith('patch_embed.') || n.startsWith('fc_norm.');
     await createModelFolder({
-      dir: backboneOut, name: servedBackbone, architecture: { ...a, numClasses: 0 }, tensors: await store.toTensorMap(keep),
+      dir: backboneOut,
+      name: servedBackbone,
+      architecture: { ...a, numClasses: 0 },
+      tensors: await store.toTensorMap(keep),
       shortSide: backboneFolder.manifest.preprocessing.shortSide,
       description: `Backbone of '${backboneName}' fine-tuned with the AVA head of stage ${index} of recipe '${recipe.name}'`,
-      provenance: { source: 'training', trained: true, seed, recipe: { name: recipe.name, stageIndex: index, stage: spec, steps: totalSteps, init: relative(backboneOut, backboneDir) || '.' }, metrics },
+      provenance: {
+        source: 'training',
+        trained: true,
+        seed,
+        recipe: { name: recipe.name, stageIndex: index, stage: spec, steps: totalSteps, init: relative(backboneOut, backboneDir) || '.' },
+        metrics,
+      },
     });
     if (spec.export) await exportVitFolder(backboneOut);
   }
@@ -380,27 +586,64 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
   const torchWeight = new Float32Array(C * D);
   for (let j = 0; j < D; j++) for (let k = 0; k < C; k++) torchWeight[k * D + j] = wData[j * C + k]!;
   // The final LayerNorm: trained with the encoder, else left as it starts (unit gain, zero shift), which the frozen path pooled with.
-  const normTensors = !head.finalNorm ? [] : norm
-    ? [['norm.weight', { shape: [D], data: (await norm.weight.data()) as Float32Array }], ['norm.bias', { shape: [D], data: (await norm.bias.data()) as Float32Array }]] as Array<[string, { shape: number[]; data: Float32Array }]>
-    : identityNorm(D);
-  writeSafetensors(join(outDir, 'weights.safetensors'), new Map([...normTensors, ['head.weight', { shape: [C, D], data: torchWeight }], ['head.bias', { shape: [C], data: (await bias.data()) as Float32Array }]]), { format: 'pt', arch: 'ava_head' });
+  const normTensors = !head.finalNorm
+    ? []
+    : norm
+      ? ([
+          ['norm.weight', { shape: [D], data: (await norm.weight.data()) as Float32Array }],
+          ['norm.bias', { shape: [D], data: (await norm.bias.data()) as Float32Array }],
+        ] as Array<[string, { shape: number[]; data: Float32Array }]>)
+      : identityNorm(D);
+  writeSafetensors(
+    join(outDir, 'weights.safetensors'),
+    new Map([
+      ...normTensors,
+      ['head.weight', { shape: [C, D], data: torchWeight }],
+      ['head.bias', { shape: [C], data: (await bias.data()) as Float32Array }],
+    ]),
+    { format: 'pt', arch: 'ava_head' },
+  );
   copyFileSync(labelsFile, join(outDir, 'labels.txt'));
   writeSpatiotemporalManifest(outDir, {
-    schemaVersion: 1, name, task: 'spatiotemporal-detection',
+    schemaVersion: 1,
+    name,
+    task: 'spatiotemporal-detection',
     description: `AVA head stage ${index} of recipe '${recipe.name}', on backbone '${servedBackbone}' (${spec.trainBackbone ? `fine-tuned from '${backboneName}'` : 'frozen'})`,
-    head: { embedDim: D, numClasses: C, roiSize: 7, samplingRatio: head.samplingRatio, aligned: head.aligned ?? true, finalNorm: head.finalNorm ?? false, layerNormEps: a.layerNormEps, patchSize: a.patchSize, temporalTokens: head.temporalTokens },
+    head: {
+      embedDim: D,
+      numClasses: C,
+      roiSize: 7,
+      samplingRatio: head.samplingRatio,
+      aligned: head.aligned ?? true,
+      finalNorm: head.finalNorm ?? false,
+      layerNormEps: a.layerNormEps,
+      patchSize: a.patchSize,
+      temporalTokens: head.temporalTokens,
+    },
     backbone: servedBackbone,
     clip: clipManifest,
     boxes: boxesManifest,
     postprocess: { personScoreThreshold: spec.personScoreThreshold },
     labels: { file: 'labels.txt', set: recipe.name },
-    files: { weights: { path: 'weights.safetensors', sha256: await sha256File(join(outDir, 'weights.safetensors')) }, onnx: { path: 'model.onnx' } },
-    provenance: { source: 'training', trained: true, seed, recipe: { name: recipe.name, stageIndex: index, stage: spec, steps: totalSteps, backbone: relative(outDir, backboneDir) }, metrics },
+    files: {
+      weights: { path: 'weights.safetensors', sha256: await sha256File(join(outDir, 'weights.safetensors')) },
+      onnx: { path: 'model.onnx' },
+    },
+    provenance: {
+      source: 'training',
+      trained: true,
+      seed,
+      recipe: { name: recipe.name, stageIndex: index, stage: spec, steps: totalSteps, backbone: relative(outDir, backboneDir) },
+      metrics,
+    },
   });
   if (spec.export) await exportSpatiotemporalFolder(outDir);
   weight.dispose();
   bias.dispose();
-  if (norm) { norm.weight.dispose(); norm.bias.dispose(); }
+  if (norm) {
+    norm.weight.dispose();
+    norm.bias.dispose();
+  }
   inputs.dispose();
   optimizer.dispose();
   log.write({ type: 'done', stage: 'ava', steps: totalSteps, metrics, seconds: (Date.now() - started) / 1000 });
@@ -410,11 +653,17 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
 /** norm.weight = 1, norm.bias = 0: the LayerNorm as initialized. */
 function identityNorm(D: number): Array<[string, { shape: number[]; data: Float32Array }]> {
   if (D <= 0) return [];
-  return [['norm.weight', { shape: [D], data: new Float32Array(D).fill(1) }], ['norm.bias', { shape: [D], data: new Float32Array(D) }]];
+  return [
+    ['norm.weight', { shape: [D], data: new Float32Array(D).fill(1) }],
+    ['norm.bias', { shape: [D], data: new Float32Array(D) }],
+  ];
 }
 
 /** The trainable final LayerNorm `norm` of the official head, on [B, N, D] tokens. */
-interface LayerNormVars { weight: tf.Variable; bias: tf.Variable }
+interface LayerNormVars {
+  weight: tf.Variable;
+  bias: tf.Variable;
+}
 
 function layerNorm(x: tf.Tensor, v: LayerNormVars, eps: number): tf.Tensor {
   const { mean, variance } = tf.moments(x, -1, true);
@@ -424,14 +673,19 @@ function layerNorm(x: tf.Tensor, v: LayerNormVars, eps: number): tf.Tensor {
 function concat(parts: readonly Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 
 /** A recipe of AVA head stages (frozen backbone). */
 export async function trainAvaRecipe(recipe: Recipe, options: TrainOptions): Promise<StageResult[]> {
   if (options.init || options.resume) {
-    throw new ServiceError(400, 'invalid_parameter', `--${options.init ? 'init' : 'resume'} does not apply to AVA stages`, { parameter: options.init ? 'init' : 'resume' });
+    throw new ServiceError(400, 'invalid_parameter', `--${options.init ? 'init' : 'resume'} does not apply to AVA stages`, {
+      parameter: options.init ? 'init' : 'resume',
+    });
   }
   const progress = options.progress ?? new ProgressBar();
   const backend = await initBackend(options.backend ?? 'auto');

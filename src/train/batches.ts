@@ -7,7 +7,16 @@ import { tokenGrid, type VitArchitecture } from '../config/architectures.js';
 import { sinusoidTable } from '../weights/sinusoid-table.js';
 import { resolveProtocol, clipFrameIndices, type ProtocolName, type SamplingProtocol } from '../video/sampling.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../weights/create-model.js';
-import { betaSample, cropResizeNormalize, randomColourTransform, multiScaleCropBox, randomResizedCropBox, trainFrameIndices, type Box, type FrameStack } from './augment.js';
+import {
+  betaSample,
+  cropResizeNormalize,
+  randomColourTransform,
+  multiScaleCropBox,
+  randomResizedCropBox,
+  trainFrameIndices,
+  type Box,
+  type FrameStack,
+} from './augment.js';
 import { indicesWhere, maskedCount, runningCellMask, tubeMask } from './masking.js';
 import { inputPatches, patchVectorLength, targetPatches, type PatchGeometry } from './patchify.js';
 import type { LabelledEntry } from './plan.js';
@@ -16,12 +25,21 @@ import { shuffle, stream, STREAMS } from './rng.js';
 import type { ClipCache } from './clip-cache.js';
 
 export function geometryOf(config: VitArchitecture): PatchGeometry {
-  return { frames: config.numFrames, height: config.imageHeight, width: config.imageWidth, tubelet: config.tubeletSize, patch: config.patchSize };
+  return {
+    frames: config.numFrames,
+    height: config.imageHeight,
+    width: config.imageWidth,
+    tubelet: config.tubeletSize,
+    patch: config.patchSize,
+  };
 }
 
 /** Sample order of an epoch: a seeded permutation, the same on every run. */
 export function epochOrder(count: number, seed: number, epoch: number): number[] {
-  return shuffle(Array.from({ length: count }, (_, i) => i), stream(seed, STREAMS.order, epoch));
+  return shuffle(
+    Array.from({ length: count }, (_, i) => i),
+    stream(seed, STREAMS.order, epoch),
+  );
 }
 
 export interface BatchSource {
@@ -66,11 +84,29 @@ function clipLength(config: VitArchitecture): number {
 }
 
 /** A normalized training clip [3, T, S, S] with random frames, crop and optional flip. */
-function trainClip(video: FrameStack, source: BatchSource, crop: (v: FrameStack, u: Uniform) => Box, flip: boolean, colour: number, uniform: Uniform, out: Float32Array): void {
+function trainClip(
+  video: FrameStack,
+  source: BatchSource,
+  crop: (v: FrameStack, u: Uniform) => Box,
+  flip: boolean,
+  colour: number,
+  uniform: Uniform,
+  out: Float32Array,
+): void {
   const indices = trainFrameIndices(samplingOf(source), video.frames.length, uniform);
   const box = crop(video, uniform);
   const mirrored = flip && uniform() < 0.5;
-  cropResizeNormalize(video, indices, box, source.config.imageHeight, mirrored, IMAGENET_MEAN, IMAGENET_STD, out, randomColourTransform(colour, uniform));
+  cropResizeNormalize(
+    video,
+    indices,
+    box,
+    source.config.imageHeight,
+    mirrored,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    out,
+    randomColourTransform(colour, uniform),
+  );
 }
 
 /** The serving view: the centred clip, centre crop of the short side. */
@@ -122,13 +158,16 @@ export function classificationBatch(source: BatchSource, step: number, augment: 
   const labels = Int32Array.from(entries, (e) => e.target);
   const targets = smoothedTargets(labels, augment.numClasses, augment.labelSmoothing);
   mixBatch(clips, targets, source, step, augment);
-  for (let b = 0; b < batch; b++) inputPatches(clips.subarray(b * clipSize, (b + 1) * clipSize), geometry, all, patches, b * grid.count * p);
+  for (let b = 0; b < batch; b++)
+    inputPatches(clips.subarray(b * clipSize, (b + 1) * clipSize), geometry, all, patches, b * grid.count * p);
   return { patches, targets, labels, clips };
 }
 
 export function smoothedTargets(labels: Int32Array, classes: number, smoothing: number): Float32Array {
   const out = new Float32Array(labels.length * classes).fill(smoothing / classes);
-  labels.forEach((label, b) => { out[b * classes + label] = 1 - smoothing + smoothing / classes; });
+  labels.forEach((label, b) => {
+    out[b * classes + label] = 1 - smoothing + smoothing / classes;
+  });
   return out;
 }
 
@@ -215,7 +254,12 @@ function gatherRows(table: Float32Array, width: number, rows: ArrayLike<number>,
  * the decoder reconstructs exactly the encoder-masked tokens, as VideoMAE v1). The loss weight is
  * 1 on tokens masked for the encoder and reconstructed.
  */
-export function pretrainBatch(source: BatchSource, step: number, masking: MaskingSpec, tables: { encoder: Float32Array; decoder: Float32Array }): PretrainBatch {
+export function pretrainBatch(
+  source: BatchSource,
+  step: number,
+  masking: MaskingSpec,
+  tables: { encoder: Float32Array; decoder: Float32Array },
+): PretrainBatch {
   const { config, batch } = source;
   const geometry = geometryOf(config);
   const grid = tokenGrid(config);
@@ -227,7 +271,8 @@ export function pretrainBatch(source: BatchSource, step: number, masking: Maskin
   const clip = new Float32Array(clipSize);
   const perFrame = grid.h * grid.w;
   const visibleCount = (perFrame - maskedCount(masking.encoderRatio, perFrame)) * grid.t;
-  const maskCount = masking.decoderRatio > 0 ? grid.count - maskedCount(masking.decoderRatio, 4) * (grid.count / 4) : grid.count - visibleCount;
+  const maskCount =
+    masking.decoderRatio > 0 ? grid.count - maskedCount(masking.decoderRatio, 4) * (grid.count / 4) : grid.count - visibleCount;
   const out: PretrainBatch = {
     visiblePatches: new Float32Array(batch * visibleCount * p),
     visiblePositions: new Float32Array(batch * visibleCount * d),
@@ -244,7 +289,10 @@ export function pretrainBatch(source: BatchSource, step: number, masking: Maskin
     trainClip(source.cache.get(entry.path), source, crop, false, 0, uniform, clip);
     const maskUniform = stream(source.seed, STREAMS.mask, step, b);
     const encoderMask = tubeMask(grid, masking.encoderRatio, maskUniform);
-    const decoderMask = masking.decoderRatio > 0 ? runningCellMask(grid, masking.decoderRatio, randomInt(maskUniform, 4)) : Uint8Array.from(encoderMask, (m) => 1 - m);
+    const decoderMask =
+      masking.decoderRatio > 0
+        ? runningCellMask(grid, masking.decoderRatio, randomInt(maskUniform, 4))
+        : Uint8Array.from(encoderMask, (m) => 1 - m);
     const visible = indicesWhere(encoderMask, 0);
     const reconstructed = indicesWhere(decoderMask, 0);
     inputPatches(clip, geometry, visible, out.visiblePatches, b * visibleCount * p);
@@ -252,13 +300,21 @@ export function pretrainBatch(source: BatchSource, step: number, masking: Maskin
     gatherRows(tables.decoder, dd, visible, out.decoderVisiblePositions, b * visibleCount * dd);
     gatherRows(tables.decoder, dd, reconstructed, out.decoderMaskPositions, b * maskCount * dd);
     targetPatches(clip, geometry, reconstructed, IMAGENET_MEAN, IMAGENET_STD, out.targets, b * maskCount * p);
-    reconstructed.forEach((token, i) => { out.weights[b * maskCount + i] = encoderMask[token]!; });
+    reconstructed.forEach((token, i) => {
+      out.weights[b * maskCount + i] = encoderMask[token]!;
+    });
   });
   return out;
 }
 
 /** Evaluation batches over a split: every clip once, in order, the last batch possibly short. */
-export function* evalBatches(entries: readonly LabelledEntry[], cache: ClipCache, config: VitArchitecture, protocol: ProtocolName, batch: number): Generator<{ patches: Float32Array; clips: Float32Array; labels: Int32Array; size: number }> {
+export function* evalBatches(
+  entries: readonly LabelledEntry[],
+  cache: ClipCache,
+  config: VitArchitecture,
+  protocol: ProtocolName,
+  batch: number,
+): Generator<{ patches: Float32Array; clips: Float32Array; labels: Int32Array; size: number }> {
   const geometry = geometryOf(config);
   const grid = tokenGrid(config);
   const p = patchVectorLength(geometry);

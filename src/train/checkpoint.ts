@@ -24,7 +24,12 @@ export function stageFingerprint(spec: unknown): string {
   return createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
 }
 
-export function writeCheckpoint(file: string, params: TensorMap, moments: ReadonlyMap<string, { m: Float32Array; v: Float32Array; shape: number[] }>, state: CheckpointState): void {
+export function writeCheckpoint(
+  file: string,
+  params: TensorMap,
+  moments: ReadonlyMap<string, { m: Float32Array; v: Float32Array; shape: number[] }>,
+  state: CheckpointState,
+): void {
   const tensors: TensorMap = new Map();
   for (const [name, t] of params) tensors.set(`param/${name}`, t);
   for (const [name, { m, v, shape }] of moments) {
@@ -41,7 +46,8 @@ export interface LoadedCheckpoint {
 }
 
 export function readCheckpoint(file: string): LoadedCheckpoint {
-  if (!existsSync(file)) throw new ServiceError(400, 'invalid_checkpoint', `checkpoint '${file}' does not exist`, { parameter: 'resume', value: file });
+  if (!existsSync(file))
+    throw new ServiceError(400, 'invalid_checkpoint', `checkpoint '${file}' does not exist`, { parameter: 'resume', value: file });
   const { tensors, metadata } = readSafetensors(file);
   if (metadata?.format !== 'videomae-checkpoint' || !metadata.state) {
     throw new ServiceError(400, 'invalid_checkpoint', `'${file}' is not a training checkpoint`, { parameter: 'resume', value: file });

@@ -24,8 +24,10 @@ export function classifierForwardFlops(config: VitArchitecture): number {
 export function pretrainForwardFlops(config: VitArchitecture, visible: number, masked: number): number {
   const decoder = config.decoder!;
   const patchVector = 3 * config.tubeletSize * config.patchSize * config.patchSize;
-  return encoderForwardFlops(config, visible)
-    + 2 * visible * config.embedDim * decoder.embedDim
-    + decoder.depth * blockFlops(visible + masked, decoder.embedDim, decoder.mlpHiddenDim)
-    + 2 * masked * decoder.embedDim * patchVector;
+  return (
+    encoderForwardFlops(config, visible) +
+    2 * visible * config.embedDim * decoder.embedDim +
+    decoder.depth * blockFlops(visible + masked, decoder.embedDim, decoder.mlpHiddenDim) +
+    2 * masked * decoder.embedDim * patchVector
+  );
 }

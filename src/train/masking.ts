@@ -46,7 +46,11 @@ export function runningCellMask(grid: TokenGrid, ratio: number, start: number): 
   checkRatio('decoderMaskRatio', ratio);
   const maskedPerCell = maskedCount(ratio, 4);
   if (maskedPerCell <= 0 || maskedPerCell >= 4) {
-    throw new InvalidParameterError('decoderMaskRatio', ratio, 'must leave between 1 and 3 of the 4 cell positions masked (0.25, 0.5 or 0.75), or be 0 to reconstruct every encoder-masked token');
+    throw new InvalidParameterError(
+      'decoderMaskRatio',
+      ratio,
+      'must leave between 1 and 3 of the 4 cell positions masked (0.25, 0.5 or 0.75), or be 0 to reconstruct every encoder-masked token',
+    );
   }
   if (grid.h % 2 !== 0 || grid.w % 2 !== 0) {
     throw new InvalidParameterError('decoderMaskRatio', ratio, `running-cell masking needs an even token grid; got ${grid.h}x${grid.w}`);

@@ -26,7 +26,10 @@ export class AdamW {
   /** Updates applied so far (the bias-correction step count). */
   steps = 0;
 
-  constructor(readonly config: AdamWConfig, readonly groups: ReadonlyMap<string, ParameterGroup>) {
+  constructor(
+    readonly config: AdamWConfig,
+    readonly groups: ReadonlyMap<string, ParameterGroup>,
+  ) {
     for (const [name, group] of groups) {
       this.m.set(name, tf.variable(tf.zerosLike(group.variable), false));
       this.v.set(name, tf.variable(tf.zerosLike(group.variable), false));

@@ -50,10 +50,14 @@ export class ParameterStore {
   private readonly officialShapes = new Map<string, readonly number[]>();
 
   /** Takes every tensor of the map; `trainable` decides which ones gradients flow to. */
-  constructor(tensors: TensorMap, trainable: (name: string) => boolean = () => true, private readonly layout: GraphLayout = VIT_LAYOUT) {
+  constructor(
+    tensors: TensorMap,
+    trainable: (name: string) => boolean = () => true,
+    private readonly layout: GraphLayout = VIT_LAYOUT,
+  ) {
     for (const [name, tensor] of tensors) {
       const { shape, data } = layout.toGraph(name, tensor.shape, tensor.data);
-      this.variables.set(name, tf.variable(tf.tensor(data, shape, "float32"), trainable(name), `${this.id}/${name}`));
+      this.variables.set(name, tf.variable(tf.tensor(data, shape, 'float32'), trainable(name), `${this.id}/${name}`));
       this.officialShapes.set(name, tensor.shape);
     }
   }

@@ -52,7 +52,8 @@ function rethrowAt(field: string, action: () => VitArchitecture): VitArchitectur
   try {
     return action();
   } catch (error) {
-    if (error instanceof ServiceError && error.details.parameter) throw new RecipeError(`${field}.${error.details.parameter}`, error.message.replace(/^parameter '[^']*' /, ''));
+    if (error instanceof ServiceError && error.details.parameter)
+      throw new RecipeError(`${field}.${error.details.parameter}`, error.message.replace(/^parameter '[^']*' /, ''));
     throw error;
   }
 }
@@ -62,7 +63,8 @@ function readManifestAt(file: string, field: string): DatasetEntry[] {
   try {
     return readDatasetManifest(file, field);
   } catch (error) {
-    if (error instanceof ServiceError && error.details.parameter === field) throw new RecipeError(field, error.message.replace(/^parameter '[^']*' /, ''));
+    if (error instanceof ServiceError && error.details.parameter === field)
+      throw new RecipeError(field, error.message.replace(/^parameter '[^']*' /, ''));
     throw error;
   }
 }
@@ -122,12 +124,17 @@ export function planRecipe(recipe: Recipe, options: PlanOptions = {}): StagePlan
     const attach = (entries: readonly DatasetEntry[], where: string, file: string): LabelledEntry[] =>
       entries.map((e) => {
         const target = classification ? index_.get(e.label) : -1;
-        if (target === undefined) throw new RecipeError(where, `has label '${e.label}' (${file}:${e.line}) that is not in the label map (${labels.slice(0, 5).join(', ')}${labels.length > 5 ? ', ...' : ''})`);
+        if (target === undefined)
+          throw new RecipeError(
+            where,
+            `has label '${e.label}' (${file}:${e.line}) that is not in the label map (${labels.slice(0, 5).join(', ')}${labels.length > 5 ? ', ...' : ''})`,
+          );
         return { ...e, target };
       });
     const train = trainSets.flatMap((set, j) => attach(set, trainFields[j]!, trainFiles[j]!));
     const val = valFile ? attach(valSet, `${field}.data.val`, valFile) : [];
-    if (train.length < spec.batch) throw new RecipeError(`${field}.batch`, `is ${spec.batch} but the training data has only ${train.length} videos`);
+    if (train.length < spec.batch)
+      throw new RecipeError(`${field}.batch`, `is ${spec.batch} but the training data has only ${train.length} videos`);
 
     // Architecture.
     let architecture: VitArchitecture;
@@ -136,18 +143,26 @@ export function planRecipe(recipe: Recipe, options: PlanOptions = {}): StagePlan
       const m = spec.model;
       if (m) {
         for (const key of ['numFrames', 'patchSize', 'tubeletSize', 'embedDim', 'depth', 'numHeads'] as const) {
-          if (m[key] !== undefined && m[key] !== architecture[key]) throw new RecipeError(`${field}.model.${key}`, `is ${m[key]} but the init model has ${architecture[key]}`);
+          if (m[key] !== undefined && m[key] !== architecture[key])
+            throw new RecipeError(`${field}.model.${key}`, `is ${m[key]} but the init model has ${architecture[key]}`);
         }
-        if (m.imageSize !== undefined && m.imageSize !== architecture.imageHeight) throw new RecipeError(`${field}.model.imageSize`, `is ${m.imageSize} but the init model has ${architecture.imageHeight}`);
+        if (m.imageSize !== undefined && m.imageSize !== architecture.imageHeight)
+          throw new RecipeError(`${field}.model.imageSize`, `is ${m.imageSize} but the init model has ${architecture.imageHeight}`);
       }
     } else {
       const m = spec.model;
       if (!m) throw new RecipeError(`${field}.model`, 'is required when the stage has no init');
-      architecture = rethrowAt(`${field}.model`, () => makeArchitecture(m.arch, {
-        ...(m.numFrames ? { numFrames: m.numFrames } : {}), ...(m.imageSize ? { imageSize: m.imageSize } : {}),
-        ...(m.patchSize ? { patchSize: m.patchSize } : {}), ...(m.tubeletSize ? { tubeletSize: m.tubeletSize } : {}),
-        ...(m.embedDim ? { embedDim: m.embedDim } : {}), ...(m.depth ? { depth: m.depth } : {}), ...(m.numHeads ? { numHeads: m.numHeads } : {}),
-      }));
+      architecture = rethrowAt(`${field}.model`, () =>
+        makeArchitecture(m.arch, {
+          ...(m.numFrames ? { numFrames: m.numFrames } : {}),
+          ...(m.imageSize ? { imageSize: m.imageSize } : {}),
+          ...(m.patchSize ? { patchSize: m.patchSize } : {}),
+          ...(m.tubeletSize ? { tubeletSize: m.tubeletSize } : {}),
+          ...(m.embedDim ? { embedDim: m.embedDim } : {}),
+          ...(m.depth ? { depth: m.depth } : {}),
+          ...(m.numHeads ? { numHeads: m.numHeads } : {}),
+        }),
+      );
     }
     if (spec.stage === 'pretrain') {
       const { decoder: _unused, ...encoder } = architecture;
@@ -158,8 +173,16 @@ export function planRecipe(recipe: Recipe, options: PlanOptions = {}): StagePlan
       }
       if (spec.masking.decoderRatio > 0) {
         const cells = maskedCount(spec.masking.decoderRatio, 4);
-        if (cells < 1 || cells > 3) throw new RecipeError(`${field}.masking.decoderRatio`, 'must be 0, or 0.25 to 0.99 (1 to 3 of the 4 cell positions kept out of reconstruction)');
-        if (grid.h % 2 || grid.w % 2) throw new RecipeError(`${field}.masking.decoderRatio`, `needs an even token grid for 2x2 running cells; the grid is ${grid.h}x${grid.w}`);
+        if (cells < 1 || cells > 3)
+          throw new RecipeError(
+            `${field}.masking.decoderRatio`,
+            'must be 0, or 0.25 to 0.99 (1 to 3 of the 4 cell positions kept out of reconstruction)',
+          );
+        if (grid.h % 2 || grid.w % 2)
+          throw new RecipeError(
+            `${field}.masking.decoderRatio`,
+            `needs an even token grid for 2x2 running cells; the grid is ${grid.h}x${grid.w}`,
+          );
       }
     } else {
       const { decoder: _unused, ...encoder } = architecture;
@@ -172,35 +195,65 @@ export function planRecipe(recipe: Recipe, options: PlanOptions = {}): StagePlan
     if (spec.stage !== 'pretrain') {
       const sensitive = labels.filter(isDirectionSensitive);
       if (spec.augment.flip === true && sensitive.length > 0) {
-        throw new RecipeError(`${field}.augment.flip`, `is true but labels are direction-sensitive (${sensitive.slice(0, 3).join(', ')}); use "auto" or false`);
+        throw new RecipeError(
+          `${field}.augment.flip`,
+          `is true but labels are direction-sensitive (${sensitive.slice(0, 3).join(', ')}); use "auto" or false`,
+        );
       }
       flip = spec.augment.flip === true || (spec.augment.flip === 'auto' && sensitive.length === 0);
       if (spec.head === 'map') {
         if (!init) throw new RecipeError(`${field}.head`, "is 'map' but the stage has no init model to map from");
         const missing = labels.filter((l) => !init!.labels.includes(l));
-        if (missing.length) throw new RecipeError(`${field}.head`, `is 'map' but the init model has no class '${missing[0]}' (${missing.length} missing)`);
+        if (missing.length)
+          throw new RecipeError(`${field}.head`, `is 'map' but the init model has no class '${missing[0]}' (${missing.length} missing)`);
       }
       if (spec.stage === 'distill') {
         const dir = resolvePath(recipe, spec.teacher);
         const earlier = spec.teacher === 'previous' ? plans[index - 1] : plans.find((p) => p.outDir === dir);
-        if (spec.teacher === 'previous' && !earlier) throw new RecipeError(`${field}.teacher`, "is 'previous' but there is no earlier stage");
-        const source: InitSource = earlier ? { dir: earlier.outDir, architecture: earlier.architecture, labels: earlier.labels } : readInit(`${field}.teacher`, dir);
-        if (source.architecture.decoder || source.architecture.numClasses === 0) throw new RecipeError(`${field}.teacher`, 'must be a classification model (a fine-tuned folder with a head)');
+        if (spec.teacher === 'previous' && !earlier)
+          throw new RecipeError(`${field}.teacher`, "is 'previous' but there is no earlier stage");
+        const source: InitSource = earlier
+          ? { dir: earlier.outDir, architecture: earlier.architecture, labels: earlier.labels }
+          : readInit(`${field}.teacher`, dir);
+        if (source.architecture.decoder || source.architecture.numClasses === 0)
+          throw new RecipeError(`${field}.teacher`, 'must be a classification model (a fine-tuned folder with a head)');
         teacher = source;
         const t = source.architecture;
-        if (t.numClasses !== labels.length) throw new RecipeError(`${field}.teacher`, `has ${t.numClasses} classes but the stage has ${labels.length} labels`);
-        if (source.labels.length && source.labels.some((l, i) => l !== labels[i])) throw new RecipeError(`${field}.teacher`, 'has a different label order than the stage data');
-        if (t.numFrames !== architecture.numFrames || t.imageHeight !== architecture.imageHeight || t.imageWidth !== architecture.imageWidth) {
-          throw new RecipeError(`${field}.teacher`, `takes ${t.numFrames}x${t.imageHeight}x${t.imageWidth} clips but the student takes ${architecture.numFrames}x${architecture.imageHeight}x${architecture.imageWidth}`);
+        if (t.numClasses !== labels.length)
+          throw new RecipeError(`${field}.teacher`, `has ${t.numClasses} classes but the stage has ${labels.length} labels`);
+        if (source.labels.length && source.labels.some((l, i) => l !== labels[i]))
+          throw new RecipeError(`${field}.teacher`, 'has a different label order than the stage data');
+        if (
+          t.numFrames !== architecture.numFrames ||
+          t.imageHeight !== architecture.imageHeight ||
+          t.imageWidth !== architecture.imageWidth
+        ) {
+          throw new RecipeError(
+            `${field}.teacher`,
+            `takes ${t.numFrames}x${t.imageHeight}x${t.imageWidth} clips but the student takes ${architecture.numFrames}x${architecture.imageHeight}x${architecture.imageWidth}`,
+          );
         }
       }
     }
     const shortSide = spec.data.shortSide ?? architecture.imageHeight;
-    if (shortSide < architecture.imageHeight) throw new RecipeError(`${field}.data.shortSide`, `is ${shortSide}, smaller than the input size ${architecture.imageHeight}`);
+    if (shortSide < architecture.imageHeight)
+      throw new RecipeError(`${field}.data.shortSide`, `is ${shortSide}, smaller than the input size ${architecture.imageHeight}`);
 
     plans.push({
-      index, spec, name, outDir, seed, architecture, labels, train, val, protocol: spec.data.protocol, shortSide, flip,
-      ...(init ? { init } : {}), ...(teacher ? { teacher } : {}),
+      index,
+      spec,
+      name,
+      outDir,
+      seed,
+      architecture,
+      labels,
+      train,
+      val,
+      protocol: spec.data.protocol,
+      shortSide,
+      flip,
+      ...(init ? { init } : {}),
+      ...(teacher ? { teacher } : {}),
     });
   });
   return plans;

@@ -15,7 +15,11 @@ export interface StepReport {
 function duration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
   const s = Math.round(seconds);
-  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+  return s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : s >= 60
+      ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
+      : `${s}s`;
 }
 
 export class ProgressBar {
@@ -31,7 +35,11 @@ export class ProgressBar {
     if (this.out.isTTY) {
       const width = 20;
       const filled = Math.round((width * r.step) / Math.max(1, r.totalSteps));
-      this.out.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}`.slice(0, (this.out.columns ?? 160) - 1).padEnd(Math.min(159, (this.out.columns ?? 160) - 1)));
+      this.out.write(
+        `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}`
+          .slice(0, (this.out.columns ?? 160) - 1)
+          .padEnd(Math.min(159, (this.out.columns ?? 160) - 1)),
+      );
       if (r.step === r.totalSteps) this.out.write('\n');
     } else {
       const every = Math.max(1, Math.floor(r.totalSteps / 20));
@@ -64,7 +72,10 @@ export class ProgressBar {
 }
 
 export class MetricsLog {
-  constructor(readonly file: string, append: boolean) {
+  constructor(
+    readonly file: string,
+    append: boolean,
+  ) {
     if (!append) writeFileSync(file, '');
   }
 

@@ -30,8 +30,11 @@ export function refuseBundledOverwrite(recipe: Recipe, bundledDir: string, expli
     if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) return; // not under the bundled folder
     if (!existsSync(join(out, 'model.json')) || out === allowed) return;
     const shown = relative(process.cwd(), out) || out;
-    throw new ServiceError(409, 'output_exists',
+    throw new ServiceError(
+      409,
+      'output_exists',
       `stage ${index} of recipe '${recipe.name}' would write '${shown}', a bundled model folder; pass --out ${shown} to replace it on purpose, or --out <dir> to write the trained model elsewhere`,
-      { parameter: 'out' });
+      { parameter: 'out' },
+    );
   });
 }

@@ -9,7 +9,10 @@ import { z } from 'zod';
 import { ServiceError } from '../errors.js';
 
 export class RecipeError extends ServiceError {
-  constructor(readonly field: string, reason: string) {
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
     super(400, 'invalid_recipe', `recipe field '${field}' ${reason}`, { parameter: field });
   }
 }
@@ -64,7 +67,10 @@ const Augment = z.strictObject({
 });
 
 const common = {
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/).optional(),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/)
+    .optional(),
   out: z.string(),
   seed: z.number().int().nonnegative().optional(),
   epochs: positiveInt,
@@ -96,7 +102,9 @@ const classification = {
 const PretrainStage = z.strictObject({
   stage: z.literal('pretrain'),
   ...common,
-  masking: z.strictObject({ encoderRatio: ratio.default(0.9), decoderRatio: ratio.default(0.5) }).default({ encoderRatio: 0.9, decoderRatio: 0.5 }),
+  masking: z
+    .strictObject({ encoderRatio: ratio.default(0.9), decoderRatio: ratio.default(0.5) })
+    .default({ encoderRatio: 0.9, decoderRatio: 0.5 }),
   dropPath: z.number().min(0).lt(1).default(0),
 });
 
@@ -135,35 +143,39 @@ const ActionFormerStage = z.strictObject({
     labels: z.string().optional(),
   }),
   /** ActionFormerConfig fields (src/config/actionformer.ts; official THUMOS values by default). */
-  model: z.strictObject({
-    backboneArch: z.tuple([positiveInt, z.number().int().nonnegative(), z.number().int().nonnegative()]).optional(),
-    numHeads: positiveInt.optional(),
-    mhaWinSize: z.union([z.number().int(), z.array(z.number().int())]).optional(),
-    embdKernelSize: positiveInt.optional(),
-    embdDim: positiveInt.optional(),
-    embdWithLn: z.boolean().optional(),
-    fpnDim: positiveInt.optional(),
-    fpnWithLn: z.boolean().optional(),
-    headDim: positiveInt.optional(),
-    headKernelSize: positiveInt.optional(),
-    headNumLayers: positiveInt.optional(),
-    headWithLn: z.boolean().optional(),
-    useAbsPe: z.boolean().optional(),
-    regressionRanges: z.array(z.tuple([z.number().nonnegative(), z.number().positive()])).optional(),
-    centerSampleRadius: z.number().nonnegative().optional(),
-    clsPriorProb: z.number().nonnegative().lt(1).optional(),
-    dropPath: z.number().nonnegative().lt(1).optional(),
-  }).default({}),
+  model: z
+    .strictObject({
+      backboneArch: z.tuple([positiveInt, z.number().int().nonnegative(), z.number().int().nonnegative()]).optional(),
+      numHeads: positiveInt.optional(),
+      mhaWinSize: z.union([z.number().int(), z.array(z.number().int())]).optional(),
+      embdKernelSize: positiveInt.optional(),
+      embdDim: positiveInt.optional(),
+      embdWithLn: z.boolean().optional(),
+      fpnDim: positiveInt.optional(),
+      fpnWithLn: z.boolean().optional(),
+      headDim: positiveInt.optional(),
+      headKernelSize: positiveInt.optional(),
+      headNumLayers: positiveInt.optional(),
+      headWithLn: z.boolean().optional(),
+      useAbsPe: z.boolean().optional(),
+      regressionRanges: z.array(z.tuple([z.number().nonnegative(), z.number().positive()])).optional(),
+      centerSampleRadius: z.number().nonnegative().optional(),
+      clsPriorProb: z.number().nonnegative().lt(1).optional(),
+      dropPath: z.number().nonnegative().lt(1).optional(),
+    })
+    .default({}),
   /**
    * The model's maxSeqLen (official dataset.max_seq_len): training windows are this long (longer
    * sequences cropped at random, shorter ones padded); evaluation pads to it as serving does.
    */
   maxSeqLen: positiveInt.default(256),
-  loss: z.strictObject({
-    focalAlpha: z.number().min(0).max(1).default(0.25),
-    focalGamma: z.number().nonnegative().default(2),
-    regressionWeight: z.number().nonnegative().default(1),
-  }).default({ focalAlpha: 0.25, focalGamma: 2, regressionWeight: 1 }),
+  loss: z
+    .strictObject({
+      focalAlpha: z.number().min(0).max(1).default(0.25),
+      focalGamma: z.number().nonnegative().default(2),
+      regressionWeight: z.number().nonnegative().default(1),
+    })
+    .default({ focalAlpha: 0.25, focalGamma: 2, regressionWeight: 1 }),
 });
 
 export type ActionFormerStageSpec = z.infer<typeof ActionFormerStage>;
@@ -195,20 +207,25 @@ const AvaStage = z.strictObject({
    * `padMultiple` (default the patch), the official pixel normalization ('backbone': the
    * backbone's), boxes enlarged by `boxEnlarge` with the +1 px convention (also for training).
    */
-  clip: z.strictObject({
-    rate: positiveInt.default(4), shortSide: positiveInt.default(256),
-    resize: z.enum(['floor-pad', 'round-to-patch']).default('floor-pad'),
-    padMultiple: positiveInt.optional(),
-    normalization: z.enum(['official', 'backbone']).default('official'),
-    frameOffsets: z.array(z.number().int()).optional(),
-    boxEnlarge: z.tuple([z.number().nonnegative(), z.number().nonnegative()]).default([0.1, 0.05]),
-  }).default({ rate: 4, shortSide: 256, resize: 'floor-pad', normalization: 'official', boxEnlarge: [0.1, 0.05] }),
+  clip: z
+    .strictObject({
+      rate: positiveInt.default(4),
+      shortSide: positiveInt.default(256),
+      resize: z.enum(['floor-pad', 'round-to-patch']).default('floor-pad'),
+      padMultiple: positiveInt.optional(),
+      normalization: z.enum(['official', 'backbone']).default('official'),
+      frameOffsets: z.array(z.number().int()).optional(),
+      boxEnlarge: z.tuple([z.number().nonnegative(), z.number().nonnegative()]).default([0.1, 0.05]),
+    })
+    .default({ rate: 4, shortSide: 256, resize: 'floor-pad', normalization: 'official', boxEnlarge: [0.1, 0.05] }),
   /** The head: the final LayerNorm on the tokens and RoIAlign as torchvision aligned=False with adaptive sampling (official) by default. */
-  head: z.strictObject({
-    finalNorm: z.boolean().default(true),
-    aligned: z.boolean().default(false),
-    samplingRatio: z.number().int().nonnegative().default(0),
-  }).default({ finalNorm: true, aligned: false, samplingRatio: 0 }),
+  head: z
+    .strictObject({
+      finalNorm: z.boolean().default(true),
+      aligned: z.boolean().default(false),
+      samplingRatio: z.number().int().nonnegative().default(0),
+    })
+    .default({ finalNorm: true, aligned: false, samplingRatio: 0 }),
   /** Person boxes below this score are dropped when the model serves (the official evaluation: 0.8). */
   personScoreThreshold: z.number().min(0).max(1).default(0),
   /** Train the encoder with the head (then `batch` counts keyframe clips, not boxes). */
@@ -291,13 +308,25 @@ export function parseRecipe(raw: unknown, baseDir: string): Recipe {
       stages.push(parsed.data);
     }
     if (stages.length && actionformer.length) {
-      throw new RecipeError(`${field}.stage`, 'mixes ActionFormer and backbone stages; put them in separate recipes (the detector trains on features the backbone has already written)');
+      throw new RecipeError(
+        `${field}.stage`,
+        'mixes ActionFormer and backbone stages; put them in separate recipes (the detector trains on features the backbone has already written)',
+      );
     }
     if (ava.length && (stages.length || actionformer.length)) {
       throw new RecipeError(`${field}.stage`, 'mixes AVA head stages with other stages; put them in a recipe of their own');
     }
   });
-  return { name: top.data.name, ...(top.data.description ? { description: top.data.description } : {}), seed: top.data.seed, stages, actionformer, ava, baseDir, source: raw };
+  return {
+    name: top.data.name,
+    ...(top.data.description ? { description: top.data.description } : {}),
+    seed: top.data.seed,
+    stages,
+    actionformer,
+    ava,
+    baseDir,
+    source: raw,
+  };
 }
 
 export function loadRecipe(file: string): Recipe {

@@ -32,7 +32,10 @@ export function roiAlignMatrix(box: ArrayLike<number>, s: RoiAlignSettings): Flo
   const startY = box[1]! * s.spatialScale - offset;
   let roiW = box[2]! * s.spatialScale - offset - startX;
   let roiH = box[3]! * s.spatialScale - offset - startY;
-  if (!aligned) { roiW = Math.max(roiW, 1); roiH = Math.max(roiH, 1); }
+  if (!aligned) {
+    roiW = Math.max(roiW, 1);
+    roiH = Math.max(roiH, 1);
+  }
   const binW = roiW / size;
   const binH = roiH / size;
   const gridH = s.samplingRatio > 0 ? s.samplingRatio : Math.ceil(roiH / size);
@@ -52,8 +55,14 @@ export function roiAlignMatrix(box: ArrayLike<number>, s: RoiAlignSettings): Flo
           let x0 = Math.floor(x);
           let y1 = y0 + 1;
           let x1 = x0 + 1;
-          if (y0 >= H - 1) { y0 = y1 = H - 1; y = y0; }
-          if (x0 >= W - 1) { x0 = x1 = W - 1; x = x0; }
+          if (y0 >= H - 1) {
+            y0 = y1 = H - 1;
+            y = y0;
+          }
+          if (x0 >= W - 1) {
+            x0 = x1 = W - 1;
+            x = x0;
+          }
           const ly = y - y0;
           const lx = x - x0;
           out[row + y0 * W + x0]! += share * (1 - ly) * (1 - lx);

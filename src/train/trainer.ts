@@ -16,7 +16,17 @@ import { readSafetensors, type TensorMap } from '../weights/safetensors.js';
 import { sinusoidTable } from '../weights/sinusoid-table.js';
 import { ServiceError } from '../errors.js';
 import { initBackend } from '../tfjs/backend.js';
-import { classificationBatch, evalBatches, geometryOf, positionTables, pretrainBatch, stepsPerEpoch, type BatchSource, type ClassificationBatch, type PretrainBatch } from './batches.js';
+import {
+  classificationBatch,
+  evalBatches,
+  geometryOf,
+  positionTables,
+  pretrainBatch,
+  stepsPerEpoch,
+  type BatchSource,
+  type ClassificationBatch,
+  type PretrainBatch,
+} from './batches.js';
 import { CHECKPOINT_FILE, readCheckpoint, stageFingerprint, writeCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
 import { ClipCache } from './clip-cache.js';
 import { distillationLoss, maskedReconstructionLoss, softTargetCrossEntropy } from './losses.js';
@@ -38,8 +48,20 @@ export async function trainBackboneRecipe(recipe: Recipe, options: TrainOptions 
   if (checkpoint) {
     const { state } = checkpoint;
     const plan = plans[state.stageIndex];
-    if (state.recipe !== recipe.name || !plan) throw new ServiceError(400, 'invalid_checkpoint', `checkpoint '${options.resume}' belongs to recipe '${state.recipe}' stage ${state.stageIndex}, not to this recipe`, { parameter: 'resume' });
-    if (state.stageHash !== stageFingerprint(plan.spec)) throw new ServiceError(400, 'invalid_checkpoint', `stage ${state.stageIndex} of recipe '${recipe.name}' changed since checkpoint '${options.resume}' was written; resuming would not reproduce the run`, { parameter: 'resume' });
+    if (state.recipe !== recipe.name || !plan)
+      throw new ServiceError(
+        400,
+        'invalid_checkpoint',
+        `checkpoint '${options.resume}' belongs to recipe '${state.recipe}' stage ${state.stageIndex}, not to this recipe`,
+        { parameter: 'resume' },
+      );
+    if (state.stageHash !== stageFingerprint(plan.spec))
+      throw new ServiceError(
+        400,
+        'invalid_checkpoint',
+        `stage ${state.stageIndex} of recipe '${recipe.name}' changed since checkpoint '${options.resume}' was written; resuming would not reproduce the run`,
+        { parameter: 'resume' },
+      );
   }
   const progress = options.progress ?? new ProgressBar();
   const backend = await initBackend(options.backend ?? 'auto');
@@ -63,7 +85,9 @@ export async function trainBackboneRecipe(recipe: Recipe, options: TrainOptions 
 function initialTensors(plan: StagePlan): TensorMap {
   const tensors = randomWeights(plan.architecture, plan.seed);
   // Official fine-tuning scales the fresh head by init_scale = 0.001.
-  tensors.get('head.weight')?.data.forEach((v, i, a) => { a[i] = v * 0.001; });
+  tensors.get('head.weight')?.data.forEach((v, i, a) => {
+    a[i] = v * 0.001;
+  });
   if (!plan.init) return tensors;
   const folder = readModelFolder(plan.init.dir);
   const source = readSafetensors(folder.weightsPath).tensors;
@@ -77,7 +101,8 @@ function initialTensors(plan: StagePlan): TensorMap {
     // Head rows by label name (as label_710to400 maps the K710 head onto K400).
     const weight = source.get('head.weight');
     const bias = source.get('head.bias');
-    if (!weight || !bias) throw new ServiceError(400, 'invalid_recipe', `recipe field 'stages[${plan.index}].head' is 'map' but the init model has no head`);
+    if (!weight || !bias)
+      throw new ServiceError(400, 'invalid_recipe', `recipe field 'stages[${plan.index}].head' is 'map' but the init model has no head`);
     const d = plan.architecture.embedDim;
     const w = new Float32Array(plan.labels.length * d);
     const b = new Float32Array(plan.labels.length);
@@ -124,7 +149,11 @@ function dropPathMasks(config: VitArchitecture, rate: number, batch: number, see
 }
 
 /** The tensors of one pretraining batch: model inputs, targets and loss weights. */
-function pretrainTensors(b: PretrainBatch, config: VitArchitecture, batch: number): { inputs: PretrainInputs; target: tf.Tensor; weight: tf.Tensor } {
+function pretrainTensors(
+  b: PretrainBatch,
+  config: VitArchitecture,
+  batch: number,
+): { inputs: PretrainInputs; target: tf.Tensor; weight: tf.Tensor } {
   const p = patchVectorLength(geometryOf(config));
   const dd = config.decoder!.embedDim;
   return {
@@ -154,28 +183,56 @@ function teacherLogits(teacher: Teacher, batch: ClassificationBatch, student: Vi
     patches = new Float32Array(size * grid.count * p);
     const clipSize = batch.clips.length / size;
     const all = Int32Array.from({ length: grid.count }, (_, i) => i);
-    for (let b = 0; b < size; b++) inputPatches(batch.clips.subarray(b * clipSize, (b + 1) * clipSize), tg, all, patches, b * grid.count * p);
+    for (let b = 0; b < size; b++)
+      inputPatches(batch.clips.subarray(b * clipSize, (b + 1) * clipSize), tg, all, patches, b * grid.count * p);
   }
-  return tf.tidy(() => classify(teacher.store, teacher.config, encode(teacher.store, teacher.config, tf.tensor(patches, [size, grid.count, p]), teacher.positions)));
+  return tf.tidy(() =>
+    classify(
+      teacher.store,
+      teacher.config,
+      encode(teacher.store, teacher.config, tf.tensor(patches, [size, grid.count, p]), teacher.positions),
+    ),
+  );
 }
 
-async function runStage(recipe: Recipe, plan: StagePlan, cache: ClipCache, progress: ProgressBar, checkpoint: LoadedCheckpoint | undefined, stopAfter: number | undefined): Promise<StageResult> {
+async function runStage(
+  recipe: Recipe,
+  plan: StagePlan,
+  cache: ClipCache,
+  progress: ProgressBar,
+  checkpoint: LoadedCheckpoint | undefined,
+  stopAfter: number | undefined,
+): Promise<StageResult> {
   const started = Date.now();
   const spec = plan.spec;
   const config = plan.architecture;
   mkdirSync(plan.outDir, { recursive: true });
   const log = new MetricsLog(join(plan.outDir, 'metrics.jsonl'), checkpoint !== undefined);
-  progress.line(`stage ${plan.index} '${spec.stage}' -> ${plan.outDir}: ${config.arch} ${config.numFrames}x${config.imageHeight}x${config.imageWidth}, ${plan.train.length} train / ${plan.val.length} val videos${plan.labels.length ? `, ${plan.labels.length} classes` : ''}`);
+  progress.line(
+    `stage ${plan.index} '${spec.stage}' -> ${plan.outDir}: ${config.arch} ${config.numFrames}x${config.imageHeight}x${config.imageWidth}, ${plan.train.length} train / ${plan.val.length} val videos${plan.labels.length ? `, ${plan.labels.length} classes` : ''}`,
+  );
 
   const loadStart = Date.now();
   const before = cache.size;
-  await cache.load([...plan.train, ...plan.val].map((e) => e.path), (done, total) => progress.count('decoding videos', done, total));
+  await cache.load(
+    [...plan.train, ...plan.val].map((e) => e.path),
+    (done, total) => progress.count('decoding videos', done, total),
+  );
   if (cache.size > before) progress.line(`decoded ${cache.size - before} videos in ${((Date.now() - loadStart) / 1000).toFixed(1)} s`);
 
   const store = new ParameterStore(checkpoint ? checkpoint.params : initialTensors(plan));
   const groups = parameterGroups(store, plan);
   const betas = spec.optimizer.betas ?? (spec.stage === 'pretrain' ? [0.9, 0.95] : [0.9, 0.999]);
-  const optimizer = new AdamW({ beta1: betas[0], beta2: betas[1], eps: spec.optimizer.eps, weightDecay: spec.optimizer.weightDecay, ...(spec.optimizer.clipGrad ? { clipGrad: spec.optimizer.clipGrad } : {}) }, groups);
+  const optimizer = new AdamW(
+    {
+      beta1: betas[0],
+      beta2: betas[1],
+      eps: spec.optimizer.eps,
+      weightDecay: spec.optimizer.weightDecay,
+      ...(spec.optimizer.clipGrad ? { clipGrad: spec.optimizer.clipGrad } : {}),
+    },
+    groups,
+  );
   if (checkpoint) {
     for (const [name, { m, v }] of checkpoint.moments) optimizer.restore(name, m, v);
     optimizer.steps = checkpoint.state.optimizerSteps;
@@ -196,7 +253,12 @@ async function runStage(recipe: Recipe, plan: StagePlan, cache: ClipCache, progr
   const perEpoch = stepsPerEpoch(source);
   const scheduledSteps = spec.epochs * perEpoch;
   const totalSteps = Math.min(scheduledSteps, spec.maxSteps ?? Infinity);
-  const schedule = { lr: spec.optimizer.lr, minLr: spec.optimizer.minLr, warmupSteps: Math.round(spec.optimizer.warmupEpochs * perEpoch), totalSteps: scheduledSteps };
+  const schedule = {
+    lr: spec.optimizer.lr,
+    minLr: spec.optimizer.minLr,
+    warmupSteps: Math.round(spec.optimizer.warmupEpochs * perEpoch),
+    totalSteps: scheduledSteps,
+  };
   const grid = tokenGrid(config);
   const p = patchVectorLength(geometryOf(config));
   const tables = spec.stage === 'pretrain' ? positionTables(config) : undefined;
@@ -206,32 +268,54 @@ async function runStage(recipe: Recipe, plan: StagePlan, cache: ClipCache, progr
   const fingerprint = stageFingerprint(spec);
   const checkpointFile = join(plan.outDir, CHECKPOINT_FILE);
   const saveCheckpoint = async (step: number): Promise<void> => {
-    writeCheckpoint(checkpointFile, await store.toTensorMap(), await optimizer.state(), { recipe: recipe.name, stageIndex: plan.index, stageHash: fingerprint, step, optimizerSteps: optimizer.steps });
+    writeCheckpoint(checkpointFile, await store.toTensorMap(), await optimizer.state(), {
+      recipe: recipe.name,
+      stageIndex: plan.index,
+      stageHash: fingerprint,
+      step,
+      optimizerSteps: optimizer.steps,
+    });
   };
 
   /** The loss closure of a step, plus tensors made outside it (teacher logits) to free after. */
   const lossAt = (step: number): { fn: () => tf.Scalar; extra: tf.Tensor[] } => {
     if (spec.stage === 'pretrain') {
       const b = pretrainBatch(source, step, spec.masking, tables!);
-      return { extra: [], fn: () => {
-        const { inputs, target, weight } = pretrainTensors(b, config, spec.batch);
-        return maskedReconstructionLoss(pretrainForward(store, config, inputs, dropPathMasks(config, spec.dropPath, spec.batch, plan.seed, step)), target, weight);
-      } };
+      return {
+        extra: [],
+        fn: () => {
+          const { inputs, target, weight } = pretrainTensors(b, config, spec.batch);
+          return maskedReconstructionLoss(
+            pretrainForward(store, config, inputs, dropPathMasks(config, spec.dropPath, spec.batch, plan.seed, step)),
+            target,
+            weight,
+          );
+        },
+      };
     }
     const b = classificationBatch(source, step, {
-      scale: spec.augment.scale, ratio: spec.augment.ratio, flip: plan.flip, colour: spec.augment.colour,
-      labelSmoothing: spec.labelSmoothing, mixup: spec.mixup, cutmix: spec.cutmix, numClasses: config.numClasses,
+      scale: spec.augment.scale,
+      ratio: spec.augment.ratio,
+      flip: plan.flip,
+      colour: spec.augment.colour,
+      labelSmoothing: spec.labelSmoothing,
+      mixup: spec.mixup,
+      cutmix: spec.cutmix,
+      numClasses: config.numClasses,
     });
     const B = spec.batch;
     const soft = teacher && spec.stage === 'distill' ? teacherLogits(teacher, b, config, B) : undefined;
-    return { extra: soft ? [soft] : [], fn: () => {
-      const masks: DropPathMasks = dropPathMasks(config, spec.dropPath, B, plan.seed, step);
-      const logits = classify(store, config, encode(store, config, tf.tensor(b.patches, [B, grid.count, p]), positions, masks));
-      const labelLoss = softTargetCrossEntropy(logits, tf.tensor(b.targets, [B, config.numClasses]));
-      if (!soft || spec.stage !== 'distill') return labelLoss;
-      const kd = distillationLoss(logits, soft, spec.temperature);
-      return tf.add(tf.mul(kd, 1 - spec.alpha), tf.mul(labelLoss, spec.alpha)) as tf.Scalar;
-    } };
+    return {
+      extra: soft ? [soft] : [],
+      fn: () => {
+        const masks: DropPathMasks = dropPathMasks(config, spec.dropPath, B, plan.seed, step);
+        const logits = classify(store, config, encode(store, config, tf.tensor(b.patches, [B, grid.count, p]), positions, masks));
+        const labelLoss = softTargetCrossEntropy(logits, tf.tensor(b.targets, [B, config.numClasses]));
+        if (!soft || spec.stage !== 'distill') return labelLoss;
+        const kd = distillationLoss(logits, soft, spec.temperature);
+        return tf.add(tf.mul(kd, 1 - spec.alpha), tf.mul(labelLoss, spec.alpha)) as tf.Scalar;
+      },
+    };
   };
 
   const evaluate = async (epoch: number): Promise<void> => {
@@ -258,7 +342,9 @@ async function runStage(recipe: Recipe, plan: StagePlan, cache: ClipCache, progr
     }
     const counter = accuracyCounter(config.numClasses);
     for (const b of evalBatches(plan.val, cache, config, plan.protocol, spec.batch)) {
-      const logits = tf.tidy(() => classify(store, config, encode(store, config, tf.tensor(b.patches, [b.size, grid.count, p]), positions)));
+      const logits = tf.tidy(() =>
+        classify(store, config, encode(store, config, tf.tensor(b.patches, [b.size, grid.count, p]), positions)),
+      );
       counter.add((await logits.data()) as Float32Array, b.labels);
       logits.dispose();
     }
@@ -266,11 +352,21 @@ async function runStage(recipe: Recipe, plan: StagePlan, cache: ClipCache, progr
     metrics.top1 = top1;
     metrics.top5 = top5;
     log.write({ type: 'eval', stage: spec.stage, epoch, top1, top5, count: counter.result.count, seconds: (Date.now() - started) / 1000 });
-    progress.line(`epoch ${epoch} held-out top-1 ${(100 * top1).toFixed(1)}% top-5 ${(100 * top5).toFixed(1)}% (${counter.result.count} videos)`);
+    progress.line(
+      `epoch ${epoch} held-out top-1 ${(100 * top1).toFixed(1)}% top-5 ${(100 * top5).toFixed(1)}% (${counter.result.count} videos)`,
+    );
   };
 
   let step = checkpoint ? checkpoint.state.step : 0;
-  log.write({ type: 'start', stage: spec.stage, name: plan.name, fromStep: step, totalSteps, stepsPerEpoch: perEpoch, backend: tf.getBackend() });
+  log.write({
+    type: 'start',
+    stage: spec.stage,
+    name: plan.name,
+    fromStep: step,
+    totalSteps,
+    stepsPerEpoch: perEpoch,
+    backend: tf.getBackend(),
+  });
   let stopped = false;
   while (step < totalSteps) {
     const t0 = Date.now();
@@ -280,7 +376,12 @@ async function runStage(recipe: Recipe, plan: StagePlan, cache: ClipCache, progr
     const loss = (await lossTensor!.data())[0]!;
     const gradNorm = (await normTensor!.data())[0]!;
     tf.dispose([lossTensor!, normTensor!, ...extra]);
-    if (!Number.isFinite(loss)) throw new ServiceError(500, 'training_diverged', `stage ${plan.index} '${spec.stage}': loss became ${loss} at step ${step + 1}; lower optimizer.lr or set optimizer.clipGrad`);
+    if (!Number.isFinite(loss))
+      throw new ServiceError(
+        500,
+        'training_diverged',
+        `stage ${plan.index} '${spec.stage}': loss became ${loss} at step ${step + 1}; lower optimizer.lr or set optimizer.clipGrad`,
+      );
     step += 1;
     losses.push(loss);
     const epoch = Math.floor((step - 1) / perEpoch) + 1;
@@ -309,11 +410,28 @@ async function runStage(recipe: Recipe, plan: StagePlan, cache: ClipCache, progr
   store.dispose();
   optimizer.dispose();
   positions.dispose();
-  if (teacher) { teacher.store.dispose(); teacher.positions.dispose(); }
-  return { stage: spec.stage, outDir: plan.outDir, steps: step, completed: !stopped, losses, metrics, seconds: (Date.now() - started) / 1000 };
+  if (teacher) {
+    teacher.store.dispose();
+    teacher.positions.dispose();
+  }
+  return {
+    stage: spec.stage,
+    outDir: plan.outDir,
+    steps: step,
+    completed: !stopped,
+    losses,
+    metrics,
+    seconds: (Date.now() - started) / 1000,
+  };
 }
 
-async function writeOutput(recipe: Recipe, plan: StagePlan, store: ParameterStore, metrics: Record<string, number>, steps: number): Promise<void> {
+async function writeOutput(
+  recipe: Recipe,
+  plan: StagePlan,
+  store: ParameterStore,
+  metrics: Record<string, number>,
+  steps: number,
+): Promise<void> {
   const spec = plan.spec;
   const config = plan.architecture;
   const hasLabels = plan.labels.length > 0;
@@ -331,7 +449,13 @@ async function writeOutput(recipe: Recipe, plan: StagePlan, store: ParameterStor
       source: 'training',
       trained: true,
       seed: plan.seed,
-      recipe: { name: recipe.name, stageIndex: plan.index, stage: spec, steps, ...(plan.init ? { init: relative(plan.outDir, plan.init.dir) || '.' } : {}) },
+      recipe: {
+        name: recipe.name,
+        stageIndex: plan.index,
+        stage: spec,
+        steps,
+        ...(plan.init ? { init: relative(plan.outDir, plan.init.dir) || '.' } : {}),
+      },
       metrics,
     },
   });

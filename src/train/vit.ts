@@ -39,7 +39,11 @@ function block(p: ParameterStore, prefix: string, x: tf.Tensor, shape: BlockShap
   const a = attention(p, `${prefix}.attn`, layerNorm(x, p.get(`${prefix}.norm1.weight`), p.get(`${prefix}.norm1.bias`), eps), shape);
   x = residual(a);
   const h = layerNorm(x, p.get(`${prefix}.norm2.weight`), p.get(`${prefix}.norm2.bias`), eps);
-  const m = linear(gelu(linear(h, p.get(`${prefix}.mlp.fc1.weight`), p.get(`${prefix}.mlp.fc1.bias`))), p.get(`${prefix}.mlp.fc2.weight`), p.get(`${prefix}.mlp.fc2.bias`));
+  const m = linear(
+    gelu(linear(h, p.get(`${prefix}.mlp.fc1.weight`), p.get(`${prefix}.mlp.fc1.bias`))),
+    p.get(`${prefix}.mlp.fc2.weight`),
+    p.get(`${prefix}.mlp.fc2.bias`),
+  );
   return tf.add(x, keep ? tf.mul(m, keep) : m);
 }
 
@@ -47,7 +51,13 @@ function block(p: ParameterStore, prefix: string, x: tf.Tensor, shape: BlockShap
  * Encoder: patch vectors [B, N, 3*tubelet*p*p] (any subset of tokens) + their sinusoid
  * positions [B or 1, N, D] -> last block output [B, N, D].
  */
-export function encode(p: ParameterStore, config: VitArchitecture, patches: tf.Tensor, positions: tf.Tensor, dropPath: DropPathMasks = []): tf.Tensor {
+export function encode(
+  p: ParameterStore,
+  config: VitArchitecture,
+  patches: tf.Tensor,
+  positions: tf.Tensor,
+  dropPath: DropPathMasks = [],
+): tf.Tensor {
   let x = tf.add(linear(patches, p.get('patch_embed.proj.weight'), p.get('patch_embed.proj.bias')), positions);
   for (let i = 0; i < config.depth; i++) x = block(p, `blocks.${i}`, x, config, config.layerNormEps, dropPath[i]);
   return x;
@@ -73,7 +83,12 @@ export interface PretrainInputs {
  * tokens plus one mask token per reconstructed position, each with its position; predictions
  * [B, Nm, 3*tubelet*p*p] are read at the mask tokens.
  */
-export function pretrainForward(p: ParameterStore, config: VitArchitecture, inputs: PretrainInputs, dropPath: DropPathMasks = []): tf.Tensor {
+export function pretrainForward(
+  p: ParameterStore,
+  config: VitArchitecture,
+  inputs: PretrainInputs,
+  dropPath: DropPathMasks = [],
+): tf.Tensor {
   const decoder = config.decoder as DecoderArchitecture;
   const eps = config.layerNormEps;
   const encoded = encode(p, config, inputs.visiblePatches, inputs.visiblePositions, dropPath);
@@ -83,5 +98,9 @@ export function pretrainForward(p: ParameterStore, config: VitArchitecture, inpu
   for (let i = 0; i < decoder.depth; i++) x = block(p, `decoder.blocks.${i}`, x, decoder, eps);
   const masked = inputs.decoderMaskPositions.shape[1]!;
   const tail = x.slice([0, x.shape[1]! - masked, 0], [-1, masked, -1]);
-  return linear(layerNorm(tail, p.get('decoder.norm.weight'), p.get('decoder.norm.bias'), eps), p.get('decoder.head.weight'), p.get('decoder.head.bias'));
+  return linear(
+    layerNorm(tail, p.get('decoder.norm.weight'), p.get('decoder.norm.bias'), eps),
+    p.get('decoder.head.weight'),
+    p.get('decoder.head.bias'),
+  );
 }

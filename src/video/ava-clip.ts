@@ -19,7 +19,8 @@ export const OFFICIAL_AVA_BOX_ENLARGE: readonly [number, number] = [0.1, 0.05];
 /** box_thresh of the official evaluation. */
 export const OFFICIAL_AVA_PERSON_THRESHOLD = 0.8;
 
-export type AvaClipSpec = Pick<SpatiotemporalManifest['clip'], 'numFrames' | 'rate' | 'shortSide' | 'resize'> & Partial<Pick<SpatiotemporalManifest['clip'], 'frameOffsets' | 'padMultiple' | 'normalization'>>;
+export type AvaClipSpec = Pick<SpatiotemporalManifest['clip'], 'numFrames' | 'rate' | 'shortSide' | 'resize'> &
+  Partial<Pick<SpatiotemporalManifest['clip'], 'frameOffsets' | 'padMultiple' | 'normalization'>>;
 export type AvaBoxSpec = SpatiotemporalManifest['boxes'];
 
 /**
@@ -58,12 +59,19 @@ export interface AvaFrameGeometry {
  * avaFrameGeometry({ width: 768, height: 576 }, { resize: 'floor-pad', shortSide: 256, padMultiple: 16 }, 16)
  * // -> { content: { width: 341, height: 256 }, input: { width: 352, height: 256 } }
  */
-export function avaFrameGeometry(frame: Size, clip: Pick<AvaClipSpec, 'resize' | 'shortSide' | 'padMultiple'>, patchSize: number): AvaFrameGeometry {
+export function avaFrameGeometry(
+  frame: Size,
+  clip: Pick<AvaClipSpec, 'resize' | 'shortSide' | 'padMultiple'>,
+  patchSize: number,
+): AvaFrameGeometry {
   if (clip.resize === 'round-to-patch') {
     const size = fullFrameInputSize(frame, clip.shortSide, patchSize);
     return { content: size, input: size };
   }
-  const content = Math.min(frame.width, frame.height) === clip.shortSide ? { width: frame.width, height: frame.height } : resizeShortSide(frame, clip.shortSide);
+  const content =
+    Math.min(frame.width, frame.height) === clip.shortSide
+      ? { width: frame.width, height: frame.height }
+      : resizeShortSide(frame, clip.shortSide);
   const multiple = clip.padMultiple ?? patchSize;
   const up = (v: number): number => Math.ceil(v / multiple) * multiple;
   return { content, input: { width: up(content.width), height: up(content.height) } };
@@ -87,10 +95,18 @@ export function avaRois(boxes: Float32Array, original: Size, content: Size, spec
   const [ex, ey] = spec.enlarge;
   for (let i = 0; i < boxes.length; i += 4) {
     if (spec.convention === 'plain') {
-      let [x1, y1, x2, y2] = [boxes[i]! * content.width, boxes[i + 1]! * content.height, boxes[i + 2]! * content.width, boxes[i + 3]! * content.height];
+      let [x1, y1, x2, y2] = [
+        boxes[i]! * content.width,
+        boxes[i + 1]! * content.height,
+        boxes[i + 2]! * content.width,
+        boxes[i + 3]! * content.height,
+      ];
       const px = (ex * (x2 - x1)) / 2;
       const py = (ey * (y2 - y1)) / 2;
-      x1 -= px; x2 += px; y1 -= py; y2 += py;
+      x1 -= px;
+      x2 += px;
+      y1 -= py;
+      y2 += py;
       rois.set([x1, y1, x2, y2], i);
       continue;
     }
@@ -103,7 +119,15 @@ export function avaRois(boxes: Float32Array, original: Size, content: Size, spec
     const y2 = clamp(boxes[i + 3]! * original.height, original.height - 1) * ry;
     const px = (ex * (x2 - x1 + 1)) / 2;
     const py = (ey * (y2 - y1 + 1)) / 2;
-    rois.set([clamp(x1 - px, content.width - 1), clamp(y1 - py, content.height - 1), clamp(x2 + px, content.width - 1), clamp(y2 + py, content.height - 1)], i);
+    rois.set(
+      [
+        clamp(x1 - px, content.width - 1),
+        clamp(y1 - py, content.height - 1),
+        clamp(x2 + px, content.width - 1),
+        clamp(y2 + py, content.height - 1),
+      ],
+      i,
+    );
   }
   return rois;
 }

@@ -80,7 +80,12 @@ export function keyframeBefore(keyframes: readonly number[], frame: number): num
   return lo > 0 ? Math.max(0, keyframes[lo - 1]!) : 0;
 }
 
-type PassWork<K extends DecodePass['kind']> = (pass: Extract<DecodePass, { kind: K }>, video: DecodeSource, keyframes: readonly number[], work: Work) => void;
+type PassWork<K extends DecodePass['kind']> = (
+  pass: Extract<DecodePass, { kind: K }>,
+  video: DecodeSource,
+  keyframes: readonly number[],
+  work: Work,
+) => void;
 
 /** How each kind of pass turns into runs, seeks and frames. */
 const PASS_WORK: { readonly [K in DecodePass['kind']]: PassWork<K> } = {
@@ -156,6 +161,8 @@ export function budgetMessage(estimate: DecodeEstimate, limit: number, hint: str
   const mp = (pixels: number): number => Math.round(pixels / 1e6);
   const runs = estimate.runs === 1 ? 'one ffmpeg run' : `${estimate.runs} ffmpeg runs`;
   const assumed = estimate.keyframesKnown ? '' : ', each seek from the first frame';
-  return `decoding this request would cost about ${mp(estimate.pixels)} megapixels (${estimate.decodedFrames} frames of `
-    + `${estimate.width}x${estimate.height} in ${runs}${assumed}), more than the limit of ${mp(limit)} megapixels (--max-decode-pixels ${limit}); ${hint}`;
+  return (
+    `decoding this request would cost about ${mp(estimate.pixels)} megapixels (${estimate.decodedFrames} frames of ` +
+    `${estimate.width}x${estimate.height} in ${runs}${assumed}), more than the limit of ${mp(limit)} megapixels (--max-decode-pixels ${limit}); ${hint}`
+  );
 }

@@ -218,8 +218,11 @@ export async function* streamFrames(request: StreamRequest): AsyncGenerator<Uint
   } catch (error) {
     if (request.signal?.aborted) throw request.signal.reason ?? error;
     if (produced === 0) {
-      throw new UnsupportedMediaError('undecodable_media',
-        `video '${request.displayName ?? request.file}' could not be decoded: ${(error as Error).message}`, { parameter: 'video' });
+      throw new UnsupportedMediaError(
+        'undecodable_media',
+        `video '${request.displayName ?? request.file}' could not be decoded: ${(error as Error).message}`,
+        { parameter: 'video' },
+      );
     }
     // A truncated file: the frames before the damage are what the video has.
   } finally {
@@ -246,14 +249,18 @@ export async function* decodeFrames(request: DecodeRequest): AsyncGenerator<Deco
     });
     let produced = 0;
     try {
-      for await (const frame of rawFrames(ffmpegRun.stdout, request.source, request.size, group.length)) yield { index: group[produced++]!, rgb: frame };
+      for await (const frame of rawFrames(ffmpegRun.stdout, request.source, request.size, group.length))
+        yield { index: group[produced++]!, rgb: frame };
       await ffmpegRun.done;
       request.signal?.throwIfAborted();
     } catch (error) {
       if (request.signal?.aborted) throw request.signal.reason ?? error;
       if (produced === 0) {
-        throw new UnsupportedMediaError('undecodable_media',
-          `upload '${request.displayName ?? request.file}' could not be decoded: ${(error as Error).message}`, { parameter: 'video' });
+        throw new UnsupportedMediaError(
+          'undecodable_media',
+          `upload '${request.displayName ?? request.file}' could not be decoded: ${(error as Error).message}`,
+          { parameter: 'video' },
+        );
       }
       // Frames came out before the decoder failed (a truncated file): keep what we have.
       return;

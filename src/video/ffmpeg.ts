@@ -41,7 +41,10 @@ const PROBE_MAX_OUTPUT = 16 * 1024 * 1024;
 
 /** Runs ffprobe on a local file (a server-made path) and parses its JSON. */
 export async function ffprobe(file: string, options: ProbeOptions): Promise<ProbeData> {
-  const parsed = await runProbe(['-show_format', '-show_streams', ...(options.extraArgs ?? [])], file, options) as { streams?: ProbeData['streams']; format?: ProbeData['format'] };
+  const parsed = (await runProbe(['-show_format', '-show_streams', ...(options.extraArgs ?? [])], file, options)) as {
+    streams?: ProbeData['streams'];
+    format?: ProbeData['format'];
+  };
   return { streams: parsed.streams ?? [], format: parsed.format ?? {}, chapters: [] };
 }
 
@@ -58,13 +61,28 @@ export interface ProbedPacket {
  */
 export async function ffprobeSeekPackets(file: string, seconds: readonly number[], options: ProbeOptions): Promise<ProbedPacket[]> {
   const intervals = seconds.map((t) => `${t.toFixed(6)}%+#1`).join(',');
-  const parsed = await runProbe(['-select_streams', 'v:0', '-read_intervals', intervals, '-show_entries', 'packet=pts_time,dts_time,flags'], file, options) as { packets?: ProbedPacket[] };
+  const parsed = (await runProbe(
+    ['-select_streams', 'v:0', '-read_intervals', intervals, '-show_entries', 'packet=pts_time,dts_time,flags'],
+    file,
+    options,
+  )) as { packets?: ProbedPacket[] };
   return parsed.packets ?? [];
 }
 
 /** ffprobe with `args` on `file`, its JSON output parsed. */
 async function runProbe(args: readonly string[], file: string, options: ProbeOptions): Promise<unknown> {
-  const argv = ['-v', 'error', '-protocol_whitelist', 'file', '-format_whitelist', options.formats.join(','), '-print_format', 'json', ...args, file];
+  const argv = [
+    '-v',
+    'error',
+    '-protocol_whitelist',
+    'file',
+    '-format_whitelist',
+    options.formats.join(','),
+    '-print_format',
+    'json',
+    ...args,
+    file,
+  ];
   if (options.signal?.aborted) throw new Error('ffprobe not started: aborted');
   // ffprobe has no -nostdin: its stdin is /dev/null instead.
   const run = spawnChild(ffprobePath(), argv, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -115,16 +133,26 @@ function finished(run: RunningChild, name: string, streams: readonly Readable[])
   const child = run.process;
   let stderr = '';
   child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-STDERR_TAIL); });
+  child.stderr?.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-STDERR_TAIL);
+  });
   return new Promise((resolve) => {
     let exit: Error | null | undefined; // undefined while it runs, null once it exited 0
     let open = streams.length;
     const settle = (): void => {
       if (exit !== undefined && open === 0) resolve({ ...(exit ? { error: exit } : {}), stderr });
     };
-    for (const stream of streams) stream.once('close', () => { open--; settle(); });
+    for (const stream of streams)
+      stream.once('close', () => {
+        open--;
+        settle();
+      });
     // A child that could not be started: no exit follows, nor output worth waiting for.
-    child.once('error', (error) => { exit = error; open = 0; settle(); });
+    child.once('error', (error) => {
+      exit = error;
+      open = 0;
+      settle();
+    });
     child.once('exit', (code, signal) => {
       exit = signal ? new Error(`${name} was killed with signal ${signal}`) : code ? new Error(`${name} exited with code ${code}`) : null;
       settle();
@@ -155,17 +183,42 @@ export interface RawDecodeProcess {
 
 /** Spawns ffmpeg writing raw RGB24 frames of the first video stream to a pipe. */
 export function decodeRawFrames(request: RawDecodeRequest): RawDecodeProcess {
-  const inputOptions = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-protocol_whitelist', 'file,pipe', '-format_whitelist', request.formats.join(',')];
+  const inputOptions = [
+    '-nostdin',
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-protocol_whitelist',
+    'file,pipe',
+    '-format_whitelist',
+    request.formats.join(','),
+  ];
   if (request.seekSeconds > 0) inputOptions.push('-ss', request.seekSeconds.toFixed(6));
-  const run = spawnChild(ffmpegPath(), [
-    ...inputOptions, '-i', request.file,
-    '-map', '0:v:0', '-an', '-sn', '-dn',
-    '-vf', request.filter,
-    '-fps_mode', 'passthrough',
-    '-frames:v', String(request.maxFrames),
-    '-pix_fmt', 'rgb24',
-    '-f', 'rawvideo', 'pipe:1',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const run = spawnChild(
+    ffmpegPath(),
+    [
+      ...inputOptions,
+      '-i',
+      request.file,
+      '-map',
+      '0:v:0',
+      '-an',
+      '-sn',
+      '-dn',
+      '-vf',
+      request.filter,
+      '-fps_mode',
+      'passthrough',
+      '-frames:v',
+      String(request.maxFrames),
+      '-pix_fmt',
+      'rgb24',
+      '-f',
+      'rawvideo',
+      'pipe:1',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
 
   let settled = false;
   let killed = false;
@@ -205,9 +258,22 @@ export interface RawEncodeRequest {
 /** Encodes raw RGB24 frames (fed through stdin) into a video file. */
 export async function encodeRawFrames(request: RawEncodeRequest): Promise<void> {
   const run = spawnChild(ffmpegPath(), [
-    '-hide_banner', '-loglevel', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${request.width}x${request.height}`, '-r', String(request.fps),
-    '-i', 'pipe:0', '-y',
-    ...(request.codecOptions ?? ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-pix_fmt', 'yuv420p']), '-an',
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    '-s',
+    `${request.width}x${request.height}`,
+    '-r',
+    String(request.fps),
+    '-i',
+    'pipe:0',
+    '-y',
+    ...(request.codecOptions ?? ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-pix_fmt', 'yuv420p']),
+    '-an',
     request.file,
   ]);
   const { stdin, stdout, stderr } = run.process;

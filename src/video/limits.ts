@@ -42,27 +42,51 @@ export const DEFAULT_LIMITS: VideoLimits = {
 export function checkLimits(info: VideoInfo, limits: VideoLimits): void {
   const containers = limits.allowedContainers ?? DEFAULT_CONTAINERS;
   if (!info.container.split(',').some((name) => containers.includes(name))) {
-    throw new UnsupportedMediaError('unsupported_container', `upload 'video' is a '${info.container}' file, which is not a video container this service accepts (${containers.join(', ')})`, { parameter: 'video', value: info.container });
+    throw new UnsupportedMediaError(
+      'unsupported_container',
+      `upload 'video' is a '${info.container}' file, which is not a video container this service accepts (${containers.join(', ')})`,
+      { parameter: 'video', value: info.container },
+    );
   }
   const codecs = limits.allowedCodecs ?? DEFAULT_CODECS;
   if (!codecs.includes(info.codec)) {
-    throw new UnsupportedMediaError('unsupported_codec', `upload 'video' uses the '${info.codec}' codec, which this service does not accept (${codecs.join(', ')})`, { parameter: 'video', value: info.codec });
+    throw new UnsupportedMediaError(
+      'unsupported_codec',
+      `upload 'video' uses the '${info.codec}' codec, which this service does not accept (${codecs.join(', ')})`,
+      { parameter: 'video', value: info.codec },
+    );
   }
   if (info.bytes > limits.maxBytes) {
-    throw new TooLargeError('upload_too_large', `upload 'video' is ${info.bytes} bytes; the limit is ${limits.maxBytes}`, { parameter: 'video', value: info.bytes });
+    throw new TooLargeError('upload_too_large', `upload 'video' is ${info.bytes} bytes; the limit is ${limits.maxBytes}`, {
+      parameter: 'video',
+      value: info.bytes,
+    });
   }
   if (info.durationSec > limits.maxDurationSec) {
-    throw new TooLargeError('video_too_long', `video lasts ${info.durationSec.toFixed(1)} s; the limit is ${limits.maxDurationSec} s`, { parameter: 'video', value: info.durationSec });
+    throw new TooLargeError('video_too_long', `video lasts ${info.durationSec.toFixed(1)} s; the limit is ${limits.maxDurationSec} s`, {
+      parameter: 'video',
+      value: info.durationSec,
+    });
   }
   if (info.width > limits.maxWidth || info.height > limits.maxHeight) {
-    throw new TooLargeError('video_too_large', `video is ${info.width}x${info.height}; the limit is ${limits.maxWidth}x${limits.maxHeight}`, { parameter: 'video', value: `${info.width}x${info.height}` });
+    throw new TooLargeError(
+      'video_too_large',
+      `video is ${info.width}x${info.height}; the limit is ${limits.maxWidth}x${limits.maxHeight}`,
+      { parameter: 'video', value: `${info.width}x${info.height}` },
+    );
   }
   const maxStreams = limits.maxStreams ?? DEFAULT_LIMITS.maxStreams!;
   if (info.streamCount > maxStreams) {
-    throw new TooLargeError('too_many_streams', `video has ${info.streamCount} streams; the limit is ${maxStreams}`, { parameter: 'video', value: info.streamCount });
+    throw new TooLargeError('too_many_streams', `video has ${info.streamCount} streams; the limit is ${maxStreams}`, {
+      parameter: 'video',
+      value: info.streamCount,
+    });
   }
   if (info.frameCount > limits.maxFrames) {
-    throw new TooLargeError('too_many_frames', `video has ${info.frameCount} frames; the limit is ${limits.maxFrames}`, { parameter: 'video', value: info.frameCount });
+    throw new TooLargeError('too_many_frames', `video has ${info.frameCount} frames; the limit is ${limits.maxFrames}`, {
+      parameter: 'video',
+      value: info.frameCount,
+    });
   }
 }
 
@@ -83,12 +107,23 @@ export async function probeWithinLimits(file: string, displayName: string, limit
  * on, and the estimate is made again from them. `hint` says what the client can change.
  */
 export async function checkDecodeBudget(
-  file: string, info: VideoInfo, passes: readonly DecodePass[], limits: VideoLimits, hint: string, signal?: AbortSignal,
+  file: string,
+  info: VideoInfo,
+  passes: readonly DecodePass[],
+  limits: VideoLimits,
+  hint: string,
+  signal?: AbortSignal,
 ): Promise<DecodeEstimate> {
   const limit = limits.maxDecodePixels ?? DEFAULT_LIMITS.maxDecodePixels!;
   let estimate = estimateDecode(info, passes);
   if (estimate.pixels > limit && estimate.seeks > 0) {
-    const keyframes = await probeSeekKeyframes(file, info.fps, seekTargets(info, passes), limits.allowedContainers ?? DEFAULT_CONTAINERS, signal);
+    const keyframes = await probeSeekKeyframes(
+      file,
+      info.fps,
+      seekTargets(info, passes),
+      limits.allowedContainers ?? DEFAULT_CONTAINERS,
+      signal,
+    );
     if (keyframes) estimate = estimateDecode(info, passes, keyframes);
   }
   if (estimate.pixels > limit) throw new DecodeBudgetError(budgetMessage(estimate, limit, hint), estimate.pixels);

@@ -44,7 +44,7 @@ function rotationOf(stream: Stream): number {
 
 /** The first real video stream: cover art (attached pictures) is not video. */
 export function pickVideoStream(data: ProbeData): Stream | undefined {
-  return data.streams.find((s) => s.codec_type === 'video' && !(s.disposition?.attached_pic));
+  return data.streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
 }
 
 /**
@@ -57,8 +57,10 @@ export function toVideoInfo(data: ProbeData, bytes: number, file: string, packet
   const fps = parseRate(stream.avg_frame_rate) || parseRate(stream.r_frame_rate);
   const durationSec = positive(stream.duration) ?? positive(data.format.duration) ?? 0;
   const frameCount = Math.round(
-    positive(stream.nb_frames) ?? positive(packetCount) ?? positive((stream as { nb_read_packets?: string }).nb_read_packets)
-      ?? durationSec * fps,
+    positive(stream.nb_frames) ??
+      positive(packetCount) ??
+      positive((stream as { nb_read_packets?: string }).nb_read_packets) ??
+      durationSec * fps,
   );
   const rawWidth = stream.width ?? 0;
   const rawHeight = stream.height ?? 0;
@@ -66,10 +68,16 @@ export function toVideoInfo(data: ProbeData, bytes: number, file: string, packet
   const width = rotated ? rawHeight : rawWidth;
   const height = rotated ? rawWidth : rawHeight;
   if (!(width > 0 && height > 0)) {
-    throw new UnsupportedMediaError('undecodable_media', `upload '${file}' has a video stream without a frame size`, { parameter: 'video' });
+    throw new UnsupportedMediaError('undecodable_media', `upload '${file}' has a video stream without a frame size`, {
+      parameter: 'video',
+    });
   }
   if (!(fps > 0) || !(frameCount > 0)) {
-    throw new UnsupportedMediaError('undecodable_media', `upload '${file}' has no frames that can be counted (fps ${fps}, frames ${frameCount})`, { parameter: 'video' });
+    throw new UnsupportedMediaError(
+      'undecodable_media',
+      `upload '${file}' has no frames that can be counted (fps ${fps}, frames ${frameCount})`,
+      { parameter: 'video' },
+    );
   }
   return {
     durationSec: durationSec || frameCount / fps,
@@ -88,7 +96,12 @@ export function toVideoInfo(data: ProbeData, bytes: number, file: string, packet
  * Probes a local file; anything ffprobe cannot read (or that only a demuxer outside `formats`
  * would open) is a 415.
  */
-export async function probeVideo(file: string, displayName = file, formats: readonly string[] = DEFAULT_CONTAINERS, signal?: AbortSignal): Promise<VideoInfo> {
+export async function probeVideo(
+  file: string,
+  displayName = file,
+  formats: readonly string[] = DEFAULT_CONTAINERS,
+  signal?: AbortSignal,
+): Promise<VideoInfo> {
   const bytes = statSync(file).size;
   if (bytes === 0) throw new UnsupportedMediaError('empty_upload', `upload '${displayName}' is empty (0 bytes)`, { parameter: 'video' });
   let data: ProbeData;
@@ -98,13 +111,21 @@ export async function probeVideo(file: string, displayName = file, formats: read
     data = await ffprobe(file, { formats, extraArgs: ['-count_packets'], ...(signal ? { signal } : {}) });
   } catch {
     signal?.throwIfAborted();
-    throw new UnsupportedMediaError('undecodable_media', `upload '${displayName}' is not a video ffmpeg can read in an accepted container (${formats.join(', ')})`, { parameter: 'video' });
+    throw new UnsupportedMediaError(
+      'undecodable_media',
+      `upload '${displayName}' is not a video ffmpeg can read in an accepted container (${formats.join(', ')})`,
+      { parameter: 'video' },
+    );
   }
   const stream = pickVideoStream(data);
   const read = positive((stream as { nb_read_packets?: string } | undefined)?.nb_read_packets);
   const declared = positive(stream?.nb_frames);
   if (declared !== undefined && read !== undefined && read < declared - 1) {
-    throw new UnsupportedMediaError('truncated_media', `upload '${displayName}' is truncated: its index lists ${declared} frames but only ${read} are in the file`, { parameter: 'video' });
+    throw new UnsupportedMediaError(
+      'truncated_media',
+      `upload '${displayName}' is truncated: its index lists ${declared} frames but only ${read} are in the file`,
+      { parameter: 'video' },
+    );
   }
   return toVideoInfo(data, bytes, displayName, read);
 }
@@ -116,14 +137,26 @@ export async function probeVideo(file: string, displayName = file, formats: read
  * packet's flags would take seconds for a long file. Frame indices, sorted and unique; undefined
  * when ffprobe cannot tell (then the caller assumes the worst).
  */
-export async function probeSeekKeyframes(file: string, fps: number, frames: readonly number[], formats: readonly string[] = DEFAULT_CONTAINERS, signal?: AbortSignal): Promise<number[] | undefined> {
+export async function probeSeekKeyframes(
+  file: string,
+  fps: number,
+  frames: readonly number[],
+  formats: readonly string[] = DEFAULT_CONTAINERS,
+  signal?: AbortSignal,
+): Promise<number[] | undefined> {
   if (frames.length === 0) return [];
   const options = { formats, ...(signal ? { signal } : {}) };
   try {
     const startSec = Number((await ffprobe(file, options)).format.start_time) || 0;
-    const packets = await ffprobeSeekPackets(file, frames.map((f) => startSec + (f - 0.5) / fps), options);
-    const landed = packets.map((p) => [p.pts_time, p.dts_time].map(Number).find(Number.isFinite))
-      .filter((t): t is number => t !== undefined).map((t) => Math.max(0, Math.round((t - startSec) * fps)));
+    const packets = await ffprobeSeekPackets(
+      file,
+      frames.map((f) => startSec + (f - 0.5) / fps),
+      options,
+    );
+    const landed = packets
+      .map((p) => [p.pts_time, p.dts_time].map(Number).find(Number.isFinite))
+      .filter((t): t is number => t !== undefined)
+      .map((t) => Math.max(0, Math.round((t - startSec) * fps)));
     return [...new Set(landed)].sort((a, b) => a - b);
   } catch {
     signal?.throwIfAborted();

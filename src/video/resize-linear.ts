@@ -57,7 +57,10 @@ function sourcePosition(d: number, scale: number): { index: number; fraction: nu
  * const small = resizeLinear(frame, tables); // 298 * 224 * 3 bytes
  */
 export function linearResizeTables(from: Size, to: Size, channels = 3): LinearResizeTables {
-  for (const [name, size] of [['from', from], ['to', to]] as const) {
+  for (const [name, size] of [
+    ['from', from],
+    ['to', to],
+  ] as const) {
     if (!(Number.isInteger(size.width) && Number.isInteger(size.height) && size.width > 0 && size.height > 0)) {
       throw new RangeError(`resize '${name}' must be a positive integer size, got ${size.width}x${size.height}`);
     }
@@ -70,8 +73,14 @@ export function linearResizeTables(from: Size, to: Size, channels = 3): LinearRe
   for (let dx = 0; dx < to.width; dx++) {
     let { index, fraction } = sourcePosition(dx, scaleX);
     // Columns left of the first or right of the last source pixel copy that pixel.
-    if (index < 0) { index = 0; fraction = 0; }
-    if (index >= from.width - 1) { index = from.width - 1; fraction = 0; }
+    if (index < 0) {
+      index = 0;
+      fraction = 0;
+    }
+    if (index >= from.width - 1) {
+      index = from.width - 1;
+      fraction = 0;
+    }
     xOffsets[2 * dx] = index * channels;
     xOffsets[2 * dx + 1] = Math.min(index + 1, from.width - 1) * channels;
     xWeights[2 * dx] = fixedWeight(Math.fround(1 - fraction));
@@ -163,10 +172,21 @@ function resizeFused3(src: Uint8Array, t: LinearResizeTables, dst: Uint8Array): 
       const r = xOffsets[2 * dx + 1]!;
       const a0 = xWeights[2 * dx]!;
       const a1 = xWeights[2 * dx + 1]!;
-      const l0 = p0 + l, r0 = p0 + r, l1 = p1 + l, r1 = p1 + r;
+      const l0 = p0 + l,
+        r0 = p0 + r,
+        l1 = p1 + l,
+        r1 = p1 + r;
       dst[o] = (((b0 * ((src[l0]! * a0 + src[r0]! * a1) >> 4)) >> 16) + ((b1 * ((src[l1]! * a0 + src[r1]! * a1) >> 4)) >> 16) + 2) >> 2;
-      dst[o + 1] = (((b0 * ((src[l0 + 1]! * a0 + src[r0 + 1]! * a1) >> 4)) >> 16) + ((b1 * ((src[l1 + 1]! * a0 + src[r1 + 1]! * a1) >> 4)) >> 16) + 2) >> 2;
-      dst[o + 2] = (((b0 * ((src[l0 + 2]! * a0 + src[r0 + 2]! * a1) >> 4)) >> 16) + ((b1 * ((src[l1 + 2]! * a0 + src[r1 + 2]! * a1) >> 4)) >> 16) + 2) >> 2;
+      dst[o + 1] =
+        (((b0 * ((src[l0 + 1]! * a0 + src[r0 + 1]! * a1) >> 4)) >> 16) +
+          ((b1 * ((src[l1 + 1]! * a0 + src[r1 + 1]! * a1) >> 4)) >> 16) +
+          2) >>
+        2;
+      dst[o + 2] =
+        (((b0 * ((src[l0 + 2]! * a0 + src[r0 + 2]! * a1) >> 4)) >> 16) +
+          ((b1 * ((src[l1 + 2]! * a0 + src[r1 + 2]! * a1) >> 4)) >> 16) +
+          2) >>
+        2;
     }
   }
 }

@@ -63,9 +63,7 @@ export function clipFrameIndices(protocol: SamplingProtocol, frameCount: number)
   if (!Number.isInteger(frameCount) || frameCount < 1) {
     throw new InvalidParameterError('frameCount', frameCount, 'must be a positive integer');
   }
-  return protocol.temporal === 'stride'
-    ? strideClips(protocol, frameCount)
-    : segmentClips(protocol, frameCount);
+  return protocol.temporal === 'stride' ? strideClips(protocol, frameCount) : segmentClips(protocol, frameCount);
 }
 
 function strideClips({ numClips, numFrames, samplingRate }: SamplingProtocol, frameCount: number): number[][] {

@@ -127,7 +127,15 @@ export async function* readViews(
     }
   };
 
-  const decoder = decodeFrames({ file, fps: info.fps, indices: needed, source: info, size: plan.resized, ...(signal ? { signal } : {}), ...(displayName ? { displayName } : {}) });
+  const decoder = decodeFrames({
+    file,
+    fps: info.fps,
+    indices: needed,
+    source: info,
+    size: plan.resized,
+    ...(signal ? { signal } : {}),
+    ...(displayName ? { displayName } : {}),
+  });
   let waitStarted = performance.now();
   for await (const frame of decoder) {
     timings.decodeMs += performance.now() - waitStarted;

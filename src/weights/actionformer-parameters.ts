@@ -20,7 +20,10 @@ export function clsPriorBias(prior: number): number {
 /** Names of the blocks in pyramid order: stem blocks (level 0) then one branch block per level. */
 export function blockPrefixes(c: ActionFormerConfig): string[] {
   const [, stem, branch] = c.backboneArch;
-  return [...Array.from({ length: stem }, (_, i) => `backbone.stem.${i}`), ...Array.from({ length: branch }, (_, i) => `backbone.branch.${i}`)];
+  return [
+    ...Array.from({ length: stem }, (_, i) => `backbone.stem.${i}`),
+    ...Array.from({ length: branch }, (_, i) => `backbone.branch.${i}`),
+  ];
 }
 
 export function actionFormerParameters(c: ActionFormerConfig): ParameterSpec[] {
@@ -31,7 +34,10 @@ export function actionFormerParameters(c: ActionFormerConfig): ParameterSpec[] {
     if (bias) specs.push({ name: `${prefix}.bias`, shape: [out], init: 'zeros' });
   };
   const norm = (prefix: string, dim: number): void => {
-    specs.push({ name: `${prefix}.weight`, shape: [1, dim, 1], init: 'ones' }, { name: `${prefix}.bias`, shape: [1, dim, 1], init: 'zeros' });
+    specs.push(
+      { name: `${prefix}.weight`, shape: [1, dim, 1], init: 'ones' },
+      { name: `${prefix}.bias`, shape: [1, dim, 1], init: 'zeros' },
+    );
   };
   const [embd] = c.backboneArch;
   for (let i = 0; i < embd; i++) conv(`backbone.embd.${i}.conv`, e, i === 0 ? c.inputDim : e, c.embdKernelSize, !c.embdWithLn);
@@ -47,13 +53,17 @@ export function actionFormerParameters(c: ActionFormerConfig): ParameterSpec[] {
     conv(`${b}.mlp.0`, ACTIONFORMER_MLP_RATIO * e, e, 1, true);
     conv(`${b}.mlp.3`, e, ACTIONFORMER_MLP_RATIO * e, 1, true);
     if (c.dropPath > 0) {
-      specs.push({ name: `${b}.drop_path_attn.scale`, shape: [1, e, 1], init: 'ones' }, { name: `${b}.drop_path_mlp.scale`, shape: [1, e, 1], init: 'ones' });
+      specs.push(
+        { name: `${b}.drop_path_attn.scale`, shape: [1, e, 1], init: 'ones' },
+        { name: `${b}.drop_path_mlp.scale`, shape: [1, e, 1], init: 'ones' },
+      );
     }
   }
   const levels = pyramidLevels(c);
   if (c.fpnWithLn) for (let l = 0; l < levels; l++) norm(`neck.fpn_norms.${l}`, c.fpnDim);
   for (const head of ['cls_head', 'reg_head'] as const) {
-    for (let i = 0; i < c.headNumLayers - 1; i++) conv(`${head}.head.${i}.conv`, c.headDim, i === 0 ? c.fpnDim : c.headDim, c.headKernelSize, !c.headWithLn);
+    for (let i = 0; i < c.headNumLayers - 1; i++)
+      conv(`${head}.head.${i}.conv`, c.headDim, i === 0 ? c.fpnDim : c.headDim, c.headKernelSize, !c.headWithLn);
     if (c.headWithLn) for (let i = 0; i < c.headNumLayers - 1; i++) norm(`${head}.norm.${i}`, c.headDim);
     const inDim = c.headNumLayers > 1 ? c.headDim : c.fpnDim;
     if (head === 'cls_head') conv('cls_head.cls_head.conv', c.numClasses, inDim, c.headKernelSize, true);
@@ -97,7 +107,7 @@ export function positionTable(maxLen: number, dim: number, length: number): Floa
   for (let pos = 0; pos < maxLen; pos++) {
     for (let j = 0; j < dim; j++) {
       const angle = pos / 10000 ** ((2 * Math.floor(j / 2)) / dim);
-      table[pos * dim + j] = Math.fround((j % 2 === 0 ? Math.sin(angle) : Math.cos(angle))) / Math.sqrt(dim);
+      table[pos * dim + j] = Math.fround(j % 2 === 0 ? Math.sin(angle) : Math.cos(angle)) / Math.sqrt(dim);
     }
   }
   if (length <= maxLen) return table.slice(0, length * dim);
@@ -124,7 +134,8 @@ export function actionFormerToGraph(name: string, shape: readonly number[], data
   if (shape.length === 3) {
     const [out, input, k] = shape as [number, number, number];
     const result = new Float32Array(data.length);
-    for (let o = 0; o < out; o++) for (let ci = 0; ci < input; ci++) for (let t = 0; t < k; t++) result[(t * input + ci) * out + o] = data[(o * input + ci) * k + t]!;
+    for (let o = 0; o < out; o++)
+      for (let ci = 0; ci < input; ci++) for (let t = 0; t < k; t++) result[(t * input + ci) * out + o] = data[(o * input + ci) * k + t]!;
     return { shape: [k * input, out], data: result };
   }
   return { shape: [...shape], data };
@@ -135,7 +146,8 @@ export function actionFormerFromGraph(name: string, shape: readonly number[], da
   if (shape.length === 3 && !isChannelVector(name)) {
     const [out, input, k] = shape as [number, number, number];
     const result = new Float32Array(data.length);
-    for (let o = 0; o < out; o++) for (let ci = 0; ci < input; ci++) for (let t = 0; t < k; t++) result[(o * input + ci) * k + t] = data[(t * input + ci) * out + o]!;
+    for (let o = 0; o < out; o++)
+      for (let ci = 0; ci < input; ci++) for (let t = 0; t < k; t++) result[(o * input + ci) * k + t] = data[(t * input + ci) * out + o]!;
     return result;
   }
   return data;

@@ -12,7 +12,11 @@ export function writeFileAtomically(file: string, write: (fd: number) => void): 
     closeSync(fd);
     renameSync(temp, file);
   } catch (error) {
-    try { closeSync(fd); } catch { /* already closed */ }
+    try {
+      closeSync(fd);
+    } catch {
+      /* already closed */
+    }
     rmSync(temp, { force: true });
     throw error;
   }

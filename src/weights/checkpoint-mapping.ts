@@ -52,11 +52,14 @@ export function locateStateDict<T>(root: unknown, isTensor: (v: unknown) => v is
     const entries = root instanceof Map ? tensorsOf(root.get(key)) : undefined;
     if (entries) return { container: key, entries };
     const all = root instanceof Map ? [...root.keys()].map(String) : [];
-    throw new ServiceError(422, 'state_dict_mismatch',
-      `checkpoint '${file}' has no state dict under --state-dict-key '${key}': `
-      + `${holding.length ? `the keys that hold tensors are ${holding.map((k) => `'${k}'`).join(', ')}` : 'no top-level key holds tensors'}`
-      + ` (top-level keys: ${all.length ? all.slice(0, 20).join(', ') : 'none, it is not a dict'})`,
-      { parameter: 'stateDictKey', value: key });
+    throw new ServiceError(
+      422,
+      'state_dict_mismatch',
+      `checkpoint '${file}' has no state dict under --state-dict-key '${key}': ` +
+        `${holding.length ? `the keys that hold tensors are ${holding.map((k) => `'${k}'`).join(', ')}` : 'no top-level key holds tensors'}` +
+        ` (top-level keys: ${all.length ? all.slice(0, 20).join(', ') : 'none, it is not a dict'})`,
+      { parameter: 'stateDictKey', value: key },
+    );
   }
   if (root instanceof Map) {
     for (const key of STATE_DICT_KEYS) {
@@ -67,7 +70,10 @@ export function locateStateDict<T>(root: unknown, isTensor: (v: unknown) => v is
     if (entries) return { container: undefined, entries };
   }
   const keys = root instanceof Map ? [...root.keys()].map(String).slice(0, 10).join(', ') : 'none';
-  throw new CheckpointLayoutError(file, `holds no state dict: no tensors under ${STATE_DICT_KEYS.map((k) => `'${k}'`).join(', ')} or at the top level (top-level keys: ${keys})`);
+  throw new CheckpointLayoutError(
+    file,
+    `holds no state dict: no tensors under ${STATE_DICT_KEYS.map((k) => `'${k}'`).join(', ')} or at the top level (top-level keys: ${keys})`,
+  );
 }
 
 /** Strips the wrapper prefixes from every key; two keys that become one are an error. */
@@ -78,7 +84,10 @@ export function stripPrefixes<T>(entries: Map<string, T>, file: string): Map<str
     for (let changed = true; changed;) {
       changed = false;
       for (const prefix of KEY_PREFIXES) {
-        if (name.startsWith(prefix)) { name = name.slice(prefix.length); changed = true; }
+        if (name.startsWith(prefix)) {
+          name = name.slice(prefix.length);
+          changed = true;
+        }
       }
     }
     if (out.has(name)) throw new CheckpointLayoutError(file, `has two tensors that both map to '${name}' (one is '${key}')`);
@@ -120,14 +129,20 @@ export interface ImportPlan<T> {
 export function planImport<T extends ShapedTensor>(entries: Map<string, T>, request: ImportRequest, file: string): ImportPlan<T> {
   const isPretraining = [...entries.keys()].some((k) => /^(decoder\.|encoder_to_decoder\.|mask_token$)/.test(k));
   if (request.pretrain && !isPretraining) {
-    throw new CheckpointLayoutError(file, 'has no decoder (no decoder.*, encoder_to_decoder.* or mask_token keys), so --pretrain does not apply: it is a fine-tuned checkpoint');
+    throw new CheckpointLayoutError(
+      file,
+      'has no decoder (no decoder.*, encoder_to_decoder.* or mask_token keys), so --pretrain does not apply: it is a fine-tuned checkpoint',
+    );
   }
   const head = entries.get('head.weight');
   let numClasses = head ? head.shape[0]! : 0;
   if (request.numClasses !== undefined && request.numClasses !== numClasses) {
-    throw new CheckpointLayoutError(file, head
-      ? `has a head of ${numClasses} classes, not the ${request.numClasses} that --num-classes asks for`
-      : `has no head ('head.weight'), so --num-classes ${request.numClasses} cannot be honoured; fine-tune it with 'videomae train' instead`);
+    throw new CheckpointLayoutError(
+      file,
+      head
+        ? `has a head of ${numClasses} classes, not the ${request.numClasses} that --num-classes asks for`
+        : `has no head ('head.weight'), so --num-classes ${request.numClasses} cannot be honoured; fine-tune it with 'videomae train' instead`,
+    );
   }
   if (request.headRows) {
     if (!head) throw new CheckpointLayoutError(file, 'has no head to map (--head-map needs a fine-tuned checkpoint)');
@@ -153,12 +168,28 @@ export function planImport<T extends ShapedTensor>(entries: Map<string, T>, requ
   const initialized = isPretraining ? specs.filter((s) => s.name.startsWith('fc_norm.') && !sources.has(s.name)) : [];
   const report = compareShapes(specs, sources, new Set(initialized.map((s) => s.name)), request.headRows);
   if (report.missing.length || report.unexpected.length || report.mismatched.length) {
-    throw new StateDictMismatchError(report, `checkpoint '${file}' (as ${describeArchitecture(architecture)}${hint(entries, architecture)})`);
+    throw new StateDictMismatchError(
+      report,
+      `checkpoint '${file}' (as ${describeArchitecture(architecture)}${hint(entries, architecture)})`,
+    );
   }
-  return { architecture, kind: isPretraining ? 'pretrain' : 'finetune', sources, initialized, dropped, positionTable, headRows: request.headRows };
+  return {
+    architecture,
+    kind: isPretraining ? 'pretrain' : 'finetune',
+    sources,
+    initialized,
+    dropped,
+    positionTable,
+    headRows: request.headRows,
+  };
 }
 
-function compareShapes<T extends ShapedTensor>(specs: ParameterSpec[], sources: Map<string, T>, initialized: Set<string>, headRows?: readonly number[]): StateDictReport {
+function compareShapes<T extends ShapedTensor>(
+  specs: ParameterSpec[],
+  sources: Map<string, T>,
+  initialized: Set<string>,
+  headRows?: readonly number[],
+): StateDictReport {
   const expected = new Set(specs.map((s) => s.name));
   const missing: string[] = [];
   const mismatched: StateDictReport['mismatched'] = [];
@@ -177,10 +208,22 @@ function compareShapes<T extends ShapedTensor>(specs: ParameterSpec[], sources: 
 }
 
 /** The decoder as the checkpoint has it: width and depth from the keys, heads from the official table. */
-function inferDecoder<T extends ShapedTensor>(entries: Map<string, T>, config: VitArchitecture, numHeads?: number): NonNullable<VitArchitecture['decoder']> {
+function inferDecoder<T extends ShapedTensor>(
+  entries: Map<string, T>,
+  config: VitArchitecture,
+  numHeads?: number,
+): NonNullable<VitArchitecture['decoder']> {
   const official = decoderFor(config);
   const width = entries.get('decoder.norm.weight')?.shape[0] ?? official.embedDim;
-  const depth = 1 + Math.max(-1, ...[...entries.keys()].map((k) => /^decoder\.blocks\.(\d+)\./.exec(k)).filter(Boolean).map((m) => Number(m![1])));
+  const depth =
+    1 +
+    Math.max(
+      -1,
+      ...[...entries.keys()]
+        .map((k) => /^decoder\.blocks\.(\d+)\./.exec(k))
+        .filter(Boolean)
+        .map((m) => Number(m![1])),
+    );
   const hidden = entries.get('decoder.blocks.0.mlp.fc1.weight')?.shape[0] ?? mlpHidden(width, 4);
   const heads = numHeads ?? (width === official.embedDim ? official.numHeads : Math.max(1, Math.round(width / 64)));
   return { embedDim: width, depth: Math.max(1, depth), numHeads: heads, mlpHiddenDim: hidden };
@@ -193,7 +236,15 @@ function describeArchitecture(a: VitArchitecture): string {
 /** What the checkpoint itself looks like, so a wrong --arch is easy to correct. */
 function hint<T extends ShapedTensor>(entries: Map<string, T>, config: VitArchitecture): string {
   const patch = entries.get('patch_embed.proj.weight')?.shape;
-  const depth = 1 + Math.max(-1, ...[...entries.keys()].map((k) => /^blocks\.(\d+)\./.exec(k)).filter(Boolean).map((m) => Number(m![1])));
+  const depth =
+    1 +
+    Math.max(
+      -1,
+      ...[...entries.keys()]
+        .map((k) => /^blocks\.(\d+)\./.exec(k))
+        .filter(Boolean)
+        .map((m) => Number(m![1])),
+    );
   if (!patch || patch.length !== 5) return '';
   const [width, , tube, p] = patch as number[];
   if (width === config.embedDim && depth === config.depth && p === config.patchSize && tube === config.tubeletSize) return '';

@@ -42,11 +42,20 @@ export async function createModelFolder(model: NewModel): Promise<Manifest> {
   if (labels && model.architecture.numClasses > 0) {
     const count = readLabels(join(model.dir, labels.file)).length;
     if (count !== model.architecture.numClasses) {
-      throw new InvalidParameterError('labels', model.labels, `has ${count} labels but the head has ${model.architecture.numClasses} classes`);
+      throw new InvalidParameterError(
+        'labels',
+        model.labels,
+        `has ${count} labels but the head has ${model.architecture.numClasses} classes`,
+      );
     }
   }
   const weightsFile = 'weights.safetensors';
-  writeSafetensors(join(model.dir, weightsFile), model.tensors, { format: 'pt', arch: model.architecture.arch }, model.weightsDtype ?? 'F32');
+  writeSafetensors(
+    join(model.dir, weightsFile),
+    model.tensors,
+    { format: 'pt', arch: model.architecture.arch },
+    model.weightsDtype ?? 'F32',
+  );
   const { imageHeight, imageWidth } = model.architecture;
   if (imageHeight !== imageWidth) {
     throw new InvalidParameterError('imageSize', `${imageHeight}x${imageWidth}`, 'must be square for the crop-based preprocessing');
@@ -58,7 +67,12 @@ export async function createModelFolder(model: NewModel): Promise<Manifest> {
     ...(model.description ? { description: model.description } : {}),
     architecture: model.architecture,
     ...(labels ? { labels } : {}),
-    preprocessing: { mean: [...(model.mean ?? IMAGENET_MEAN)] as [number, number, number], std: [...(model.std ?? IMAGENET_STD)] as [number, number, number], shortSide: model.shortSide ?? imageHeight, cropSize: imageHeight },
+    preprocessing: {
+      mean: [...(model.mean ?? IMAGENET_MEAN)] as [number, number, number],
+      std: [...(model.std ?? IMAGENET_STD)] as [number, number, number],
+      shortSide: model.shortSide ?? imageHeight,
+      cropSize: imageHeight,
+    },
     sampling: { protocol: model.protocol ?? 'k400' },
     files: {
       weights: { path: weightsFile, sha256: await sha256File(join(model.dir, weightsFile)) },

@@ -52,7 +52,10 @@ export async function createTemporalModelFolder(model: NewTemporalModel): Promis
     labels: { file: 'labels.txt', set: model.labelSet },
     features: model.features,
     postprocess: model.postprocess ?? { ...ACTIONFORMER_DECODE, nms: { ...ACTIONFORMER_NMS } },
-    files: { weights: { path: 'weights.safetensors', sha256: await sha256File(join(model.dir, 'weights.safetensors')) }, onnx: { path: 'model.onnx' } },
+    files: {
+      weights: { path: 'weights.safetensors', sha256: await sha256File(join(model.dir, 'weights.safetensors')) },
+      onnx: { path: 'model.onnx' },
+    },
     provenance: model.provenance,
   };
   writeTemporalManifest(model.dir, manifest);

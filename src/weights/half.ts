@@ -37,12 +37,12 @@ export function float32ToFloat16(value: number): number {
     const half = 1 << (shift - 1);
     const rest = mantissa & ((1 << shift) - 1);
     let result = mantissa >>> shift;
-    if (rest > half || (rest === half && (result & 1))) result++;
+    if (rest > half || (rest === half && result & 1)) result++;
     return sign | result;
   }
   const rest = mantissa & 0x1fff;
   let result = (e << 10) | (mantissa >>> 13);
-  if (rest > 0x1000 || (rest === 0x1000 && (result & 1))) result++; // may carry into the exponent: still right
+  if (rest > 0x1000 || (rest === 0x1000 && result & 1)) result++; // may carry into the exponent: still right
   return sign | result;
 }
 

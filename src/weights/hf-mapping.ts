@@ -93,22 +93,34 @@ export function mapHfStateDict<T extends ShapedTensor>(source: Map<string, T>, o
     const parts = QKV.map((p) => group[p]);
     if (parts.some((t) => !t)) {
       // Leave what is there under its own name: the shape check names the gap.
-      QKV.forEach((p) => { if (group[p]) put(`${prefix}.attn.${p}.weight (incomplete query/key/value)`, { shape: group[p]!.shape, parts: [group[p]!] }, p); });
+      QKV.forEach((p) => {
+        if (group[p]) put(`${prefix}.attn.${p}.weight (incomplete query/key/value)`, { shape: group[p]!.shape, parts: [group[p]!] }, p);
+      });
       continue;
     }
     const [q, k, v] = parts as T[];
     const width = q!.shape.slice(1).join(',');
     if (q!.shape.length !== 2 || k!.shape.slice(1).join(',') !== width || v!.shape.slice(1).join(',') !== width) {
-      throw new CheckpointLayoutError(file, `has query/key/value weights of ${prefix} with shapes [${q!.shape}], [${k!.shape}], [${v!.shape}] that cannot be stacked into one qkv weight`);
+      throw new CheckpointLayoutError(
+        file,
+        `has query/key/value weights of ${prefix} with shapes [${q!.shape}], [${k!.shape}], [${v!.shape}] that cannot be stacked into one qkv weight`,
+      );
     }
-    put(`${prefix}.attn.qkv.weight`, { shape: [q!.shape[0]! + k!.shape[0]! + v!.shape[0]!, ...q!.shape.slice(1)], parts: [q!, k!, v!] }, `${prefix} query`);
+    put(
+      `${prefix}.attn.qkv.weight`,
+      { shape: [q!.shape[0]! + k!.shape[0]! + v!.shape[0]!, ...q!.shape.slice(1)], parts: [q!, k!, v!] },
+      `${prefix} query`,
+    );
   }
   if (!options.qkvBias) {
     for (const prefix of qkv.keys()) {
       const width = entries.get(`${prefix}.attn.proj.weight`)?.shape[0];
       for (const bias of ['q_bias', 'v_bias']) {
         const name = `${prefix}.attn.${bias}`;
-        if (width !== undefined && !entries.has(name)) { entries.set(name, { shape: [width], parts: [], fill: 0 }); filled.push(name); }
+        if (width !== undefined && !entries.has(name)) {
+          entries.set(name, { shape: [width], parts: [], fill: 0 });
+          filled.push(name);
+        }
       }
     }
   }

@@ -18,7 +18,13 @@ import { BUNDLED_LABELS_DIR } from '../config/labels.js';
 import { sha256File, writeSpatiotemporalManifest, type SpatiotemporalManifest } from '../config/manifest.js';
 import { InvalidParameterError, ServiceError } from '../errors.js';
 import { readActionClasses } from '../config/labels.js';
-import { officialFrameOffsets, OFFICIAL_AVA_BOX_ENLARGE, OFFICIAL_AVA_PERSON_THRESHOLD, OFFICIAL_AVA_PIXEL_MEAN, OFFICIAL_AVA_PIXEL_STD } from '../video/ava-clip.js';
+import {
+  officialFrameOffsets,
+  OFFICIAL_AVA_BOX_ENLARGE,
+  OFFICIAL_AVA_PERSON_THRESHOLD,
+  OFFICIAL_AVA_PIXEL_MEAN,
+  OFFICIAL_AVA_PIXEL_STD,
+} from '../video/ava-clip.js';
 import { CheckpointLayoutError, locateStateDict, stripPrefixes } from './checkpoint-mapping.js';
 import { createModelFolder } from './create-model.js';
 import { roundToFloat16InPlace } from './half.js';
@@ -72,7 +78,8 @@ export async function importAvaCheckpoint(options: AvaImportOptions): Promise<Av
   const file = resolve(options.checkpoint);
   const out = resolve(options.out);
   const backboneOut = avaBackboneDir(out);
-  if (!existsSync(file)) throw new ServiceError(400, 'file_not_found', `checkpoint '${options.checkpoint}' does not exist`, { parameter: 'checkpoint' });
+  if (!existsSync(file))
+    throw new ServiceError(400, 'file_not_found', `checkpoint '${options.checkpoint}' does not exist`, { parameter: 'checkpoint' });
   assertOutAvailable(options.out, options.force === true);
   assertOutAvailable(backboneOut, options.force === true);
   const name = options.name ?? basename(out);
@@ -95,11 +102,18 @@ export async function importAvaCheckpoint(options: AvaImportOptions): Promise<Av
     refuseOtherLayouts(entries, file);
     const head = entries.get('head.weight');
     if (!head || head.shape.length !== 2) {
-      throw new CheckpointLayoutError(file, "has no action head 'head.weight' [classes, D]: an AVA checkpoint of VideoMAE-Action-Detection holds one");
+      throw new CheckpointLayoutError(
+        file,
+        "has no action head 'head.weight' [classes, D]: an AVA checkpoint of VideoMAE-Action-Detection holds one",
+      );
     }
     const numClasses = head.shape[0]!;
     if (classes.length !== numClasses) {
-      throw new InvalidParameterError('labels', options.labels ?? 'ava_v2.2_80', `has ${classes.length} classes but the checkpoint's head has ${numClasses}`);
+      throw new InvalidParameterError(
+        'labels',
+        options.labels ?? 'ava_v2.2_80',
+        `has ${classes.length} classes but the checkpoint's head has ${numClasses}`,
+      );
     }
     architecture = makeArchitecture(options.arch, { numFrames: OFFICIAL_AVA_CLIP.numFrames, ...options.architecture, numClasses: 0 });
     const d = architecture.embedDim;
@@ -113,7 +127,10 @@ export async function importAvaCheckpoint(options: AvaImportOptions): Promise<Av
     ];
     const report = compare(specs, entries);
     if (report.missing.length || report.unexpected.length || report.mismatched.length) {
-      throw new StateDictMismatchError(report, `checkpoint '${file}' (as an AVA ${options.arch}: depth ${architecture.depth}, width ${d}, patch ${architecture.tubeletSize}x${architecture.patchSize}x${architecture.patchSize})`);
+      throw new StateDictMismatchError(
+        report,
+        `checkpoint '${file}' (as an AVA ${options.arch}: depth ${architecture.depth}, width ${d}, patch ${architecture.tubeletSize}x${architecture.patchSize}x${architecture.patchSize})`,
+      );
     }
     dtypes = [...new Set(specs.map((s) => entries.get(s.name)!.dtype))].sort();
     backboneTensors = new Map();
@@ -123,7 +140,10 @@ export async function importAvaCheckpoint(options: AvaImportOptions): Promise<Av
       const data = checkpoint.readFloat32(source, spec.name);
       if (options.fp16) roundToFloat16InPlace(data);
       parameters += data.length;
-      ((HEAD_KEYS as readonly string[]).includes(spec.name) ? headTensors : backboneTensors).set(spec.name, { shape: [...source.shape], data });
+      ((HEAD_KEYS as readonly string[]).includes(spec.name) ? headTensors : backboneTensors).set(spec.name, {
+        shape: [...source.shape],
+        data,
+      });
     }
     // The backbone graph also makes pooled `features` through fc_norm, which this model never had:
     // unit gain and zero shift, as fine-tuning starts it (the AVA head reads `tokens` only).
@@ -135,50 +155,89 @@ export async function importAvaCheckpoint(options: AvaImportOptions): Promise<Av
 
   const sha256 = await sha256File(file);
   const provenanceCheckpoint = {
-    file: basename(file), sha256, arch: options.arch, ...(container ? { container } : {}), kind: 'finetune' as const,
-    dtypes, storedAs: options.fp16 ? 'float16' as const : 'float32' as const, droppedKeys: 0,
+    file: basename(file),
+    sha256,
+    arch: options.arch,
+    ...(container ? { container } : {}),
+    kind: 'finetune' as const,
+    dtypes,
+    storedAs: options.fp16 ? ('float16' as const) : ('float32' as const),
+    droppedKeys: 0,
   };
   const a = architecture;
   const numClasses = headTensors.get('head.weight')!.shape[0]!;
   return stageModelFolder(backboneOut, options.force === true, async (stagedBackbone) => {
     await createModelFolder({
-      dir: stagedBackbone, name: backboneName, architecture: a, tensors: backboneTensors,
+      dir: stagedBackbone,
+      name: backboneName,
+      architecture: a,
+      tensors: backboneTensors,
       mean: OFFICIAL_AVA_PIXEL_MEAN.map((v) => v / 255) as [number, number, number],
       std: OFFICIAL_AVA_PIXEL_STD.map((v) => v / 255) as [number, number, number],
       shortSide: OFFICIAL_AVA_CLIP.shortSide,
       weightsDtype: options.fp16 ? 'F16' : 'F32',
       description: `Encoder of the AVA model '${name}' (${options.arch}) imported from ${basename(file)}: tokens for its head`,
       provenance: {
-        source: 'checkpoint', trained: true, metrics: {}, checkpoint: provenanceCheckpoint,
+        source: 'checkpoint',
+        trained: true,
+        metrics: {},
+        checkpoint: provenanceCheckpoint,
         note: 'fc_norm is not in an AVA checkpoint; set to unit gain and zero shift (the AVA head reads tokens, not features)',
       },
     });
     backboneTensors.clear();
     await options.finish?.(stagedBackbone);
     return stageModelFolder(out, options.force === true, async (stagedHead) => {
-      writeSafetensors(join(stagedHead, 'weights.safetensors'), headTensors, { format: 'pt', arch: 'ava_head' }, options.fp16 ? 'F16' : 'F32');
+      writeSafetensors(
+        join(stagedHead, 'weights.safetensors'),
+        headTensors,
+        { format: 'pt', arch: 'ava_head' },
+        options.fp16 ? 'F16' : 'F32',
+      );
       copyFileSync(labelsFile, join(stagedHead, 'labels.txt'));
       const evaluated = join(BUNDLED_LABELS_DIR, 'ava_v2.2_evaluated_60.txt');
       const official80 = options.labels === undefined;
       if (official80) copyFileSync(evaluated, join(stagedHead, 'evaluated.txt'));
       const manifest: SpatiotemporalManifest = {
-        schemaVersion: 1, name, task: 'spatiotemporal-detection',
+        schemaVersion: 1,
+        name,
+        task: 'spatiotemporal-detection',
         description: `AVA action detector ${options.arch} imported from ${basename(file)} (VideoMAE-Action-Detection), on backbone '${backboneName}'`,
         head: {
-          embedDim: a.embedDim, numClasses, roiSize: 7, samplingRatio: 0, aligned: false, finalNorm: true, layerNormEps: a.layerNormEps,
-          patchSize: a.patchSize, temporalTokens: a.numFrames / a.tubeletSize,
+          embedDim: a.embedDim,
+          numClasses,
+          roiSize: 7,
+          samplingRatio: 0,
+          aligned: false,
+          finalNorm: true,
+          layerNormEps: a.layerNormEps,
+          patchSize: a.patchSize,
+          temporalTokens: a.numFrames / a.tubeletSize,
         },
         backbone: backboneName,
         clip: {
-          numFrames: a.numFrames, rate: OFFICIAL_AVA_CLIP.rate, shortSide: OFFICIAL_AVA_CLIP.shortSide,
+          numFrames: a.numFrames,
+          rate: OFFICIAL_AVA_CLIP.rate,
+          shortSide: OFFICIAL_AVA_CLIP.shortSide,
           frameOffsets: officialFrameOffsets(a.numFrames, OFFICIAL_AVA_CLIP.rate),
-          resize: 'floor-pad', padMultiple: OFFICIAL_AVA_CLIP.padMultiple,
-          normalization: { mean: [...OFFICIAL_AVA_PIXEL_MEAN] as [number, number, number], std: [...OFFICIAL_AVA_PIXEL_STD] as [number, number, number] },
+          resize: 'floor-pad',
+          padMultiple: OFFICIAL_AVA_CLIP.padMultiple,
+          normalization: {
+            mean: [...OFFICIAL_AVA_PIXEL_MEAN] as [number, number, number],
+            std: [...OFFICIAL_AVA_PIXEL_STD] as [number, number, number],
+          },
         },
         boxes: { enlarge: [...OFFICIAL_AVA_BOX_ENLARGE] as [number, number], convention: 'official' },
         postprocess: { personScoreThreshold: OFFICIAL_AVA_PERSON_THRESHOLD },
-        labels: { file: 'labels.txt', set: official80 ? 'ava_v2.2' : basename(labelsFile), ...(official80 ? { evaluated: 'evaluated.txt' } : {}) },
-        files: { weights: { path: 'weights.safetensors', sha256: await sha256File(join(stagedHead, 'weights.safetensors')) }, onnx: { path: 'model.onnx' } },
+        labels: {
+          file: 'labels.txt',
+          set: official80 ? 'ava_v2.2' : basename(labelsFile),
+          ...(official80 ? { evaluated: 'evaluated.txt' } : {}),
+        },
+        files: {
+          weights: { path: 'weights.safetensors', sha256: await sha256File(join(stagedHead, 'weights.safetensors')) },
+          onnx: { path: 'model.onnx' },
+        },
         provenance: { source: 'checkpoint', trained: true, metrics: {}, checkpoint: provenanceCheckpoint },
       };
       writeSpatiotemporalManifest(stagedHead, manifest);
@@ -192,13 +251,22 @@ export async function importAvaCheckpoint(options: AvaImportOptions): Promise<Av
 function refuseOtherLayouts(entries: Map<string, TorchTensor>, file: string): void {
   const keys = [...entries.keys()];
   if (keys.some((k) => /^(decoder\.|encoder_to_decoder\.|mask_token$)/.test(k))) {
-    throw new CheckpointLayoutError(file, 'is a pretraining checkpoint (decoder.*, encoder_to_decoder.*, mask_token), not an AVA one: fine-tune it with VideoMAE-Action-Detection first');
+    throw new CheckpointLayoutError(
+      file,
+      'is a pretraining checkpoint (decoder.*, encoder_to_decoder.*, mask_token), not an AVA one: fine-tune it with VideoMAE-Action-Detection first',
+    );
   }
   if (keys.some((k) => k.startsWith('fc_norm.'))) {
-    throw new CheckpointLayoutError(file, "has fc_norm.*: a classification checkpoint (mean pooling + fc_norm), not an AVA one; import it without --kind ava");
+    throw new CheckpointLayoutError(
+      file,
+      'has fc_norm.*: a classification checkpoint (mean pooling + fc_norm), not an AVA one; import it without --kind ava',
+    );
   }
   if (entries.has('pos_embed')) {
-    throw new CheckpointLayoutError(file, 'stores a pos_embed: the official AVA model computes a fixed sinusoid table and never saves one (learned position embeddings are not supported)');
+    throw new CheckpointLayoutError(
+      file,
+      'stores a pos_embed: the official AVA model computes a fixed sinusoid table and never saves one (learned position embeddings are not supported)',
+    );
   }
 }
 

@@ -25,7 +25,15 @@ export const HEAD_MAPS = ['710to400', '710to600', '710to700'] as const;
 export type HeadMapName = (typeof HEAD_MAPS)[number];
 
 /** The label set a head of this size most likely carries (the official fine-tuning sets). */
-const LABELS_BY_CLASSES: Readonly<Record<number, string>> = { 400: 'k400', 600: 'k600', 700: 'k700', 710: 'k710', 174: 'sthv2', 101: 'ucf101', 51: 'hmdb51' };
+const LABELS_BY_CLASSES: Readonly<Record<number, string>> = {
+  400: 'k400',
+  600: 'k600',
+  700: 'k700',
+  710: 'k710',
+  174: 'sthv2',
+  101: 'ucf101',
+  51: 'hmdb51',
+};
 
 export interface ImportOptions {
   readonly checkpoint: string;
@@ -68,7 +76,8 @@ export async function importCheckpoint(options: ImportOptions): Promise<ImportRe
   const started = performance.now();
   const file = resolve(options.checkpoint);
   const out = resolve(options.out);
-  if (!existsSync(file)) throw new ServiceError(400, 'file_not_found', `checkpoint '${options.checkpoint}' does not exist`, { parameter: 'checkpoint' });
+  if (!existsSync(file))
+    throw new ServiceError(400, 'file_not_found', `checkpoint '${options.checkpoint}' does not exist`, { parameter: 'checkpoint' });
   assertOutAvailable(options.out, options.force === true); // before any tensor is read
   const headRows = options.headMap ? readHeadMap(options.headMap) : undefined;
 
@@ -80,14 +89,18 @@ export async function importCheckpoint(options: ImportOptions): Promise<ImportRe
   try {
     const located = locateStateDict(checkpoint.root, (v): v is TorchTensor => v instanceof TorchTensor, file, options.stateDictKey);
     container = located.container;
-    plan = planImport(stripPrefixes(located.entries, file), {
-      arch: options.arch,
-      ...(options.architecture ? { architecture: options.architecture } : {}),
-      ...(options.numClasses !== undefined ? { numClasses: options.numClasses } : {}),
-      ...(headRows ? { headRows } : {}),
-      ...(options.pretrain ? { pretrain: true } : {}),
-      ...(options.decoderNumHeads ? { decoderNumHeads: options.decoderNumHeads } : {}),
-    }, file);
+    plan = planImport(
+      stripPrefixes(located.entries, file),
+      {
+        arch: options.arch,
+        ...(options.architecture ? { architecture: options.architecture } : {}),
+        ...(options.numClasses !== undefined ? { numClasses: options.numClasses } : {}),
+        ...(headRows ? { headRows } : {}),
+        ...(options.pretrain ? { pretrain: true } : {}),
+        ...(options.decoderNumHeads ? { decoderNumHeads: options.decoderNumHeads } : {}),
+      },
+      file,
+    );
     labels = resolveLabels(options, plan.architecture.numClasses);
     tensors = readTensors(checkpoint, plan, options.fp16 === true);
   } finally {
@@ -121,7 +134,9 @@ export async function importCheckpoint(options: ImportOptions): Promise<ImportRe
           ...(options.headMap ? { headMap: options.headMap } : {}),
           droppedKeys: plan.dropped.length,
         },
-        ...(plan.initialized.length ? { note: `not in the checkpoint, initialized as fine-tuning starts: ${plan.initialized.map((s) => s.name).join(', ')}` } : {}),
+        ...(plan.initialized.length
+          ? { note: `not in the checkpoint, initialized as fine-tuning starts: ${plan.initialized.map((s) => s.name).join(', ')}` }
+          : {}),
       },
     });
     tensors.clear(); // the export reads the written file; let these go first
@@ -173,27 +188,38 @@ function checkPositionTable(checkpoint: TorchCheckpoint, plan: ImportPlan<TorchT
   const expected = sinusoidTable(count, a.embedDim);
   const worst = values ? values.reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i]!)), 0) : Infinity;
   if (worst > 1e-3) {
-    throw new CheckpointError('unsupported_checkpoint', checkpoint.file,
-      `stores a pos_embed [${table.shape.join(', ')}] that is not the fixed sinusoid table of ${count} tokens x ${a.embedDim} (learned or interpolated position embeddings are not supported)`);
+    throw new CheckpointError(
+      'unsupported_checkpoint',
+      checkpoint.file,
+      `stores a pos_embed [${table.shape.join(', ')}] that is not the fixed sinusoid table of ${count} tokens x ${a.embedDim} (learned or interpolated position embeddings are not supported)`,
+    );
   }
 }
 
 function readHeadMap(name: HeadMapName): number[] {
   const file = join(BUNDLED_LABELS_DIR, `label_${name}.json`);
   const rows = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-  if (!Array.isArray(rows) || !rows.every((r) => Number.isInteger(r))) throw new ServiceError(500, 'internal_error', `bundled head map '${file}' is malformed`);
+  if (!Array.isArray(rows) || !rows.every((r) => Number.isInteger(r)))
+    throw new ServiceError(500, 'internal_error', `bundled head map '${file}' is malformed`);
   return rows as number[];
 }
 
 function resolveLabels(options: ImportOptions, numClasses: number): string | undefined {
   const requested = options.labels ?? (options.headMap ? `k${options.headMap.slice(5)}` : LABELS_BY_CLASSES[numClasses]);
   if (!requested || numClasses === 0) {
-    if (options.labels && numClasses === 0) throw new InvalidParameterError('labels', options.labels, 'cannot apply: the checkpoint has no classification head');
+    if (options.labels && numClasses === 0)
+      throw new InvalidParameterError('labels', options.labels, 'cannot apply: the checkpoint has no classification head');
     return undefined;
   }
   const path = bundledLabelPath(requested) ?? requested;
-  if (!existsSync(path)) throw new InvalidParameterError('labels', requested, 'is neither a bundled label set (k400, k600, k700, k710, sthv2, ucf101, hmdb51) nor an existing file');
+  if (!existsSync(path))
+    throw new InvalidParameterError(
+      'labels',
+      requested,
+      'is neither a bundled label set (k400, k600, k700, k710, sthv2, ucf101, hmdb51) nor an existing file',
+    );
   const count = readLabels(path).length;
-  if (count !== numClasses) throw new InvalidParameterError('labels', requested, `has ${count} labels but the head has ${numClasses} classes`);
+  if (count !== numClasses)
+    throw new InvalidParameterError('labels', requested, `has ${count} labels but the head has ${numClasses} classes`);
   return requested;
 }

@@ -71,12 +71,21 @@ export async function importHfFolder(options: HfImportOptions): Promise<HfImport
   const started = performance.now();
   const dir = resolve(options.dir);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new ServiceError(400, 'file_not_found', `checkpoint '${options.dir}' is not a folder; --format hf takes a transformers model folder (config.json + model.safetensors or pytorch_model.bin)`, { parameter: 'checkpoint' });
+    throw new ServiceError(
+      400,
+      'file_not_found',
+      `checkpoint '${options.dir}' is not a folder; --format hf takes a transformers model folder (config.json + model.safetensors or pytorch_model.bin)`,
+      { parameter: 'checkpoint' },
+    );
   }
   assertOutAvailable(options.out, options.force === true);
   const configFile = join(dir, 'config.json');
   if (!existsSync(configFile)) {
-    throw new CheckpointError('invalid_checkpoint', options.dir, 'has no config.json; --format hf needs the transformers config next to the weights');
+    throw new CheckpointError(
+      'invalid_checkpoint',
+      options.dir,
+      'has no config.json; --format hf needs the transformers config next to the weights',
+    );
   }
   const config = parseHfConfig(readJson(configFile), configFile);
   const preprocessorFile = join(dir, 'preprocessor_config.json');
@@ -132,8 +141,15 @@ export async function importHfFolder(options: HfImportOptions): Promise<HfImport
     return manifest;
   });
   return {
-    dir: resolve(options.out), manifest, kind, weightsFile, tensors: prepared.count, parameters,
-    droppedKeys: dropped, initializedKeys: initialized, seconds: (performance.now() - started) / 1000,
+    dir: resolve(options.out),
+    manifest,
+    kind,
+    weightsFile,
+    tensors: prepared.count,
+    parameters,
+    droppedKeys: dropped,
+    initializedKeys: initialized,
+    seconds: (performance.now() - started) / 1000,
   };
 }
 
@@ -143,8 +159,11 @@ function prepare(source: Map<string, SourceTensor>, config: HfModelConfig, optio
   const hasClassifier = source.has('classifier.weight');
   const isPretraining = keys.some((k) => /^(decoder\.|encoder_to_decoder\.|mask_token$)/.test(k));
   if (hasClassifier && (!config.useMeanPooling || !source.has('fc_norm.weight'))) {
-    throw new CheckpointError('unsupported_checkpoint', file,
-      'classifies from the first token after a final LayerNorm (config use_mean_pooling false, no fc_norm); only mean-pooling models (fc_norm, use_mean_pooling true) are supported');
+    throw new CheckpointError(
+      'unsupported_checkpoint',
+      file,
+      'classifies from the first token after a final LayerNorm (config use_mean_pooling false, no fc_norm); only mean-pooling models (fc_norm, use_mean_pooling true) are supported',
+    );
   }
   const mapping = mapHfStateDict(source, { qkvBias: config.qkvBias, freshFcNorm: !hasClassifier }, file);
   const dropped: string[] = [];
@@ -155,15 +174,25 @@ function prepare(source: Map<string, SourceTensor>, config: HfModelConfig, optio
 
   const a = config.architecture;
   const arch = officialName(config) ?? 'vit_base_patch16_224';
-  const plan = planImport(mapping.entries, {
-    arch,
-    architecture: {
-      embedDim: a.embedDim, depth: a.depth, numHeads: a.numHeads, mlpRatio: a.mlpHiddenDim / a.embedDim,
-      patchSize: a.patchSize, tubeletSize: a.tubeletSize, numFrames: a.numFrames, imageSize: a.imageSize,
+  const plan = planImport(
+    mapping.entries,
+    {
+      arch,
+      architecture: {
+        embedDim: a.embedDim,
+        depth: a.depth,
+        numHeads: a.numHeads,
+        mlpRatio: a.mlpHiddenDim / a.embedDim,
+        patchSize: a.patchSize,
+        tubeletSize: a.tubeletSize,
+        numFrames: a.numFrames,
+        imageSize: a.imageSize,
+      },
+      ...(options.pretrain ? { pretrain: true } : {}),
+      ...(config.decoderNumHeads ? { decoderNumHeads: config.decoderNumHeads } : {}),
     },
-    ...(options.pretrain ? { pretrain: true } : {}),
-    ...(config.decoderNumHeads ? { decoderNumHeads: config.decoderNumHeads } : {}),
-  }, file);
+    file,
+  );
   const architecture: VitArchitecture = {
     ...plan.architecture,
     arch: officialName(config) ?? 'custom',
@@ -172,15 +201,24 @@ function prepare(source: Map<string, SourceTensor>, config: HfModelConfig, optio
   };
   validateArchitecture(architecture);
   if (architecture.mlpHiddenDim !== a.mlpHiddenDim) {
-    throw new CheckpointError('unsupported_checkpoint', file, `has intermediate_size ${a.mlpHiddenDim}, which is not a whole MLP ratio of hidden_size ${a.embedDim}`);
+    throw new CheckpointError(
+      'unsupported_checkpoint',
+      file,
+      `has intermediate_size ${a.mlpHiddenDim}, which is not a whole MLP ratio of hidden_size ${a.embedDim}`,
+    );
   }
   let labels: string[] | undefined;
   if (architecture.numClasses > 0) {
     if (config.labels.length !== architecture.numClasses) {
-      throw new CheckpointError('invalid_checkpoint', file, `has a classifier of ${architecture.numClasses} classes but config.json's id2label names ${config.labels.length}`);
+      throw new CheckpointError(
+        'invalid_checkpoint',
+        file,
+        `has a classifier of ${architecture.numClasses} classes but config.json's id2label names ${config.labels.length}`,
+      );
     }
     labels = config.labels;
-    if (parseLabels(labels.join('\n')).length !== labels.length) throw new CheckpointError('unsupported_checkpoint', file, 'has id2label entries that a label file cannot hold');
+    if (parseLabels(labels.join('\n')).length !== labels.length)
+      throw new CheckpointError('unsupported_checkpoint', file, 'has id2label entries that a label file cannot hold');
   }
 
   const tensors: TensorMap = new Map();
@@ -188,7 +226,10 @@ function prepare(source: Map<string, SourceTensor>, config: HfModelConfig, optio
   let parameters = 0;
   for (const [name, mapped] of plan.sources) {
     const data = readMapped(mapped as MappedTensor<SourceTensor>);
-    for (const part of (mapped as MappedTensor<SourceTensor>).parts) { dtypes.add(part.dtype); parameters += elementCount(part.shape); }
+    for (const part of (mapped as MappedTensor<SourceTensor>).parts) {
+      dtypes.add(part.dtype);
+      parameters += elementCount(part.shape);
+    }
     if (options.fp16) roundToFloat16InPlace(data);
     tensors.set(name, { shape: mapped.shape, data });
   }
@@ -197,8 +238,15 @@ function prepare(source: Map<string, SourceTensor>, config: HfModelConfig, optio
   }
   const initialized = [...mapping.filled.filter((n) => tensors.has(n)), ...plan.initialized.map((s) => s.name)];
   return {
-    architecture, labels, kind: plan.kind, tensors, count: tensors.size, parameters,
-    dropped: [...dropped, ...plan.dropped], initialized, dtypes: [...dtypes].sort(),
+    architecture,
+    labels,
+    kind: plan.kind,
+    tensors,
+    count: tensors.size,
+    parameters,
+    dropped: [...dropped, ...plan.dropped],
+    initialized,
+    dtypes: [...dtypes].sort(),
   };
 }
 
@@ -218,15 +266,28 @@ function readMapped(mapped: MappedTensor<SourceTensor>): Float32Array {
 /** The official timm-style name when config.json describes one of the released sizes. */
 function officialName(config: HfModelConfig): string | undefined {
   const a = config.architecture;
-  const match = Object.entries(ARCHITECTURE_SHAPES).find(([name, s]) => name.endsWith('_224') && !name.includes('mini')
-    && s.embedDim === a.embedDim && s.depth === a.depth && s.numHeads === a.numHeads && s.patchSize === a.patchSize && s.mlpHiddenDim === a.mlpHiddenDim);
+  const match = Object.entries(ARCHITECTURE_SHAPES).find(
+    ([name, s]) =>
+      name.endsWith('_224') &&
+      !name.includes('mini') &&
+      s.embedDim === a.embedDim &&
+      s.depth === a.depth &&
+      s.numHeads === a.numHeads &&
+      s.patchSize === a.patchSize &&
+      s.mlpHiddenDim === a.mlpHiddenDim,
+  );
   return match?.[0];
 }
 
 function findWeights(dir: string, given: string): string {
   for (const name of HF_WEIGHT_FILES) if (existsSync(join(dir, name))) return join(dir, name);
   const index = SHARD_INDEXES.find((name) => existsSync(join(dir, name)));
-  if (index) throw new CheckpointError('unsupported_checkpoint', given, `holds sharded weights (${index}); only a single ${HF_WEIGHT_FILES.join(' or ')} is supported`);
+  if (index)
+    throw new CheckpointError(
+      'unsupported_checkpoint',
+      given,
+      `holds sharded weights (${index}); only a single ${HF_WEIGHT_FILES.join(' or ')} is supported`,
+    );
   throw new CheckpointError('invalid_checkpoint', given, `has neither ${HF_WEIGHT_FILES.join(' nor ')}`);
 }
 
@@ -242,7 +303,8 @@ function openWeights(file: string): { tensors: Map<string, SourceTensor>; close(
   try {
     const located = locateStateDict(checkpoint.root, (v): v is TorchTensor => v instanceof TorchTensor, file);
     const tensors = new Map<string, SourceTensor>();
-    for (const [name, t] of located.entries) tensors.set(name, { shape: t.shape, dtype: t.dtype, read: () => checkpoint.readFloat32(t, name) });
+    for (const [name, t] of located.entries)
+      tensors.set(name, { shape: t.shape, dtype: t.dtype, read: () => checkpoint.readFloat32(t, name) });
     return { tensors, close: () => checkpoint.close() };
   } catch (error) {
     checkpoint.close();

@@ -46,7 +46,9 @@ export function npyDataOffset(file: string): number | undefined {
 /** Reads a little-endian float32 (or float64, narrowed) C-order array. */
 export function readNpy(file: string): { data: Float32Array; shape: number[] } {
   const bytes = readFileSync(file);
-  const fail = (reason: string): never => { throw new ServiceError(400, 'invalid_feature_file', `feature file '${file}' ${reason}`, { parameter: 'file' }); };
+  const fail = (reason: string): never => {
+    throw new ServiceError(400, 'invalid_feature_file', `feature file '${file}' ${reason}`, { parameter: 'file' });
+  };
   if (bytes.length < 10 || !bytes.subarray(0, 6).equals(MAGIC)) fail('is not a .npy file');
   const major = bytes[6]!;
   const headerLength = major === 1 ? bytes.readUInt16LE(8) : bytes.readUInt32LE(8);
@@ -57,7 +59,11 @@ export function readNpy(file: string): { data: Float32Array; shape: number[] } {
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
   if (!descr || !fortran || shapeText === undefined) fail('has an unreadable header');
   if (fortran === 'True') fail('is in Fortran order; save it C-ordered');
-  const shape = shapeText!.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = shapeText!
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   const count = shape.reduce((a, b) => a * b, 1);
   const body = bytes.subarray(start + headerLength);
   let data: Float32Array;

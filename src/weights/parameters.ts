@@ -40,10 +40,7 @@ export function backboneParameters(config: VitArchitecture): ParameterSpec[] {
     { name: 'patch_embed.proj.bias', shape: [d], init: 'zeros' },
   ];
   for (let i = 0; i < config.depth; i++) specs.push(...blockParameters(`blocks.${i}`, d, hidden, 'trunc_normal'));
-  specs.push(
-    { name: 'fc_norm.weight', shape: [d], init: 'ones' },
-    { name: 'fc_norm.bias', shape: [d], init: 'zeros' },
-  );
+  specs.push({ name: 'fc_norm.weight', shape: [d], init: 'ones' }, { name: 'fc_norm.bias', shape: [d], init: 'zeros' });
   if (config.numClasses > 0) {
     specs.push(
       { name: 'head.weight', shape: [config.numClasses, d], init: 'trunc_normal' },

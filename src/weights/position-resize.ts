@@ -42,7 +42,8 @@ export interface GridResize {
  */
 export function resizePositionTable(table: Float32Array, dim: number, grid: GridResize): Float32Array {
   const { t, from, to } = grid;
-  if (table.length !== t * from.h * from.w * dim) throw new RangeError(`table of ${table.length} values is not ${t}x${from.h}x${from.w}x${dim}`);
+  if (table.length !== t * from.h * from.w * dim)
+    throw new RangeError(`table of ${table.length} values is not ${t}x${from.h}x${from.w}x${dim}`);
   const rows = taps(from.h, to.h);
   const cols = taps(from.w, to.w);
   const out = new Float32Array(t * to.h * to.w * dim);

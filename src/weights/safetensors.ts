@@ -103,7 +103,12 @@ function readElements(fd: number, position: number, dtype: StoredDtype, count: n
  * Writes tensors as F32 (or F16, rounding to nearest even) in the given order, atomically (temp
  * file then rename), so a crash never leaves a half-written weights file where a good one was.
  */
-export function writeSafetensors(file: string, tensors: TensorMap, metadata: Record<string, string> = {}, dtype: 'F32' | 'F16' = 'F32'): void {
+export function writeSafetensors(
+  file: string,
+  tensors: TensorMap,
+  metadata: Record<string, string> = {},
+  dtype: 'F32' | 'F16' = 'F32',
+): void {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;

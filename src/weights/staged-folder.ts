@@ -10,7 +10,9 @@ import { ServiceError } from '../errors.js';
 export function assertOutAvailable(out: string, force: boolean): void {
   const path = resolve(out);
   if (existsSync(path) && readdirSync(path).length > 0 && !force) {
-    throw new ServiceError(409, 'output_exists', `--out '${out}' already exists and is not empty (pass --force to replace it)`, { parameter: 'out' });
+    throw new ServiceError(409, 'output_exists', `--out '${out}' already exists and is not empty (pass --force to replace it)`, {
+      parameter: 'out',
+    });
   }
 }
 

@@ -18,7 +18,10 @@ export function compareStateDict(config: VitArchitecture, tensors: TensorMap): S
 }
 
 /** Any parameter list against a tensor map. */
-export function compareSpecs(specs: readonly ParameterSpec[], tensors: ReadonlyMap<string, { readonly shape: readonly number[] }>): StateDictReport {
+export function compareSpecs(
+  specs: readonly ParameterSpec[],
+  tensors: ReadonlyMap<string, { readonly shape: readonly number[] }>,
+): StateDictReport {
   const expectedNames = new Set(specs.map((s) => s.name));
   const missing: string[] = [];
   const mismatched: StateDictReport['mismatched'] = [];
@@ -32,7 +35,10 @@ export function compareSpecs(specs: readonly ParameterSpec[], tensors: ReadonlyM
 }
 
 export class StateDictMismatchError extends ServiceError {
-  constructor(readonly report: StateDictReport, source: string) {
+  constructor(
+    readonly report: StateDictReport,
+    source: string,
+  ) {
     super(422, 'state_dict_mismatch', `${source} does not match the architecture: ${describeReport(report)}`);
   }
 }

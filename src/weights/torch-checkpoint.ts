@@ -15,12 +15,29 @@ import { ZipArchive, type ZipEntry } from './zip-reader.js';
 export type TorchDtype = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 const STORAGE_TYPES: Readonly<Record<string, TorchDtype>> = {
-  FloatStorage: 'float32', HalfStorage: 'float16', BFloat16Storage: 'bfloat16', DoubleStorage: 'float64',
-  LongStorage: 'int64', IntStorage: 'int32', ShortStorage: 'int16', CharStorage: 'int8', ByteStorage: 'uint8', BoolStorage: 'bool',
+  FloatStorage: 'float32',
+  HalfStorage: 'float16',
+  BFloat16Storage: 'bfloat16',
+  DoubleStorage: 'float64',
+  LongStorage: 'int64',
+  IntStorage: 'int32',
+  ShortStorage: 'int16',
+  CharStorage: 'int8',
+  ByteStorage: 'uint8',
+  BoolStorage: 'bool',
 };
 
 const ITEM_SIZE: Readonly<Record<TorchDtype, number>> = {
-  float32: 4, float16: 2, bfloat16: 2, float64: 8, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+  float32: 4,
+  float16: 2,
+  bfloat16: 2,
+  float64: 8,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
 };
 
 export const FLOAT_DTYPES: ReadonlySet<TorchDtype> = new Set(['float32', 'float16', 'bfloat16', 'float64']);
@@ -69,7 +86,8 @@ export class InertObject {
   readonly attributes: PyDict = new Map();
   constructor(readonly qualifiedName: string) {}
   setState(state: unknown): void {
-    if (!(state instanceof Map)) throw new PickleError(`pickle sets the state of ${this.qualifiedName} to a ${describe(state)}, not a dict`);
+    if (!(state instanceof Map))
+      throw new PickleError(`pickle sets the state of ${this.qualifiedName} to a ${describe(state)}, not a dict`);
     for (const [k, v] of state) this.attributes.set(k, v);
   }
 }
@@ -82,7 +100,8 @@ export class NumpyDtype {
   constructor(readonly descr: string) {}
   setState(state: unknown): void {
     // (version, byteorder, subarray, names, fields, elsize, alignment, flags)
-    if (!Array.isArray(state) || typeof state[1] !== 'string') throw new PickleError(`pickle sets the state of numpy.dtype('${this.descr}') to a ${describe(state)}`);
+    if (!Array.isArray(state) || typeof state[1] !== 'string')
+      throw new PickleError(`pickle sets the state of numpy.dtype('${this.descr}') to a ${describe(state)}`);
     this.byteorder = state[1];
   }
 }
@@ -131,7 +150,11 @@ export class TorchCheckpoint {
     try {
       const pickles = [...zip.entries.keys()].filter((name) => /^[^/]+\/data\.pkl$/.test(name));
       if (pickles.length !== 1) {
-        throw new CheckpointError('invalid_checkpoint', file, `is a zip but not a torch.save archive (${pickles.length} '<name>/data.pkl' entries)`);
+        throw new CheckpointError(
+          'invalid_checkpoint',
+          file,
+          `is a zip but not a torch.save archive (${pickles.length} '<name>/data.pkl' entries)`,
+        );
       }
       const prefix = pickles[0]!.slice(0, -'data.pkl'.length);
       const byteorder = zip.entries.get(`${prefix}byteorder`);
@@ -145,15 +168,19 @@ export class TorchCheckpoint {
         if (!entry) throw new CheckpointError('invalid_checkpoint', file, `has no data for storage '${storage.key}'`);
         const needed = storage.numel * ITEM_SIZE[storage.dtype];
         if (entry.size < needed) {
-          throw new CheckpointError('invalid_checkpoint', file,
-            `has storage '${storage.key}' of ${entry.size} bytes, but it declares ${storage.numel} ${storage.dtype} elements (${needed} bytes)`);
+          throw new CheckpointError(
+            'invalid_checkpoint',
+            file,
+            `has storage '${storage.key}' of ${entry.size} bytes, but it declares ${storage.numel} ${storage.dtype} elements (${needed} bytes)`,
+          );
         }
         return entry;
       };
       const root = unpickleTorch(file, zip.readAll(pickle), 0, 'data.pkl', (pid) => {
         // ('storage', <storage type>, key, location, numel)
         const storage = storageFromPid(file, pid, 5);
-        if (!zip.entries.has(`${prefix}data/${storage.key}`)) throw new CheckpointError('invalid_checkpoint', file, `references storage '${storage.key}', which the archive lacks`);
+        if (!zip.entries.has(`${prefix}data/${storage.key}`))
+          throw new CheckpointError('invalid_checkpoint', file, `references storage '${storage.key}', which the archive lacks`);
         return storage;
       }).value;
       const bytes: StorageBytes = { read: (storage, start, length) => zip.read(entryOf(storage), start, length), close: () => zip.close() };
@@ -185,7 +212,11 @@ export class TorchCheckpoint {
               const base = offsets.get(storage.key);
               if (base === undefined) throw new CheckpointError('invalid_checkpoint', file, `has no data for storage '${storage.key}'`);
               if (start < 0 || start + length > storage.numel * ITEM_SIZE[storage.dtype]) {
-                throw new CheckpointError('invalid_checkpoint', file, `reads bytes ${start}..${start + length} of storage '${storage.key}', which has ${storage.numel * ITEM_SIZE[storage.dtype]}`);
+                throw new CheckpointError(
+                  'invalid_checkpoint',
+                  file,
+                  `reads bytes ${start}..${start + length} of storage '${storage.key}', which has ${storage.numel * ITEM_SIZE[storage.dtype]}`,
+                );
               }
               const out = Buffer.alloc(length);
               readFully(file, fd, out, base + start);
@@ -196,8 +227,10 @@ export class TorchCheckpoint {
           return new TorchCheckpoint(file, bytes, 'legacy', root);
         } catch (error) {
           if (!(error instanceof PickleError && error.truncated)) throw error;
-          if (window >= size) throw new CheckpointError('invalid_checkpoint', file, `is a legacy torch.save file that is truncated (${error.message})`);
-          if (window >= MAX_PICKLE_BYTES) throw new CheckpointError('invalid_checkpoint', file, `has legacy pickles longer than ${MAX_PICKLE_BYTES} bytes`);
+          if (window >= size)
+            throw new CheckpointError('invalid_checkpoint', file, `is a legacy torch.save file that is truncated (${error.message})`);
+          if (window >= MAX_PICKLE_BYTES)
+            throw new CheckpointError('invalid_checkpoint', file, `has legacy pickles longer than ${MAX_PICKLE_BYTES} bytes`);
           window = Math.min(size, window * 4);
         }
       }
@@ -214,7 +247,11 @@ export class TorchCheckpoint {
   /** The tensor's values as a new contiguous float32 array (strides and offset applied). */
   readFloat32(tensor: TorchTensor, name: string): Float32Array {
     if (!FLOAT_DTYPES.has(tensor.dtype)) {
-      throw new CheckpointError('unsupported_checkpoint', this.file, `stores '${name}' as ${tensor.dtype}; weights must be float32, float16, bfloat16 or float64`);
+      throw new CheckpointError(
+        'unsupported_checkpoint',
+        this.file,
+        `stores '${name}' as ${tensor.dtype}; weights must be float32, float16, bfloat16 or float64`,
+      );
     }
     const itemSize = ITEM_SIZE[tensor.dtype];
     const count = tensor.numel;
@@ -240,40 +277,69 @@ function readFully(file: string, fd: number, out: Buffer, position: number): voi
 
 /** The four pickles after the magic number; throws a truncated PickleError when `head` is too short. */
 function parseLegacyPickles(file: string, head: Buffer): { root: unknown; storages: Map<string, TorchStorage>; dataStart: number } {
-  const data = (at: number, what: string) => unpickleTorch(file, head, at, what, () => {
-    throw new CheckpointError('invalid_checkpoint', file, `has a persistent id in its ${what} pickle`);
-  }, true);
+  const data = (at: number, what: string) =>
+    unpickleTorch(
+      file,
+      head,
+      at,
+      what,
+      () => {
+        throw new CheckpointError('invalid_checkpoint', file, `has a persistent id in its ${what} pickle`);
+      },
+      true,
+    );
   const protocol = data(LEGACY_MAGIC.length, 'protocol version');
   if (protocol.value !== LEGACY_PROTOCOL_VERSION) {
-    throw new CheckpointError('unsupported_checkpoint', file, `is a legacy torch.save file of protocol version ${String(protocol.value)} (only ${LEGACY_PROTOCOL_VERSION} is read)`);
+    throw new CheckpointError(
+      'unsupported_checkpoint',
+      file,
+      `is a legacy torch.save file of protocol version ${String(protocol.value)} (only ${LEGACY_PROTOCOL_VERSION} is read)`,
+    );
   }
   const sysInfo = data(protocol.end, 'sys_info');
-  if (!(sysInfo.value instanceof Map)) throw new CheckpointError('invalid_checkpoint', file, `has a sys_info that is a ${describe(sysInfo.value)}, not a dict`);
-  if (sysInfo.value.get('little_endian') !== true) throw new CheckpointError('unsupported_checkpoint', file, 'was saved on a big-endian machine');
+  if (!(sysInfo.value instanceof Map))
+    throw new CheckpointError('invalid_checkpoint', file, `has a sys_info that is a ${describe(sysInfo.value)}, not a dict`);
+  if (sysInfo.value.get('little_endian') !== true)
+    throw new CheckpointError('unsupported_checkpoint', file, 'was saved on a big-endian machine');
   const storages = new Map<string, TorchStorage>();
   const main = unpickleTorch(file, head, sysInfo.end, 'object', (pid) => {
     const storage = storageFromPid(file, pid, 6);
     const view = (pid as readonly unknown[])[5];
     if (view !== null) {
-      throw new CheckpointError('unsupported_checkpoint', file, `has a storage view (view_metadata ${describe(view)}), which only torch < 1.0 wrote; load it in PyTorch and save it again`);
+      throw new CheckpointError(
+        'unsupported_checkpoint',
+        file,
+        `has a storage view (view_metadata ${describe(view)}), which only torch < 1.0 wrote; load it in PyTorch and save it again`,
+      );
     }
     const existing = storages.get(storage.key);
     if (existing && (existing.dtype !== storage.dtype || existing.numel !== storage.numel)) {
-      throw new CheckpointError('invalid_checkpoint', file, `declares storage '${storage.key}' twice, as ${existing.numel} ${existing.dtype} and as ${storage.numel} ${storage.dtype}`);
+      throw new CheckpointError(
+        'invalid_checkpoint',
+        file,
+        `declares storage '${storage.key}' twice, as ${existing.numel} ${existing.dtype} and as ${storage.numel} ${storage.dtype}`,
+      );
     }
     storages.set(storage.key, existing ?? storage);
     return existing ?? storage;
   });
   const keys = data(main.end, 'storage keys');
   if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string')) {
-    throw new CheckpointError('invalid_checkpoint', file, `has a storage key list that is a ${describe(keys.value)}, not a list of strings`);
+    throw new CheckpointError(
+      'invalid_checkpoint',
+      file,
+      `has a storage key list that is a ${describe(keys.value)}, not a list of strings`,
+    );
   }
   const listed = keys.value as string[];
   const missing = [...storages.keys()].filter((k) => !listed.includes(k));
   const extra = listed.filter((k) => !storages.has(k));
   if (missing.length || extra.length || new Set(listed).size !== listed.length) {
-    throw new CheckpointError('invalid_checkpoint', file,
-      `lists storages [${listed.slice(0, 5).join(', ')}${listed.length > 5 ? ', ...' : ''}] that do not match the ${storages.size} its tensors use${missing.length ? ` (unlisted: ${missing.slice(0, 5).join(', ')})` : ''}`);
+    throw new CheckpointError(
+      'invalid_checkpoint',
+      file,
+      `lists storages [${listed.slice(0, 5).join(', ')}${listed.length > 5 ? ', ...' : ''}] that do not match the ${storages.size} its tensors use${missing.length ? ` (unlisted: ${missing.slice(0, 5).join(', ')})` : ''}`,
+    );
   }
   // Order the map as the bytes follow.
   const ordered = new Map(listed.map((k) => [k, storages.get(k)!] as const));
@@ -281,20 +347,39 @@ function parseLegacyPickles(file: string, head: Buffer): { root: unknown; storag
 }
 
 /** Each storage's first byte in the file, after checking every count and that the file holds them all. */
-function locateLegacyStorages(file: string, fd: number, size: number, storages: Map<string, TorchStorage>, dataStart: number): Map<string, number> {
+function locateLegacyStorages(
+  file: string,
+  fd: number,
+  size: number,
+  storages: Map<string, TorchStorage>,
+  dataStart: number,
+): Map<string, number> {
   const offsets = new Map<string, number>();
   const countBytes = Buffer.alloc(8);
   let at = dataStart;
   for (const [key, storage] of storages) {
     const bytes = storage.numel * ITEM_SIZE[storage.dtype];
-    if (at + 8 > size) throw new CheckpointError('invalid_checkpoint', file, `is truncated: it ends at byte ${size}, before the length of storage '${key}' at byte ${at}`);
+    if (at + 8 > size)
+      throw new CheckpointError(
+        'invalid_checkpoint',
+        file,
+        `is truncated: it ends at byte ${size}, before the length of storage '${key}' at byte ${at}`,
+      );
     readFully(file, fd, countBytes, at);
     const count = countBytes.readBigInt64LE(0);
     if (count !== BigInt(storage.numel)) {
-      throw new CheckpointError('invalid_checkpoint', file, `has ${count} elements for storage '${key}' at byte ${at}, but its tensors declare ${storage.numel}`);
+      throw new CheckpointError(
+        'invalid_checkpoint',
+        file,
+        `has ${count} elements for storage '${key}' at byte ${at}, but its tensors declare ${storage.numel}`,
+      );
     }
     if (at + 8 + bytes > size) {
-      throw new CheckpointError('invalid_checkpoint', file, `is truncated: storage '${key}' needs bytes ${at + 8}..${at + 8 + bytes} of a ${size}-byte file`);
+      throw new CheckpointError(
+        'invalid_checkpoint',
+        file,
+        `is truncated: storage '${key}' needs bytes ${at + 8}..${at + 8 + bytes} of a ${size}-byte file`,
+      );
     }
     offsets.set(key, at + 8);
     at += 8 + bytes;
@@ -305,7 +390,11 @@ function locateLegacyStorages(file: string, fd: number, size: number, storages: 
 /** ('storage', <storage type>, key, location, numel[, view_metadata]) -> the storage it names. */
 function storageFromPid(file: string, pid: unknown, length: number): TorchStorage {
   if (!Array.isArray(pid) || pid.length !== length || pid[0] !== 'storage') {
-    throw new CheckpointError('invalid_checkpoint', file, `has a persistent id that is not a storage (${Array.isArray(pid) ? `a ${pid.length}-tuple starting ${String(pid[0]).slice(0, 20)}` : describe(pid)})`);
+    throw new CheckpointError(
+      'invalid_checkpoint',
+      file,
+      `has a persistent id that is not a storage (${Array.isArray(pid) ? `a ${pid.length}-tuple starting ${String(pid[0]).slice(0, 20)}` : describe(pid)})`,
+    );
   }
   const [, type, key, , numel] = pid as [string, unknown, unknown, unknown, unknown];
   if (!(type instanceof StorageType) || typeof key !== 'string' || !Number.isInteger(numel) || (numel as number) < 0) {
@@ -318,21 +407,38 @@ function storageFromPid(file: string, pid: unknown, length: number): TorchStorag
  * Unpickles one pickle of `bytes` from `start`. `plainData` pickles (the legacy header pickles)
  * may name no global at all.
  */
-function unpickleTorch(file: string, bytes: Buffer, start: number, what: string, storage: (pid: unknown) => TorchStorage, plainData = false): { value: unknown; end: number } {
+function unpickleTorch(
+  file: string,
+  bytes: Buffer,
+  start: number,
+  what: string,
+  storage: (pid: unknown) => TorchStorage,
+  plainData = false,
+): { value: unknown; end: number } {
   const storages = new Map<string, TorchStorage>();
   const orderedDicts = new WeakSet<PyDict>();
   const hooks: PickleHooks = {
     global: (module, name) => {
-      if (plainData) throw new CheckpointError('unsafe_checkpoint', file, `names the Python global '${module}.${name}' in its ${what} pickle, which holds plain data`);
+      if (plainData)
+        throw new CheckpointError(
+          'unsafe_checkpoint',
+          file,
+          `names the Python global '${module}.${name}' in its ${what} pickle, which holds plain data`,
+        );
       return allowedGlobal(file, module, name, orderedDicts);
     },
     // torch.save(model.state_dict()) sets the OrderedDict's `_metadata` (per-module versions) with
     // BUILD: that is the only state a dict may carry, and it is dropped (we never load into modules).
     buildDict: (target, state) => {
-      if (!orderedDicts.has(target)) throw new CheckpointError('unsafe_checkpoint', file, 'has a pickle that sets the state of a plain dict');
+      if (!orderedDicts.has(target))
+        throw new CheckpointError('unsafe_checkpoint', file, 'has a pickle that sets the state of a plain dict');
       const names = state instanceof Map ? [...state.keys()] : undefined;
       if (!names || names.some((k) => k !== '_metadata')) {
-        throw new CheckpointError('invalid_checkpoint', file, `sets OrderedDict attributes other than _metadata (${names ? names.map(String).join(', ') : describe(state)})`);
+        throw new CheckpointError(
+          'invalid_checkpoint',
+          file,
+          `sets OrderedDict attributes other than _metadata (${names ? names.map(String).join(', ') : describe(state)})`,
+        );
       }
     },
     persistentLoad: (pid) => {
@@ -348,7 +454,11 @@ function unpickleTorch(file: string, bytes: Buffer, start: number, what: string,
   } catch (error) {
     if (error instanceof PickleError) {
       if (error.truncated && what !== 'data.pkl') throw error; // the legacy reader reads further
-      throw new CheckpointError(error.unsafe ? 'unsafe_checkpoint' : 'invalid_checkpoint', file, `has an unreadable ${what} pickle: ${error.message}`);
+      throw new CheckpointError(
+        error.unsafe ? 'unsafe_checkpoint' : 'invalid_checkpoint',
+        file,
+        `has an unreadable ${what} pickle: ${error.message}`,
+      );
     }
     throw error;
   }
@@ -363,28 +473,48 @@ function callable(qualifiedName: string, call: (args: readonly unknown[]) => unk
 }
 
 const ALLOWED = [
-  'torch._utils._rebuild_tensor_v2', 'torch._utils._rebuild_tensor', 'torch._utils._rebuild_parameter',
-  'torch._utils._rebuild_parameter_with_state', 'collections.OrderedDict', 'torch.Size', 'argparse.Namespace',
-  'builtins.set', 'builtins.frozenset', 'numpy.dtype', 'numpy.core.multiarray.scalar', '_codecs.encode (latin1 only)',
+  'torch._utils._rebuild_tensor_v2',
+  'torch._utils._rebuild_tensor',
+  'torch._utils._rebuild_parameter',
+  'torch._utils._rebuild_parameter_with_state',
+  'collections.OrderedDict',
+  'torch.Size',
+  'argparse.Namespace',
+  'builtins.set',
+  'builtins.frozenset',
+  'numpy.dtype',
+  'numpy.core.multiarray.scalar',
+  '_codecs.encode (latin1 only)',
   ...Object.keys(STORAGE_TYPES).map((type) => `torch.${type}`),
 ];
 
 function allowedGlobal(file: string, module: string, name: string, orderedDicts: WeakSet<PyDict>): unknown {
   const qualified = `${module}.${name}`;
-  const bad = (reason: string): never => { throw new CheckpointError('invalid_checkpoint', file, `calls ${qualified} with ${reason}`); };
+  const bad = (reason: string): never => {
+    throw new CheckpointError('invalid_checkpoint', file, `calls ${qualified} with ${reason}`);
+  };
   switch (qualified) {
     case 'torch._utils._rebuild_tensor_v2':
     case 'torch._utils._rebuild_tensor':
       return callable(qualified, (args) => {
         const [storage, offset, shape, stride] = args as [unknown, unknown, unknown, unknown];
         if (!storage || typeof storage !== 'object' || !('key' in storage)) bad('something that is not a storage');
-        if (!isIntList(shape) || !isIntList(stride) || shape.length !== stride.length || !Number.isInteger(offset) || (offset as number) < 0) {
+        if (
+          !isIntList(shape) ||
+          !isIntList(stride) ||
+          shape.length !== stride.length ||
+          !Number.isInteger(offset) ||
+          (offset as number) < 0
+        ) {
           bad('a malformed shape, stride or offset');
         }
         const tensor = new TorchTensor(storage as TorchStorage, offset as number, shape as number[], stride as number[]);
         if (tensor.extent > (storage as TorchStorage).numel) {
-          throw new CheckpointError('invalid_checkpoint', file,
-            `has a tensor of shape [${tensor.shape.join(', ')}] that reaches element ${tensor.extent} of a storage of ${(storage as TorchStorage).numel}`);
+          throw new CheckpointError(
+            'invalid_checkpoint',
+            file,
+            `has a tensor of shape [${tensor.shape.join(', ')}] that reaches element ${tensor.extent} of a storage of ${(storage as TorchStorage).numel}`,
+          );
         }
         return tensor;
       });
@@ -402,7 +532,8 @@ function allowedGlobal(file: string, module: string, name: string, orderedDicts:
         orderedDicts.add(dict);
         return dict;
       });
-    case 'builtins.set': case 'builtins.frozenset':
+    case 'builtins.set':
+    case 'builtins.frozenset':
       // DeepSpeed model states hold sets of names; protocol 2 pickles them through these.
       return callable(qualified, (args) => new Set(Array.isArray(args[0]) ? args[0] : []));
     case 'torch.Size':
@@ -415,7 +546,8 @@ function allowedGlobal(file: string, module: string, name: string, orderedDicts:
       // Protocol 2 writes bytes (a numpy scalar's value) as _codecs.encode(text, 'latin1').
       return callable(qualified, (args) => {
         const [text, encoding] = args;
-        if (typeof text !== 'string' || (encoding !== 'latin1' && encoding !== 'latin-1') || args.length !== 2) bad(`(${args.map(describe).join(', ')}); only (text, 'latin1') makes bytes`);
+        if (typeof text !== 'string' || (encoding !== 'latin1' && encoding !== 'latin-1') || args.length !== 2)
+          bad(`(${args.map(describe).join(', ')}); only (text, 'latin1') makes bytes`);
         return Uint8Array.from(Buffer.from(text as string, 'latin1'));
       });
     case 'numpy.dtype':
@@ -427,13 +559,17 @@ function allowedGlobal(file: string, module: string, name: string, orderedDicts:
     case 'numpy._core.multiarray.scalar':
       return callable(qualified, (args) => {
         const [dtype, bytes] = args;
-        if (!(dtype instanceof NumpyDtype) || !(bytes instanceof Uint8Array) || args.length !== 2) bad('arguments that are not (dtype, bytes)');
+        if (!(dtype instanceof NumpyDtype) || !(bytes instanceof Uint8Array) || args.length !== 2)
+          bad('arguments that are not (dtype, bytes)');
         return numpyScalar(file, dtype as NumpyDtype, bytes as Uint8Array);
       });
   }
   if (module === 'torch' && name in STORAGE_TYPES) return new StorageType(STORAGE_TYPES[name]!);
-  throw new CheckpointError('unsafe_checkpoint', file,
-    `names the Python global '${qualified}', which a state dict never needs; only ${ALLOWED.join(', ')} are allowed (nothing in a checkpoint is ever run)`);
+  throw new CheckpointError(
+    'unsafe_checkpoint',
+    file,
+    `names the Python global '${qualified}', which a state dict never needs; only ${ALLOWED.join(', ')} are allowed (nothing in a checkpoint is ever run)`,
+  );
 }
 
 /** A numpy scalar's value (np.float64, np.int64, np.bool_, ...) as a JS number or boolean. */
@@ -442,8 +578,14 @@ function numpyScalar(file: string, dtype: NumpyDtype, bytes: Uint8Array): number
   const kind = match?.[2];
   const size = kind === '?' ? 1 : Number(match?.[3]);
   const ok = kind === 'f' ? [2, 4, 8].includes(size) : kind === 'b' || kind === '?' ? size === 1 : [1, 2, 4, 8].includes(size);
-  if (!match || !ok) throw new CheckpointError('unsupported_checkpoint', file, `holds a numpy scalar of dtype '${dtype.descr}'; only bool, int, uint and float scalars are read`);
-  if (bytes.length !== size) throw new CheckpointError('invalid_checkpoint', file, `holds a numpy '${dtype.descr}' scalar of ${bytes.length} bytes`);
+  if (!match || !ok)
+    throw new CheckpointError(
+      'unsupported_checkpoint',
+      file,
+      `holds a numpy scalar of dtype '${dtype.descr}'; only bool, int, uint and float scalars are read`,
+    );
+  if (bytes.length !== size)
+    throw new CheckpointError('invalid_checkpoint', file, `holds a numpy '${dtype.descr}' scalar of ${bytes.length} bytes`);
   const data = Buffer.from(bytes);
   const order = match[1] || dtype.byteorder;
   if (order === '>' && size > 1) data.reverse();
@@ -468,8 +610,10 @@ function isIntList(value: unknown): value is number[] {
 
 function decode(bytes: Buffer, dtype: TorchDtype, count: number): Float32Array {
   switch (dtype) {
-    case 'float16': return float16BytesToFloat32(bytes, count);
-    case 'bfloat16': return bfloat16BytesToFloat32(bytes, count);
+    case 'float16':
+      return float16BytesToFloat32(bytes, count);
+    case 'bfloat16':
+      return bfloat16BytesToFloat32(bytes, count);
     case 'float64': {
       const out = new Float32Array(count);
       for (let i = 0; i < count; i++) out[i] = bytes.readDoubleLE(8 * i);

@@ -71,7 +71,8 @@ export class ZipArchive {
   }
 
   private inflate(entry: ZipEntry): Buffer {
-    if (entry.size > 2 ** 31 - 1) throw this.error(`compresses entry '${entry.name}' to ${entry.size} bytes; compressed entries over 2 GiB are not read`);
+    if (entry.size > 2 ** 31 - 1)
+      throw this.error(`compresses entry '${entry.name}' to ${entry.size} bytes; compressed entries over 2 GiB are not read`);
     const raw = Buffer.alloc(entry.compressedSize);
     readSync(this.fd, raw, 0, raw.length, this.dataOffset(entry));
     try {
@@ -111,12 +112,17 @@ function readAt(fd: number, position: number, length: number): Buffer {
 }
 
 function readCentralDirectory(fd: number, file: string, size: number): Map<string, ZipEntry> {
-  const fail = (reason: string): never => { throw new CheckpointError('invalid_checkpoint', file, reason); };
+  const fail = (reason: string): never => {
+    throw new CheckpointError('invalid_checkpoint', file, reason);
+  };
   const tailStart = Math.max(0, size - EOCD_SEARCH);
   const tail = readAt(fd, tailStart, size - tailStart);
   let eocd = -1;
   for (let i = tail.length - 22; i >= 0; i--) {
-    if (tail.readUInt32LE(i) === EOCD_SIGNATURE) { eocd = i; break; }
+    if (tail.readUInt32LE(i) === EOCD_SIGNATURE) {
+      eocd = i;
+      break;
+    }
   }
   if (eocd < 0) fail('is not a zip archive, or is truncated (no end-of-central-directory record)');
   let count = tail.readUInt16LE(eocd + 10);
@@ -156,7 +162,11 @@ function readCentralDirectory(fd: number, file: string, size: number): Map<strin
       const length = directory.readUInt16LE(extra + 2);
       if (id === 0x0001) {
         let q = extra + 4;
-        const next = (): number => { const v = Number(directory.readBigUInt64LE(q)); q += 8; return v; };
+        const next = (): number => {
+          const v = Number(directory.readBigUInt64LE(q));
+          q += 8;
+          return v;
+        };
         if (entrySize === 0xffffffff) entrySize = next();
         if (compressedSize === 0xffffffff) compressedSize = next();
         if (localHeaderOffset === 0xffffffff) localHeaderOffset = next();
@@ -164,7 +174,8 @@ function readCentralDirectory(fd: number, file: string, size: number): Map<strin
       extra += 4 + length;
     }
     if (flags & 1) throw new CheckpointError('unsupported_checkpoint', file, `has an encrypted entry '${name}'`);
-    if (method !== 0 && method !== 8) throw new CheckpointError('unsupported_checkpoint', file, `compresses entry '${name}' with zip method ${method}`);
+    if (method !== 0 && method !== 8)
+      throw new CheckpointError('unsupported_checkpoint', file, `compresses entry '${name}' with zip method ${method}`);
     if (localHeaderOffset >= size) fail(`is truncated: entry '${name}' starts at byte ${localHeaderOffset} of a ${size}-byte file`);
     entries.set(name, { name, method, compressedSize, size: entrySize, localHeaderOffset });
     p = extraEnd + commentLength;

@@ -61,7 +61,10 @@ function importGraph(): Map<string, string[]> {
   for (const file of sourceFiles(SRC)) {
     const { importedFiles } = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
     const deps: string[] = [];
-    packageImports.set(relative(SRC, file), importedFiles.map((f) => f.fileName).filter((name) => !name.startsWith('.')));
+    packageImports.set(
+      relative(SRC, file),
+      importedFiles.map((f) => f.fileName).filter((name) => !name.startsWith('.')),
+    );
     for (const { fileName } of importedFiles) {
       if (!fileName.startsWith('.')) continue; // packages and node: built-ins
       const target = resolve(dirname(file), fileName.replace(/\.js$/, '.ts'));
@@ -168,7 +171,8 @@ describe('src/ imports', () => {
       for (const dep of deps) {
         const to = areaOf(dep);
         if (to === from || layerOf(to) < 0 || layerOf(from) < 0) continue;
-        if (layerOf(to) >= layerOf(from)) violations.push(`${module} (layer ${layerOf(from)}, ${from}) imports ${dep} (layer ${layerOf(to)}, ${to})`);
+        if (layerOf(to) >= layerOf(from))
+          violations.push(`${module} (layer ${layerOf(from)}, ${from}) imports ${dep} (layer ${layerOf(to)}, ${to})`);
       }
     }
     expect(violations).toEqual([]);
@@ -179,7 +183,8 @@ describe('src/ imports', () => {
     for (const [module, packages] of packageImports) {
       for (const name of packages) {
         for (const [pkg, rooms] of Object.entries(PACKAGE_ROOMS)) {
-          if ((name === pkg || name.startsWith(pkg)) && !rooms.some((room) => module.startsWith(room))) violations.push(`${module} imports ${name}`);
+          if ((name === pkg || name.startsWith(pkg)) && !rooms.some((room) => module.startsWith(room)))
+            violations.push(`${module} imports ${name}`);
         }
       }
     }

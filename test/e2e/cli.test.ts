@@ -20,8 +20,13 @@ function videomae(args: string[]) {
 
 const videos = new VideoFactory();
 let models: TestModels;
-beforeAll(async () => { models = await prepareTestModels(); });
-afterAll(() => { models?.cleanup(); videos.cleanup(); });
+beforeAll(async () => {
+  models = await prepareTestModels();
+});
+afterAll(() => {
+  models?.cleanup();
+  videos.cleanup();
+});
 
 describe('videomae as a new user meets it', () => {
   it('--version prints the package version', () => {
@@ -40,7 +45,9 @@ describe('videomae as a new user meets it', () => {
     const before = readFileSync(join(REPO_MODELS, 'default', 'model.json'), 'utf8');
     const result = videomae(['train', join(root, 'recipes', 'synthetic-tiny.json')]);
     expect(result.status).toBe(2);
-    expect(result.stderr).toMatch(/output_exists: stage 1 of recipe 'synthetic-tiny' would write '.*models\/default', a bundled model folder; pass --out .*models\/default to replace it on purpose/);
+    expect(result.stderr).toMatch(
+      /output_exists: stage 1 of recipe 'synthetic-tiny' would write '.*models\/default', a bundled model folder; pass --out .*models\/default to replace it on purpose/,
+    );
     expect(readFileSync(join(REPO_MODELS, 'default', 'model.json'), 'utf8')).toBe(before);
   });
 });
@@ -74,7 +81,9 @@ describe('videomae export', () => {
 
 describe('videomae predict and serve', () => {
   let server: ChildProcess | undefined;
-  afterAll(() => { server?.kill('SIGKILL'); });
+  afterAll(() => {
+    server?.kill('SIGKILL');
+  });
 
   it('prints the same JSON as POST /classify, and serve stops cleanly on SIGTERM', async () => {
     const file = videos.pattern('cli.mp4', 2, '320x240');
@@ -83,14 +92,19 @@ describe('videomae predict and serve', () => {
     const fromCli = JSON.parse(predicted.stdout);
     expectMatchesSpec({ status: 200, body: fromCli, headers: { 'content-type': 'application/json' } }, 'POST', '/classify');
 
-    server = spawn(process.execPath, [...cli, 'serve', '--port', '0', '--host', '127.0.0.1', '--models', models.dir, '--device', 'cpu'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    server = spawn(process.execPath, [...cli, 'serve', '--port', '0', '--host', '127.0.0.1', '--models', models.dir, '--device', 'cpu'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`serve did not start: ${output}`)), 60_000);
       server!.stdout!.on('data', (chunk: Buffer) => {
         output += chunk.toString();
         // JSON log lines: the listening line carries the url; then 'ready'.
-        const lines = output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; url?: string });
+        const lines = output
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as { msg: string; url?: string });
         const listening = lines.find((l) => l.url);
         if (listening && lines.some((l) => l.msg === 'ready')) {
           clearTimeout(timer);
@@ -139,7 +153,18 @@ describe('videomae predict and serve', () => {
     try {
       const clip = videos.pattern('labelled.mp4', 1, '64x48');
       const manifestFile = videos.text('eval.csv', `path,label\n${clip},ApplyEyeMakeup\n`);
-      const evaluated = videomae(['evaluate', manifestFile, '--models', models.dir, '--model', 'tiny-ucf', '--protocol', 'fast', '--device', 'cpu']);
+      const evaluated = videomae([
+        'evaluate',
+        manifestFile,
+        '--models',
+        models.dir,
+        '--model',
+        'tiny-ucf',
+        '--protocol',
+        'fast',
+        '--device',
+        'cpu',
+      ]);
       expect(evaluated.status, evaluated.stderr).toBe(0);
       expect(JSON.parse(evaluated.stdout)).toMatchObject({ videos: 1 });
       expect(evaluated.stderr).toMatch(/warning: model folder '.*not-exported' not loaded/);

@@ -30,7 +30,18 @@ writeFileSync(predFile, JSON.stringify({ results }));
 
 describe('videomae evaluate temporal', () => {
   it('prints AP per class, mAP per tIoU and their average, over the chosen subset', () => {
-    const result = videomae(['evaluate', 'temporal', '--ground-truth', gtFile, '--predictions', predFile, '--subset', 'validation', '--tiou', '0.3:0.7:0.1']);
+    const result = videomae([
+      'evaluate',
+      'temporal',
+      '--ground-truth',
+      gtFile,
+      '--predictions',
+      predFile,
+      '--subset',
+      'validation',
+      '--tiou',
+      '0.3:0.7:0.1',
+    ]);
     expect(result.status, result.stderr).toBe(0);
     const out = JSON.parse(result.stdout);
     expect(out.tiou).toEqual([0.3, 0.4, 0.5, 0.6, 0.7]);
@@ -48,6 +59,8 @@ describe('videomae evaluate temporal', () => {
     writeFileSync(broken, JSON.stringify({ results: { v: [{ segment: [5, 1], label: 'a', score: 1 }] } }));
     const bad = videomae(['evaluate', 'temporal', '--ground-truth', gtFile, '--predictions', broken]);
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/invalid_dataset_file: '.*broken\.json' is invalid at 'results\.v\.0\.segment': segment end must not precede its start/);
+    expect(bad.stderr).toMatch(
+      /invalid_dataset_file: '.*broken\.json' is invalid at 'results\.v\.0\.segment': segment end must not precede its start/,
+    );
   });
 });

@@ -18,7 +18,22 @@ const root = join(import.meta.dirname, '..', '..');
 const fixtures = join(root, 'test', 'fixtures', 'checkpoints');
 const cli = [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 'src', 'cli.ts')];
 const videomae = (args: string[]) => spawnSync(process.execPath, [...cli, ...args], { encoding: 'utf8', timeout: 180_000 });
-const TINY = ['--arch', 'vit_small_patch16_224', '--depth', '2', '--embed-dim', '32', '--num-heads', '2', '--patch-size', '8', '--num-frames', '4', '--img-size', '16'];
+const TINY = [
+  '--arch',
+  'vit_small_patch16_224',
+  '--depth',
+  '2',
+  '--embed-dim',
+  '32',
+  '--num-heads',
+  '2',
+  '--patch-size',
+  '8',
+  '--num-frames',
+  '4',
+  '--img-size',
+  '16',
+];
 
 const dir = mkdtempSync(join(tmpdir(), 'videomae-import-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,15 +61,33 @@ describe('videomae import-checkpoint', () => {
     expect(await logitsDiff(plain, 'logits')).toBeLessThanOrEqual(1e-4);
 
     const ema = join(dir, 'full-ema');
-    const picked = videomae(['import-checkpoint', join(fixtures, 'finetune-full.pth'), ...TINY, '--state-dict-key', 'model_ema', '--out', ema]);
+    const picked = videomae([
+      'import-checkpoint',
+      join(fixtures, 'finetune-full.pth'),
+      ...TINY,
+      '--state-dict-key',
+      'model_ema',
+      '--out',
+      ema,
+    ]);
     expect(picked.status, picked.stderr).toBe(0);
     expect(await logitsDiff(ema, 'logits_ema')).toBeLessThanOrEqual(1e-4);
     expect(readModelFolder(ema).manifest.provenance.checkpoint).toMatchObject({ file: 'finetune-full.pth', container: 'model_ema' });
 
     const wrong = join(dir, 'full-wrong');
-    const refused = videomae(['import-checkpoint', join(fixtures, 'finetune-full.pth'), ...TINY, '--state-dict-key', 'ema', '--out', wrong]);
+    const refused = videomae([
+      'import-checkpoint',
+      join(fixtures, 'finetune-full.pth'),
+      ...TINY,
+      '--state-dict-key',
+      'ema',
+      '--out',
+      wrong,
+    ]);
     expect(refused.status).toBe(2);
-    expect(refused.stderr).toMatch(/state_dict_mismatch: .*no state dict under --state-dict-key 'ema': the keys that hold tensors are 'model', 'model_ema'/);
+    expect(refused.stderr).toMatch(
+      /state_dict_mismatch: .*no state dict under --state-dict-key 'ema': the keys that hold tensors are 'model', 'model_ema'/,
+    );
     expect(existsSync(wrong)).toBe(false);
   });
 
@@ -73,9 +106,20 @@ describe('videomae import-checkpoint', () => {
 
   it('imports, exports and reports what it did', () => {
     const out = join(dir, 'k400');
-    const result = videomae(['import-checkpoint', join(fixtures, 'finetune-module.pth'), ...TINY, '--head-map', '710to400', '--fp16', '--out', out]);
+    const result = videomae([
+      'import-checkpoint',
+      join(fixtures, 'finetune-module.pth'),
+      ...TINY,
+      '--head-map',
+      '710to400',
+      '--fp16',
+      '--out',
+      out,
+    ]);
     expect(result.status, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/imported .*finetune-module\.pth -> .*k400: finetune vit_small_patch16_224 \(depth 2, width 32, 400 classes\), 32 tensors, 0\.\d+ M parameters, model\.onnx/);
+    expect(result.stdout).toMatch(
+      /imported .*finetune-module\.pth -> .*k400: finetune vit_small_patch16_224 \(depth 2, width 32, 400 classes\), 32 tensors, 0\.\d+ M parameters, model\.onnx/,
+    );
     expect(existsSync(join(out, 'model.onnx'))).toBe(true);
     expect(readModelFolder(out).manifest.provenance.checkpoint).toMatchObject({ headMap: '710to400', storedAs: 'float16' });
   });
@@ -84,7 +128,9 @@ describe('videomae import-checkpoint', () => {
     const out = join(dir, 'hostile');
     const result = videomae(['import-checkpoint', join(fixtures, 'hostile-global.pth'), ...TINY, '--out', out]);
     expect(result.status).toBe(2);
-    expect(result.stderr).toMatch(/videomae: unsafe_checkpoint: checkpoint '.*hostile-global\.pth' names the Python global 'posix\.system'/);
+    expect(result.stderr).toMatch(
+      /videomae: unsafe_checkpoint: checkpoint '.*hostile-global\.pth' names the Python global 'posix\.system'/,
+    );
     expect(existsSync(out)).toBe(false);
   });
 
@@ -96,19 +142,58 @@ describe('videomae import-checkpoint', () => {
 
   it('--pretrain keeps the decoder, and train --init continues pretraining from it', () => {
     const imported = join(dir, 'pretrained');
-    const result = videomae(['import-checkpoint', join(fixtures, 'pretrain.pth'), ...TINY, '--pretrain', '--decoder-num-heads', '2', '--out', imported]);
+    const result = videomae([
+      'import-checkpoint',
+      join(fixtures, 'pretrain.pth'),
+      ...TINY,
+      '--pretrain',
+      '--decoder-num-heads',
+      '2',
+      '--out',
+      imported,
+    ]);
     expect(result.status, result.stderr).toBe(0);
     expect(readModelFolder(imported).architecture.decoder).toEqual({ embedDim: 16, depth: 1, numHeads: 2, mlpHiddenDim: 64 });
 
     const data = join(dir, 'data');
-    const made = videomae(['make-dataset', 'synthetic', '--classes', 'moving_left,still', '--videos', '2', '--size', '16', '--frames', '8', '--seed', '3', '--out', data]);
+    const made = videomae([
+      'make-dataset',
+      'synthetic',
+      '--classes',
+      'moving_left,still',
+      '--videos',
+      '2',
+      '--size',
+      '16',
+      '--frames',
+      '8',
+      '--seed',
+      '3',
+      '--out',
+      data,
+    ]);
     expect(made.status, made.stderr).toBe(0);
     const recipe = join(dir, 'recipe.json');
-    writeFileSync(recipe, JSON.stringify({
-      name: 'continue', seed: 1,
-      stages: [{ stage: 'pretrain', out: 'continued', data: { train: 'data/train.csv', protocol: 'ssv2' },
-        masking: { encoderRatio: 0.75, decoderRatio: 0.5 }, optimizer: { lr: 0.001 }, epochs: 1, batch: 2, maxSteps: 2, export: false }],
-    }));
+    writeFileSync(
+      recipe,
+      JSON.stringify({
+        name: 'continue',
+        seed: 1,
+        stages: [
+          {
+            stage: 'pretrain',
+            out: 'continued',
+            data: { train: 'data/train.csv', protocol: 'ssv2' },
+            masking: { encoderRatio: 0.75, decoderRatio: 0.5 },
+            optimizer: { lr: 0.001 },
+            epochs: 1,
+            batch: 2,
+            maxSteps: 2,
+            export: false,
+          },
+        ],
+      }),
+    );
     const trained = videomae(['train', recipe, '--init', imported, '--backend', 'cpu']);
     expect(trained.status, trained.stderr).toBe(0);
     const before = readSafetensors(join(imported, 'weights.safetensors')).tensors;

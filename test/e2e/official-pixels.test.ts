@@ -17,9 +17,20 @@ import { probeVideo } from '../../src/video/probe.js';
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 
-interface Resized { width: number; height: number; sha256: string; rows: number[]; values: string }
+interface Resized {
+  width: number;
+  height: number;
+  sha256: string;
+  rows: number[];
+  values: string;
+}
 interface GoldenVideo {
-  name: string; fps: number; width: number; height: number; indices: number[]; fileSha256?: string;
+  name: string;
+  fps: number;
+  width: number;
+  height: number;
+  indices: number[];
+  fileSha256?: string;
   frames: Array<{ index: number; nativeSha256: string; resized: Resized[] }>;
 }
 const golden = JSON.parse(readFileSync(join(FIXTURES, 'official-pixels.json'), 'utf8')) as { opencv: string; videos: GoldenVideo[] };
@@ -68,17 +79,26 @@ describe.each(golden.videos)(`OpenCV ${golden.opencv} pixels of $name`, (v) => {
   const sizes = v.frames[0]!.resized.map((r) => ({ width: r.width, height: r.height }));
   it.each(sizes)('resizes to $width x $height as cv2.resize INTER_LINEAR does', async (size) => {
     const frames = await decode(v, size);
-    let values = 0, exact = 0, withinOne = 0, maxDiff = 0, identical = 0;
+    let values = 0,
+      exact = 0,
+      withinOne = 0,
+      maxDiff = 0,
+      identical = 0;
     for (const f of v.frames) {
       const r = f.resized.find((x) => x.width === size.width && x.height === size.height)!;
       const rgb = frames.get(f.index)!;
       expect(rgb.length).toBe(size.width * size.height * 3);
       if (sha256(rgb) === r.sha256) identical++;
       const c = compareRows(rgb, r);
-      values += c.values; exact += c.exact; withinOne += c.withinOne; maxDiff = Math.max(maxDiff, c.maxDiff);
+      values += c.values;
+      exact += c.exact;
+      withinOne += c.withinOne;
+      maxDiff = Math.max(maxDiff, c.maxDiff);
     }
-    console.info(`${v.name} -> ${size.width}x${size.height}: ${identical}/${v.frames.length} frames identical (sha256); `
-      + `compared values ${(100 * exact / values).toFixed(3)} % exact, ${(100 * withinOne / values).toFixed(3)} % within 1, max diff ${maxDiff}`);
+    console.info(
+      `${v.name} -> ${size.width}x${size.height}: ${identical}/${v.frames.length} frames identical (sha256); ` +
+        `compared values ${((100 * exact) / values).toFixed(3)} % exact, ${((100 * withinOne) / values).toFixed(3)} % within 1, max diff ${maxDiff}`,
+    );
     expect(withinOne / values).toBeGreaterThanOrEqual(0.999);
     expect(maxDiff).toBeLessThanOrEqual(1);
     // What this implementation achieves: OpenCV's own bytes.

@@ -49,7 +49,8 @@ afterAll(async () => {
 describe('make-dataset synthetic-temporal and the bundled temporal model', () => {
   it('writes the same long videos and annotations for the same seed', () => {
     const args = ['make-dataset', 'synthetic-temporal', '--videos', '2', '--seconds', '12', '--size', '64', '--fps', '8', '--seed', '5'];
-    for (const out of ['a', 'b']) expect(spawnSync(process.execPath, [...cli, ...args, '--out', join(dir, out)], { encoding: 'utf8' }).status).toBe(0);
+    for (const out of ['a', 'b'])
+      expect(spawnSync(process.execPath, [...cli, ...args, '--out', join(dir, out)], { encoding: 'utf8' }).status).toBe(0);
     const a = readFileSync(join(dir, 'a', 'annotations.json'), 'utf8');
     expect(a).toBe(readFileSync(join(dir, 'b', 'annotations.json'), 'utf8'));
     const database = JSON.parse(a).database;
@@ -64,12 +65,20 @@ describe('make-dataset synthetic-temporal and the bundled temporal model', () =>
   });
 
   it('POST /detect-temporal?wait=true finds segments of the synthetic classes in one of them', async () => {
-    const res = await request(server).post('/detect-temporal?wait=true&scoreThreshold=0.05').attach('video', join(dir, 'a', 'videos', 'video_0000.mp4'));
+    const res = await request(server)
+      .post('/detect-temporal?wait=true&scoreThreshold=0.05')
+      .attach('video', join(dir, 'a', 'videos', 'video_0000.mp4'));
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expectMatchesSpec(res, 'POST', '/detect-temporal');
     const result = res.body.result;
-    expect(result).toMatchObject({ model: 'temporal', backbone: 'default', features: { numFrames: 8, featureStride: 4, size: 64, clips: 23, dim: 96 } });
-    const labels = readFileSync(join(REPO_MODELS, 'temporal', 'labels.txt'), 'utf8').trim().split('\n');
+    expect(result).toMatchObject({
+      model: 'temporal',
+      backbone: 'default',
+      features: { numFrames: 8, featureStride: 4, size: 64, clips: 23, dim: 96 },
+    });
+    const labels = readFileSync(join(REPO_MODELS, 'temporal', 'labels.txt'), 'utf8')
+      .trim()
+      .split('\n');
     expect(result.segments.length).toBeGreaterThan(0);
     for (const s of result.segments) {
       expect(labels).toContain(s.label);

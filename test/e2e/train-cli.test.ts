@@ -17,12 +17,27 @@ const cli = [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 's
 const videomae = (args: string[]) => spawnSync(process.execPath, [...cli, ...args], { encoding: 'utf8', timeout: 180_000 });
 
 let dir: string;
-beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'videomae-train-cli-')); });
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'videomae-train-cli-'));
+});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('videomae make-dataset synthetic', () => {
   it('writes real videos and manifests, the same for the same seed', async () => {
-    const args = ['make-dataset', 'synthetic', '--classes', 'moving_left,still,growing', '--videos', '3', '--size', '32', '--frames', '8', '--seed', '5'];
+    const args = [
+      'make-dataset',
+      'synthetic',
+      '--classes',
+      'moving_left,still,growing',
+      '--videos',
+      '3',
+      '--size',
+      '32',
+      '--frames',
+      '8',
+      '--seed',
+      '5',
+    ];
     const first = videomae([...args, '--out', join(dir, 'a')]);
     expect(first.status, first.stderr).toBe(0);
     expect(videomae([...args, '--out', join(dir, 'b')]).status).toBe(0);
@@ -72,8 +87,15 @@ describe('videomae train', () => {
     return file;
   };
   const stage = {
-    stage: 'finetune', out: 'out', model: { arch: 'vit_tiny_test', numFrames: 4, imageSize: 32 },
-    data: { train: 'a/train.csv', val: 'a/val.csv' }, optimizer: { lr: 1e-3 }, epochs: 1, batch: 2, maxSteps: 2, export: false,
+    stage: 'finetune',
+    out: 'out',
+    model: { arch: 'vit_tiny_test', numFrames: 4, imageSize: 32 },
+    data: { train: 'a/train.csv', val: 'a/val.csv' },
+    optimizer: { lr: 1e-3 },
+    epochs: 1,
+    batch: 2,
+    maxSteps: 2,
+    export: false,
   };
 
   it('trains, prints per-stage results, and falls back to wasm with a one-line notice', () => {

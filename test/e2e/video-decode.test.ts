@@ -53,7 +53,10 @@ describe('many frames in one run', () => {
     expect((await collect(file, 25, strided)).map((f) => f.decoded)).toEqual(strided.map((i) => i % 100));
     // Irregular gaps (1..4) defeat run compression: many single terms, several ffmpeg runs.
     const irregular: number[] = [];
-    for (let i = 0, k = 0; irregular.length < 120; k++) { irregular.push(i); i += 1 + ((k * 7) % 4); }
+    for (let i = 0, k = 0; irregular.length < 120; k++) {
+      irregular.push(i);
+      i += 1 + ((k * 7) % 4);
+    }
     expect(groupIndices(irregular).length).toBeGreaterThan(1);
     expect((await collect(file, 25, irregular)).map((f) => f.index)).toEqual(irregular);
     expect((await collect(file, 25, irregular)).map((f) => f.decoded)).toEqual(irregular.map((i) => i % 100));
@@ -74,9 +77,7 @@ describe('views', () => {
       await view.packInto(new Float32Array(plan.viewLength), 0);
       views.push({ clip: view.clip, crop: view.crop });
     }
-    expect(views.map((v) => [v.clip, v.crop])).toEqual(
-      Array.from({ length: 15 }, (_, i) => [Math.floor(i / 3), i % 3]),
-    );
+    expect(views.map((v) => [v.clip, v.crop])).toEqual(Array.from({ length: 15 }, (_, i) => [Math.floor(i / 3), i % 3]));
     // Frame t of each clip: index 0 (t = 0), then the last sample (frame 0 again: stride 4 > 3 frames).
     expect(plan.clips[0]).toEqual(Array(16).fill(0));
     expect(timings.decodeMs).toBeGreaterThan(0);

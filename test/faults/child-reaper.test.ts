@@ -34,7 +34,11 @@ function track(pid: number): { pid: number; startTime: string } {
 
 /** Runs `code` as an ES module in a node with tsx; resolves with its stdout once it has printed a line. */
 function helper(code: string, env: Record<string, string> = {}): { line: Promise<string>; exited: Promise<unknown>; kill(): void } {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
   let out = '';
   const line = new Promise<string>((resolve, reject) => {
     child.stdout.on('data', (chunk: Buffer) => {
@@ -54,14 +58,17 @@ const src = (path: string): string => JSON.stringify(join(root, 'src', path));
  * killed with SIGKILL leaves where no parent-death signal exists (a plain detached spawn here).
  */
 async function orphanedSleep(records: string): Promise<{ pid: number; startTime: string }> {
-  const run = helper(`
+  const run = helper(
+    `
     import { spawn } from 'node:child_process';
     import { writeChildRecord } from ${src('process/child-records.ts')};
     const child = spawn('sleep', ['60'], { detached: true, stdio: 'ignore' });
     if (!writeChildRecord(process.env.RECORDS, child.pid, ['sleep', '60'])) process.exit(3);
     child.unref();
     process.stdout.write(child.pid + '\\n');
-  `, { RECORDS: records });
+  `,
+    { RECORDS: records },
+  );
   const pid = Number(await run.line);
   const identity = track(pid);
   await run.exited;
@@ -117,7 +124,12 @@ describe('spawnChild', () => {
     const sleep = track(run.process.pid!);
     const file = join(records, `${sleep.pid}.json`);
     const record = JSON.parse(readFileSync(file, 'utf8')) as ChildRecord;
-    expect(record).toEqual({ pid: sleep.pid, startTime: sleep.startTime, command: ['sleep', '60'], owner: { pid: process.pid, startTime: processStartTime(process.pid) } });
+    expect(record).toEqual({
+      pid: sleep.pid,
+      startTime: sleep.startTime,
+      command: ['sleep', '60'],
+      owner: { pid: process.pid, startTime: processStartTime(process.pid) },
+    });
     const exited = new Promise((resolve) => run.process.once('exit', resolve));
     run.kill();
     await exited;

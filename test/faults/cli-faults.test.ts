@@ -44,7 +44,23 @@ function signal(pid: number, name: NodeJS.Signals): void {
 }
 
 function args(stateDir: string, extra: string[] = [], port = 0): string[] {
-  return ['--port', String(port), '--host', '127.0.0.1', '--models', models.dir, '--device', 'cpu', '--threads', '1', '--state-dir', stateDir, '--temp-dir', join(dir, 'tmp'), ...extra];
+  return [
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    '--models',
+    models.dir,
+    '--device',
+    'cpu',
+    '--threads',
+    '1',
+    '--state-dir',
+    stateDir,
+    '--temp-dir',
+    join(dir, 'tmp'),
+    ...extra,
+  ];
 }
 
 async function serve(stateDir: string, extra: string[] = []): Promise<CliServer & { url: string }> {
@@ -119,13 +135,15 @@ describe('SIGKILL mid-job, again and again', () => {
     const killed: string[] = [];
     // Every first attempt still to come is killed (one that finished before the test could hold
     // it just counts as unkilled).
-    const firstAttemptsLeft = async (): Promise<boolean> => (await Promise.all(ids.map((id) => job(server.url, id))))
-      .some((j) => j.status === 'queued' && j.attempts === 0 || j.status === 'running' && j.attempts === 1);
+    const firstAttemptsLeft = async (): Promise<boolean> =>
+      (await Promise.all(ids.map((id) => job(server.url, id)))).some(
+        (j) => (j.status === 'queued' && j.attempts === 0) || (j.status === 'running' && j.attempts === 1),
+      );
     while (await firstAttemptsLeft()) {
       // Hold the running job where it is: its ffmpeg stopped, it cannot finish before the kill.
       const pid = server.process.pid!;
       let running: string | undefined;
-      while (running === undefined && await firstAttemptsLeft()) {
+      while (running === undefined && (await firstAttemptsLeft())) {
         // A first attempt running (a rerun is let through to its end), and its ffmpeg up.
         const statuses = await Promise.all(ids.map(async (id) => ({ id, ...(await job(server.url, id)) })));
         const candidate = statuses.find((j) => j.status === 'running' && j.attempts === 1);
@@ -133,7 +151,8 @@ describe('SIGKILL mid-job, again and again', () => {
         if (candidate && ffmpeg.length > 0) {
           for (const child of ffmpeg) signal(child, 'SIGSTOP');
           const seen = await job(server.url, candidate.id);
-          if (seen.status === 'running' && seen.attempts === 1 && childPids('ffmpeg', pid).every((p) => ffmpeg.includes(p))) running = candidate.id;
+          if (seen.status === 'running' && seen.attempts === 1 && childPids('ffmpeg', pid).every((p) => ffmpeg.includes(p)))
+            running = candidate.id;
           else for (const child of ffmpeg) signal(child, 'SIGCONT');
         }
         if (running === undefined) await new Promise((r) => setTimeout(r, 20));
@@ -166,14 +185,16 @@ describe('SIGTERM while an upload comes in', () => {
     const server = await serve(join(dir, 'term'), ['--shutdown-grace', '120']);
     const held = heldUpload(server.url, videos.pattern('term.mp4', 1), '/classify?protocol=fast');
     // Admitted and reading its body: the metrics say so.
-    expect(await (async () => {
-      for (let i = 0; i < 1000; i++) {
-        const metrics = await (await fetch(`${server.url}/metrics`)).text();
-        if (/videomae_queue_depth\{queue="classify",state="waiting"\} 1\b/.test(metrics)) return true;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      return false;
-    })()).toBe(true);
+    expect(
+      await (async () => {
+        for (let i = 0; i < 1000; i++) {
+          const metrics = await (await fetch(`${server.url}/metrics`)).text();
+          if (/videomae_queue_depth\{queue="classify",state="waiting"\} 1\b/.test(metrics)) return true;
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        return false;
+      })(),
+    ).toBe(true);
     server.process.kill('SIGTERM');
     for (let i = 0; i < 1000 && !server.output().includes('signal received'); i++) await new Promise((r) => setTimeout(r, 10));
     const late = new FormData();

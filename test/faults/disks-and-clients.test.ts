@@ -51,8 +51,17 @@ function smallDisk(name: string, size: string): string | undefined {
 
 async function serve(tempDir: string, stateDir: string, extra: Partial<Parameters<typeof startServer>[0]> = {}): Promise<RunningServer> {
   const running = await startServer({
-    host: '127.0.0.1', port: 0, modelsDir: models.dir, device: 'cpu', threads: 1, limits: DEFAULT_LIMITS, maxBatch: 4,
-    tempDir, stateDir, logger: createLogger(undefined, 'silent'), ...extra,
+    host: '127.0.0.1',
+    port: 0,
+    modelsDir: models.dir,
+    device: 'cpu',
+    threads: 1,
+    limits: DEFAULT_LIMITS,
+    maxBatch: 4,
+    tempDir,
+    stateDir,
+    logger: createLogger(undefined, 'silent'),
+    ...extra,
   });
   await running.loaded;
   return running;
@@ -62,22 +71,28 @@ const shm = '/dev/shm';
 const otherFilesystem = existsSync(shm) && statSync(shm).dev !== statSync(tmpdir()).dev;
 
 describe('a state directory on another filesystem', () => {
-  it.runIf(otherFilesystem)('copies each job input across (EXDEV) and runs the job, leaving no temp file', async () => {
-    const stateDir = mkdtempSync(join(shm, 'videomae-state-'));
-    const tempDir = join(root, 'exdev-tmp');
-    const running = await serve(tempDir, stateDir);
-    try {
-      const res = await request(running.url).post('/detect-temporal?wait=true').attach('video', videos.pattern('exdev.mp4', 2, '64x48'));
-      expect(res.status).toBe(200);
-      expect(res.body.status).toBe('succeeded');
-      expect(readdirSync(tempDir)).toEqual([]);
-      // A finished job keeps its result in the database and no folder.
-      expect(readdirSync(join(stateDir, 'jobs'))).toEqual([]);
-    } finally {
-      await running.close();
-      rmSync(stateDir, { recursive: true, force: true });
-    }
-  }, 120_000);
+  it.runIf(otherFilesystem)(
+    'copies each job input across (EXDEV) and runs the job, leaving no temp file',
+    async () => {
+      const stateDir = mkdtempSync(join(shm, 'videomae-state-'));
+      const tempDir = join(root, 'exdev-tmp');
+      const running = await serve(tempDir, stateDir);
+      try {
+        const res = await request(running.url)
+          .post('/detect-temporal?wait=true')
+          .attach('video', videos.pattern('exdev.mp4', 2, '64x48'));
+        expect(res.status).toBe(200);
+        expect(res.body.status).toBe('succeeded');
+        expect(readdirSync(tempDir)).toEqual([]);
+        // A finished job keeps its result in the database and no folder.
+        expect(readdirSync(join(stateDir, 'jobs'))).toEqual([]);
+      } finally {
+        await running.close();
+        rmSync(stateDir, { recursive: true, force: true });
+      }
+    },
+    120_000,
+  );
 });
 
 describe('a full disk', () => {
@@ -89,7 +104,9 @@ describe('a full disk', () => {
     const tempDir = join(root, 'full-state-tmp');
     const running = await serve(tempDir, stateDir);
     try {
-      const small = await request(running.url).post('/detect-temporal?wait=true').attach('video', videos.pattern('fits.mp4', 1, '64x48'));
+      const small = await request(running.url)
+        .post('/detect-temporal?wait=true')
+        .attach('video', videos.pattern('fits.mp4', 1, '64x48'));
       expect(small.status).toBe(200);
       const big = bigVideo();
       expect(statSync(big).size).toBeGreaterThan(2 ** 20);
@@ -98,9 +115,18 @@ describe('a full disk', () => {
       expect(readdirSync(join(stateDir, 'jobs'))).toEqual([]);
       expect(readdirSync(tempDir)).toEqual([]);
       expect(running.state.jobs!.active).toBe(0);
-      expect((await request(running.url).get(`/jobs/${small.body.id}`)).body).toMatchObject({ status: 'succeeded', result: small.body.result });
+      expect((await request(running.url).get(`/jobs/${small.body.id}`)).body).toMatchObject({
+        status: 'succeeded',
+        result: small.body.result,
+      });
       expect((await request(running.url).get('/healthz')).status).toBe(200);
-      expect((await request(running.url).post('/detect-temporal?wait=true').attach('video', videos.pattern('fits-again.mp4', 1, '64x48'))).status).toBe(200);
+      expect(
+        (
+          await request(running.url)
+            .post('/detect-temporal?wait=true')
+            .attach('video', videos.pattern('fits-again.mp4', 1, '64x48'))
+        ).status,
+      ).toBe(200);
     } finally {
       await running.close();
     }
@@ -115,7 +141,14 @@ describe('a full disk', () => {
       expectError(refused, 'POST', '/classify', 507, 'insufficient_storage');
       expect(await waitFor(() => readdirSync(tempDir).length === 0, 5_000)).toBe(true);
       expect(running.state.admission.load).toEqual({ running: 0, waiting: 0 });
-      expect((await request(running.url).post('/classify').query({ protocol: 'fast' }).attach('video', videos.pattern('small.mp4', 1, '64x48'))).status).toBe(200);
+      expect(
+        (
+          await request(running.url)
+            .post('/classify')
+            .query({ protocol: 'fast' })
+            .attach('video', videos.pattern('small.mp4', 1, '64x48'))
+        ).status,
+      ).toBe(200);
     } finally {
       await running.close();
     }
@@ -125,13 +158,19 @@ describe('a full disk', () => {
 describe('slow and lying clients', () => {
   let running: RunningServer;
   const tempDir = join(root, 'clients-tmp');
-  beforeAll(async () => { running = await serve(tempDir, join(root, 'clients-state'), { headersTimeoutMs: 500, uploadIdleTimeoutMs: 400 }); });
-  afterAll(async () => { await running?.close(); });
+  beforeAll(async () => {
+    running = await serve(tempDir, join(root, 'clients-state'), { headersTimeoutMs: 500, uploadIdleTimeoutMs: 400 });
+  });
+  afterAll(async () => {
+    await running?.close();
+  });
 
   it('cuts a client whose headers never end', async () => {
     const socket = connect(portOf(running.url), '127.0.0.1');
     let answer = '';
-    socket.on('data', (chunk) => { answer += chunk.toString(); });
+    socket.on('data', (chunk) => {
+      answer += chunk.toString();
+    });
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     socket.write('POST /classify HTTP/1.1\r\nHost: localhost\r\nX-Slow: ');
     await closed;
@@ -145,17 +184,33 @@ describe('slow and lying clients', () => {
     const answer = await held.response;
     expect(answer.status).toBe(408);
     expect(JSON.parse(answer.body).error.code).toBe('upload_timeout');
-    expect(await waitFor(() => running.state.admission.load.running + running.state.admission.load.waiting === 0 && readdirSync(tempDir).length === 0, 5_000)).toBe(true);
-    expect((await request(running.url).post('/classify').query({ protocol: 'fast' }).attach('video', videos.pattern('after.mp4', 1, '64x48'))).status).toBe(200);
+    expect(
+      await waitFor(
+        () => running.state.admission.load.running + running.state.admission.load.waiting === 0 && readdirSync(tempDir).length === 0,
+        5_000,
+      ),
+    ).toBe(true);
+    expect(
+      (
+        await request(running.url)
+          .post('/classify')
+          .query({ protocol: 'fast' })
+          .attach('video', videos.pattern('after.mp4', 1, '64x48'))
+      ).status,
+    ).toBe(200);
   }, 60_000);
 
   it('refuses a declared Content-Length of 1e12 with 413 before reading any of it', async () => {
     for (const path of ['/classify', '/detect-temporal', '/detect-spatiotemporal']) {
       const socket = connect(portOf(running.url), '127.0.0.1');
       let answer = '';
-      socket.on('data', (chunk) => { answer += chunk.toString(); });
+      socket.on('data', (chunk) => {
+        answer += chunk.toString();
+      });
       const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-      socket.write(`POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: 1000000000000\r\n\r\n`);
+      socket.write(
+        `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: 1000000000000\r\n\r\n`,
+      );
       await closed;
       expect(answer, path).toMatch(/^HTTP\/1\.1 413 /);
       expect(answer).toContain('"upload_too_large"');

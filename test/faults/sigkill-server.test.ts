@@ -36,8 +36,20 @@ afterAll(() => {
 /** Starts `videomae serve` on `stateDir` and resolves with its url once it is ready. */
 async function serve(stateDir: string): Promise<string> {
   const started = await serveUntilReady([
-    '--port', '0', '--host', '127.0.0.1', '--models', models.dir, '--device', 'cpu', '--threads', '1',
-    '--state-dir', stateDir, '--temp-dir', join(dir, 'tmp'),
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '--models',
+    models.dir,
+    '--device',
+    'cpu',
+    '--threads',
+    '1',
+    '--state-dir',
+    stateDir,
+    '--temp-dir',
+    join(dir, 'tmp'),
   ]);
   server = started.process;
   return started.url;
@@ -70,7 +82,10 @@ describe('SIGKILL of the server', () => {
     server = undefined;
 
     await waitFor(() => ffmpeg.every(({ pid: p, startTime }) => !isRunning(p, startTime)), 5000);
-    expect(ffmpeg.filter(({ pid: p, startTime }) => isRunning(p, startTime)), 'ffmpeg still running 5 s after the server died').toEqual([]);
+    expect(
+      ffmpeg.filter(({ pid: p, startTime }) => isRunning(p, startTime)),
+      'ffmpeg still running 5 s after the server died',
+    ).toEqual([]);
 
     // The dead server's records are what the next start reads: the parent-death signal got there
     // first, so there is nothing to kill, only records to drop.

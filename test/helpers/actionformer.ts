@@ -31,5 +31,11 @@ export function graphWeights(tensors: TensorMap) {
     const { shape, data } = actionFormerToGraph(name, t.shape, t.data);
     vars.set(name, tf.tensor(data, shape));
   }
-  return { get: (name: string) => { const v = vars.get(name); if (!v) throw new Error(`no weight '${name}'`); return v; } };
+  return {
+    get: (name: string) => {
+      const v = vars.get(name);
+      if (!v) throw new Error(`no weight '${name}'`);
+      return v;
+    },
+  };
 }

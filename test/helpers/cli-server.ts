@@ -17,10 +17,17 @@ export interface CliServer {
 
 /** Spawns `videomae serve ARGS` (no wait). */
 export function spawnServe(args: string[]): CliServer {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli.ts'), 'serve', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli.ts'), 'serve', ...args], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stdout!.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   return { process: child, output: () => output, exited };
 }
@@ -30,9 +37,16 @@ export async function serveUntilReady(args: string[], timeoutMs = 90_000): Promi
   const server = spawnServe(args);
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${server.output()}`)), timeoutMs);
-    void server.exited.then((code) => { clearTimeout(timer); reject(new Error(`serve exited with ${code}: ${server.output()}`)); });
+    void server.exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code}: ${server.output()}`));
+    });
     server.process.stdout!.on('data', () => {
-      const lines = server.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; url?: string });
+      const lines = server
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg: string; url?: string });
       const listening = lines.find((l) => l.url);
       if (listening && lines.some((l) => l.msg === 'ready')) {
         clearTimeout(timer);

@@ -50,14 +50,24 @@ export function gitBlobId(data: Buffer): string {
 }
 
 /** A repo from the files of a folder (plus a README and .gitattributes that a pull must not fetch). */
-export function repoFromFolder(id: string, dir: string, commit = createHash('sha1').update(id + dir).digest('hex')): FakeRepo {
+export function repoFromFolder(
+  id: string,
+  dir: string,
+  commit = createHash('sha1')
+    .update(id + dir)
+    .digest('hex'),
+): FakeRepo {
   const files = readdirSync(dir).map((name) => ({ name, data: readFileSync(join(dir, name)) }));
   files.push({ name: 'README.md', data: Buffer.from(`# ${id}\n`) }, { name: '.gitattributes', data: Buffer.from('*.bin filter=lfs\n') });
   return {
-    id, commit,
+    id,
+    commit,
     files: files.map(({ name, data }) => ({
-      name, data, lfs: LFS_SUFFIXES.some((s) => name.endsWith(s)),
-      sha256: createHash('sha256').update(data).digest('hex'), gitBlobId: gitBlobId(data),
+      name,
+      data,
+      lfs: LFS_SUFFIXES.some((s) => name.endsWith(s)),
+      sha256: createHash('sha256').update(data).digest('hex'),
+      gitBlobId: gitBlobId(data),
     })),
   };
 }
@@ -70,7 +80,10 @@ export class FakeHub {
   endpoint = '';
   cdnOrigin = '';
 
-  constructor(private readonly repos: FakeRepo[], readonly options: FakeHubOptions = {}) {
+  constructor(
+    private readonly repos: FakeRepo[],
+    readonly options: FakeHubOptions = {},
+  ) {
     this.cutsLeft = options.cutFile ? (options.cuts ?? 1) : 0;
   }
 
@@ -96,7 +109,13 @@ export class FakeHub {
   }
 
   private record(server: 'hub' | 'cdn', req: IncomingMessage): void {
-    this.log.push({ server, method: req.method ?? 'GET', path: req.url ?? '', range: req.headers.range, authorization: req.headers.authorization });
+    this.log.push({
+      server,
+      method: req.method ?? 'GET',
+      path: req.url ?? '',
+      range: req.headers.range,
+      authorization: req.headers.authorization,
+    });
   }
 
   private handleHub(req: IncomingMessage, res: ServerResponse): void {
@@ -112,21 +131,28 @@ export class FakeHub {
       const revision = decodeURIComponent(api[2]!);
       if (revision !== 'main' && revision !== repo.commit) return error(res, 404, 'RevisionNotFound', `Invalid rev id: ${revision}`);
       res.setHeader('Content-Type', 'application/json');
-      res.end(JSON.stringify({
-        id: repo.id, modelId: repo.id, sha: repo.commit, private: Boolean(this.options.token), tags: ['videomae'],
-        siblings: repo.files.map((f) => ({
-          rfilename: f.name,
-          size: f.data.length,
-          blobId: f.lfs ? createHash('sha1').update(`pointer ${f.name}`).digest('hex') : f.gitBlobId,
-          ...(f.lfs ? { lfs: { sha256: f.sha256, size: f.data.length, pointerSize: 134 } } : {}),
-        })),
-      }));
+      res.end(
+        JSON.stringify({
+          id: repo.id,
+          modelId: repo.id,
+          sha: repo.commit,
+          private: Boolean(this.options.token),
+          tags: ['videomae'],
+          siblings: repo.files.map((f) => ({
+            rfilename: f.name,
+            size: f.data.length,
+            blobId: f.lfs ? createHash('sha1').update(`pointer ${f.name}`).digest('hex') : f.gitBlobId,
+            ...(f.lfs ? { lfs: { sha256: f.sha256, size: f.data.length, pointerSize: 134 } } : {}),
+          })),
+        }),
+      );
       return;
     }
     const resolve = /^\/(.+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
     const repo = resolve && this.repos.find((r) => r.id === resolve[1]);
     if (!resolve || !repo) return error(res, 404, 'RepoNotFound', 'Repository not found');
-    if (decodeURIComponent(resolve[2]!) !== repo.commit && resolve[2] !== 'main') return error(res, 404, 'RevisionNotFound', 'Invalid rev id');
+    if (decodeURIComponent(resolve[2]!) !== repo.commit && resolve[2] !== 'main')
+      return error(res, 404, 'RevisionNotFound', 'Invalid rev id');
     const file = repo.files.find((f) => f.name === decodeURIComponent(resolve[3]!));
     if (!file) return error(res, 404, 'EntryNotFound', 'Entry not found');
     res.setHeader('X-Repo-Commit', repo.commit);
@@ -175,7 +201,10 @@ function serveBytes(req: IncomingMessage, res: ServerResponse, data: Buffer): vo
       res.end();
       return;
     }
-    res.writeHead(206, { 'Content-Range': `bytes ${start}-${data.length - 1}/${data.length}`, 'Content-Length': String(data.length - start) });
+    res.writeHead(206, {
+      'Content-Range': `bytes ${start}-${data.length - 1}/${data.length}`,
+      'Content-Length': String(data.length - start),
+    });
     res.end(data.subarray(start));
     return;
   }
@@ -189,6 +218,9 @@ function error(res: ServerResponse, status: number, code: string, message: strin
 }
 
 async function listen(server: Server, host: string): Promise<number> {
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, host, () => resolve()); });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve());
+  });
   return (server.address() as AddressInfo).port;
 }

@@ -61,13 +61,31 @@ export async function addTemporalTestModel(modelsDir: string, name = 'temporal-t
   const { makeActionFormerConfig } = await import('../../src/config/actionformer.js');
   const { actionFormerInitialWeights } = await import('../../src/weights/actionformer-parameters.js');
   const { createTemporalModelFolder } = await import('../../src/weights/create-temporal-model.js');
-  const config = makeActionFormerConfig({ inputDim: 64, numClasses: 3, embdDim: 16, numHeads: 2, backboneArch: [2, 1, 2], mhaWinSize: 5, maxSeqLen: 32, regressionRanges: [[0, 4], [4, 8], [8, 10000]] });
+  const config = makeActionFormerConfig({
+    inputDim: 64,
+    numClasses: 3,
+    embdDim: 16,
+    numHeads: 2,
+    backboneArch: [2, 1, 2],
+    mhaWinSize: 5,
+    maxSeqLen: 32,
+    regressionRanges: [
+      [0, 4],
+      [4, 8],
+      [8, 10000],
+    ],
+  });
   const dir = join(modelsDir, name);
   const tensors = actionFormerInitialWeights(config, 3);
   // Untrained regression heads predict ~zero lengths (dropped as too short): start them at e^1 strides.
   tensors.get('reg_head.offset_head.conv.bias')!.data.fill(1);
   await createTemporalModelFolder({
-    dir, name, config, tensors, labels: ['jump', 'spin', 'wave'], labelSet: 'test',
+    dir,
+    name,
+    config,
+    tensors,
+    labels: ['jump', 'spin', 'wave'],
+    labelSet: 'test',
     features: { backbone: 'tiny-ucf', numFrames: 4, featureStride: 4, size: 32, normalization: 'unit' },
     provenance: { source: 'random-init', trained: false, seed: 3, metrics: {} },
   });

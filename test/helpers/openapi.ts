@@ -17,7 +17,10 @@ const compiled = new Map<string, ValidateFunction>();
 
 function resolve(node: any): any {
   if (node && typeof node.$ref === 'string') {
-    const path = node.$ref.replace(/^#\//, '').split('/').map((p: string) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const path = node.$ref
+      .replace(/^#\//, '')
+      .split('/')
+      .map((p: string) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
     return path.reduce((acc: any, key: string) => acc[key], document);
   }
   return node;
@@ -43,7 +46,9 @@ export function expectMatchesSpec(response: ResponseLike, method: string, path: 
     compiled.set(key, check);
   }
   const valid = check(response.body);
-  expect(valid, `response of ${key} breaks the spec: ${ajv.errorsText(check.errors)}\n${JSON.stringify(response.body).slice(0, 500)}`).toBe(true);
+  expect(valid, `response of ${key} breaks the spec: ${ajv.errorsText(check.errors)}\n${JSON.stringify(response.body).slice(0, 500)}`).toBe(
+    true,
+  );
 }
 
 /** Inline schemas refer to '#/components/...' of the document; point them at the registered copy. */

@@ -12,7 +12,10 @@ import { seededUniform } from '../../src/weights/random-init.js';
 export const FEATURE_TIMING = { fps: 8, featureStride: 4, numFrames: 8 };
 export const TEMPORAL_CLASSES = ['jump', 'spin', 'wave'];
 
-export function writeSyntheticFeatureDataset(dir: string, options: { train: number; val: number; dim?: number; seed?: number }): { featuresDir: string; annotations: string } {
+export function writeSyntheticFeatureDataset(
+  dir: string,
+  options: { train: number; val: number; dim?: number; seed?: number },
+): { featuresDir: string; annotations: string } {
   const dim = options.dim ?? 16;
   const uniform = seededUniform(options.seed ?? 1);
   const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
@@ -32,7 +35,8 @@ export function writeSyntheticFeatureDataset(dir: string, options: { train: numb
     while (t < length - 12) {
       const duration = 4 + Math.floor(uniform() * 14);
       const c = Math.floor(uniform() * TEMPORAL_CLASSES.length);
-      for (let s = t; s < Math.min(length, t + duration); s++) for (let k = 0; k < dim; k++) features[s * dim + k] = features[s * dim + k]! + 2 * directions[c]![k]!;
+      for (let s = t; s < Math.min(length, t + duration); s++)
+        for (let k = 0; k < dim; k++) features[s * dim + k] = features[s * dim + k]! + 2 * directions[c]![k]!;
       annotations.push({ segment: [seconds(t), seconds(t + duration)], label: TEMPORAL_CLASSES[c]! });
       t += duration + 8 + Math.floor(uniform() * 20);
     }
@@ -41,7 +45,10 @@ export function writeSyntheticFeatureDataset(dir: string, options: { train: numb
     videos[id] = { file: `${id}.npy`, fps, durationSec: frames / fps, frames, clips: length, dim, seconds: 0 };
     database[id] = { subset: v < options.train ? 'training' : 'validation', duration: frames / fps, fps, annotations };
   }
-  writeFileSync(join(featuresDir, 'features.json'), JSON.stringify({ backbone: 'synthetic', settings: { numFrames, featureStride, size: 64, normalization: 'unit' }, videos }));
+  writeFileSync(
+    join(featuresDir, 'features.json'),
+    JSON.stringify({ backbone: 'synthetic', settings: { numFrames, featureStride, size: 64, normalization: 'unit' }, videos }),
+  );
   const annotations = join(dir, 'annotations.json');
   writeFileSync(annotations, JSON.stringify({ version: 'synthetic', database }));
   return { featuresDir, annotations };

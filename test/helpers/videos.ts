@@ -32,8 +32,14 @@ export class VideoFactory {
   ramp(spec: VideoSpec, frames = 300, fps = 25, width = 64, height = 48): string {
     const file = join(this.dir, `ramp-${frames}-${width}x${height}-${spec.name}`);
     this.run([
-      '-f', 'lavfi', '-i', `nullsrc=s=${width}x${height}:r=${fps},geq=lum='16+2*mod(N\\,100)':cb=128:cr=128`,
-      '-frames:v', String(frames), ...spec.codecArgs, file,
+      '-f',
+      'lavfi',
+      '-i',
+      `nullsrc=s=${width}x${height}:r=${fps},geq=lum='16+2*mod(N\\,100)':cb=128:cr=128`,
+      '-frames:v',
+      String(frames),
+      ...spec.codecArgs,
+      file,
     ]);
     return file;
   }

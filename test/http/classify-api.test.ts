@@ -47,7 +47,6 @@ afterAll(async () => {
 
 const api = () => request(server);
 
-
 describe('before the models are loaded', () => {
   it('is alive but not ready', async () => {
     const health = await api().get('/healthz');
@@ -134,7 +133,15 @@ describe('POST /classify', () => {
     const res = await api().post('/classify').attach('video', file);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expectMatchesSpec(res, 'POST', '/classify');
-    expect(res.body.protocol).toMatchObject({ name: 'ssv2', numClips: 2, numCrops: 3, numFrames: 8, shortSide: 64, cropSize: 64, views: 6 });
+    expect(res.body.protocol).toMatchObject({
+      name: 'ssv2',
+      numClips: 2,
+      numCrops: 3,
+      numFrames: 8,
+      shortSide: 64,
+      cropSize: 64,
+      views: 6,
+    });
     expect(res.body.inference).toMatchObject({ batches: 2, maxBatch: 4 });
     expect(res.body.labels).toHaveLength(5);
   });
@@ -144,7 +151,16 @@ describe('POST /classify', () => {
     const res = await api().post('/classify').query({ protocol: 'k400' }).attach('video', file);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expectMatchesSpec(res, 'POST', '/classify');
-    expect(res.body.protocol).toMatchObject({ name: 'k400', numClips: 5, numCrops: 3, numFrames: 8, samplingRate: 4, shortSide: 64, cropSize: 64, views: 15 });
+    expect(res.body.protocol).toMatchObject({
+      name: 'k400',
+      numClips: 5,
+      numCrops: 3,
+      numFrames: 8,
+      samplingRate: 4,
+      shortSide: 64,
+      cropSize: 64,
+      views: 15,
+    });
     expect(res.body.inference).toMatchObject({ batches: 4, maxBatch: 4 });
     expect(res.body.labels).toHaveLength(5);
     const t = res.body.timings;
@@ -162,7 +178,8 @@ describe('POST /classify', () => {
 
   it('takes options from form fields and query parameters (form wins)', async () => {
     const file = videos.pattern('options.mp4', 2);
-    const res = await api().post('/classify')
+    const res = await api()
+      .post('/classify')
       .query({ protocol: 'fast', numClips: 2, topK: 9 })
       .field('numCrops', '3')
       .field('topK', '2')
@@ -183,9 +200,13 @@ describe('POST /classify', () => {
     strict.setRegistry(state.registry);
     const strictServer = createApp(strict).listen(0);
     try {
-      const long = await request(strictServer).post('/classify').attach('video', videos.pattern('long.mp4', 2, '160x120'));
+      const long = await request(strictServer)
+        .post('/classify')
+        .attach('video', videos.pattern('long.mp4', 2, '160x120'));
       expectError(long, 'POST', '/classify', 413, 'video_too_long');
-      const wide = await request(strictServer).post('/classify').attach('video', videos.pattern('wide.mp4', 0.5, '320x240'));
+      const wide = await request(strictServer)
+        .post('/classify')
+        .attach('video', videos.pattern('wide.mp4', 0.5, '320x240'));
       expectError(wide, 'POST', '/classify', 413, 'video_too_large');
       expect(wide.body.error.message).toContain('320x240');
     } finally {
@@ -298,7 +319,14 @@ describe('POST /classify', () => {
   it('answers /healthz while a classification is computing (inference is off the event loop)', async () => {
     const file = videos.pattern('busy.mp4', 6, '640x480');
     let finished = false;
-    const busy = api().post('/classify').query({ model: 'mini-k400', protocol: 'k400' }).attach('video', file).then((r) => { finished = true; return r; });
+    const busy = api()
+      .post('/classify')
+      .query({ model: 'mini-k400', protocol: 'k400' })
+      .attach('video', file)
+      .then((r) => {
+        finished = true;
+        return r;
+      });
     const registry = state.registry;
     // Wait until an inference run is actually queued or executing.
     const deadline = Date.now() + 20_000;
@@ -317,7 +345,10 @@ describe('POST /classify', () => {
   it('stops the work when the client hangs up: ffmpeg killed, upload removed, server still serving', async () => {
     const file = videos.pattern('hangup.mp4', 30, '320x240', 25, ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-crf', '30']);
     const call = api().post('/classify').query({ model: 'mini-k400', protocol: 'k400', numClips: 12 }).attach('video', file);
-    const settled = call.then(() => 'answered', () => 'aborted');
+    const settled = call.then(
+      () => 'answered',
+      () => 'aborted',
+    );
     expect(await waitFor(() => childProcesses('ffmpeg').length > 0, 20_000)).toBe(true);
     call.abort();
     expect(await settled).toBe('aborted');

@@ -53,7 +53,19 @@ beforeAll(async () => {
   mkdirSync(media);
   // 60000 frames of 16x16 with a single keyframe: every seek decodes from the start (0.8 MB).
   bomb = join(media, 'bomb.mp4');
-  ffmpeg(['-f', 'lavfi', '-i', 'color=c=black:s=16x16:r=1000:d=60', '-c:v', 'libx264', '-preset', 'ultrafast', '-x264-params', 'keyint=infinite', bomb]);
+  ffmpeg([
+    '-f',
+    'lavfi',
+    '-i',
+    'color=c=black:s=16x16:r=1000:d=60',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-x264-params',
+    'keyint=infinite',
+    bomb,
+  ]);
   // 6250 frames of 1080p (1.8 MB): a stream of them is 27 G decoded pixels.
   long1080 = looped('long-1080p.mp4', '1920x1080', 1, 250);
   // 27 minutes of 320x240 with a keyframe every 10 s: ordinary, but long enough that 32 clips are 256 seeks.
@@ -80,8 +92,14 @@ const jobCount = (): number => Object.values(state.jobs!.countsByStatus()).reduc
 
 /** Nothing left of a refused request: no ffmpeg or ffprobe child, no upload, no job folder. */
 async function leftNothing(): Promise<boolean> {
-  return waitFor(() => childProcesses('ffmpeg').length === 0 && childProcesses('ffprobe').length === 0
-    && readdirSync(uploads).length === 0 && readdirSync(join(stateDir, 'jobs')).length === 0, 3_000);
+  return waitFor(
+    () =>
+      childProcesses('ffmpeg').length === 0 &&
+      childProcesses('ffprobe').length === 0 &&
+      readdirSync(uploads).length === 0 &&
+      readdirSync(join(stateDir, 'jobs')).length === 0,
+    3_000,
+  );
 }
 
 describe('decode budget', () => {

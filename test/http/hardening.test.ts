@@ -32,7 +32,6 @@ const uploadRoot = mkdtempSync(join(tmpdir(), 'videomae-hardening-'));
 let models: TestModels;
 let registry: ModelRegistry;
 
-
 /** A server of its own, sharing the loaded models. */
 function serve(config: Partial<ConstructorParameters<typeof ServiceState>[0]>): { server: Server; state: ServiceState } {
   const state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: uploadRoot, ...config });
@@ -83,11 +82,17 @@ describe('bounded work', () => {
 
 describe('batching across requests', () => {
   it('lets concurrent requests share runs and gives each the scores it gets alone', async () => {
-    const shared = serve({ maxBatch: 1, batching: { maxBatch: 16, maxWaitMs: 100 }, admission: { maxInFlight: 8, maxQueued: 8, retryAfterSec: 1 } });
+    const shared = serve({
+      maxBatch: 1,
+      batching: { maxBatch: 16, maxWaitMs: 100 },
+      admission: { maxInFlight: 8, maxQueued: 8, retryAfterSec: 1 },
+    });
     const alone = serve({ maxBatch: 1 });
     try {
       const files = [0, 1, 2, 3].map((i) => videos.pattern(`share-${i}.mp4`, 1 + i * 0.5));
-      const together = await Promise.all(files.map((f) => request(shared.server).post('/classify').query({ protocol: 'ssv2' }).attach('video', f)));
+      const together = await Promise.all(
+        files.map((f) => request(shared.server).post('/classify').query({ protocol: 'ssv2' }).attach('video', f)),
+      );
       for (const [i, res] of together.entries()) {
         expect(res.status).toBe(200);
         const single = await request(alone.server).post('/classify').query({ protocol: 'ssv2' }).attach('video', files[i]!);
@@ -114,9 +119,21 @@ describe('failures inside the pipeline', () => {
   it('turns an inference run that fails mid-video into an error of that request, not a process crash', async () => {
     const real = registry.resolve('default');
     let runs = 0;
-    const failing = { ...real, runner: { ...real.runner, provider: 'cpu', run: () => { runs++; return Promise.reject(new Error('session lost')); } } } as unknown as LoadedModel;
+    const failing = {
+      ...real,
+      runner: {
+        ...real.runner,
+        provider: 'cpu',
+        run: () => {
+          runs++;
+          return Promise.reject(new Error('session lost'));
+        },
+      },
+    } as unknown as LoadedModel;
     const file = videos.pattern('fails.mp4', 3);
-    await expect(classifyVideo({ file }, failing, { protocol: 'k400' }, { limits: DEFAULT_LIMITS, maxBatch: 1 })).rejects.toThrow('session lost');
+    await expect(classifyVideo({ file }, failing, { protocol: 'k400' }, { limits: DEFAULT_LIMITS, maxBatch: 1 })).rejects.toThrow(
+      'session lost',
+    );
     expect(runs).toBeGreaterThan(0);
     expect(await waitFor(() => childProcesses('ffmpeg').length === 0, 5_000)).toBe(true);
   });
@@ -125,7 +142,13 @@ describe('failures inside the pipeline', () => {
     const dir = mkdtempSync(join(tmpdir(), 'videomae-encoder-'));
     const architecture = makeArchitecture('vit_tiny_test', { numClasses: 0, numFrames: 4, imageSize: 32 });
     // Named to sort first: the default must still be the classifier.
-    await createModelFolder({ dir: join(dir, 'aaa-encoder'), name: 'aaa-encoder', architecture, tensors: randomWeights(architecture, 3), provenance: { source: 'random-init', trained: false, metrics: {} } });
+    await createModelFolder({
+      dir: join(dir, 'aaa-encoder'),
+      name: 'aaa-encoder',
+      architecture,
+      tensors: randomWeights(architecture, 3),
+      provenance: { source: 'random-init', trained: false, metrics: {} },
+    });
     await exportModelFolder(join(dir, 'aaa-encoder'));
     cpSync(join(models.dir, 'default'), join(dir, 'default'), { recursive: true });
     const withEncoder = await loadModels(dir, { device: 'cpu' });
@@ -153,7 +176,10 @@ describe('deadlines', () => {
     try {
       const file = videos.pattern('slow.mp4', 30, '320x240', 25, ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-crf', '30']);
       const started = performance.now();
-      const res = await request(server).post('/classify').query({ model: 'mini-k400', protocol: 'k400', numClips: 12 }).attach('video', file);
+      const res = await request(server)
+        .post('/classify')
+        .query({ model: 'mini-k400', protocol: 'k400', numClips: 12 })
+        .attach('video', file);
       const elapsed = performance.now() - started;
       expectError(res, 'POST', '/classify', 504, 'deadline_exceeded');
       expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
@@ -173,8 +199,15 @@ describe('deadlines', () => {
       const answer = await held.response;
       expect(answer.status).toBe(504);
       expect(JSON.parse(answer.body).error.code).toBe('deadline_exceeded');
-      expect(await waitFor(() => state.admission.load.running + state.admission.load.waiting === 0 && readdirSync(uploadRoot).length === 0, 3_000)).toBe(true);
-      expect((await request(server).post('/classify').query({ protocol: 'fast' }).attach('video', videos.pattern('after.mp4', 1))).status).toBe(200);
+      expect(
+        await waitFor(
+          () => state.admission.load.running + state.admission.load.waiting === 0 && readdirSync(uploadRoot).length === 0,
+          3_000,
+        ),
+      ).toBe(true);
+      expect(
+        (await request(server).post('/classify').query({ protocol: 'fast' }).attach('video', videos.pattern('after.mp4', 1))).status,
+      ).toBe(200);
     } finally {
       server.close();
     }
@@ -198,13 +231,27 @@ describe('deadlines', () => {
 
 /** Hostile media made at test time, small and quick to make. */
 function hostileCorpus(dir: string): Array<{ name: string; file: string; status: number; code: string; uploadName?: string }> {
-  const ffmpeg = (args: string[]): void => { execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] }); };
+  const ffmpeg = (args: string[]): void => {
+    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  };
   const path = (name: string): string => join(dir, name);
   // moov at the end, file cut in half: no index at all.
   ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=s=128x96:r=25:d=4', '-c:v', 'libx264', '-preset', 'ultrafast', path('end.mp4')]);
   writeFileSync(path('moov-missing.mp4'), readFileSync(path('end.mp4')).subarray(0, readFileSync(path('end.mp4')).length >> 1));
   // moov first, mdat cut: an index promising frames the file does not hold.
-  ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=s=128x96:r=25:d=4', '-c:v', 'libx264', '-preset', 'ultrafast', '-movflags', '+faststart', path('front.mp4')]);
+  ffmpeg([
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=s=128x96:r=25:d=4',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-movflags',
+    '+faststart',
+    path('front.mp4'),
+  ]);
   const front = readFileSync(path('front.mp4'));
   writeFileSync(path('mdat-cut.mp4'), front.subarray(0, Math.floor(front.length * 0.6)));
   writeFileSync(path('empty.mp4'), Buffer.alloc(0));
@@ -226,8 +273,22 @@ function hostileCorpus(dir: string): Array<{ name: string; file: string; status:
   // Ten hours at one frame a minute: 600 frames, a few kilobytes.
   ffmpeg(['-f', 'lavfi', '-i', 'color=c=black:s=16x16:r=1/60:d=36000', '-c:v', 'libx264', '-preset', 'ultrafast', path('ten-hours.mp4')]);
   // 20 video streams.
-  ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=s=32x24:r=5:d=1', ...Array.from({ length: 20 }, () => ['-map', '0:v']).flat(), '-c:v', 'libx264', '-preset', 'ultrafast', path('many-streams.mkv')]);
-  writeFileSync(path('playlist.m3u8'), '#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nfile:///etc/passwd\n#EXTINF:10,\n/etc/hostname\n#EXT-X-ENDLIST\n');
+  ffmpeg([
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=s=32x24:r=5:d=1',
+    ...Array.from({ length: 20 }, () => ['-map', '0:v']).flat(),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    path('many-streams.mkv'),
+  ]);
+  writeFileSync(
+    path('playlist.m3u8'),
+    '#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nfile:///etc/passwd\n#EXTINF:10,\n/etc/hostname\n#EXT-X-ENDLIST\n',
+  );
   writeFileSync(path('list.ffconcat'), 'ffconcat version 1.0\nfile /etc/passwd\nfile front.mp4\n');
   return [
     { name: 'truncated MP4, moov missing', file: path('moov-missing.mp4'), status: 415, code: 'undecodable_media' },
@@ -243,7 +304,13 @@ function hostileCorpus(dir: string): Array<{ name: string; file: string; status:
     { name: 'a concat list naming local files', file: path('list.ffconcat'), status: 415, code: 'undecodable_media' },
     { name: "random bytes named '-i x'", file: path('random.mp4'), status: 415, code: 'undecodable_media', uploadName: '-i x' },
     { name: "random bytes named 'concat:a|b'", file: path('random.mp4'), status: 415, code: 'undecodable_media', uploadName: 'concat:a|b' },
-    { name: "random bytes named '../../etc/passwd'", file: path('random.mp4'), status: 415, code: 'undecodable_media', uploadName: '../../etc/passwd' },
+    {
+      name: "random bytes named '../../etc/passwd'",
+      file: path('random.mp4'),
+      status: 415,
+      code: 'undecodable_media',
+      uploadName: '../../etc/passwd',
+    },
   ];
 }
 
@@ -257,12 +324,19 @@ describe('hostile media', () => {
       const { server } = serve({ limits: { ...DEFAULT_LIMITS, maxDurationSec: 3600 } });
       try {
         const started = performance.now();
-        const res = await request(server).post('/classify').attach('video', entry.file, entry.uploadName ? { filename: entry.uploadName } : undefined);
+        const res = await request(server)
+          .post('/classify')
+          .attach('video', entry.file, entry.uploadName ? { filename: entry.uploadName } : undefined);
         expect(performance.now() - started).toBeLessThan(5_000);
         expectError(res, 'POST', '/classify', entry.status, entry.code);
         expect(res.body.error.parameter).toBe('video');
         expect(JSON.stringify(res.body)).not.toMatch(/\n\s+at /); // no stack trace
-        expect(await waitFor(() => childProcesses('ffmpeg').length === 0 && childProcesses('ffprobe').length === 0 && readdirSync(uploadRoot).length === 0, 3_000)).toBe(true);
+        expect(
+          await waitFor(
+            () => childProcesses('ffmpeg').length === 0 && childProcesses('ffprobe').length === 0 && readdirSync(uploadRoot).length === 0,
+            3_000,
+          ),
+        ).toBe(true);
       } finally {
         server.close();
       }
@@ -272,7 +346,10 @@ describe('hostile media', () => {
   it('never uses the client file name as a path: a real video named ../../etc/passwd classifies', async () => {
     const { server } = serve({});
     try {
-      const res = await request(server).post('/classify').query({ protocol: 'fast' }).attach('video', join(corpusDir, 'front.mp4'), { filename: '../../etc/passwd' });
+      const res = await request(server)
+        .post('/classify')
+        .query({ protocol: 'fast' })
+        .attach('video', join(corpusDir, 'front.mp4'), { filename: '../../etc/passwd' });
       expect(res.status).toBe(200);
       expectMatchesSpec(res, 'POST', '/classify');
       expect(readdirSync(uploadRoot)).toEqual([]);

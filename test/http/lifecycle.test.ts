@@ -26,7 +26,9 @@ const videos = new VideoFactory();
 const root = mkdtempSync(join(tmpdir(), 'videomae-lifecycle-'));
 let models: TestModels;
 
-beforeAll(async () => { models = await prepareTestModels(); });
+beforeAll(async () => {
+  models = await prepareTestModels();
+});
 afterAll(() => {
   models?.cleanup();
   videos.cleanup();
@@ -36,8 +38,15 @@ afterAll(() => {
 describe('graceful shutdown', () => {
   it('turns unready, answers new requests on kept-alive and fresh connections with 503, lets the request in flight finish, then closes', async () => {
     const running = await startServer({
-      host: '127.0.0.1', port: 0, modelsDir: models.dir, device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4,
-      tempDir: join(root, 'tmp1'), stateDir: join(root, 'state1'), logger: createLogger(undefined, 'silent'),
+      host: '127.0.0.1',
+      port: 0,
+      modelsDir: models.dir,
+      device: 'cpu',
+      limits: DEFAULT_LIMITS,
+      maxBatch: 4,
+      tempDir: join(root, 'tmp1'),
+      stateDir: join(root, 'state1'),
+      logger: createLogger(undefined, 'silent'),
     });
     await running.loaded;
     const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -53,10 +62,15 @@ describe('graceful shutdown', () => {
       const late = readFileSync(videos.pattern('late.mp4', 1));
       const boundary = 'late-boundary';
       const body = Buffer.concat([
-        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="video"; filename="late.mp4"\r\nContent-Type: video/mp4\r\n\r\n`),
-        late, Buffer.from(`\r\n--${boundary}--\r\n`),
+        Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="video"; filename="late.mp4"\r\nContent-Type: video/mp4\r\n\r\n`,
+        ),
+        late,
+        Buffer.from(`\r\n--${boundary}--\r\n`),
       ]);
-      const onKeptAlive = await send(running.url, 'POST', '/classify', keepAlive, body, { 'Content-Type': `multipart/form-data; boundary=${boundary}` });
+      const onKeptAlive = await send(running.url, 'POST', '/classify', keepAlive, body, {
+        'Content-Type': `multipart/form-data; boundary=${boundary}`,
+      });
       expect(onKeptAlive.status).toBe(503);
       expect(JSON.parse(onKeptAlive.body).error.code).toBe('shutting_down');
       expect(onKeptAlive.headers['retry-after']).toBe('5');
@@ -70,7 +84,10 @@ describe('graceful shutdown', () => {
       const finished = await inflight.response;
       expect(finished.status).toBe(200);
       expect(running.state.openRequests).toBe(1);
-      const sent = new Promise<void>((resolve, reject) => { refused.request.once('finish', resolve); refused.request.once('error', reject); });
+      const sent = new Promise<void>((resolve, reject) => {
+        refused.request.once('finish', resolve);
+        refused.request.once('error', reject);
+      });
       refused.finish();
       await sent;
       expect(await stopped).toEqual({ unfinished: 0 });
@@ -82,12 +99,26 @@ describe('graceful shutdown', () => {
 
   it('cuts what is still running when the grace period ends', async () => {
     const running = await startServer({
-      host: '127.0.0.1', port: 0, modelsDir: models.dir, device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4,
-      tempDir: join(root, 'tmp2'), stateDir: join(root, 'state2'), logger: createLogger(undefined, 'silent'),
+      host: '127.0.0.1',
+      port: 0,
+      modelsDir: models.dir,
+      device: 'cpu',
+      limits: DEFAULT_LIMITS,
+      maxBatch: 4,
+      tempDir: join(root, 'tmp2'),
+      stateDir: join(root, 'state2'),
+      logger: createLogger(undefined, 'silent'),
     });
     await running.loaded;
     const file = videos.pattern('long.mp4', 30, '320x240', 25, ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-crf', '30']);
-    const inflight = request(running.url).post('/classify').query({ model: 'mini-k400', protocol: 'k400', numClips: 12 }).attach('video', file).then(() => 'answered', () => 'cut');
+    const inflight = request(running.url)
+      .post('/classify')
+      .query({ model: 'mini-k400', protocol: 'k400', numClips: 12 })
+      .attach('video', file)
+      .then(
+        () => 'answered',
+        () => 'cut',
+      );
     while (running.state.admission.load.running === 0) await new Promise((r) => setTimeout(r, 10));
     expect(await running.shutdown(300)).toEqual({ unfinished: 1 });
     expect(await inflight).toBe('cut');
@@ -100,12 +131,21 @@ describe('jobs across a shutdown', () => {
     cpSync(join(models.dir, 'tiny-ucf'), join(dir, 'tiny-ucf'), { recursive: true }); // the temporal test model's backbone
     await addTemporalTestModel(dir);
     const options = {
-      host: '127.0.0.1', port: 0, modelsDir: dir, device: 'cpu' as const, limits: DEFAULT_LIMITS, maxBatch: 4,
-      tempDir: join(root, 'tmp3'), stateDir: join(root, 'state3'), logger: createLogger(undefined, 'silent'),
+      host: '127.0.0.1',
+      port: 0,
+      modelsDir: dir,
+      device: 'cpu' as const,
+      limits: DEFAULT_LIMITS,
+      maxBatch: 4,
+      tempDir: join(root, 'tmp3'),
+      stateDir: join(root, 'state3'),
+      logger: createLogger(undefined, 'silent'),
     };
     const first = await startServer(options);
     await first.loaded;
-    const submitted = await request(first.url).post('/detect-temporal').attach('video', videos.pattern('job.mp4', 30, '160x120'));
+    const submitted = await request(first.url)
+      .post('/detect-temporal')
+      .attach('video', videos.pattern('job.mp4', 30, '160x120'));
     expect(submitted.status).toBe(202);
     const id = submitted.body.id as string;
     while ((await request(first.url).get(`/jobs/${id}`)).body.status !== 'running') await new Promise((r) => setTimeout(r, 20));
@@ -136,7 +176,7 @@ describe('a model that fails to load', () => {
     writeFileSync(join(dir, name, 'model.onnx'), 'not an onnx graph');
   }
 
-  it('stays ready while each task\'s default serves, names the failed folder without paths, behind the key when keys are on', async () => {
+  it("stays ready while each task's default serves, names the failed folder without paths, behind the key when keys are on", async () => {
     const dir = join(root, 'models-broken');
     cpSync(join(models.dir, 'default'), join(dir, 'default'), { recursive: true });
     brokenCopy(dir, join(models.dir, 'default'), 'broken');
@@ -176,7 +216,7 @@ describe('a model that fails to load', () => {
     }
   });
 
-  it('is not ready while a task\'s only model failed, and says which model instead of an empty name', async () => {
+  it("is not ready while a task's only model failed, and says which model instead of an empty name", async () => {
     const dir = join(root, 'models-broken-temporal');
     cpSync(join(models.dir, 'default'), join(dir, 'default'), { recursive: true });
     cpSync(join(models.dir, 'tiny-ucf'), join(dir, 'tiny-ucf'), { recursive: true });
@@ -194,7 +234,9 @@ describe('a model that fails to load', () => {
       const detect = await request(server).post('/detect-temporal').attach('video', videos.pattern('t.mp4', 1));
       expectError(detect, 'POST', '/detect-temporal', 503, 'model_failed');
       expect(detect.body.error.message).toMatch(/no temporal detection model is loaded: model 'temporal-tiny' failed to load/);
-      expect((await request(server).post('/classify').query({ protocol: 'fast' }).attach('video', videos.pattern('c.mp4', 1))).status).toBe(200);
+      expect((await request(server).post('/classify').query({ protocol: 'fast' }).attach('video', videos.pattern('c.mp4', 1))).status).toBe(
+        200,
+      );
     } finally {
       server.close();
       await registry.close();
@@ -204,15 +246,21 @@ describe('a model that fails to load', () => {
 
 describe('metrics, logs, API keys', () => {
   let registry: ModelRegistry;
-  beforeAll(async () => { registry = await loadModels(models.dir, { device: 'cpu' }); });
-  afterAll(async () => { await registry?.close(); });
+  beforeAll(async () => {
+    registry = await loadModels(models.dir, { device: 'cpu' });
+  });
+  afterAll(async () => {
+    await registry?.close();
+  });
 
   it('exposes Prometheus metrics: requests, stage latencies, queue depth, batch sizes, refusals', async () => {
     const state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: root });
     state.setRegistry(registry);
     const server = createApp(state).listen(0);
     try {
-      expect((await request(server).post('/classify').query({ protocol: 'fast' }).attach('video', videos.pattern('m.mp4', 1))).status).toBe(200);
+      expect((await request(server).post('/classify').query({ protocol: 'fast' }).attach('video', videos.pattern('m.mp4', 1))).status).toBe(
+        200,
+      );
       expect((await request(server).post('/classify').attach('video', videos.text('m.txt', 'text'))).status).toBe(415);
       const res = await request(server).get('/metrics');
       expect(res.status).toBe(200);
@@ -220,7 +268,8 @@ describe('metrics, logs, API keys', () => {
       const text = res.text;
       expect(text).toMatch(/videomae_http_requests_total\{route="\/classify",method="POST",status="200"\} 1/);
       expect(text).toMatch(/videomae_http_requests_total\{route="\/classify",method="POST",status="415"\} 1/);
-      for (const stage of ['probe', 'decode', 'preprocess', 'inference']) expect(text).toMatch(new RegExp(`videomae_stage_duration_seconds_count\\{task="classify",stage="${stage}"\\} 1`));
+      for (const stage of ['probe', 'decode', 'preprocess', 'inference'])
+        expect(text).toMatch(new RegExp(`videomae_stage_duration_seconds_count\\{task="classify",stage="${stage}"\\} 1`));
       expect(text).toMatch(/videomae_queue_depth\{queue="classify",state="running"\} 0/);
       expect(text).toMatch(/videomae_inference_batch_size_count [1-9]/);
       expect(text).toMatch(/videomae_media_refusals_total\{code="undecodable_media"\} 1/);
@@ -233,12 +282,23 @@ describe('metrics, logs, API keys', () => {
 
   it('logs JSON lines that carry the request id the client got back, and no stack in responses', async () => {
     const lines: string[] = [];
-    const logger = createLogger({ write: (line: string) => { lines.push(line); } }, 'info');
+    const logger = createLogger(
+      {
+        write: (line: string) => {
+          lines.push(line);
+        },
+      },
+      'info',
+    );
     const state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: root, logger });
     state.setRegistry(registry);
     const server = createApp(state).listen(0);
     try {
-      const res = await request(server).post('/classify').set('X-Request-Id', 'req-log-1').query({ protocol: 'fast' }).attach('video', videos.pattern('l.mp4', 1));
+      const res = await request(server)
+        .post('/classify')
+        .set('X-Request-Id', 'req-log-1')
+        .query({ protocol: 'fast' })
+        .attach('video', videos.pattern('l.mp4', 1));
       expect(res.status).toBe(200);
       expect(res.headers['x-request-id']).toBe('req-log-1');
       const bad = await request(server).post('/classify').attach('video', videos.text('l.txt', 'text'));
@@ -265,8 +325,20 @@ describe('metrics, logs, API keys', () => {
       const none = await request(server).get('/models');
       expectError(none, 'GET', '/models', 401, 'unauthorized');
       expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
-      expectError(await request(server).get('/models').set('Authorization', 'Bearer wrong-key-0123456789'), 'GET', '/models', 401, 'unauthorized');
-      expectError(await request(server).post('/classify').attach('video', videos.pattern('k.mp4', 1)), 'POST', '/classify', 401, 'unauthorized');
+      expectError(
+        await request(server).get('/models').set('Authorization', 'Bearer wrong-key-0123456789'),
+        'GET',
+        '/models',
+        401,
+        'unauthorized',
+      );
+      expectError(
+        await request(server).post('/classify').attach('video', videos.pattern('k.mp4', 1)),
+        'POST',
+        '/classify',
+        401,
+        'unauthorized',
+      );
       expect((await request(server).get('/metrics')).status).toBe(401);
       const ok = await request(server).get('/models').set('Authorization', `Bearer ${key}`);
       expect(ok.status).toBe(200);

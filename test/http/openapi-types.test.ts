@@ -14,7 +14,9 @@ it('generated API types are up to date with openapi/openapi.yaml', () => {
   const dir = mkdtempSync(join(tmpdir(), 'videomae-types-'));
   try {
     const fresh = join(dir, 'openapi.ts');
-    execFileSync(join(root, 'node_modules', '.bin', 'openapi-typescript'), [join(root, 'openapi', 'openapi.yaml'), '-o', fresh], { stdio: 'pipe' });
+    execFileSync(join(root, 'node_modules', '.bin', 'openapi-typescript'), [join(root, 'openapi', 'openapi.yaml'), '-o', fresh], {
+      stdio: 'pipe',
+    });
     const committed = readFileSync(join(root, 'src', 'http', 'generated', 'openapi.ts'), 'utf8');
     expect(committed, 'run `npm run gen:api` and commit the result').toBe(readFileSync(fresh, 'utf8'));
   } finally {

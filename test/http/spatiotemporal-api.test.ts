@@ -54,7 +54,12 @@ describe('POST /detect-spatiotemporal', () => {
     expectMatchesSpec(res, 'POST', '/detect-spatiotemporal');
     const result = res.body.result;
     // The whole 768x576 frame at the model's short side 64: 85 wide, rounded to 5 patches.
-    expect(result).toMatchObject({ model: 'ava', backbone: 'ava-backbone', detector: 'centernet', clip: { numFrames: 8, shortSide: 64, content: { width: 85, height: 64 }, input: { width: 96, height: 64 } } });
+    expect(result).toMatchObject({
+      model: 'ava',
+      backbone: 'ava-backbone',
+      detector: 'centernet',
+      clip: { numFrames: 8, shortSide: 64, content: { width: 85, height: 64 }, input: { width: 96, height: 64 } },
+    });
     expect(result.keyframes.map((k: { time: number }) => k.time)).toEqual([10, 40]);
     expect(result.keyframes.map((k: { frame: number }) => k.frame)).toEqual([100, 400]);
     expect(result.keyframes[0].people.length).toBeGreaterThanOrEqual(4);
@@ -69,11 +74,25 @@ describe('POST /detect-spatiotemporal', () => {
   });
 
   it('takes people given as boxes, and answers AVA CSV rows', async () => {
-    const boxes = JSON.stringify([{ timestamp: 5, boxes: [[0.1, 0.2, 0.3, 0.8], [0.5, 0.1, 0.7, 0.9, 0.5]] }]);
-    const res = await api().post('/detect-spatiotemporal?wait=true&format=ava-csv&scoreThreshold=0&topK=2').field('boxes', boxes).attach('video', VTEST);
+    const boxes = JSON.stringify([
+      {
+        timestamp: 5,
+        boxes: [
+          [0.1, 0.2, 0.3, 0.8],
+          [0.5, 0.1, 0.7, 0.9, 0.5],
+        ],
+      },
+    ]);
+    const res = await api()
+      .post('/detect-spatiotemporal?wait=true&format=ava-csv&scoreThreshold=0&topK=2')
+      .field('boxes', boxes)
+      .attach('video', VTEST);
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/text\/csv/);
-    const rows = res.text.trim().split('\n').map((l) => l.split(','));
+    const rows = res.text
+      .trim()
+      .split('\n')
+      .map((l) => l.split(','));
     expect(rows).toHaveLength(4);
     expect(rows[0]!.slice(0, 6)).toEqual(['vtest', '5', '0.1000', '0.2000', '0.3000', '0.8000']);
     expect(Number(rows[2]![7])).toBeLessThanOrEqual(0.5); // the second person's score is 0.5
@@ -83,18 +102,46 @@ describe('POST /detect-spatiotemporal', () => {
 
   it('feeds the backbone the whole frame at the requested short side', async () => {
     const boxes = JSON.stringify([{ timestamp: 5, boxes: [[0.1, 0.2, 0.3, 0.8]] }]);
-    const res = await api().post('/detect-spatiotemporal?wait=true&scoreThreshold=0&shortSide=128').field('boxes', boxes).attach('video', VTEST);
+    const res = await api()
+      .post('/detect-spatiotemporal?wait=true&scoreThreshold=0&shortSide=128')
+      .field('boxes', boxes)
+      .attach('video', VTEST);
     expect(res.status).toBe(200);
     expectMatchesSpec(res, 'POST', '/detect-spatiotemporal');
-    expect(res.body.result.clip).toEqual({ numFrames: 8, rate: 2, shortSide: 128, content: { width: 170, height: 128 }, input: { width: 176, height: 128 }, frameOffsets: [-8, -6, -4, -2, 0, 2, 4, 6] });
+    expect(res.body.result.clip).toEqual({
+      numFrames: 8,
+      rate: 2,
+      shortSide: 128,
+      content: { width: 170, height: 128 },
+      input: { width: 176, height: 128 },
+      frameOffsets: [-8, -6, -4, -2, 0, 2, 4, 6],
+    });
     expect(res.body.result.keyframes[0].people[0].actions.length).toBeGreaterThan(0);
   });
 
   it('refuses bad input before any job exists', async () => {
     const before = state.jobs!.active;
-    expectError(await api().post('/detect-spatiotemporal').field('boxes', '[{"timestamp": 1, "boxes": "x"}]').attach('video', VTEST), 'POST', '/detect-spatiotemporal', 400, 'invalid_parameter');
-    expectError(await api().post('/detect-spatiotemporal?timestamps=9999').attach('video', VTEST), 'POST', '/detect-spatiotemporal', 400, 'invalid_parameter');
-    expectError(await api().post('/detect-spatiotemporal').field('model', 'default').attach('video', VTEST), 'POST', '/detect-spatiotemporal', 404, 'model_not_found');
+    expectError(
+      await api().post('/detect-spatiotemporal').field('boxes', '[{"timestamp": 1, "boxes": "x"}]').attach('video', VTEST),
+      'POST',
+      '/detect-spatiotemporal',
+      400,
+      'invalid_parameter',
+    );
+    expectError(
+      await api().post('/detect-spatiotemporal?timestamps=9999').attach('video', VTEST),
+      'POST',
+      '/detect-spatiotemporal',
+      400,
+      'invalid_parameter',
+    );
+    expectError(
+      await api().post('/detect-spatiotemporal').field('model', 'default').attach('video', VTEST),
+      'POST',
+      '/detect-spatiotemporal',
+      404,
+      'model_not_found',
+    );
     const tooLarge = await api().post('/detect-spatiotemporal?shortSide=4096').attach('video', VTEST);
     expectError(tooLarge, 'POST', '/detect-spatiotemporal', 400, 'invalid_parameter');
     expect(tooLarge.body.error.message).toMatch(/shortSide/);
@@ -104,6 +151,10 @@ describe('POST /detect-spatiotemporal', () => {
   it('GET /models lists the action head with its backbone', async () => {
     const res = await api().get('/models');
     expectMatchesSpec(res, 'GET', '/models');
-    expect(res.body.models.find((m: { name: string }) => m.name === 'ava')).toMatchObject({ task: 'spatiotemporal-detection', backbone: 'ava-backbone', labels: { count: 8 } });
+    expect(res.body.models.find((m: { name: string }) => m.name === 'ava')).toMatchObject({
+      task: 'spatiotemporal-detection',
+      backbone: 'ava-backbone',
+      labels: { count: 8 },
+    });
   });
 });

@@ -33,7 +33,12 @@ let server: Server;
 
 function managerFor(s: ServiceState, options: Partial<JobManagerOptions> = {}, runner: JobRunner = temporalJobRunner(s)): JobManager {
   return new JobManager(new SqliteJobStore(join(stateDir, 'jobs.sqlite')), runner, {
-    dataDir: join(stateDir, 'jobs'), maxQueued: 3, concurrency: 1, retentionMs: 3600_000, maxAttempts: 2, ...options,
+    dataDir: join(stateDir, 'jobs'),
+    maxQueued: 3,
+    concurrency: 1,
+    retentionMs: 3600_000,
+    maxAttempts: 2,
+    ...options,
   });
 }
 
@@ -118,22 +123,75 @@ describe('POST /detect-temporal', () => {
   it('takes precomputed features (a features .npy with fps and duration) for a model with a backbone too', async () => {
     const inputDim = registry.resolveTemporal('temporal-tiny').detector.folder.manifest.actionformer.inputDim;
     const file = join(root, 'features.npy');
-    writeNpy(file, Float32Array.from({ length: 40 * inputDim }, (_, i) => Math.sin(i)), [40, inputDim]);
-    const res = await api().post('/detect-temporal?wait=true&scoreThreshold=0').field('model', 'temporal-tiny').field('fps', '8').field('duration', '20').attach('features', file);
+    writeNpy(
+      file,
+      Float32Array.from({ length: 40 * inputDim }, (_, i) => Math.sin(i)),
+      [40, inputDim],
+    );
+    const res = await api()
+      .post('/detect-temporal?wait=true&scoreThreshold=0')
+      .field('model', 'temporal-tiny')
+      .field('fps', '8')
+      .field('duration', '20')
+      .attach('features', file);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expectMatchesSpec(res, 'POST', '/detect-temporal');
-    expect(res.body.result).toMatchObject({ model: 'temporal-tiny', input: 'features', features: { clips: 40, dim: inputDim, fps: 8, duration: 20 } });
+    expect(res.body.result).toMatchObject({
+      model: 'temporal-tiny',
+      input: 'features',
+      features: { clips: 40, dim: inputDim, fps: 8, duration: 20 },
+    });
     for (const s of res.body.result.segments as Array<{ start: number; end: number }>) expect(s.end).toBeLessThanOrEqual(20);
-    expectError(await api().post('/detect-temporal').field('model', 'temporal-tiny').field('fps', '8').attach('features', file), 'POST', '/detect-temporal', 400, 'missing_parameter');
-    expectError(await api().post('/detect-temporal').field('model', 'temporal-tiny').field('fps', '8').field('duration', '20').attach('features', file).attach('video', file),
-      'POST', '/detect-temporal', 400, 'invalid_upload');
+    expectError(
+      await api().post('/detect-temporal').field('model', 'temporal-tiny').field('fps', '8').attach('features', file),
+      'POST',
+      '/detect-temporal',
+      400,
+      'missing_parameter',
+    );
+    expectError(
+      await api()
+        .post('/detect-temporal')
+        .field('model', 'temporal-tiny')
+        .field('fps', '8')
+        .field('duration', '20')
+        .attach('features', file)
+        .attach('video', file),
+      'POST',
+      '/detect-temporal',
+      400,
+      'invalid_upload',
+    );
   });
 
   it('refuses bad requests before any job exists', async () => {
     const before = state.jobs!.active;
-    expectError(await api().post('/detect-temporal').field('model', 'nope').attach('video', videos.pattern('m.mp4', 1, '64x48')), 'POST', '/detect-temporal', 404, 'model_not_found');
-    expectError(await api().post('/detect-temporal?scoreThreshold=2').attach('video', videos.pattern('s.mp4', 1, '64x48')), 'POST', '/detect-temporal', 400, 'invalid_parameter');
-    expectError(await api().post('/detect-temporal').attach('video', videos.text('notes.txt', 'not a video')), 'POST', '/detect-temporal', 415, 'undecodable_media');
+    expectError(
+      await api()
+        .post('/detect-temporal')
+        .field('model', 'nope')
+        .attach('video', videos.pattern('m.mp4', 1, '64x48')),
+      'POST',
+      '/detect-temporal',
+      404,
+      'model_not_found',
+    );
+    expectError(
+      await api()
+        .post('/detect-temporal?scoreThreshold=2')
+        .attach('video', videos.pattern('s.mp4', 1, '64x48')),
+      'POST',
+      '/detect-temporal',
+      400,
+      'invalid_parameter',
+    );
+    expectError(
+      await api().post('/detect-temporal').attach('video', videos.text('notes.txt', 'not a video')),
+      'POST',
+      '/detect-temporal',
+      415,
+      'undecodable_media',
+    );
     expectError(await api().post('/detect-temporal').field('model', 'temporal-tiny'), 'POST', '/detect-temporal', 400, 'missing_parameter');
     expectError(await api().get('/jobs/does-not-exist'), 'GET', '/jobs/{id}', 404, 'job_not_found');
     expect(state.jobs!.active).toBe(before);
@@ -162,11 +220,14 @@ describe('POST /detect-temporal', () => {
     // machine is, so exactly the fourth submission meets a full queue.
     await state.jobs!.close();
     let open!: () => void;
-    const gate = new Promise<void>((resolve) => { open = resolve; });
-    const held: JobRunner = (_job, signal) => new Promise((resolve, reject) => {
-      gate.then(() => resolve({ segments: [] }), reject);
-      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
     });
+    const held: JobRunner = (_job, signal) =>
+      new Promise((resolve, reject) => {
+        gate.then(() => resolve({ segments: [] }), reject);
+        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      });
     state.jobs = managerFor(state, {}, held);
     state.jobs.start();
     try {
@@ -194,22 +255,36 @@ describe('POST /detect-temporal', () => {
     const res = await api().get('/models');
     expectMatchesSpec(res, 'GET', '/models');
     const temporal = res.body.models.find((m: { name: string }) => m.name === 'temporal-tiny');
-    expect(temporal).toMatchObject({ task: 'temporal-detection', default: true, features: { backbone: 'tiny-ucf', numFrames: 4 }, architecture: { arch: 'actionformer', levels: 3 } });
+    expect(temporal).toMatchObject({
+      task: 'temporal-detection',
+      default: true,
+      features: { backbone: 'tiny-ucf', numFrames: 4 },
+      architecture: { arch: 'actionformer', levels: 3 },
+    });
   });
 });
 
 describe('jobs across a restart', () => {
   it('re-runs a job interrupted mid-run, keeps finished results, and fails one whose input is gone', async () => {
-    const done = await api().post('/detect-temporal?wait=true').attach('video', videos.pattern('kept.mp4', 2, '160x120'));
+    const done = await api()
+      .post('/detect-temporal?wait=true')
+      .attach('video', videos.pattern('kept.mp4', 2, '160x120'));
     expect(done.status).toBe(200);
     // The job to interrupt runs on a runner that never finishes by itself, so it is surely
     // still running when the process "dies".
     await state.jobs!.close();
-    state.jobs = managerFor(state, {}, (_job, signal) => new Promise((_resolve, reject) => {
-      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-    }));
+    state.jobs = managerFor(
+      state,
+      {},
+      (_job, signal) =>
+        new Promise((_resolve, reject) => {
+          signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+        }),
+    );
     state.jobs.start();
-    const interrupted = await api().post('/detect-temporal').attach('video', videos.pattern('again.mp4', 4, '160x120'));
+    const interrupted = await api()
+      .post('/detect-temporal')
+      .attach('video', videos.pattern('again.mp4', 4, '160x120'));
     await until(async () => (await api().get(`/jobs/${interrupted.body.id}`)).body.status === 'running');
     await state.jobs!.close(); // the process "dies" with the job running
 
@@ -230,7 +305,9 @@ describe('jobs across a restart', () => {
     await state.jobs!.close();
     state.jobs = managerFor(state, { retentionMs: 100 });
     state.jobs.start();
-    const res = await api().post('/detect-temporal?wait=true').attach('video', videos.pattern('brief.mp4', 1, '64x48'));
+    const res = await api()
+      .post('/detect-temporal?wait=true')
+      .attach('video', videos.pattern('brief.mp4', 1, '64x48'));
     expect(res.status).toBe(200);
     await new Promise((r) => setTimeout(r, 150));
     expect(state.jobs.purgeExpired()).toBeGreaterThan(0);

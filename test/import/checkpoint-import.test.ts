@@ -30,15 +30,29 @@ const LABELS = join(import.meta.dirname, '..', '..', 'models', 'labels');
 const io = readSafetensors(join(FIXTURES, 'io.safetensors')).tensors;
 const work = mkdtempSync(join(tmpdir(), 'videomae-import-'));
 const videos = new VideoFactory();
-afterAll(() => { rmSync(work, { recursive: true, force: true }); videos.cleanup(); });
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true });
+  videos.cleanup();
+});
 
 /** The tiny fixture's architecture, given the way a user gives a custom size. */
-const TINY = { arch: 'vit_small_patch16_224', architecture: { depth: 2, embedDim: 32, numHeads: 2, patchSize: 8, numFrames: 4, imageSize: 16 } };
+const TINY = {
+  arch: 'vit_small_patch16_224',
+  architecture: { depth: 2, embedDim: 32, numHeads: 2, patchSize: 8, numFrames: 4, imageSize: 16 },
+};
 
 let counter = 0;
 async function importFixture(name: string, options: Partial<ImportOptions> = {}): Promise<string> {
   const out = join(work, `${name.replace('.pth', '')}-${counter++}`);
-  await importCheckpoint({ ...TINY, checkpoint: join(FIXTURES, name), out, finish: async (dir) => { await exportModelFolder(dir); }, ...options });
+  await importCheckpoint({
+    ...TINY,
+    checkpoint: join(FIXTURES, name),
+    out,
+    finish: async (dir) => {
+      await exportModelFolder(dir);
+    },
+    ...options,
+  });
   return out;
 }
 
@@ -54,7 +68,11 @@ async function run(dir: string): Promise<Record<string, ort.Tensor>> {
 
 function top5(logits: ArrayLike<number>, row: number, classes: number): number[] {
   const values = Array.from({ length: classes }, (_, i) => logits[row * classes + i]!);
-  return values.map((v, i) => [v, i] as const).sort((a, b) => b[0] - a[0]).slice(0, 5).map(([, i]) => i);
+  return values
+    .map((v, i) => [v, i] as const)
+    .sort((a, b) => b[0] - a[0])
+    .slice(0, 5)
+    .map(([, i]) => i);
 }
 
 /** Returns the largest difference, so a test can say what it measured. */
@@ -64,7 +82,10 @@ function expectLogits(actual: ort.Tensor, expectedName: string, pick?: number[])
   const classes = pick ? pick.length : source.shape[1]!;
   if (pick) {
     expected = new Float32Array(2 * classes);
-    for (let b = 0; b < 2; b++) pick.forEach((row, i) => { expected[b * classes + i] = source.data[b * source.shape[1]! + row]!; });
+    for (let b = 0; b < 2; b++)
+      pick.forEach((row, i) => {
+        expected[b * classes + i] = source.data[b * source.shape[1]! + row]!;
+      });
   }
   expect(actual.dims).toEqual([2, classes]);
   const data = actual.data as Float32Array;
@@ -84,7 +105,7 @@ function rootOf(name: string): Map<string, unknown> {
   }
 }
 
-describe('official layouts give PyTorch\'s numbers on ONNX Runtime', () => {
+describe("official layouts give PyTorch's numbers on ONNX Runtime", () => {
   it("{'module': state_dict} with shared storages and strided views", async () => {
     const dir = await importFixture('finetune-module.pth');
     const outputs = await run(dir);
@@ -95,7 +116,14 @@ describe('official layouts give PyTorch\'s numbers on ONNX Runtime', () => {
     expect(folder.manifest.labels).toEqual({ file: 'labels.txt', set: 'k710' });
     expect(folder.manifest.provenance).toMatchObject({
       source: 'checkpoint',
-      checkpoint: { file: 'finetune-module.pth', arch: 'vit_small_patch16_224', container: 'module', kind: 'finetune', dtypes: ['float32'], storedAs: 'float32' },
+      checkpoint: {
+        file: 'finetune-module.pth',
+        arch: 'vit_small_patch16_224',
+        container: 'module',
+        kind: 'finetune',
+        dtypes: ['float32'],
+        storedAs: 'float32',
+      },
     });
     expect(folder.manifest.provenance.checkpoint!.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
@@ -113,7 +141,15 @@ describe('official layouts give PyTorch\'s numbers on ONNX Runtime', () => {
     const root = rootOf('finetune-full.pth');
     expect([...root.keys()]).toEqual(['model', 'optimizer', 'epoch', 'scaler', 'args', 'model_ema']);
     expect(root.get('epoch')).toBe(34);
-    expect(root.get('scaler')).toEqual(new Map<string, number>([['scale', 65536], ['growth_factor', 2], ['backoff_factor', 0.5], ['growth_interval', 2000], ['_growth_tracker', 0]]));
+    expect(root.get('scaler')).toEqual(
+      new Map<string, number>([
+        ['scale', 65536],
+        ['growth_factor', 2],
+        ['backoff_factor', 0.5],
+        ['growth_interval', 2000],
+        ['_growth_tracker', 0],
+      ]),
+    );
     const args = root.get('args');
     expect(args).toBeInstanceOf(InertObject);
     const a = (args as InertObject).attributes;
@@ -158,7 +194,7 @@ describe('official layouts give PyTorch\'s numbers on ONNX Runtime', () => {
     const shapes = root.get('param_shapes') as Map<string, readonly number[]>[];
     expect(shapes).toHaveLength(1);
     expect(shapes[0]!.get('head.weight')).toEqual([710, 32]);
-    expect(((root.get('ds_config') as Map<string, Map<string, unknown>>).get('fp16')!).get('enabled')).toBe(true);
+    expect((root.get('ds_config') as Map<string, Map<string, unknown>>).get('fp16')!.get('enabled')).toBe(true);
   });
 
   it("timm's CheckpointSaver: state_dict with backbone. keys, state_dict_ema by --state-dict-key", async () => {
@@ -193,7 +229,21 @@ describe('official layouts give PyTorch\'s numbers on ONNX Runtime', () => {
   it('a ZIP64 directory (what torch.save writes past 4 GiB)', async () => {
     const file = join(work, 'zip64.pth');
     writeFileSync(file, toZip64(readFileSync(join(FIXTURES, 'finetune-module.pth'))));
-    expectLogits((await run(await importCheckpoint({ ...TINY, checkpoint: file, out: join(work, 'zip64'), finish: async (dir) => { await exportModelFolder(dir); } }).then((r) => r.dir))).logits!, 'logits');
+    expectLogits(
+      (
+        await run(
+          await importCheckpoint({
+            ...TINY,
+            checkpoint: file,
+            out: join(work, 'zip64'),
+            finish: async (dir) => {
+              await exportModelFolder(dir);
+            },
+          }).then((r) => r.dir),
+        )
+      ).logits!,
+      'logits',
+    );
   });
 
   it('--head-map 710to400 keeps the official rows and the Kinetics-400 labels', async () => {
@@ -237,7 +287,12 @@ describe('official layouts give PyTorch\'s numbers on ONNX Runtime', () => {
       expect((root.get('param_shapes') as Map<string, unknown>[])[0]!.get('encoder.patch_embed.proj.bias')).toEqual([32]);
       expect(root.get('sparse_tensor_module_names')).toEqual(new Set(['mask_token']));
       const state = root.get('module') as Map<string, TorchTensor>;
-      for (const [key, ours] of [['decoder.head.weight', 'decoder.head.weight'], ['mask_token', 'mask_token'], ['encoder.norm.weight', 'norm.weight'], ['encoder_to_decoder.weight', 'encoder_to_decoder.weight']]) {
+      for (const [key, ours] of [
+        ['decoder.head.weight', 'decoder.head.weight'],
+        ['mask_token', 'mask_token'],
+        ['encoder.norm.weight', 'norm.weight'],
+        ['encoder_to_decoder.weight', 'encoder_to_decoder.weight'],
+      ]) {
         expect(written.get(ours!)!.data, key).toEqual(checkpoint.readFloat32(state.get(key!)!, key!));
       }
     } finally {
@@ -247,7 +302,15 @@ describe('official layouts give PyTorch\'s numbers on ONNX Runtime', () => {
 
   it('an imported folder serves: GET /models shows its source, POST /classify answers with its labels', async () => {
     const models = join(work, 'served');
-    await importCheckpoint({ ...TINY, checkpoint: join(FIXTURES, 'finetune-module.pth'), out: join(models, 'imported-k400'), headMap: '710to400', finish: async (dir) => { await exportModelFolder(dir); } });
+    await importCheckpoint({
+      ...TINY,
+      checkpoint: join(FIXTURES, 'finetune-module.pth'),
+      out: join(models, 'imported-k400'),
+      headMap: '710to400',
+      finish: async (dir) => {
+        await exportModelFolder(dir);
+      },
+    });
     // An import in progress elsewhere stages a hidden folder with a model.json: not a model yet.
     cpSync(join(models, 'imported-k400'), join(models, '.other.importing-1'), { recursive: true });
     const uploads = mkdtempSync(join(work, 'uploads-'));
@@ -258,8 +321,13 @@ describe('official layouts give PyTorch\'s numbers on ONNX Runtime', () => {
       const listed = await request(server).get('/models');
       expectMatchesSpec(listed, 'GET', '/models');
       expect(listed.body.models.map((m: { name: string }) => m.name)).toEqual(['imported-k400']);
-      expect(listed.body.models[0].provenance).toMatchObject({ source: 'checkpoint', checkpoint: { file: 'finetune-module.pth', headMap: '710to400' } });
-      const answer = await request(server).post('/classify?topK=3').attach('video', videos.pattern('imported.mp4', 2, '64x48'));
+      expect(listed.body.models[0].provenance).toMatchObject({
+        source: 'checkpoint',
+        checkpoint: { file: 'finetune-module.pth', headMap: '710to400' },
+      });
+      const answer = await request(server)
+        .post('/classify?topK=3')
+        .attach('video', videos.pattern('imported.mp4', 2, '64x48'));
       expect(answer.status, JSON.stringify(answer.body)).toBe(200);
       const k400 = readFileSync(join(LABELS, 'label_map_k400.txt'), 'utf8').split('\n');
       expectMatchesSpec(answer, 'POST', '/classify');
@@ -279,7 +347,11 @@ describe('hostile and wrong files are refused before anything is written', () =>
     it(name, async () => {
       const out = join(work, `refused-${counter++}`);
       const before = readdirSync(work).length;
-      await expect(importCheckpoint({ ...TINY, checkpoint: file, out, ...options })).rejects.toMatchObject({ code, status: STATUS[code] ?? 422, message: expect.stringMatching(message) });
+      await expect(importCheckpoint({ ...TINY, checkpoint: file, out, ...options })).rejects.toMatchObject({
+        code,
+        status: STATUS[code] ?? 422,
+        message: expect.stringMatching(message),
+      });
       expect(existsSync(out)).toBe(false);
       expect(readdirSync(work)).toHaveLength(before); // no staging folder left either
     });
@@ -291,35 +363,124 @@ describe('hostile and wrong files are refused before anything is written', () =>
   };
   const original = readFileSync(join(FIXTURES, 'finetune-module.pth'));
 
-  expectRefused('a truncated zip', hostile('truncated.pth', original.subarray(0, Math.floor(original.length * 0.6))), 'invalid_checkpoint', /truncated|end-of-central-directory/);
-  expectRefused('a zip with its middle cut out', hostile('cut.pth', Buffer.concat([original.subarray(0, 60_000), original.subarray(original.length - 4000)])), 'invalid_checkpoint', /declares a central directory at bytes \d+\.\.\d+ of a 64000-byte file/);
-  expectRefused('a pickle that names another global (posix.system)', join(FIXTURES, 'hostile-global.pth'), 'unsafe_checkpoint', /names the Python global 'posix\.system'/);
-  expectRefused('a storage too small for its tensors', join(FIXTURES, 'hostile-short-storage.pth'), 'invalid_checkpoint', /storage '\d+' of 45440 bytes, but it declares 22720 float32 elements/);
-  expectRefused('a shape that does not match the arch', join(FIXTURES, 'finetune-module.pth'), 'state_dict_mismatch', /the checkpoint looks like depth 2, width 32.*wrong shapes: patch_embed\.proj\.weight \[32,3,2,8,8\] != \[384,3,2,16,16\]/s, { architecture: {} });
-  expectRefused('a head of another size than --num-classes', join(FIXTURES, 'finetune-module.pth'), 'state_dict_mismatch', /head of 710 classes, not the 400/, { numClasses: 400 });
-  expectRefused('--pretrain on a fine-tuned checkpoint', join(FIXTURES, 'finetune-module.pth'), 'state_dict_mismatch', /no decoder/, { pretrain: true });
-  for (const [file, global] of [['hostile-eval.pth', 'builtins.eval'], ['hostile-partial.pth', 'functools.partial'], ['hostile-numpy-load.pth', 'numpy.load'],
-    ['hostile-numpy-array.pth', 'numpy.core.multiarray._reconstruct']] as const) {
-    expectRefused(`a pickle that names ${global}`, join(FIXTURES, file), 'unsafe_checkpoint', new RegExp(`names the Python global '${global.replace(/\./g, '\\.')}'`));
+  expectRefused(
+    'a truncated zip',
+    hostile('truncated.pth', original.subarray(0, Math.floor(original.length * 0.6))),
+    'invalid_checkpoint',
+    /truncated|end-of-central-directory/,
+  );
+  expectRefused(
+    'a zip with its middle cut out',
+    hostile('cut.pth', Buffer.concat([original.subarray(0, 60_000), original.subarray(original.length - 4000)])),
+    'invalid_checkpoint',
+    /declares a central directory at bytes \d+\.\.\d+ of a 64000-byte file/,
+  );
+  expectRefused(
+    'a pickle that names another global (posix.system)',
+    join(FIXTURES, 'hostile-global.pth'),
+    'unsafe_checkpoint',
+    /names the Python global 'posix\.system'/,
+  );
+  expectRefused(
+    'a storage too small for its tensors',
+    join(FIXTURES, 'hostile-short-storage.pth'),
+    'invalid_checkpoint',
+    /storage '\d+' of 45440 bytes, but it declares 22720 float32 elements/,
+  );
+  expectRefused(
+    'a shape that does not match the arch',
+    join(FIXTURES, 'finetune-module.pth'),
+    'state_dict_mismatch',
+    /the checkpoint looks like depth 2, width 32.*wrong shapes: patch_embed\.proj\.weight \[32,3,2,8,8\] != \[384,3,2,16,16\]/s,
+    { architecture: {} },
+  );
+  expectRefused(
+    'a head of another size than --num-classes',
+    join(FIXTURES, 'finetune-module.pth'),
+    'state_dict_mismatch',
+    /head of 710 classes, not the 400/,
+    { numClasses: 400 },
+  );
+  expectRefused('--pretrain on a fine-tuned checkpoint', join(FIXTURES, 'finetune-module.pth'), 'state_dict_mismatch', /no decoder/, {
+    pretrain: true,
+  });
+  for (const [file, global] of [
+    ['hostile-eval.pth', 'builtins.eval'],
+    ['hostile-partial.pth', 'functools.partial'],
+    ['hostile-numpy-load.pth', 'numpy.load'],
+    ['hostile-numpy-array.pth', 'numpy.core.multiarray._reconstruct'],
+  ] as const) {
+    expectRefused(
+      `a pickle that names ${global}`,
+      join(FIXTURES, file),
+      'unsafe_checkpoint',
+      new RegExp(`names the Python global '${global.replace(/\./g, '\\.')}'`),
+    );
   }
-  expectRefused('_rebuild_tensor_v2 fed something that is not a storage', join(FIXTURES, 'hostile-rebuild-tensor.pth'), 'invalid_checkpoint', /calls torch\._utils\._rebuild_tensor_v2 with something that is not a storage/);
-  expectRefused('_codecs.encode with another codec than latin1', join(FIXTURES, 'hostile-codecs.pth'), 'invalid_checkpoint', /calls _codecs\.encode with \(string, string\); only \(text, 'latin1'\) makes bytes/);
-  expectRefused('a numpy scalar of dtype object', join(FIXTURES, 'hostile-numpy-scalar.pth'), 'unsupported_checkpoint', /holds a numpy scalar of dtype 'O8'/);
+  expectRefused(
+    '_rebuild_tensor_v2 fed something that is not a storage',
+    join(FIXTURES, 'hostile-rebuild-tensor.pth'),
+    'invalid_checkpoint',
+    /calls torch\._utils\._rebuild_tensor_v2 with something that is not a storage/,
+  );
+  expectRefused(
+    '_codecs.encode with another codec than latin1',
+    join(FIXTURES, 'hostile-codecs.pth'),
+    'invalid_checkpoint',
+    /calls _codecs\.encode with \(string, string\); only \(text, 'latin1'\) makes bytes/,
+  );
+  expectRefused(
+    'a numpy scalar of dtype object',
+    join(FIXTURES, 'hostile-numpy-scalar.pth'),
+    'unsupported_checkpoint',
+    /holds a numpy scalar of dtype 'O8'/,
+  );
   const legacy = readFileSync(join(FIXTURES, 'legacy.pth'));
-  expectRefused('a legacy file cut inside its storages', hostile('legacy-cut.pth', legacy.subarray(0, legacy.length - 1000)), 'invalid_checkpoint', /is truncated: storage '\d+' needs bytes \d+\.\.\d+ of a \d+-byte file/);
-  expectRefused('a legacy file cut inside its pickles', hostile('legacy-head.pth', legacy.subarray(0, 400)), 'invalid_checkpoint', /legacy torch\.save file that is truncated/);
-  expectRefused('an unknown --state-dict-key names the keys that hold weights', join(FIXTURES, 'finetune-full.pth'), 'state_dict_mismatch',
-    /no state dict under --state-dict-key 'ema': the keys that hold tensors are 'model', 'model_ema' \(top-level keys: model, optimizer, epoch, scaler, args, model_ema\)/, { stateDictKey: 'ema' });
+  expectRefused(
+    'a legacy file cut inside its storages',
+    hostile('legacy-cut.pth', legacy.subarray(0, legacy.length - 1000)),
+    'invalid_checkpoint',
+    /is truncated: storage '\d+' needs bytes \d+\.\.\d+ of a \d+-byte file/,
+  );
+  expectRefused(
+    'a legacy file cut inside its pickles',
+    hostile('legacy-head.pth', legacy.subarray(0, 400)),
+    'invalid_checkpoint',
+    /legacy torch\.save file that is truncated/,
+  );
+  expectRefused(
+    'an unknown --state-dict-key names the keys that hold weights',
+    join(FIXTURES, 'finetune-full.pth'),
+    'state_dict_mismatch',
+    /no state dict under --state-dict-key 'ema': the keys that hold tensors are 'model', 'model_ema' \(top-level keys: model, optimizer, epoch, scaler, args, model_ema\)/,
+    { stateDictKey: 'ema' },
+  );
   expectRefused('a zero-byte file', hostile('empty.pth', new Uint8Array(0)), 'invalid_checkpoint', /is empty/);
-  expectRefused('random bytes', hostile('random.pth', Uint8Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24)), 'invalid_checkpoint', /not a zip archive/);
-  expectRefused('labels that do not fit the head', join(FIXTURES, 'finetune-module.pth'), 'invalid_parameter', /parameter 'labels' has 400 labels but the head has 710 classes/, { labels: 'k400' });
+  expectRefused(
+    'random bytes',
+    hostile(
+      'random.pth',
+      Uint8Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24),
+    ),
+    'invalid_checkpoint',
+    /not a zip archive/,
+  );
+  expectRefused(
+    'labels that do not fit the head',
+    join(FIXTURES, 'finetune-module.pth'),
+    'invalid_parameter',
+    /parameter 'labels' has 400 labels but the head has 710 classes/,
+    { labels: 'k400' },
+  );
 
   it('an existing --out is kept unless --force', async () => {
     const out = join(work, `existing-${counter++}`);
     const first = await importFixture('finetune-module.pth');
     copyFileSync(join(first, 'model.json'), join(work, 'keep.json'));
     await importCheckpoint({ ...TINY, checkpoint: join(FIXTURES, 'finetune-module.pth'), out });
-    await expect(importCheckpoint({ ...TINY, checkpoint: join(FIXTURES, 'finetune-module.pth'), out })).rejects.toMatchObject({ code: 'output_exists' });
+    await expect(importCheckpoint({ ...TINY, checkpoint: join(FIXTURES, 'finetune-module.pth'), out })).rejects.toMatchObject({
+      code: 'output_exists',
+    });
     await importCheckpoint({ ...TINY, checkpoint: join(FIXTURES, 'finetune-module.pth'), out, force: true, headMap: '710to400' });
     expect(readModelFolder(out).architecture.numClasses).toBe(400);
   });

@@ -16,7 +16,10 @@ import { importCheckpoint } from '../../src/weights/import-checkpoint.js';
 
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
-const golden = JSON.parse(readFileSync(join(FIXTURES, 'official-pipeline', 'vtest-k400.json'), 'utf8')) as { probabilities: number[]; frames: number };
+const golden = JSON.parse(readFileSync(join(FIXTURES, 'official-pipeline', 'vtest-k400.json'), 'utf8')) as {
+  probabilities: number[];
+  frames: number;
+};
 const work = mkdtempSync(join(tmpdir(), 'videomae-official-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -24,9 +27,14 @@ describe('an imported checkpoint on a real video, against the official test pipe
   it.skipIf(!existsSync(VTEST))('vtest.avi, k400 protocol (5 clips x 3 crops): averaged probabilities within 1e-4', async () => {
     const dir = join(work, 'tiny-k710');
     await importCheckpoint({
-      checkpoint: join(FIXTURES, 'checkpoints', 'finetune-module.pth'), out: dir, protocol: 'k400',
-      arch: 'vit_small_patch16_224', architecture: { depth: 2, embedDim: 32, numHeads: 2, patchSize: 8, numFrames: 4, imageSize: 16 },
-      finish: async (staged) => { await exportModelFolder(staged); },
+      checkpoint: join(FIXTURES, 'checkpoints', 'finetune-module.pth'),
+      out: dir,
+      protocol: 'k400',
+      arch: 'vit_small_patch16_224',
+      architecture: { depth: 2, embedDim: 32, numHeads: 2, patchSize: 8, numFrames: 4, imageSize: 16 },
+      finish: async (staged) => {
+        await exportModelFolder(staged);
+      },
     });
     const model = await loadModel(dir, { device: 'cpu' });
     try {
@@ -36,7 +44,9 @@ describe('an imported checkpoint on a real video, against the official test pipe
       const ours = new Float64Array(710);
       for (const label of result.labels) ours[label.index] = label.score;
       let worst = 0;
-      golden.probabilities.forEach((p, i) => { worst = Math.max(worst, Math.abs(p - ours[i]!)); });
+      golden.probabilities.forEach((p, i) => {
+        worst = Math.max(worst, Math.abs(p - ours[i]!));
+      });
       expect(worst).toBeLessThanOrEqual(1e-4);
       expect(result.labels[0]!.index).toBe(golden.probabilities.indexOf(Math.max(...golden.probabilities)));
     } finally {

@@ -20,10 +20,17 @@ describe('the model kinds table', () => {
     expect(MODEL_KINDS.map((k) => k.task).sort()).toEqual([...unionTasks].sort());
     for (const kind of MODEL_KINDS) expect(AnyManifestSchema.options).toContain(kind.schema);
     for (const stage of STAGE_KINDS) {
-      expect(MODEL_KINDS.filter((k) => k.training?.stages.includes(stage)).map((k) => k.name), `stage ${stage}`).toHaveLength(1);
+      expect(
+        MODEL_KINDS.filter((k) => k.training?.stages.includes(stage)).map((k) => k.name),
+        `stage ${stage}`,
+      ).toHaveLength(1);
     }
     // Detectors run as jobs; the classifier answers in the request.
-    expect(MODEL_KINDS.filter((k) => k.runJob).map((k) => k.task).sort()).toEqual(['spatiotemporal-detection', 'temporal-detection']);
+    expect(
+      MODEL_KINDS.filter((k) => k.runJob)
+        .map((k) => k.task)
+        .sort(),
+    ).toEqual(['spatiotemporal-detection', 'temporal-detection']);
   });
 
   it('finds the kind of each bundled folder by its task, and names the known kinds when asked for another', () => {
@@ -40,6 +47,8 @@ describe('the model kinds table', () => {
     const dir = join(scratch, 'odd');
     mkdirSync(dir);
     writeFileSync(join(dir, 'model.json'), JSON.stringify({ schemaVersion: 1, name: 'odd', task: 'captioning' }));
-    expect(() => modelTask(dir)).toThrow(/has task "captioning"; known tasks: classification, temporal-detection, spatiotemporal-detection/);
+    expect(() => modelTask(dir)).toThrow(
+      /has task "captioning"; known tasks: classification, temporal-detection, spatiotemporal-detection/,
+    );
   });
 });

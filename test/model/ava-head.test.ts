@@ -17,7 +17,15 @@ const config: AvaHeadConfig = { embedDim: 6, temporalTokens: 2, patchSize: 16, n
 const grid = { t: 2, h: 4, w: 5 };
 
 /** ONNX RoiAlign, half_pixel, avg, for one box over one channel plane [H, W]. */
-function roiAlignReference(plane: (y: number, x: number) => number, H: number, W: number, box: number[], scale: number, size: number, ratio: number): number[] {
+function roiAlignReference(
+  plane: (y: number, x: number) => number,
+  H: number,
+  W: number,
+  box: number[],
+  scale: number,
+  size: number,
+  ratio: number,
+): number[] {
   const [x1, y1, x2, y2] = box.map((v) => v * scale) as [number, number, number, number];
   const startX = x1 - 0.5;
   const startY = y1 - 0.5;
@@ -31,11 +39,22 @@ function roiAlignReference(plane: (y: number, x: number) => number, H: number, W
     let xLow = Math.floor(x);
     let yHigh = yLow + 1;
     let xHigh = xLow + 1;
-    if (yLow >= H - 1) { yLow = yHigh = H - 1; y = yLow; }
-    if (xLow >= W - 1) { xLow = xHigh = W - 1; x = xLow; }
+    if (yLow >= H - 1) {
+      yLow = yHigh = H - 1;
+      y = yLow;
+    }
+    if (xLow >= W - 1) {
+      xLow = xHigh = W - 1;
+      x = xLow;
+    }
     const ly = y - yLow;
     const lx = x - xLow;
-    return (1 - ly) * (1 - lx) * plane(yLow, xLow) + (1 - ly) * lx * plane(yLow, xHigh) + ly * (1 - lx) * plane(yHigh, xLow) + ly * lx * plane(yHigh, xHigh);
+    return (
+      (1 - ly) * (1 - lx) * plane(yLow, xLow) +
+      (1 - ly) * lx * plane(yLow, xHigh) +
+      ly * (1 - lx) * plane(yHigh, xLow) +
+      ly * lx * plane(yHigh, xHigh)
+    );
   };
   const out: number[] = [];
   for (let ph = 0; ph < size; ph++) {
@@ -62,9 +81,19 @@ describe('AVA head graph', () => {
     const weight = Float32Array.from({ length: config.numClasses * d }, () => uniform() - 0.5);
     const bias = Float32Array.from({ length: config.numClasses }, () => uniform() - 0.5);
     // Pixel boxes in the 80x64 input (W' = 5, H' = 4 patches of 16), one partly outside.
-    const rois = [[4, 2, 40, 60], [30, 10, 78, 50], [-8, 20, 30, 70]];
+    const rois = [
+      [4, 2, 40, 60],
+      [30, 10, 78, 50],
+      [-8, 20, 30, 70],
+    ];
     const batch = [0, 1, 1];
-    const model = buildAvaHeadGraph(config, new Map([['head.weight', { shape: [3, d], data: weight }], ['head.bias', { shape: [3], data: bias }]]));
+    const model = buildAvaHeadGraph(
+      config,
+      new Map([
+        ['head.weight', { shape: [3, d], data: weight }],
+        ['head.bias', { shape: [3], data: bias }],
+      ]),
+    );
     const session = await ort.InferenceSession.create(onnxProto.onnx.ModelProto.encode(model).finish());
     const out = await session.run({
       tokens: new ort.Tensor('float32', tokens, [B, t * h * w, d]),
@@ -103,8 +132,20 @@ describe('AVA head graph', () => {
     // One clip, T' = 1 so the token map is the plane the matrix reads.
     const one = { ...config, temporalTokens: 1 };
     const map = Float32Array.from({ length: h * w * d }, () => uniform() * 4 - 2);
-    const rois = [[4, 2, 40, 60], [30, 10, 78, 50], [-8, 20, 30, 70], [0, 0, 80, 64], [70, 50, 79, 63]];
-    const model = buildAvaHeadGraph(one, new Map([['head.weight', { shape: [3, d], data: new Float32Array(3 * d) }], ['head.bias', { shape: [3], data: new Float32Array(3) }]]));
+    const rois = [
+      [4, 2, 40, 60],
+      [30, 10, 78, 50],
+      [-8, 20, 30, 70],
+      [0, 0, 80, 64],
+      [70, 50, 79, 63],
+    ];
+    const model = buildAvaHeadGraph(
+      one,
+      new Map([
+        ['head.weight', { shape: [3, d], data: new Float32Array(3 * d) }],
+        ['head.bias', { shape: [3], data: new Float32Array(3) }],
+      ]),
+    );
     const session = await ort.InferenceSession.create(onnxProto.onnx.ModelProto.encode(model).finish());
     const out = await session.run({
       tokens: new ort.Tensor('float32', map, [1, h * w, d]),
@@ -116,7 +157,13 @@ describe('AVA head graph', () => {
     const bins = config.roiSize * config.roiSize;
     const expected: number[] = [];
     for (const box of rois) {
-      const s = roiAlignMatrix(box, { height: h, width: w, size: config.roiSize, samplingRatio: config.samplingRatio, spatialScale: 1 / config.patchSize });
+      const s = roiAlignMatrix(box, {
+        height: h,
+        width: w,
+        size: config.roiSize,
+        samplingRatio: config.samplingRatio,
+        spatialScale: 1 / config.patchSize,
+      });
       for (let c = 0; c < d; c++) {
         let best = -Infinity;
         for (let b = 0; b < bins; b++) {
@@ -140,11 +187,22 @@ describe('AVA head graph', () => {
     const gamma = Float32Array.from({ length: d }, () => 0.5 + uniform());
     const beta = Float32Array.from({ length: d }, () => uniform() - 0.5);
     // Boxes of 1 to 4 samples per bin side, one under a cell (made one cell wide), one at the border.
-    const rois = [[0, 0, 191, 127], [20, 8, 150, 60], [30.5, 40.25, 33, 44], [100, 64, 191, 127], [5, 5, 60, 120]];
-    const model = buildAvaHeadGraph(official, new Map([
-      ['norm.weight', { shape: [d], data: gamma }], ['norm.bias', { shape: [d], data: beta }],
-      ['head.weight', { shape: [3, d], data: new Float32Array(3 * d) }], ['head.bias', { shape: [3], data: new Float32Array(3) }],
-    ]));
+    const rois = [
+      [0, 0, 191, 127],
+      [20, 8, 150, 60],
+      [30.5, 40.25, 33, 44],
+      [100, 64, 191, 127],
+      [5, 5, 60, 120],
+    ];
+    const model = buildAvaHeadGraph(
+      official,
+      new Map([
+        ['norm.weight', { shape: [d], data: gamma }],
+        ['norm.bias', { shape: [d], data: beta }],
+        ['head.weight', { shape: [3, d], data: new Float32Array(3 * d) }],
+        ['head.bias', { shape: [3], data: new Float32Array(3) }],
+      ]),
+    );
     const session = await ort.InferenceSession.create(onnxProto.onnx.ModelProto.encode(model).finish());
     const out = await session.run({
       tokens: new ort.Tensor('float32', map, [1, h * w, d]),
@@ -158,12 +216,21 @@ describe('AVA head graph', () => {
       const row = Array.from(map.subarray(k * d, (k + 1) * d));
       const mean = row.reduce((a, v) => a + v, 0) / d;
       const variance = row.reduce((a, v) => a + (v - mean) ** 2, 0) / d;
-      row.forEach((v, c) => { normed[k * d + c] = ((v - mean) / Math.sqrt(variance + 1e-6)) * gamma[c]! + beta[c]!; });
+      row.forEach((v, c) => {
+        normed[k * d + c] = ((v - mean) / Math.sqrt(variance + 1e-6)) * gamma[c]! + beta[c]!;
+      });
     }
     const bins = config.roiSize * config.roiSize;
     const expected: number[] = [];
     for (const box of rois) {
-      const s = roiAlignMatrix(box, { height: h, width: w, size: config.roiSize, samplingRatio: 0, spatialScale: 1 / config.patchSize, aligned: false });
+      const s = roiAlignMatrix(box, {
+        height: h,
+        width: w,
+        size: config.roiSize,
+        samplingRatio: 0,
+        spatialScale: 1 / config.patchSize,
+        aligned: false,
+      });
       for (let c = 0; c < d; c++) {
         let best = -Infinity;
         for (let b = 0; b < bins; b++) {

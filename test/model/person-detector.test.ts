@@ -20,11 +20,23 @@ describe('CenterNet person detector', () => {
     const detector = new CenterNetDetector();
     try {
       const frames: Uint8Array[] = [];
-      for await (const f of decodeFrames({ file: VTEST, fps: 10, indices: [100, 400], source: { width: 768, height: 576 }, size: { width: 512, height: 512 } })) frames.push(f.rgb);
+      for await (const f of decodeFrames({
+        file: VTEST,
+        fps: 10,
+        indices: [100, 400],
+        source: { width: 768, height: 576 },
+        size: { width: 512, height: 512 },
+      }))
+        frames.push(f.rgb);
       let ticks = 0;
       let worstGap = 0;
       let last = performance.now();
-      const timer = setInterval(() => { const now = performance.now(); worstGap = Math.max(worstGap, now - last); last = now; ticks++; }, 5);
+      const timer = setInterval(() => {
+        const now = performance.now();
+        worstGap = Math.max(worstGap, now - last);
+        last = now;
+        ticks++;
+      }, 5);
       const results = [];
       for (const rgb of frames) results.push(await detector.detect({ rgb, width: 512, height: 512 }));
       clearInterval(timer);
@@ -51,10 +63,30 @@ describe('CenterNet person detector', () => {
 describe('personBoxes', () => {
   it('keeps people over the threshold, normalized, after NMS, optionally enlarged', () => {
     const rows = Float32Array.of(
-      100, 100, 150, 250, 0.9, 0, // person
-      102, 98, 152, 255, 0.8, 0, // the same person again
-      300, 300, 350, 450, 0.2, 0, // too unsure
-      10, 10, 60, 60, 0.95, 2, // a car
+      100,
+      100,
+      150,
+      250,
+      0.9,
+      0, // person
+      102,
+      98,
+      152,
+      255,
+      0.8,
+      0, // the same person again
+      300,
+      300,
+      350,
+      450,
+      0.2,
+      0, // too unsure
+      10,
+      10,
+      60,
+      60,
+      0.95,
+      2, // a car
     );
     const out = personBoxes(rows, DEFAULT_CENTERNET_OPTIONS);
     expect(Array.from(out.scores)).toEqual([Math.fround(0.9)]);

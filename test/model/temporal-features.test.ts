@@ -38,12 +38,19 @@ afterAll(async () => {
 });
 
 /** The reference: frames [start, start + T) decoded by seek + select, packed, run directly. */
-async function referenceFeatures(file: string, starts: number[], numFrames: number, size: number, normalization: 'unit' | 'imagenet'): Promise<Float32Array> {
+async function referenceFeatures(
+  file: string,
+  starts: number[],
+  numFrames: number,
+  size: number,
+  normalization: 'unit' | 'imagenet',
+): Promise<Float32Array> {
   const out: number[] = [];
   for (const start of starts) {
     const indices = Array.from({ length: numFrames }, (_, i) => start + i);
     const frames: Uint8Array[] = [];
-    for await (const f of decodeFrames({ file, fps: 25, indices, source: await probeVideo(file), size: { width: size, height: size } })) frames.push(f.rgb);
+    for await (const f of decodeFrames({ file, fps: 25, indices, source: await probeVideo(file), size: { width: size, height: size } }))
+      frames.push(f.rgb);
     while (frames.length < numFrames) frames.push(frames[frames.length - 1]!);
     const clip = new Float32Array(3 * numFrames * size * size);
     packClip(frames, { width: size, height: size }, { x: 0, y: 0, size }, NORMALIZATIONS[normalization], clip, 0);
@@ -67,7 +74,14 @@ describe('extractFeatures', () => {
     const file = videos.ramp(CONTAINERS[0]!, 43);
     const settings = defaultFeatureSettings(model); // tiny-ucf: 4-frame clips at 32x32
     const progress: number[] = [];
-    const result = await extractFeatures({ file, source: await probeVideo(file), model, settings, maxBatch: 3, onProgress: (p) => progress.push(p.clipsDone) });
+    const result = await extractFeatures({
+      file,
+      source: await probeVideo(file),
+      model,
+      settings,
+      maxBatch: 3,
+      onProgress: (p) => progress.push(p.clipsDone),
+    });
     const starts = featureClipStarts(43, 4, 4);
     expect(starts).toHaveLength(10);
     expect(result).toMatchObject({ clips: 10, dim: 64, frames: 43 });
@@ -78,7 +92,13 @@ describe('extractFeatures', () => {
 
   it('uses the classification normalization when asked, and pads a video shorter than one clip', async () => {
     const file = videos.ramp(CONTAINERS[0]!, 3);
-    const result = await extractFeatures({ file, source: await probeVideo(file), model, settings: defaultFeatureSettings(model, { normalization: 'imagenet' }), maxBatch: 4 });
+    const result = await extractFeatures({
+      file,
+      source: await probeVideo(file),
+      model,
+      settings: defaultFeatureSettings(model, { normalization: 'imagenet' }),
+      maxBatch: 4,
+    });
     expect(result.clips).toBe(1);
     expect(maxAbsDiff(result.features, await referenceFeatures(file, [0], 4, 32, 'imagenet'))).toBeLessThanOrEqual(1e-5);
   });
@@ -86,7 +106,15 @@ describe('extractFeatures', () => {
   it('stops ffmpeg and the runs when aborted', async () => {
     const file = videos.pattern('abort.mp4', 8, '160x120');
     const controller = new AbortController();
-    const running = extractFeatures({ file, source: await probeVideo(file), model, settings: defaultFeatureSettings(model), maxBatch: 2, signal: controller.signal, onProgress: () => controller.abort(new Error('stop')) });
+    const running = extractFeatures({
+      file,
+      source: await probeVideo(file),
+      model,
+      settings: defaultFeatureSettings(model),
+      maxBatch: 2,
+      signal: controller.signal,
+      onProgress: () => controller.abort(new Error('stop')),
+    });
     await expect(running).rejects.toThrow('stop');
     const children = spawnSync('ps', ['-o', 'comm=', '--ppid', String(process.pid)], { encoding: 'utf8' }).stdout;
     expect(children).not.toMatch(/ffmpeg/);
@@ -102,7 +130,9 @@ describe('.npy files', () => {
     expect(bytes.subarray(0, 8)).toEqual(Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]));
     const headerLength = bytes.readUInt16LE(8);
     expect((10 + headerLength) % 64).toBe(0);
-    expect(bytes.toString('latin1', 10, 10 + headerLength)).toMatch(/^\{'descr': '<f4', 'fortran_order': False, 'shape': \(2, 3\), \} *\n$/);
+    expect(bytes.toString('latin1', 10, 10 + headerLength)).toMatch(
+      /^\{'descr': '<f4', 'fortran_order': False, 'shape': \(2, 3\), \} *\n$/,
+    );
     expect(readNpy(file)).toEqual({ data, shape: [2, 3] });
   });
 
@@ -120,7 +150,11 @@ describe('videomae extract-features', () => {
     const list = join(videos.dir, 'videos.csv');
     writeFileSync(list, `path,label\n${a},x\nwalk_b.mp4,y\n`);
     const out = join(videos.dir, 'features');
-    const result = spawnSync(process.execPath, [...cli, 'extract-features', list, '--models', models.dir, '--model', 'tiny-ucf', '--out', out, '--device', 'cpu'], { encoding: 'utf8', timeout: 60_000 });
+    const result = spawnSync(
+      process.execPath,
+      [...cli, 'extract-features', list, '--models', models.dir, '--model', 'tiny-ucf', '--out', out, '--device', 'cpu'],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/walk_a: 12 x 64 features from 50 frames/);
     const index = JSON.parse(readFileSync(join(out, 'features.json'), 'utf8'));
@@ -131,19 +165,33 @@ describe('videomae extract-features', () => {
 
     // Run again: both are skipped; a cut file and --force are recomputed.
     const written = statSync(join(out, 'walk_a.npy')).mtimeMs;
-    const again = spawnSync(process.execPath, [...cli, 'extract-features', list, '--models', models.dir, '--model', 'tiny-ucf', '--out', out, '--device', 'cpu'], { encoding: 'utf8', timeout: 60_000 });
+    const again = spawnSync(
+      process.execPath,
+      [...cli, 'extract-features', list, '--models', models.dir, '--model', 'tiny-ucf', '--out', out, '--device', 'cpu'],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
     expect(again.status, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/\[1\/2\] walk_a: already extracted with these settings, skipped/);
     expect(again.stdout).toMatch(/\[2\/2\] walk_b: already extracted/);
     expect(statSync(join(out, 'walk_a.npy')).mtimeMs).toBe(written);
     truncateSync(join(out, 'walk_b.npy'), 100);
-    const repaired = spawnSync(process.execPath, [...cli, 'extract-features', list, '--models', models.dir, '--model', 'tiny-ucf', '--out', out, '--device', 'cpu'], { encoding: 'utf8', timeout: 60_000 });
+    const repaired = spawnSync(
+      process.execPath,
+      [...cli, 'extract-features', list, '--models', models.dir, '--model', 'tiny-ucf', '--out', out, '--device', 'cpu'],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
     expect(repaired.stdout).toMatch(/\[2\/2\] walk_b: 6 x 64 features/);
     expect(readNpy(join(out, 'walk_b.npy')).shape).toEqual([6, 64]);
-    const forced = spawnSync(process.execPath, [...cli, 'extract-features', list, '--models', models.dir, '--model', 'tiny-ucf', '--out', out, '--device', 'cpu', '--force'], { encoding: 'utf8', timeout: 60_000 });
+    const forced = spawnSync(
+      process.execPath,
+      [...cli, 'extract-features', list, '--models', models.dir, '--model', 'tiny-ucf', '--out', out, '--device', 'cpu', '--force'],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
     expect(forced.stdout).toMatch(/\[1\/2\] walk_a: 12 x 64 features/);
 
-    const missing = spawnSync(process.execPath, [...cli, 'extract-features', join(videos.dir, 'nope.mp4'), '--out', out], { encoding: 'utf8' });
+    const missing = spawnSync(process.execPath, [...cli, 'extract-features', join(videos.dir, 'nope.mp4'), '--out', out], {
+      encoding: 'utf8',
+    });
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/file_not_found: input '.*nope\.mp4' does not exist/);
   });

@@ -10,9 +10,23 @@ import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { levelLengths, makeActionFormerConfig, paddedLength, type ActionFormerConfig, type ActionFormerConfigOptions } from '../../src/config/actionformer.js';
+import {
+  levelLengths,
+  makeActionFormerConfig,
+  paddedLength,
+  type ActionFormerConfig,
+  type ActionFormerConfigOptions,
+} from '../../src/config/actionformer.js';
 import { buildActionFormerGraph } from '../../src/onnx/actionformer-graph.js';
-import { actionFormerForward, actionFormerToGraph, conv1d, depthwiseConv3, evenSteps, maskedAttention, maxPoolStride2 } from '../../src/train/actionformer.js';
+import {
+  actionFormerForward,
+  actionFormerToGraph,
+  conv1d,
+  depthwiseConv3,
+  evenSteps,
+  maskedAttention,
+  maxPoolStride2,
+} from '../../src/train/actionformer.js';
 import { initBackend } from '../../src/tfjs/backend.js';
 import { actionFormerInitialWeights } from '../../src/weights/actionformer-parameters.js';
 import { seededUniform } from '../../src/weights/random-init.js';
@@ -20,13 +34,29 @@ import { gaussian, graphWeights, randomActionFormerWeights } from '../helpers/ac
 import { maxAbsDiff } from '../helpers/numeric.js';
 
 const small: ActionFormerConfigOptions = {
-  inputDim: 12, numClasses: 3, embdDim: 16, numHeads: 2, backboneArch: [2, 1, 2], mhaWinSize: 5, maxSeqLen: 32,
-  regressionRanges: [[0, 4], [4, 8], [8, 10000]],
+  inputDim: 12,
+  numClasses: 3,
+  embdDim: 16,
+  numHeads: 2,
+  backboneArch: [2, 1, 2],
+  mhaWinSize: 5,
+  maxSeqLen: 32,
+  regressionRanges: [
+    [0, 4],
+    [4, 8],
+    [8, 10000],
+  ],
 };
 
-beforeAll(async () => { await initBackend('cpu'); });
+beforeAll(async () => {
+  await initBackend('cpu');
+});
 
-async function compare(config: ActionFormerConfig, valid: number, seed: number): Promise<{ logits: number; offsets: number; signal: number }> {
+async function compare(
+  config: ActionFormerConfig,
+  valid: number,
+  seed: number,
+): Promise<{ logits: number; offsets: number; signal: number }> {
   const weights = randomActionFormerWeights(config, seed);
   const T = paddedLength(config, valid);
   const uniform = seededUniform(seed + 100);
@@ -35,18 +65,38 @@ async function compare(config: ActionFormerConfig, valid: number, seed: number):
   const { expectedLogits, expectedOffsets } = tf.tidy(() => {
     const tfFeats = tf.tensor(feats, [1, config.inputDim, T]).transpose([0, 2, 1]) as tf.Tensor3D;
     const levels = actionFormerForward(tfFeats, tf.tensor(mask, [1, T]) as tf.Tensor2D, graphWeights(weights), config);
-    return { expectedLogits: tf.concat(levels.map((l) => l.logits), 1).dataSync() as Float32Array, expectedOffsets: tf.concat(levels.map((l) => l.offsets), 1).dataSync() as Float32Array };
+    return {
+      expectedLogits: tf
+        .concat(
+          levels.map((l) => l.logits),
+          1,
+        )
+        .dataSync() as Float32Array,
+      expectedOffsets: tf
+        .concat(
+          levels.map((l) => l.offsets),
+          1,
+        )
+        .dataSync() as Float32Array,
+    };
   });
   const session = await ort.InferenceSession.create(onnxProto.onnx.ModelProto.encode(buildActionFormerGraph(config, weights)).finish());
   try {
-    const out = await session.run({ feats: new ort.Tensor('float32', feats, [1, config.inputDim, T]), mask: new ort.Tensor('float32', mask, [1, 1, T]) });
+    const out = await session.run({
+      feats: new ort.Tensor('float32', feats, [1, config.inputDim, T]),
+      mask: new ort.Tensor('float32', mask, [1, 1, T]),
+    });
     const positions = levelLengths(config, T).reduce((a, b) => a + b, 0);
     expect(out.cls_logits!.dims).toEqual([1, positions, config.numClasses]);
     expect(out.offsets!.dims).toEqual([1, positions, 2]);
     const logits = out.cls_logits!.data as Float32Array;
     // Padded positions of level 0 are exactly zero (the masked output conv).
     expect(Array.from(logits.subarray(valid * config.numClasses, T * config.numClasses)).every((v) => v === 0)).toBe(true);
-    return { logits: maxAbsDiff(logits, expectedLogits), offsets: maxAbsDiff(out.offsets!.data as Float32Array, expectedOffsets), signal: Math.max(...Array.from(logits).map(Math.abs)) };
+    return {
+      logits: maxAbsDiff(logits, expectedLogits),
+      offsets: maxAbsDiff(out.offsets!.data as Float32Array, expectedOffsets),
+      signal: Math.max(...Array.from(logits).map(Math.abs)),
+    };
   } finally {
     await session.release();
   }
@@ -56,9 +106,20 @@ describe('ActionFormer TF.js == ONNX', () => {
   const cases: Array<[string, ActionFormerConfigOptions, number]> = [
     ['local windows, LayerNorms, drop-path scales; shorter than maxSeqLen', small, 23],
     ['local windows; longer than maxSeqLen (padded to a multiple of stride x window)', small, 45],
-    ['window 19 and global attention, no LayerNorms, no drop path, position embedding past maxSeqLen', {
-      ...small, mhaWinSize: [19, 19, -1], maxSeqLen: 72, embdWithLn: false, fpnWithLn: false, headWithLn: false, dropPath: 0, useAbsPe: true,
-    }, 100],
+    [
+      'window 19 and global attention, no LayerNorms, no drop path, position embedding past maxSeqLen',
+      {
+        ...small,
+        mhaWinSize: [19, 19, -1],
+        maxSeqLen: 72,
+        embdWithLn: false,
+        fpnWithLn: false,
+        headWithLn: false,
+        dropPath: 0,
+        useAbsPe: true,
+      },
+      100,
+    ],
     ['position embedding at maxSeqLen, one-layer heads, wider head', { ...small, useAbsPe: true, headNumLayers: 2, headDim: 24 }, 20],
   ];
   for (const [name, options, valid] of cases) {
@@ -93,8 +154,14 @@ describe('the pieces, by hand', () => {
     const { shape, data } = actionFormerToGraph('c.weight', [1, 2, 3], torchW);
     const y = conv1d(x, tf.tensor(data, shape), tf.tensor([0.5]), 3).dataSync();
     const W = (c: number, k: number) => torchW[c * 3 + k]!;
-    const xs = [[1, 2], [3, 4], [5, 6]];
-    const direct = [0, 1, 2].map((t) => 0.5 + [0, 1, 2].reduce((s, k) => s + [0, 1].reduce((u, c) => u + W(c, k) * (xs[t + k - 1]?.[c] ?? 0), 0), 0));
+    const xs = [
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ];
+    const direct = [0, 1, 2].map(
+      (t) => 0.5 + [0, 1, 2].reduce((s, k) => s + [0, 1].reduce((u, c) => u + W(c, k) * (xs[t + k - 1]?.[c] ?? 0), 0), 0),
+    );
     expect(Array.from(y)).toEqual(direct);
   });
 
@@ -116,7 +183,11 @@ describe('the pieces, by hand', () => {
   it('local attention equals full attention restricted to the window and the mask; window <= 1 is global', () => {
     const uniform = seededUniform(2);
     const rand = (n: number) => Float32Array.from({ length: n }, () => gaussian(uniform));
-    const [q, k, v] = [rand(24), rand(24), rand(24)].map((a) => tf.tensor(a, [1, 6, 1, 4]) as tf.Tensor4D) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+    const [q, k, v] = [rand(24), rand(24), rand(24)].map((a) => tf.tensor(a, [1, 6, 1, 4]) as tf.Tensor4D) as [
+      tf.Tensor4D,
+      tf.Tensor4D,
+      tf.Tensor4D,
+    ];
     const m = [1, 1, 0, 1, 1, 1];
     const mask = tf.tensor(m, [1, 6]) as tf.Tensor2D;
     const Q = q.reshape([6, 4]).arraySync() as number[][];

@@ -22,14 +22,34 @@ import { FEATURE_TIMING, writeSyntheticFeatureDataset } from '../helpers/tempora
 
 const dir = mkdtempSync(join(tmpdir(), 'videomae-actionformer-'));
 let data: { featuresDir: string; annotations: string };
-beforeAll(() => { data = writeSyntheticFeatureDataset(dir, { train: 16, val: 4 }); });
+beforeAll(() => {
+  data = writeSyntheticFeatureDataset(dir, { train: 16, val: 4 });
+});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const stage = (extra: Record<string, unknown> = {}) => ({
-  stage: 'actionformer', out: 'detector', name: 'detector',
+  stage: 'actionformer',
+  out: 'detector',
+  name: 'detector',
   data: { features: 'features', annotations: 'annotations.json' },
-  model: { embdDim: 32, numHeads: 4, backboneArch: [2, 2, 3], mhaWinSize: 5, regressionRanges: [[0, 4], [4, 8], [8, 16], [16, 10000]] },
-  maxSeqLen: 128, epochs: 10, batch: 2, evalEvery: 10, optimizer: { lr: 0.001, warmupEpochs: 1 }, ...extra,
+  model: {
+    embdDim: 32,
+    numHeads: 4,
+    backboneArch: [2, 2, 3],
+    mhaWinSize: 5,
+    regressionRanges: [
+      [0, 4],
+      [4, 8],
+      [8, 16],
+      [16, 10000],
+    ],
+  },
+  maxSeqLen: 128,
+  epochs: 10,
+  batch: 2,
+  evalEvery: 10,
+  optimizer: { lr: 0.001, warmupEpochs: 1 },
+  ...extra,
 });
 
 describe('videomae train: actionformer stage', () => {
@@ -42,14 +62,27 @@ describe('videomae train: actionformer stage', () => {
     expect(result!.metrics.mAP).toBeGreaterThan(0.5);
 
     const folder = readTemporalModelFolder(join(dir, 'detector'));
-    expect(folder.manifest).toMatchObject({ task: 'temporal-detection', features: { backbone: 'synthetic', numFrames: 8, featureStride: 4 }, provenance: { source: 'training', metrics: { mAP: result!.metrics.mAP } } });
-    const log = readFileSync(join(dir, 'detector', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(folder.manifest).toMatchObject({
+      task: 'temporal-detection',
+      features: { backbone: 'synthetic', numFrames: 8, featureStride: 4 },
+      provenance: { source: 'training', metrics: { mAP: result!.metrics.mAP } },
+    });
+    const log = readFileSync(join(dir, 'detector', 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(log.filter((e) => e.type === 'step')).toHaveLength(80);
 
     // Serve the exported graph on the held-out videos and score it the same way.
     const model = await loadTemporalModel(join(dir, 'detector'), { device: 'cpu', threads: 1 });
     try {
-      const dataset = loadTemporalDataset({ featuresDir: data.featuresDir, annotationsFile: data.annotations, trainSubset: 'training', valSubset: 'validation', field: 'test' });
+      const dataset = loadTemporalDataset({
+        featuresDir: data.featuresDir,
+        annotationsFile: data.annotations,
+        trainSubset: 'training',
+        valSubset: 'validation',
+        field: 'test',
+      });
       const config = folder.manifest.actionformer;
       const predictions: TemporalPrediction[] = [];
       for (const sample of dataset.val) {
@@ -57,12 +90,37 @@ describe('videomae train: actionformer stage', () => {
         const dim = sample.features.length / sample.length;
         const feats = new Float32Array(dim * length);
         for (let t = 0; t < sample.length; t++) for (let d = 0; d < dim; d++) feats[d * length + t] = sample.features[t * dim + d]!;
-        const { outputs } = await model.runner.run({ feats: float32Tensor(feats, [1, dim, length]), mask: float32Tensor(new Float32Array(length).fill(1, 0, sample.length), [1, 1, length]) }, ['cls_logits', 'offsets']);
-        const kept = batchedNms(decodeLevels(splitLevels(outputs.cls_logits!.data, outputs.offsets!.data, pyramidLevels(config), length, sample.length, config.numClasses), config.numClasses, folder.manifest.postprocess), folder.manifest.postprocess.nms);
+        const { outputs } = await model.runner.run(
+          {
+            feats: float32Tensor(feats, [1, dim, length]),
+            mask: float32Tensor(new Float32Array(length).fill(1, 0, sample.length), [1, 1, length]),
+          },
+          ['cls_logits', 'offsets'],
+        );
+        const kept = batchedNms(
+          decodeLevels(
+            splitLevels(outputs.cls_logits!.data, outputs.offsets!.data, pyramidLevels(config), length, sample.length, config.numClasses),
+            config.numClasses,
+            folder.manifest.postprocess,
+          ),
+          folder.manifest.postprocess.nms,
+        );
         const seconds = stepsToSeconds(kept.segments, { ...FEATURE_TIMING, duration: sample.durationSec });
-        kept.scores.forEach((score, i) => predictions.push({ video: sample.video, label: model.labels[kept.labels[i]!]!, start: seconds[2 * i]!, end: seconds[2 * i + 1]!, score }));
+        kept.scores.forEach((score, i) =>
+          predictions.push({
+            video: sample.video,
+            label: model.labels[kept.labels[i]!]!,
+            start: seconds[2 * i]!,
+            end: seconds[2 * i + 1]!,
+            score,
+          }),
+        );
       }
-      const served = evaluateTemporalDetection(groundTruthInstances(readActivityNetAnnotations(data.annotations), 'validation'), predictions, [0.3, 0.4, 0.5, 0.6, 0.7]);
+      const served = evaluateTemporalDetection(
+        groundTruthInstances(readActivityNetAnnotations(data.annotations), 'validation'),
+        predictions,
+        [0.3, 0.4, 0.5, 0.6, 0.7],
+      );
       expect(served.averageMAP).toBeCloseTo(result!.metrics.mAP!, 3);
     } finally {
       await model.runner.close();
@@ -70,10 +128,21 @@ describe('videomae train: actionformer stage', () => {
   });
 
   it('refuses a recipe mixing ActionFormer and backbone stages, and a maxSeqLen the official model would refuse', async () => {
-    expect(() => parseRecipe({ name: 'mixed', stages: [stage(), { stage: 'finetune', out: 'x', data: { train: 'a.csv' }, optimizer: { lr: 1 }, epochs: 1, batch: 1 }] }, dir))
-      .toThrow(/recipe field 'stages\[1\]\.stage' mixes ActionFormer and backbone stages/);
+    expect(() =>
+      parseRecipe(
+        {
+          name: 'mixed',
+          stages: [stage(), { stage: 'finetune', out: 'x', data: { train: 'a.csv' }, optimizer: { lr: 1 }, epochs: 1, batch: 1 }],
+        },
+        dir,
+      ),
+    ).toThrow(/recipe field 'stages\[1\]\.stage' mixes ActionFormer and backbone stages/);
     const recipe = parseRecipe({ name: 'odd', stages: [stage({ maxSeqLen: 100 })] }, dir);
-    await expect(trainRecipe(recipe, { backend: 'wasm', progress: { line: () => undefined, step: () => undefined } as never })).rejects.toThrow(/recipe field 'stages\[0\]\.maxSeqLen'.*must be divisible by level \d's stride x window/);
-    expect(() => parseRecipe({ name: 'typo', stages: [stage({ data: { features: 'f', annotations: 'a', subset: 'x' } })] }, dir)).toThrow(/recipe field 'stages\[0\]\.data\.subset' is not a known field/);
+    await expect(
+      trainRecipe(recipe, { backend: 'wasm', progress: { line: () => undefined, step: () => undefined } as never }),
+    ).rejects.toThrow(/recipe field 'stages\[0\]\.maxSeqLen'.*must be divisible by level \d's stride x window/);
+    expect(() => parseRecipe({ name: 'typo', stages: [stage({ data: { features: 'f', annotations: 'a', subset: 'x' } })] }, dir)).toThrow(
+      /recipe field 'stages\[0\]\.data\.subset' is not a known field/,
+    );
   });
 });

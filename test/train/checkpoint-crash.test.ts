@@ -24,10 +24,17 @@ describe('checkpoint writes', () => {
   it('survive a crash mid-write', async () => {
     const file = join(dir, 'checkpoint.safetensors');
     const small = new Float32Array([1, 2, 3]);
-    writeCheckpoint(file, new Map([['w', { shape: [3], data: small }]]), new Map([['w', { m: new Float32Array(3), v: new Float32Array(3), shape: [3] }]]),
-      { recipe: 'r', stageIndex: 0, stageHash: 'x', step: 5, optimizerSteps: 5 });
+    writeCheckpoint(
+      file,
+      new Map([['w', { shape: [3], data: small }]]),
+      new Map([['w', { m: new Float32Array(3), v: new Float32Array(3), shape: [3] }]]),
+      { recipe: 'r', stageIndex: 0, stageHash: 'x', step: 5, optimizerSteps: 5 },
+    );
     // tsx as an in-process loader (not its CLI, which runs the script in a grandchild that a kill would miss).
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', writer], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, CHECKPOINT_FILE: file } });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', writer], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, CHECKPOINT_FILE: file },
+    });
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     // Kill it while the 256 MB temporary file is growing.
     const temp = () => readdirSync(dir).find((n) => n.includes('.tmp-'));

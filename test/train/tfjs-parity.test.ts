@@ -39,12 +39,19 @@ describe('TF.js encoder parity', () => {
     const video = readSafetensors(join(FIXTURE, 'io.safetensors')).tensors.get('video')!;
     const [batch] = video.shape as [number];
     const grid = tokenGrid(config);
-    const geometry = { frames: config.numFrames, height: config.imageHeight, width: config.imageWidth, tubelet: config.tubeletSize, patch: config.patchSize };
+    const geometry = {
+      frames: config.numFrames,
+      height: config.imageHeight,
+      width: config.imageWidth,
+      tubelet: config.tubeletSize,
+      patch: config.patchSize,
+    };
     const length = patchVectorLength(geometry);
     const all = Int32Array.from({ length: grid.count }, (_, i) => i);
     const patches = new Float32Array(batch * grid.count * length);
     const clipSize = video.data.length / batch;
-    for (let b = 0; b < batch; b++) inputPatches(video.data.subarray(b * clipSize, (b + 1) * clipSize), geometry, all, patches, b * grid.count * length);
+    for (let b = 0; b < batch; b++)
+      inputPatches(video.data.subarray(b * clipSize, (b + 1) * clipSize), geometry, all, patches, b * grid.count * length);
 
     const store = new ParameterStore(weights);
     const [logits, tokens] = tf.tidy(() => {
@@ -82,10 +89,21 @@ describe('TF.js encoder parity', () => {
     const geometry = { frames: config.numFrames, height, width, tubelet: config.tubeletSize, patch: p };
     const length = patchVectorLength(geometry);
     const patches = new Float32Array(count * length);
-    inputPatches(clip, geometry, Int32Array.from({ length: count }, (_, i) => i), patches);
-    const table = resizePositionTable(sinusoidTable(grid.count, config.embedDim), config.embedDim, { t: grid.t, from: { h: grid.h, w: grid.w }, to });
+    inputPatches(
+      clip,
+      geometry,
+      Int32Array.from({ length: count }, (_, i) => i),
+      patches,
+    );
+    const table = resizePositionTable(sinusoidTable(grid.count, config.embedDim), config.embedDim, {
+      t: grid.t,
+      from: { h: grid.h, w: grid.w },
+      to,
+    });
     const store = new ParameterStore(readSafetensors(folder.weightsPath).tensors);
-    const tokens = tf.tidy(() => encode(store, config, tf.tensor(patches, [1, count, length]), tf.tensor(table, [1, count, config.embedDim])));
+    const tokens = tf.tidy(() =>
+      encode(store, config, tf.tensor(patches, [1, count, length]), tf.tensor(table, [1, count, config.embedDim])),
+    );
     const tfTokens = (await tokens.data()) as Float32Array;
     tokens.dispose();
     store.dispose();

@@ -35,17 +35,65 @@ const data = { train: 'data/train.csv', val: 'data/val.csv' };
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'videomae-train-'));
-  await makeSyntheticDataset({ out: join(dir, 'data'), classes: ['moving_left', 'moving_right', 'growing', 'still'], videosPerClass: 4, seed: 3, width: 32, height: 32, frames: 12, fps: 12 });
-  const recipe = parseRecipe({
-    name: 'ci-short',
-    seed: 2,
-    stages: [
-      { stage: 'pretrain', out: 'pretrain', model, data, optimizer: { lr: 3e-3, warmupEpochs: 0 }, masking: { encoderRatio: 0.75, decoderRatio: 0.5 }, epochs: 4, batch: 4, maxSteps: 10 },
-      { stage: 'finetune', init: 'previous', out: 'finetune', data, optimizer: { lr: 3e-3, layerDecay: 0.75, clipGrad: 5 }, epochs: 4, batch: 4, maxSteps: 10, dropPath: 0, labelSmoothing: 0.1, mixup: 0.2, cutmix: 0.2 },
-      // A fresh student learns from the fine-tuned teacher.
-      { stage: 'distill', model, teacher: 'finetune', out: 'distill', data, optimizer: { lr: 3e-3 }, epochs: 4, batch: 4, maxSteps: 8, temperature: 2, alpha: 0.5, dropPath: 0 },
-    ],
-  }, dir);
+  await makeSyntheticDataset({
+    out: join(dir, 'data'),
+    classes: ['moving_left', 'moving_right', 'growing', 'still'],
+    videosPerClass: 4,
+    seed: 3,
+    width: 32,
+    height: 32,
+    frames: 12,
+    fps: 12,
+  });
+  const recipe = parseRecipe(
+    {
+      name: 'ci-short',
+      seed: 2,
+      stages: [
+        {
+          stage: 'pretrain',
+          out: 'pretrain',
+          model,
+          data,
+          optimizer: { lr: 3e-3, warmupEpochs: 0 },
+          masking: { encoderRatio: 0.75, decoderRatio: 0.5 },
+          epochs: 4,
+          batch: 4,
+          maxSteps: 10,
+        },
+        {
+          stage: 'finetune',
+          init: 'previous',
+          out: 'finetune',
+          data,
+          optimizer: { lr: 3e-3, layerDecay: 0.75, clipGrad: 5 },
+          epochs: 4,
+          batch: 4,
+          maxSteps: 10,
+          dropPath: 0,
+          labelSmoothing: 0.1,
+          mixup: 0.2,
+          cutmix: 0.2,
+        },
+        // A fresh student learns from the fine-tuned teacher.
+        {
+          stage: 'distill',
+          model,
+          teacher: 'finetune',
+          out: 'distill',
+          data,
+          optimizer: { lr: 3e-3 },
+          epochs: 4,
+          batch: 4,
+          maxSteps: 8,
+          temperature: 2,
+          alpha: 0.5,
+          dropPath: 0,
+        },
+      ],
+    },
+    dir,
+  );
   results = await trainRecipe(recipe, { progress: quiet(), backend: 'wasm' });
 }, 240_000);
 
@@ -53,10 +101,16 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('a short recipe with every stage', () => {
   it('runs pretrain, finetune and distill, each lowering its loss', () => {
-    expect(results.map((r) => [r.stage, r.completed, r.steps])).toEqual([['pretrain', true, 10], ['finetune', true, 10], ['distill', true, 8]]);
+    expect(results.map((r) => [r.stage, r.completed, r.steps])).toEqual([
+      ['pretrain', true, 10],
+      ['finetune', true, 10],
+      ['distill', true, 8],
+    ]);
     for (const r of results) {
       expect(r.losses.every(Number.isFinite)).toBe(true);
-      expect(mean(r.losses.slice(-3)), `${r.stage} losses ${r.losses.map((l) => l.toFixed(3)).join(' ')}`).toBeLessThan(mean(r.losses.slice(0, 3)));
+      expect(mean(r.losses.slice(-3)), `${r.stage} losses ${r.losses.map((l) => l.toFixed(3)).join(' ')}`).toBeLessThan(
+        mean(r.losses.slice(0, 3)),
+      );
     }
   });
 
@@ -65,8 +119,15 @@ describe('a short recipe with every stage', () => {
       const folder = readModelFolder(join(dir, stage));
       expect(existsSync(folder.onnxPath)).toBe(true);
       expect(existsSync(join(dir, stage, 'checkpoint.safetensors'))).toBe(false);
-      expect(folder.manifest.provenance).toMatchObject({ source: 'training', trained: true, recipe: { name: 'ci-short', stage: { stage } } });
-      const log = readFileSync(join(dir, stage, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(folder.manifest.provenance).toMatchObject({
+        source: 'training',
+        trained: true,
+        recipe: { name: 'ci-short', stage: { stage } },
+      });
+      const log = readFileSync(join(dir, stage, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(log.filter((r) => r.type === 'step')).toHaveLength(stage === 'distill' ? 8 : 10);
       expect(log.some((r) => r.type === 'eval')).toBe(true);
     }
@@ -107,7 +168,10 @@ describe('a short recipe with every stage', () => {
 
       // The served path (ffmpeg + ONNX Runtime) on the held-out split, one view per video as in
       // training-time evaluation, agrees with the TF.js figure recorded in the manifest.
-      const served = await evaluateManifest(join(dir, 'data', 'val.csv'), state.registry.resolve('ci-short-finetune-1'), { numClips: 1, numCrops: 1 });
+      const served = await evaluateManifest(join(dir, 'data', 'val.csv'), state.registry.resolve('ci-short-finetune-1'), {
+        numClips: 1,
+        numCrops: 1,
+      });
       expect(served.videos).toBe(4);
       expect(served.top1).toBeCloseTo(info.provenance.metrics.top1, 6);
       expect(served.top5).toBeCloseTo(info.provenance.metrics.top5, 6);
@@ -120,25 +184,80 @@ describe('a short recipe with every stage', () => {
 
 describe('post-pretraining on merged label spaces, then a target set with the head mapped', () => {
   it('merges identical names and copies head rows by name', async () => {
-    await makeSyntheticDataset({ out: join(dir, 'setA'), classes: ['moving_left', 'still', 'growing'], videosPerClass: 2, valFraction: 0.5, seed: 11, width: 32, height: 32, frames: 8 });
-    await makeSyntheticDataset({ out: join(dir, 'setB'), classes: ['still', 'shrinking', 'moving_left'], videosPerClass: 2, valFraction: 0.5, seed: 12, width: 32, height: 32, frames: 8 });
-    const recipe = parseRecipe({
-      name: 'merge', seed: 4,
-      stages: [
-        { stage: 'finetune', out: 'merged', model, data: { train: ['setA/train.csv', 'setB/train.csv'] }, optimizer: { lr: 1e-3 }, epochs: 1, batch: 2, maxSteps: 3, export: false },
-        // A negligible lr: the target head after one step is the mapped head.
-        { stage: 'finetune', init: 'previous', head: 'map', out: 'target', data: { train: 'setB/train.csv', val: 'setB/val.csv' }, optimizer: { lr: 1e-12, weightDecay: 0 }, epochs: 1, batch: 2, maxSteps: 1, export: false },
-      ],
-    }, dir);
+    await makeSyntheticDataset({
+      out: join(dir, 'setA'),
+      classes: ['moving_left', 'still', 'growing'],
+      videosPerClass: 2,
+      valFraction: 0.5,
+      seed: 11,
+      width: 32,
+      height: 32,
+      frames: 8,
+    });
+    await makeSyntheticDataset({
+      out: join(dir, 'setB'),
+      classes: ['still', 'shrinking', 'moving_left'],
+      videosPerClass: 2,
+      valFraction: 0.5,
+      seed: 12,
+      width: 32,
+      height: 32,
+      frames: 8,
+    });
+    const recipe = parseRecipe(
+      {
+        name: 'merge',
+        seed: 4,
+        stages: [
+          {
+            stage: 'finetune',
+            out: 'merged',
+            model,
+            data: { train: ['setA/train.csv', 'setB/train.csv'] },
+            optimizer: { lr: 1e-3 },
+            epochs: 1,
+            batch: 2,
+            maxSteps: 3,
+            export: false,
+          },
+          // A negligible lr: the target head after one step is the mapped head.
+          {
+            stage: 'finetune',
+            init: 'previous',
+            head: 'map',
+            out: 'target',
+            data: { train: 'setB/train.csv', val: 'setB/val.csv' },
+            optimizer: { lr: 1e-12, weightDecay: 0 },
+            epochs: 1,
+            batch: 2,
+            maxSteps: 1,
+            export: false,
+          },
+        ],
+      },
+      dir,
+    );
     await trainRecipe(recipe, { progress: quiet(), backend: 'wasm' });
-    expect(readFileSync(join(dir, 'merged', 'labels.txt'), 'utf8').trim().split('\n')).toEqual(['moving_left', 'still', 'growing', 'shrinking']);
-    expect(readFileSync(join(dir, 'target', 'labels.txt'), 'utf8').trim().split('\n')).toEqual(['still', 'shrinking', 'moving_left']);
+    expect(
+      readFileSync(join(dir, 'merged', 'labels.txt'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toEqual(['moving_left', 'still', 'growing', 'shrinking']);
+    expect(
+      readFileSync(join(dir, 'target', 'labels.txt'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toEqual(['still', 'shrinking', 'moving_left']);
     const { readSafetensors } = await import('../../src/weights/safetensors.js');
     const merged = readSafetensors(join(dir, 'merged', 'weights.safetensors')).tensors;
     const target = readSafetensors(join(dir, 'target', 'weights.safetensors')).tensors;
     const d = 64;
     const row = (t: typeof merged, i: number) => Array.from(t.get('head.weight')!.data.subarray(i * d, (i + 1) * d));
-    for (const [targetRow, mergedRow] of [[0, 1], [1, 3], [2, 0]]) {
+    for (const [targetRow, mergedRow] of [
+      [0, 1],
+      [1, 3],
+      [2, 0],
+    ]) {
       const a = row(target, targetRow!);
       const b = row(merged, mergedRow!);
       expect(Math.max(...a.map((v, i) => Math.abs(v - b[i]!)))).toBeLessThan(1e-6);
@@ -149,8 +268,23 @@ describe('post-pretraining on merged label spaces, then a target set with the he
 
 describe('resuming an interrupted stage', () => {
   const stage = (out: string) => ({
-    name: 'resume', seed: 9,
-    stages: [{ stage: 'finetune', out, model, data, optimizer: { lr: 2e-3, warmupEpochs: 1, layerDecay: 0.75, clipGrad: 1 }, epochs: 3, batch: 4, dropPath: 0.2, mixup: 0.8, cutmix: 1, export: false }],
+    name: 'resume',
+    seed: 9,
+    stages: [
+      {
+        stage: 'finetune',
+        out,
+        model,
+        data,
+        optimizer: { lr: 2e-3, warmupEpochs: 1, layerDecay: 0.75, clipGrad: 1 },
+        epochs: 3,
+        batch: 4,
+        dropPath: 0.2,
+        mixup: 0.8,
+        cutmix: 1,
+        export: false,
+      },
+    ],
   });
 
   it('gives the same losses as an uninterrupted run with the same seed', async () => {
@@ -173,9 +307,16 @@ describe('resuming an interrupted stage', () => {
     expect(first[0]!.completed).toBe(false);
     const changed = stage('changed');
     changed.stages[0]!.optimizer.lr = 1e-2;
-    await expect(trainRecipe(parseRecipe(changed, dir), { progress: quiet(), backend: 'wasm', resume: join(dir, 'changed', 'checkpoint.safetensors') }))
-      .rejects.toThrow(/changed since checkpoint/);
+    await expect(
+      trainRecipe(parseRecipe(changed, dir), {
+        progress: quiet(),
+        backend: 'wasm',
+        resume: join(dir, 'changed', 'checkpoint.safetensors'),
+      }),
+    ).rejects.toThrow(/changed since checkpoint/);
     writeFileSync(join(dir, 'bogus.safetensors'), Buffer.alloc(16));
-    await expect(trainRecipe(parseRecipe(stage('changed'), dir), { progress: quiet(), backend: 'wasm', resume: join(dir, 'bogus.safetensors') })).rejects.toThrow();
+    await expect(
+      trainRecipe(parseRecipe(stage('changed'), dir), { progress: quiet(), backend: 'wasm', resume: join(dir, 'bogus.safetensors') }),
+    ).rejects.toThrow();
   }, 60_000);
 });

@@ -8,9 +8,21 @@ import { assignTargets } from '../../src/train/actionformer-targets.js';
 import { initBackend } from '../../src/tfjs/backend.js';
 import { diouLoss1d, sigmoidFocalLoss } from '../../src/train/losses.js';
 
-const config = makeActionFormerConfig({ inputDim: 4, numClasses: 3, backboneArch: [2, 2, 1], mhaWinSize: 3, maxSeqLen: 8, regressionRanges: [[0, 4], [4, 1000]] });
+const config = makeActionFormerConfig({
+  inputDim: 4,
+  numClasses: 3,
+  backboneArch: [2, 2, 1],
+  mhaWinSize: 3,
+  maxSeqLen: 8,
+  regressionRanges: [
+    [0, 4],
+    [4, 1000],
+  ],
+});
 
-beforeAll(async () => { await initBackend('cpu'); });
+beforeAll(async () => {
+  await initBackend('cpu');
+});
 
 describe('assignTargets', () => {
   it('claims the points near the centre, in the level whose range holds the farther distance', () => {
@@ -49,7 +61,17 @@ describe('losses', () => {
   });
 
   it('DIoU: 1 - IoU + (centre offset / enclosing)^2', () => {
-    const loss = diouLoss1d(tf.tensor([[2, 1], [1, 1]]), tf.tensor([[1, 1], [1, 1]]), tf.tensor([[1], [1]]));
+    const loss = diouLoss1d(
+      tf.tensor([
+        [2, 1],
+        [1, 1],
+      ]),
+      tf.tensor([
+        [1, 1],
+        [1, 1],
+      ]),
+      tf.tensor([[1], [1]]),
+    );
     expect(loss.dataSync()[0]).toBeCloseTo(1 / 3 + (0.5 / 3) ** 2, 6);
   });
 });

@@ -12,7 +12,17 @@ describe('official architectures', () => {
     ['vit_giant_patch14_224', 14, 1408, 40, 16, 6144],
   ])('%s has patch %i, width %i, depth %i, %i heads, MLP %i', (arch, patch, dim, depth, heads, mlp) => {
     const config = makeArchitecture(arch);
-    expect(config).toMatchObject({ patchSize: patch, embedDim: dim, depth, numHeads: heads, mlpHiddenDim: mlp, tubeletSize: 2, layerNormEps: 1e-6, numFrames: 16, imageHeight: 224 });
+    expect(config).toMatchObject({
+      patchSize: patch,
+      embedDim: dim,
+      depth,
+      numHeads: heads,
+      mlpHiddenDim: mlp,
+      tubeletSize: 2,
+      layerNormEps: 1e-6,
+      numFrames: 16,
+      imageHeight: 224,
+    });
   });
 
   it('counts ViT-B parameters as the official model (86.5 M with a 400-class head)', () => {
@@ -27,7 +37,9 @@ describe('official architectures', () => {
   it('gives the token grid T/2 x H/p x W/p', () => {
     expect(tokenGrid(makeArchitecture('vit_small_patch16_224'))).toEqual({ t: 8, h: 14, w: 14, count: 1568 });
     expect(tokenGrid(makeArchitecture('vit_giant_patch14_224')).count).toBe(8 * 16 * 16);
-    expect(tokenGrid(makeArchitecture('vit_small_patch16_224', { numFrames: 8, imageHeight: 160, imageWidth: 320 })).count).toBe(4 * 10 * 20);
+    expect(tokenGrid(makeArchitecture('vit_small_patch16_224', { numFrames: 8, imageHeight: 160, imageWidth: 320 })).count).toBe(
+      4 * 10 * 20,
+    );
   });
 
   it('rejects sizes the tube embedding cannot cut, naming the parameter', () => {

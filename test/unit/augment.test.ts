@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { cropResizeNormalize, multiScaleCropBox, randomColourTransform, randomResizedCropBox, trainFrameIndices } from '../../src/train/augment.js';
+import {
+  cropResizeNormalize,
+  multiScaleCropBox,
+  randomColourTransform,
+  randomResizedCropBox,
+  trainFrameIndices,
+} from '../../src/train/augment.js';
 import { PROTOCOLS } from '../../src/video/sampling.js';
 import { seededUniform } from '../../src/weights/random-init.js';
 
@@ -8,7 +14,8 @@ const STD = [0.229, 0.224, 0.225];
 
 function frameStack(width: number, height: number, frames: number) {
   return {
-    width, height,
+    width,
+    height,
     frames: Array.from({ length: frames }, (_, f) => Uint8Array.from({ length: width * height * 3 }, (_, i) => (i * 7 + f * 13) % 256)),
   };
 }
@@ -51,7 +58,10 @@ describe('crop, resize and normalize', () => {
     const video = frameStack(4, 4, 3);
     const out = new Float32Array(3 * 2 * 16);
     cropResizeNormalize(video, [2, 0], { x: 0, y: 0, width: 4, height: 4 }, 4, false, MEAN, STD, out);
-    for (const [t, f] of [[0, 2], [1, 0]] as const) {
+    for (const [t, f] of [
+      [0, 2],
+      [1, 0],
+    ] as const) {
       for (let c = 0; c < 3; c++) {
         for (let p = 0; p < 16; p++) {
           const expected = (video.frames[f]![p * 3 + c]! / 255 - MEAN[c]!) / STD[c]!;

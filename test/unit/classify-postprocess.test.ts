@@ -23,7 +23,9 @@ describe('meanSoftmax', () => {
 describe('topK', () => {
   it('ranks best first and breaks ties by index', () => {
     expect(topK([0.1, 0.4, 0.4, 0.05], 3)).toEqual([
-      { index: 1, score: 0.4 }, { index: 2, score: 0.4 }, { index: 0, score: 0.1 },
+      { index: 1, score: 0.4 },
+      { index: 2, score: 0.4 },
+      { index: 0, score: 0.1 },
     ]);
   });
 

@@ -18,16 +18,30 @@ const collect = async (frames: AsyncIterable<DecodedFrame>, clips: number[][]) =
 
 describe('clipsInOrder', () => {
   it('hands out each clip once its last frame is in, in order', async () => {
-    const clips = [[0, 2, 4], [2, 4, 6], [10, 12, 14]];
+    const clips = [
+      [0, 2, 4],
+      [2, 4, 6],
+      [10, 12, 14],
+    ];
     expect(neededFrames(clips)).toEqual([0, 2, 4, 6, 10, 12, 14]);
     const out = await collect(decoded(neededFrames(clips)), clips);
-    expect(out).toEqual([{ clip: 0, frames: [0, 2, 4] }, { clip: 1, frames: [2, 4, 6] }, { clip: 2, frames: [10, 12, 14] }]);
+    expect(out).toEqual([
+      { clip: 0, frames: [0, 2, 4] },
+      { clip: 1, frames: [2, 4, 6] },
+      { clip: 2, frames: [10, 12, 14] },
+    ]);
   });
 
   it('repeats the last frame that came when the video ends early', async () => {
-    const clips = [[0, 2, 4], [8, 10, 12]];
+    const clips = [
+      [0, 2, 4],
+      [8, 10, 12],
+    ];
     const out = await collect(decoded([0, 2, 4, 8, 10]), clips);
-    expect(out).toEqual([{ clip: 0, frames: [0, 2, 4] }, { clip: 1, frames: [8, 10, 10] }]);
+    expect(out).toEqual([
+      { clip: 0, frames: [0, 2, 4] },
+      { clip: 1, frames: [8, 10, 10] },
+    ]);
     expect(await collect(decoded([]), clips)).toEqual([]);
   });
 

@@ -1,11 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { budgetMessage, DECODE_COST_PIXELS as COST, estimateDecode, keyframeBefore, seekTargets, type DecodePass } from '../../src/video/decode-budget.js';
+import {
+  budgetMessage,
+  DECODE_COST_PIXELS as COST,
+  estimateDecode,
+  keyframeBefore,
+  seekTargets,
+  type DecodePass,
+} from '../../src/video/decode-budget.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { resolveProtocol } from '../../src/video/sampling.js';
 import { planViews, viewDecodePasses } from '../../src/video/views.js';
 
 /** Keyframes every `interval` frames, as x264 writes them by default (250). */
-const every = (interval: number, frameCount: number): number[] => Array.from({ length: Math.ceil(frameCount / interval) }, (_, i) => i * interval);
+const every = (interval: number, frameCount: number): number[] =>
+  Array.from({ length: Math.ceil(frameCount / interval) }, (_, i) => i * interval);
 
 describe('keyframeBefore', () => {
   it('is the last keyframe strictly before the frame (decode.ts seeks half a frame early)', () => {
@@ -47,13 +55,22 @@ describe('estimateDecode', () => {
   });
 
   it('adds up passes and leaves out frames past the end', () => {
-    const passes: DecodePass[] = [{ kind: 'frames', indices: [0, 1, 2] }, { kind: 'frames', indices: [99_999, 100_000, 120_000] }];
+    const passes: DecodePass[] = [
+      { kind: 'frames', indices: [0, 1, 2] },
+      { kind: 'frames', indices: [99_999, 100_000, 120_000] },
+    ];
     const e = estimateDecode(small, passes, every(250, small.frameCount));
     expect(e).toMatchObject({ runs: 2, seeks: 1, outputFrames: 4, decodedFrames: 3 + 250 });
   });
 
   it('lists the frames the runs seek to', () => {
-    expect(seekTargets(small, [{ kind: 'frames', indices: [0, 100, 5000, 5100, 9000] }, { kind: 'stream' }, { kind: 'frames', indices: [5000, 200_000] }])).toEqual([5000, 9000]);
+    expect(
+      seekTargets(small, [
+        { kind: 'frames', indices: [0, 100, 5000, 5100, 9000] },
+        { kind: 'stream' },
+        { kind: 'frames', indices: [5000, 200_000] },
+      ]),
+    ).toEqual([5000, 9000]);
   });
 });
 
@@ -88,7 +105,9 @@ describe('budgetMessage', () => {
   it('names the work, the limit and its flag, and what to change', () => {
     const e = estimateDecode({ width: 4096, height: 4096, frameCount: 90_000 }, [{ kind: 'frames', indices: [45_000] }]);
     const message = budgetMessage(e, 16e9, 'lower numClips');
-    expect(message).toMatch(/^decoding this request would cost about \d+ megapixels \(45001 frames of 4096x4096 in one ffmpeg run, each seek from the first frame\)/);
+    expect(message).toMatch(
+      /^decoding this request would cost about \d+ megapixels \(45001 frames of 4096x4096 in one ffmpeg run, each seek from the first frame\)/,
+    );
     expect(message).toContain('more than the limit of 16000 megapixels (--max-decode-pixels 16000000000); lower numClips');
   });
 });

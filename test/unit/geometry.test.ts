@@ -16,13 +16,17 @@ describe('resizeShortSide (get_resize_sizes)', () => {
 describe('cropBoxes', () => {
   it('takes left, centre and right crops of a wide frame', () => {
     expect(cropBoxes({ width: 298, height: 224 }, 224, 3)).toEqual([
-      { x: 0, y: 0, size: 224 }, { x: 37, y: 0, size: 224 }, { x: 74, y: 0, size: 224 },
+      { x: 0, y: 0, size: 224 },
+      { x: 37, y: 0, size: 224 },
+      { x: 74, y: 0, size: 224 },
     ]);
   });
 
   it('takes top, centre and bottom crops of a tall frame', () => {
     expect(cropBoxes({ width: 224, height: 398 }, 224, 3)).toEqual([
-      { x: 0, y: 0, size: 224 }, { x: 0, y: 87, size: 224 }, { x: 0, y: 174, size: 224 },
+      { x: 0, y: 0, size: 224 },
+      { x: 0, y: 87, size: 224 },
+      { x: 0, y: 174, size: 224 },
     ]);
   });
 

@@ -9,7 +9,11 @@ const golden = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures
 };
 
 describe('running-cell decoder masking', () => {
-  for (const { grid: [t, h, w], ratio, maps } of golden.cases) {
+  for (const {
+    grid: [t, h, w],
+    ratio,
+    maps,
+  } of golden.cases) {
     it(`matches the official generator for grid ${t}x${h}x${w} at ratio ${ratio}, every start`, () => {
       maps.forEach((expected, start) => {
         expect(Array.from(runningCellMask({ t, h, w }, ratio, start))).toEqual(expected);

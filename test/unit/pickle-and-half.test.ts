@@ -7,7 +7,9 @@ import { float16ToFloat32, float32ToFloat16, roundToFloat16InPlace } from '../..
 import { PickleError, unpickle, unpickleAt, type PickleHooks } from '../../src/weights/pickle.js';
 
 const refuseAll: PickleHooks = {
-  global: (module, name) => { throw new PickleError(`global ${module}.${name} refused`, true); },
+  global: (module, name) => {
+    throw new PickleError(`global ${module}.${name} refused`, true);
+  },
   persistentLoad: (pid) => ({ pid }),
 };
 
@@ -22,22 +24,49 @@ describe('unpickle', () => {
     const first = unpickleAt(data, 0, refuseAll);
     expect(first).toEqual({ value: 7, end: 5 });
     expect(unpickleAt(data, first.end, refuseAll)).toEqual({ value: 'x', end: data.length });
-    const cut = (() => { try { unpickleAt(data.subarray(0, 10), first.end, refuseAll); } catch (error) { return error; } })();
+    const cut = (() => {
+      try {
+        unpickleAt(data.subarray(0, 10), first.end, refuseAll);
+      } catch (error) {
+        return error;
+      }
+    })();
     expect(cut).toBeInstanceOf(PickleError);
     expect(cut).toMatchObject({ truncated: true, unsafe: false });
   });
 
   it("names protocol 2's __builtin__ globals as Python 3 does (builtins)", () => {
     const named: string[] = [];
-    const hooks: PickleHooks = { ...refuseAll, global: (module, name) => { named.push(`${module}.${name}`); return { kind: 'callable', qualifiedName: name, call: () => new Set([1]) }; } };
-    expect(unpickle(Buffer.from('8002635f5f6275696c74696e5f5f0a7365740a71005d71014b01618571025271032e', 'hex'), hooks)).toEqual(new Set([1])); // pickle.dumps({1}, 2)
+    const hooks: PickleHooks = {
+      ...refuseAll,
+      global: (module, name) => {
+        named.push(`${module}.${name}`);
+        return { kind: 'callable', qualifiedName: name, call: () => new Set([1]) };
+      },
+    };
+    expect(unpickle(Buffer.from('8002635f5f6275696c74696e5f5f0a7365740a71005d71014b01618571025271032e', 'hex'), hooks)).toEqual(
+      new Set([1]),
+    ); // pickle.dumps({1}, 2)
     expect(named).toEqual(['builtins.set']);
   });
 
   it('reads protocol-2 dicts, lists, tuples, ints, floats and the memo (shared objects stay shared)', () => {
     // {'a': [1, 300, -2], 'b': <same list>, 'c': (1.5, None, True)}
-    const data = bytes('\x80\x02}q\x00(', unicode('a'), ']q\x01(K\x01M', [44, 1], 'J', [254, 255, 255, 255], 'e', unicode('b'), 'h\x01',
-      unicode('c'), 'G', [0x3f, 0xf8, 0, 0, 0, 0, 0, 0], 'N\x88\x87u.');
+    const data = bytes(
+      '\x80\x02}q\x00(',
+      unicode('a'),
+      ']q\x01(K\x01M',
+      [44, 1],
+      'J',
+      [254, 255, 255, 255],
+      'e',
+      unicode('b'),
+      'h\x01',
+      unicode('c'),
+      'G',
+      [0x3f, 0xf8, 0, 0, 0, 0, 0, 0],
+      'N\x88\x87u.',
+    );
     const value = unpickle(data, refuseAll) as Map<string, unknown>;
     expect(value.get('a')).toEqual([1, 300, -2]);
     expect(value.get('b')).toBe(value.get('a'));
@@ -62,7 +91,9 @@ describe('unpickle', () => {
 
   it('refuses to call anything that is not an allowed callable', () => {
     const data = bytes('\x80\x02', unicode('not callable'), ')R.');
-    expect(() => unpickle(data, refuseAll)).toThrow(expect.objectContaining({ unsafe: true, message: expect.stringMatching(/calls a string/) }));
+    expect(() => unpickle(data, refuseAll)).toThrow(
+      expect.objectContaining({ unsafe: true, message: expect.stringMatching(/calls a string/) }),
+    );
   });
 
   it('names truncation, unknown opcodes, bad memo reads and stack underflow', () => {

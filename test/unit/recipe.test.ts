@@ -21,8 +21,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function finetune(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    stage: 'finetune', out: 'out', model: { arch: 'vit_tiny_test', numFrames: 4, imageSize: 32 },
-    data: { train: 'data/train.csv' }, optimizer: { lr: 1e-3 }, epochs: 1, batch: 2, ...extra,
+    stage: 'finetune',
+    out: 'out',
+    model: { arch: 'vit_tiny_test', numFrames: 4, imageSize: 32 },
+    data: { train: 'data/train.csv' },
+    optimizer: { lr: 1e-3 },
+    epochs: 1,
+    batch: 2,
+    ...extra,
   };
 }
 
@@ -67,9 +73,15 @@ describe('recipe validation', () => {
   });
 
   it('names shapes that do not divide', () => {
-    expect(fieldOf(() => plan([finetune({ model: { arch: 'vit_tiny_test', numFrames: 4, imageSize: 40 } })]))).toBe('stages[0].model.imageHeight');
-    expect(fieldOf(() => plan([finetune({ model: { arch: 'vit_tiny_test', numFrames: 5, imageSize: 32 } })]))).toBe('stages[0].model.numFrames');
-    expect(fieldOf(() => plan([finetune({ model: { arch: 'vit_tiny_test', numFrames: 4, imageSize: 32, numHeads: 3 } })]))).toBe('stages[0].model.numHeads');
+    expect(fieldOf(() => plan([finetune({ model: { arch: 'vit_tiny_test', numFrames: 4, imageSize: 40 } })]))).toBe(
+      'stages[0].model.imageHeight',
+    );
+    expect(fieldOf(() => plan([finetune({ model: { arch: 'vit_tiny_test', numFrames: 5, imageSize: 32 } })]))).toBe(
+      'stages[0].model.numFrames',
+    );
+    expect(fieldOf(() => plan([finetune({ model: { arch: 'vit_tiny_test', numFrames: 4, imageSize: 32, numHeads: 3 } })]))).toBe(
+      'stages[0].model.numHeads',
+    );
     expect(fieldOf(() => plan([finetune({ model: { arch: 'vit_nano', numFrames: 4 } })]))).toBe('stages[0].model.arch');
     // 48 px / 16 = 3x3 tokens: no 2x2 running cells.
     const pretrain = { ...finetune({ model: { arch: 'vit_tiny_test', numFrames: 4, imageSize: 48 } }), stage: 'pretrain' };

@@ -6,7 +6,13 @@ import { linearResizeTables, resizeLinear } from '../../src/video/resize-linear.
 // Made by tools/make_resize_golden.py: cv2.resize(src, (w, h), interpolation=cv2.INTER_LINEAR).
 const golden = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'resize-linear-golden.json'), 'utf8')) as {
   opencv: string;
-  cases: Array<{ name: string; width: number; height: number; rgb: number[]; resized: Array<{ width: number; height: number; rgb: number[] }> }>;
+  cases: Array<{
+    name: string;
+    width: number;
+    height: number;
+    rgb: number[];
+    resized: Array<{ width: number; height: number; rgb: number[] }>;
+  }>;
 };
 
 describe('resizeLinear', () => {

@@ -39,7 +39,10 @@ describe('safetensors', () => {
     data.writeUInt16LE(0x3e00, 0);
     data.writeUInt16LE(0xc000, 2);
     data.writeUInt16LE(0x3fc0, 4);
-    const file = rawFile({ h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, b: { dtype: 'BF16', shape: [1], data_offsets: [4, 6] } }, data);
+    const file = rawFile(
+      { h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, b: { dtype: 'BF16', shape: [1], data_offsets: [4, 6] } },
+      data,
+    );
     const read = readSafetensors(file).tensors;
     expect([...read.get('h')!.data]).toEqual([1.5, -2]);
     expect([...read.get('b')!.data]).toEqual([1.5]);

@@ -10,13 +10,21 @@ const range = (start: number, count: number, step: number) => Array.from({ lengt
 describe('k400 stride sampling', () => {
   it('spreads 5 clips of 16 frames at stride 4 over 300 frames', () => {
     expect(clipFrameIndices(PROTOCOLS.k400, 300)).toEqual([
-      range(0, 16, 4), range(56, 16, 4), range(116, 16, 4), range(176, 16, 4), range(236, 16, 4),
+      range(0, 16, 4),
+      range(56, 16, 4),
+      range(116, 16, 4),
+      range(176, 16, 4),
+      range(236, 16, 4),
     ]);
   });
 
   it('spreads them over 795 frames (vtest.avi)', () => {
     expect(clipFrameIndices(PROTOCOLS.k400, 795)).toEqual([
-      range(0, 16, 4), range(180, 16, 4), range(364, 16, 4), range(548, 16, 4), range(732, 16, 4),
+      range(0, 16, 4),
+      range(180, 16, 4),
+      range(364, 16, 4),
+      range(548, 16, 4),
+      range(732, 16, 4),
     ]);
   });
 
@@ -51,7 +59,12 @@ describe('ssv2 segment sampling', () => {
 describe('resolveProtocol', () => {
   it('applies explicit parameters over a preset', () => {
     expect(resolveProtocol('k400', { numClips: 2, numCrops: 1, samplingRate: 2 })).toEqual({
-      name: 'k400', temporal: 'stride', numClips: 2, numCrops: 1, numFrames: 16, samplingRate: 2,
+      name: 'k400',
+      temporal: 'stride',
+      numClips: 2,
+      numCrops: 1,
+      numFrames: 16,
+      samplingRate: 2,
     });
   });
 

@@ -7,7 +7,10 @@ describe('arithmeticRuns', () => {
   });
 
   it('keeps stragglers as single terms', () => {
-    expect(arithmeticRuns([0, 4, 8, 12, 13])).toEqual([{ start: 0, step: 4, count: 4 }, { start: 13, step: 1, count: 1 }]);
+    expect(arithmeticRuns([0, 4, 8, 12, 13])).toEqual([
+      { start: 0, step: 4, count: 4 },
+      { start: 13, step: 1, count: 1 },
+    ]);
     expect(arithmeticRuns([5])).toEqual([{ start: 5, step: 1, count: 1 }]);
     expect(arithmeticRuns([0, 1, 3, 4, 6, 7]).every((r) => r.count <= 2)).toBe(true);
   });
@@ -28,7 +31,10 @@ describe('selectFilter', () => {
 
   it('never lets a group need more terms than ffmpeg parses', () => {
     const irregular: number[] = [];
-    for (let i = 0, k = 0; irregular.length < 500; k++) { irregular.push(i); i += 1 + ((k * 7) % 4); }
+    for (let i = 0, k = 0; irregular.length < 500; k++) {
+      irregular.push(i);
+      i += 1 + ((k * 7) % 4);
+    }
     for (const group of groupIndices(irregular)) {
       expect(arithmeticRuns(group.map((i) => i - group[0]!)).length).toBeLessThanOrEqual(MAX_SELECT_TERMS);
     }

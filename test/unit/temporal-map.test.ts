@@ -19,7 +19,9 @@ describe('temporal mAP, hand-worked', () => {
   it('a false alarm ranked first: precision [0, 1/2, 2/3], recall [0, 1/2, 1] -> AP 2/3', () => {
     const result = evaluateTemporalDetection(
       [gt('v', 'a', 0, 10), gt('v', 'a', 20, 30)],
-      [pred('v', 'a', 50, 60, 0.9), pred('v', 'a', 0, 10, 0.8), pred('v', 'a', 20, 30, 0.7)], [0.5]);
+      [pred('v', 'a', 50, 60, 0.9), pred('v', 'a', 0, 10, 0.8), pred('v', 'a', 20, 30, 0.7)],
+      [0.5],
+    );
     expect(result.apPerClass.a![0]).toBeCloseTo(2 / 3, 12);
   });
 
@@ -32,7 +34,9 @@ describe('temporal mAP, hand-worked', () => {
   it('predictions in videos without ground truth, or of the wrong class, never help', () => {
     const result = evaluateTemporalDetection(
       [gt('v', 'a', 0, 10), gt('v', 'b', 0, 10)],
-      [pred('elsewhere', 'a', 0, 10, 0.95), pred('v', 'a', 0, 10, 0.5), pred('v', 'c', 0, 10, 0.9)], [0.5]);
+      [pred('elsewhere', 'a', 0, 10, 0.95), pred('v', 'a', 0, 10, 0.5), pred('v', 'c', 0, 10, 0.9)],
+      [0.5],
+    );
     expect(result.apPerClass.a![0]).toBeCloseTo(0.5, 12); // precision 1/2 at recall 1
     expect(result.apPerClass.b![0]).toBe(0);
     expect(Object.keys(result.apPerClass)).toEqual(['a', 'b']); // classes come from the ground truth

@@ -50,14 +50,22 @@ describe('batchedNms, hand-worked', () => {
   });
 
   it('drops what decays under minScore and keeps at most maxSegments, best first', () => {
-    const same = { segments: Float32Array.of(0, 10, 0, 10, 0, 10), scores: Float32Array.of(0.5, 0.002, 0.9), labels: Int32Array.of(0, 0, 0) };
+    const same = {
+      segments: Float32Array.of(0, 10, 0, 10, 0, 10),
+      scores: Float32Array.of(0.5, 0.002, 0.9),
+      labels: Int32Array.of(0, 0, 0),
+    };
     const out = batchedNms(same, opts({ minScore: 0.001 }));
     expect(Array.from(out.scores).map((s) => +s.toFixed(4))).toEqual([0.9, +(0.5 * Math.exp(-2)).toFixed(4)]);
     expect(batchedNms(three, opts({ maxSegments: 2 })).scores).toHaveLength(2);
   });
 
   it('keeps the best segment of a class whose every score is below minScore, as the official op does', () => {
-    const low = { segments: Float32Array.of(0, 10, 20, 30, 0, 10), scores: Float32Array.of(0.0004, 0.0008, 0.5), labels: Int32Array.of(0, 0, 1) };
+    const low = {
+      segments: Float32Array.of(0, 10, 20, 30, 0, 10),
+      scores: Float32Array.of(0.0004, 0.0008, 0.5),
+      labels: Int32Array.of(0, 0, 1),
+    };
     const out = batchedNms(low, opts({ minScore: 0.001 }));
     expect(Array.from(out.labels)).toEqual([1, 0]);
     expect(out.scores[1]).toBeCloseTo(0.0008, 7);
@@ -65,8 +73,12 @@ describe('batchedNms, hand-worked', () => {
   });
 
   it('refuses inputs whose lengths disagree, and takes empty input', () => {
-    expect(() => batchedNms({ segments: Float32Array.of(0, 1), scores: Float32Array.of(1, 2), labels: Int32Array.of(0, 0) }, ACTIONFORMER_NMS)).toThrow(/must agree/);
-    expect(batchedNms({ segments: new Float32Array(0), scores: new Float32Array(0), labels: new Int32Array(0) }, ACTIONFORMER_NMS).scores).toHaveLength(0);
+    expect(() =>
+      batchedNms({ segments: Float32Array.of(0, 1), scores: Float32Array.of(1, 2), labels: Int32Array.of(0, 0) }, ACTIONFORMER_NMS),
+    ).toThrow(/must agree/);
+    expect(
+      batchedNms({ segments: new Float32Array(0), scores: new Float32Array(0), labels: new Int32Array(0) }, ACTIONFORMER_NMS).scores,
+    ).toHaveLength(0);
   });
 });
 
@@ -90,8 +102,18 @@ describe('batchedNms against the Python transcription of ActionFormer (300 rando
 
 describe('decodeLevels and stepsToSeconds', () => {
   it('decodes each level at t = i x stride into [t - left x stride, t + right x stride], masked and thresholded', () => {
-    const level0 = { logits: Float32Array.of(0, -10, 2, -10, 5, 5), offsets: Float32Array.of(1, 1, 0.5, 0.5, 0.01, 0.02), mask: Uint8Array.of(1, 1, 0), stride: 1 };
-    const level1 = { logits: Float32Array.of(-10, 1, -10, -10), offsets: Float32Array.of(2, 3, 1, 1), mask: Uint8Array.of(1, 1), stride: 2 };
+    const level0 = {
+      logits: Float32Array.of(0, -10, 2, -10, 5, 5),
+      offsets: Float32Array.of(1, 1, 0.5, 0.5, 0.01, 0.02),
+      mask: Uint8Array.of(1, 1, 0),
+      stride: 1,
+    };
+    const level1 = {
+      logits: Float32Array.of(-10, 1, -10, -10),
+      offsets: Float32Array.of(2, 3, 1, 1),
+      mask: Uint8Array.of(1, 1),
+      stride: 2,
+    };
     const out = decodeLevels([level0, level1], 2, ACTIONFORMER_DECODE);
     // level 0: position 1 (score sigmoid(2)) then 0 (sigmoid(0)); position 2 is masked out.
     // level 1: position 0 class 1 (sigmoid(1)) -> [0 - 4, 0 + 6]; sigmoid(-10) = 4.5e-5 is under 0.001.
@@ -102,7 +124,12 @@ describe('decodeLevels and stepsToSeconds', () => {
   });
 
   it('keeps the top K per level and drops segments of 0.05 steps or less', () => {
-    const level = { logits: Float32Array.of(3, 2, 1), offsets: Float32Array.of(1, 1, 0.02, 0.02, 1, 1), mask: Uint8Array.of(1, 1, 1), stride: 1 };
+    const level = {
+      logits: Float32Array.of(3, 2, 1),
+      offsets: Float32Array.of(1, 1, 0.02, 0.02, 1, 1),
+      mask: Uint8Array.of(1, 1, 1),
+      stride: 1,
+    };
     const out = decodeLevels([level], 1, { ...ACTIONFORMER_DECODE, topK: 2 });
     expect(Array.from(out.segments)).toEqual([-1, 1]); // position 1 is 0.04 long; position 2 is past the top 2
   });

@@ -61,8 +61,13 @@ describe('training math', () => {
     const a = golden.adamw;
     const w = tf.variable(tf.tensor(a.w0, [3, 4]));
     const b = tf.variable(tf.tensor(a.b0, [4]));
-    const optimizer = new AdamW({ beta1: a.betas[0], beta2: a.betas[1], eps: a.eps, weightDecay: a.weightDecay, clipGrad: a.clip },
-      new Map([['w', { variable: w, lrScale: 1, decay: true }], ['b', { variable: b, lrScale: 1, decay: false }]]));
+    const optimizer = new AdamW(
+      { beta1: a.betas[0], beta2: a.betas[1], eps: a.eps, weightDecay: a.weightDecay, clipGrad: a.clip },
+      new Map([
+        ['w', { variable: w, lrScale: 1, decay: true }],
+        ['b', { variable: b, lrScale: 1, decay: false }],
+      ]),
+    );
     for (let step = 0; step < 3; step++) {
       const grads = { w: tf.tensor(a.grads[step].w, [3, 4]), b: tf.tensor(a.grads[step].b, [4]) };
       optimizer.apply(grads, a.lr).dispose();
@@ -85,8 +90,20 @@ describe('training math', () => {
   });
 
   it('reconstruction loss averages pixels, then only the weighted tokens', async () => {
-    const prediction = tf.tensor([[[1, 1], [0, 0], [5, 5]]]);
-    const target = tf.tensor([[[0, 0], [0, 2], [0, 0]]]);
+    const prediction = tf.tensor([
+      [
+        [1, 1],
+        [0, 0],
+        [5, 5],
+      ],
+    ]);
+    const target = tf.tensor([
+      [
+        [0, 0],
+        [0, 2],
+        [0, 0],
+      ],
+    ]);
     const loss = maskedReconstructionLoss(prediction, target, tf.tensor([[1, 1, 0]]));
     // token 0: mean(1, 1) = 1; token 1: mean(0, 4) = 2; token 2 ignored -> 1.5
     expect((await loss.data())[0]).toBeCloseTo(1.5, 6);

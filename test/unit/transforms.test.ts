@@ -31,6 +31,8 @@ describe('packClip', () => {
   });
 
   it('refuses to write past the end of the output', () => {
-    expect(() => packClip([new Uint8Array(12)], { width: 2, height: 2 }, { x: 0, y: 0, size: 2 }, IMAGENET, new Float32Array(11), 0)).toThrow(RangeError);
+    expect(() =>
+      packClip([new Uint8Array(12)], { width: 2, height: 2 }, { x: 0, y: 0, size: 2 }, IMAGENET, new Float32Array(11), 0),
+    ).toThrow(RangeError);
   });
 });

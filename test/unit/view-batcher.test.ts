@@ -14,7 +14,10 @@ function fakeRunner(runs: number[][], delayMs = 20, fail = false): InferenceRunn
       await new Promise((r) => setTimeout(r, delayMs));
       if (fail) throw new Error('session failed');
       const logits = new Float32Array(n * 2);
-      for (let i = 0; i < n; i++) { logits[2 * i] = Number(video.data[i * per]); logits[2 * i + 1] = i; }
+      for (let i = 0; i < n; i++) {
+        logits[2 * i] = Number(video.data[i * per]);
+        logits[2 * i + 1] = i;
+      }
       return { outputs: { logits: float32Tensor(logits, [n, 2]) } };
     },
   } as unknown as InferenceRunner;
@@ -23,7 +26,10 @@ function fakeRunner(runs: number[][], delayMs = 20, fail = false): InferenceRunn
 /** n views of shape [3, 1, s, s], view i filled with base + i. */
 const views = (n: number, base: number, s = 2) => {
   const per = 3 * s * s;
-  return float32Tensor(Float32Array.from({ length: n * per }, (_, k) => base + Math.floor(k / per)), [n, 3, 1, s, s]);
+  return float32Tensor(
+    Float32Array.from({ length: n * per }, (_, k) => base + Math.floor(k / per)),
+    [n, 3, 1, s, s],
+  );
 };
 
 describe('ViewBatcher', () => {
@@ -43,9 +49,19 @@ describe('ViewBatcher', () => {
     const batcher = new ViewBatcher(fakeRunner(runs), { maxBatch: 4, maxWaitMs: 10 });
     const first = batcher.submit(views(2, 0));
     await new Promise((r) => setTimeout(r, 15)); // the first run has started alone
-    const rest = [batcher.submit(views(2, 10)), batcher.submit(views(2, 20, 4)), batcher.submit(views(2, 30)), batcher.submit(views(2, 40))];
+    const rest = [
+      batcher.submit(views(2, 10)),
+      batcher.submit(views(2, 20, 4)),
+      batcher.submit(views(2, 30)),
+      batcher.submit(views(2, 40)),
+    ];
     await Promise.all([first, ...rest]);
-    expect(runs).toEqual([[0, 1], [10, 11, 30, 31], [20, 21], [40, 41]]);
+    expect(runs).toEqual([
+      [0, 1],
+      [10, 11, 30, 31],
+      [20, 21],
+      [40, 41],
+    ]);
   });
 
   it('runs at once without a wait, drops a request that gives up while waiting, and fails every request of a failed run', async () => {

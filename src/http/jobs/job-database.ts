@@ -11,13 +11,26 @@ import { ServiceError } from '../../errors.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
 
 export const JOB_DATABASE = 'jobs.sqlite';
-const CORRUPT_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_VTAB', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_INDEX']);
+const CORRUPT_CODES = new Set([
+  'SQLITE_CORRUPT',
+  'SQLITE_NOTADB',
+  'SQLITE_CORRUPT_VTAB',
+  'SQLITE_CORRUPT_SEQUENCE',
+  'SQLITE_CORRUPT_INDEX',
+]);
 
 /** The start cannot go on: the state directory's job database is unreadable. */
 export class CorruptStateError extends ServiceError {
-  constructor(readonly file: string, reason: string) {
-    super(500, 'state_corrupt', `the job database '${file}' is corrupt (${reason}); the jobs in it cannot be read. `
-      + 'Start with --state-repair to move it aside and start with no jobs (it says how many were lost), or restore the file from a backup.');
+  constructor(
+    readonly file: string,
+    reason: string,
+  ) {
+    super(
+      500,
+      'state_corrupt',
+      `the job database '${file}' is corrupt (${reason}); the jobs in it cannot be read. ` +
+        'Start with --state-repair to move it aside and start with no jobs (it says how many were lost), or restore the file from a backup.',
+    );
   }
 }
 

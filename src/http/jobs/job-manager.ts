@@ -35,7 +35,12 @@ export interface JobManagerOptions {
   readonly logger?: Logger;
 }
 
-export const DEFAULT_JOB_OPTIONS: Omit<JobManagerOptions, 'dataDir'> = { maxQueued: 16, concurrency: 1, retentionMs: 24 * 3600_000, maxAttempts: 2 };
+export const DEFAULT_JOB_OPTIONS: Omit<JobManagerOptions, 'dataDir'> = {
+  maxQueued: 16,
+  concurrency: 1,
+  retentionMs: 24 * 3600_000,
+  maxAttempts: 2,
+};
 
 /** 503 with Retry-After, like the other refusals at capacity. */
 export class QueueFullError extends UnavailableError {
@@ -52,7 +57,11 @@ export class JobManager {
   private started = false;
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly store: JobStore, private readonly runner: JobRunner, readonly options: JobManagerOptions) {
+  constructor(
+    private readonly store: JobStore,
+    private readonly runner: JobRunner,
+    readonly options: JobManagerOptions,
+  ) {
     mkdirSync(options.dataDir, { recursive: true });
     this.sweeper = setInterval(() => this.purgeExpired(), Math.min(60_000, Math.max(1000, options.retentionMs / 4)));
     this.sweeper.unref();
@@ -71,13 +80,21 @@ export class JobManager {
         requeued.push(job.id);
       } else {
         const reason = job.inputPath && existsSync(job.inputPath) ? `it was interrupted ${job.attempts} times` : 'its input is gone';
-        this.finish(job.id, 'failed', { error: { status: 500, code: 'job_interrupted', message: `job ${job.id} was interrupted by a restart of the service and cannot run again: ${reason}` } });
+        this.finish(job.id, 'failed', {
+          error: {
+            status: 500,
+            code: 'job_interrupted',
+            message: `job ${job.id} was interrupted by a restart of the service and cannot run again: ${reason}`,
+          },
+        });
         failed.push(job.id);
       }
     }
     for (const job of this.store.withStatus(['queued'])) {
       if (!job.inputPath || !existsSync(job.inputPath)) {
-        this.finish(job.id, 'failed', { error: { status: 500, code: 'job_interrupted', message: `job ${job.id} was queued before a restart, and its input is gone` } });
+        this.finish(job.id, 'failed', {
+          error: { status: 500, code: 'job_interrupted', message: `job ${job.id} was queued before a restart, and its input is gone` },
+        });
         failed.push(job.id);
       }
     }
@@ -97,10 +114,28 @@ export class JobManager {
     if (this.store.countWithStatus(ACTIVE_STATUSES) >= this.options.maxQueued) throw new QueueFullError(this.options.maxQueued);
     const id = randomUUID();
     const dir = join(this.options.dataDir, id);
-    const inputPath = join(dir, `input${extname(String(request.fileName ?? '')).replace(/[^.A-Za-z0-9]/g, '').slice(0, 8)}`);
+    const inputPath = join(
+      dir,
+      `input${extname(String(request.fileName ?? ''))
+        .replace(/[^.A-Za-z0-9]/g, '')
+        .slice(0, 8)}`,
+    );
     const job: JobRecord = {
-      id, kind, status: 'queued', stage: null, progress: 0, etaSec: null, createdAt: Date.now(),
-      startedAt: null, finishedAt: null, expiresAt: null, request, inputPath, result: null, error: null, attempts: 0,
+      id,
+      kind,
+      status: 'queued',
+      stage: null,
+      progress: 0,
+      etaSec: null,
+      createdAt: Date.now(),
+      startedAt: null,
+      finishedAt: null,
+      expiresAt: null,
+      request,
+      inputPath,
+      result: null,
+      error: null,
+      attempts: 0,
     };
     try {
       mkdirSync(dir, { recursive: true });
@@ -117,7 +152,8 @@ export class JobManager {
 
   get(id: string): JobRecord {
     const job = this.store.get(id);
-    if (!job) throw new NotFoundError('job_not_found', `job '${id}' does not exist (or its result has expired)`, { parameter: 'id', value: id });
+    if (!job)
+      throw new NotFoundError('job_not_found', `job '${id}' does not exist (or its result has expired)`, { parameter: 'id', value: id });
     return job;
   }
 
@@ -130,7 +166,9 @@ export class JobManager {
     }
     if (job.status === 'running') {
       this.running.get(id)?.abort(new AbortedError(`job ${id} was cancelled`));
-      this.finish(id, 'cancelled', { error: { status: 499, code: 'job_cancelled', message: `job ${id} was cancelled while running (${job.stage ?? 'starting'})` } });
+      this.finish(id, 'cancelled', {
+        error: { status: 499, code: 'job_cancelled', message: `job ${id} was cancelled while running (${job.stage ?? 'starting'})` },
+      });
       return { job: this.get(id), deleted: false };
     }
     this.remove(job);
@@ -144,7 +182,12 @@ export class JobManager {
     await new Promise<void>((resolve) => {
       const set = this.waiters.get(id) ?? new Set();
       this.waiters.set(id, set);
-      const done = (): void => { clearTimeout(timer); set.delete(done); signal?.removeEventListener('abort', done); resolve(); };
+      const done = (): void => {
+        clearTimeout(timer);
+        set.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
       const timer = setTimeout(done, timeoutMs);
       set.add(done);
       signal?.addEventListener('abort', done, { once: true });
@@ -214,7 +257,8 @@ export class JobManager {
       this.lastWrite.set(job.id, now);
       const elapsed = (now - startedAt) / 1000;
       const eta = p.fraction > 0.02 ? (elapsed / p.fraction) * (1 - p.fraction) : null;
-      if (this.store.get(job.id)?.status === 'running') this.store.update(job.id, { stage: p.stage, progress: p.fraction, etaSec: eta === null ? null : Math.round(eta * 10) / 10 });
+      if (this.store.get(job.id)?.status === 'running')
+        this.store.update(job.id, { stage: p.stage, progress: p.fraction, etaSec: eta === null ? null : Math.round(eta * 10) / 10 });
     };
     const log = (this.options.logger ?? SILENT_LOGGER).child({ jobId: job.id, kind: job.kind });
     log.info({ attempt: job.attempts + 1 }, 'job started');
@@ -229,8 +273,9 @@ export class JobManager {
         const jobError = toJobError(error, log);
         this.finishOrRecordFailure(job.id, { error: jobError }, log);
         log.warn({ ms: Date.now() - startedAt, code: jobError.code, status: jobError.status }, 'job failed');
+      } else if (this.closed) {
+        /* left 'running': the next start re-runs it */
       }
-      else if (this.closed) { /* left 'running': the next start re-runs it */ }
     } finally {
       this.running.delete(job.id);
       this.lastWrite.delete(job.id);
@@ -243,7 +288,11 @@ export class JobManager {
    * instead; if even that cannot be written, the job stays 'running' in the store and runs again
    * at the next start. Never an unhandled rejection.
    */
-  private finishOrRecordFailure(id: string, outcome: { result: unknown; progress: number; etaSec: number } | { error: JobError }, log: Logger): void {
+  private finishOrRecordFailure(
+    id: string,
+    outcome: { result: unknown; progress: number; etaSec: number } | { error: JobError },
+    log: Logger,
+  ): void {
     try {
       this.finish(id, 'error' in outcome ? 'failed' : 'succeeded', outcome);
     } catch (error) {

@@ -7,14 +7,36 @@ import Database from 'better-sqlite3';
 import type { JobPatch, JobRecord, JobStatus, JobStore } from './job-store.js';
 
 interface Row {
-  id: string; kind: string; status: string; stage: string | null; progress: number; eta_sec: number | null;
-  created_at: number; started_at: number | null; finished_at: number | null; expires_at: number | null;
-  request: string; input_path: string | null; result: string | null; error: string | null; attempts: number;
+  id: string;
+  kind: string;
+  status: string;
+  stage: string | null;
+  progress: number;
+  eta_sec: number | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  expires_at: number | null;
+  request: string;
+  input_path: string | null;
+  result: string | null;
+  error: string | null;
+  attempts: number;
 }
 
 const COLUMNS: Record<keyof JobPatch, string> = {
-  status: 'status', stage: 'stage', progress: 'progress', etaSec: 'eta_sec', startedAt: 'started_at', finishedAt: 'finished_at',
-  expiresAt: 'expires_at', request: 'request', inputPath: 'input_path', result: 'result', error: 'error', attempts: 'attempts',
+  status: 'status',
+  stage: 'stage',
+  progress: 'progress',
+  etaSec: 'eta_sec',
+  startedAt: 'started_at',
+  finishedAt: 'finished_at',
+  expiresAt: 'expires_at',
+  request: 'request',
+  inputPath: 'input_path',
+  result: 'result',
+  error: 'error',
+  attempts: 'attempts',
 };
 const JSON_FIELDS = new Set(['request', 'result', 'error']);
 
@@ -45,13 +67,28 @@ export class SqliteJobStore implements JobStore {
   }
 
   insert(job: JobRecord): void {
-    this.db.prepare(`INSERT INTO jobs (id, kind, status, stage, progress, eta_sec, created_at, started_at, finished_at, expires_at, request, input_path, result, error, attempts)
-      VALUES (@id, @kind, @status, @stage, @progress, @eta_sec, @created_at, @started_at, @finished_at, @expires_at, @request, @input_path, @result, @error, @attempts)`).run({
-      id: job.id, kind: job.kind, status: job.status, stage: job.stage, progress: job.progress, eta_sec: job.etaSec,
-      created_at: job.createdAt, started_at: job.startedAt, finished_at: job.finishedAt, expires_at: job.expiresAt,
-      request: JSON.stringify(job.request), input_path: job.inputPath, result: job.result === null || job.result === undefined ? null : JSON.stringify(job.result),
-      error: job.error ? JSON.stringify(job.error) : null, attempts: job.attempts,
-    });
+    this.db
+      .prepare(
+        `INSERT INTO jobs (id, kind, status, stage, progress, eta_sec, created_at, started_at, finished_at, expires_at, request, input_path, result, error, attempts)
+      VALUES (@id, @kind, @status, @stage, @progress, @eta_sec, @created_at, @started_at, @finished_at, @expires_at, @request, @input_path, @result, @error, @attempts)`,
+      )
+      .run({
+        id: job.id,
+        kind: job.kind,
+        status: job.status,
+        stage: job.stage,
+        progress: job.progress,
+        eta_sec: job.etaSec,
+        created_at: job.createdAt,
+        started_at: job.startedAt,
+        finished_at: job.finishedAt,
+        expires_at: job.expiresAt,
+        request: JSON.stringify(job.request),
+        input_path: job.inputPath,
+        result: job.result === null || job.result === undefined ? null : JSON.stringify(job.result),
+        error: job.error ? JSON.stringify(job.error) : null,
+        attempts: job.attempts,
+      });
   }
 
   get(id: string): JobRecord | undefined {
@@ -63,17 +100,25 @@ export class SqliteJobStore implements JobStore {
     const entries = Object.entries(patch).filter(([, v]) => v !== undefined) as Array<[keyof JobPatch, unknown]>;
     if (entries.length === 0) return;
     const sets = entries.map(([key]) => `${COLUMNS[key]} = @${key}`).join(', ');
-    const values = Object.fromEntries(entries.map(([key, value]) => [key, JSON_FIELDS.has(key) ? (value === null ? null : JSON.stringify(value)) : value]));
+    const values = Object.fromEntries(
+      entries.map(([key, value]) => [key, JSON_FIELDS.has(key) ? (value === null ? null : JSON.stringify(value)) : value]),
+    );
     this.db.prepare(`UPDATE jobs SET ${sets} WHERE id = @id`).run({ ...values, id });
   }
 
   withStatus(statuses: readonly JobStatus[]): JobRecord[] {
-    const rows = this.db.prepare(`SELECT * FROM jobs WHERE status IN (${statuses.map(() => '?').join(', ')}) ORDER BY created_at, id`).all(...statuses) as Row[];
+    const rows = this.db
+      .prepare(`SELECT * FROM jobs WHERE status IN (${statuses.map(() => '?').join(', ')}) ORDER BY created_at, id`)
+      .all(...statuses) as Row[];
     return rows.map(fromRow);
   }
 
   countWithStatus(statuses: readonly JobStatus[]): number {
-    return (this.db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE status IN (${statuses.map(() => '?').join(', ')})`).get(...statuses) as { n: number }).n;
+    return (
+      this.db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE status IN (${statuses.map(() => '?').join(', ')})`).get(...statuses) as {
+        n: number;
+      }
+    ).n;
   }
 
   expired(now: number): JobRecord[] {
@@ -91,9 +136,20 @@ export class SqliteJobStore implements JobStore {
 
 function fromRow(row: Row): JobRecord {
   return {
-    id: row.id, kind: row.kind as JobRecord['kind'], status: row.status as JobStatus, stage: row.stage, progress: row.progress, etaSec: row.eta_sec,
-    createdAt: row.created_at, startedAt: row.started_at, finishedAt: row.finished_at, expiresAt: row.expires_at,
-    request: JSON.parse(row.request) as Record<string, unknown>, inputPath: row.input_path,
-    result: row.result === null ? null : JSON.parse(row.result), error: row.error === null ? null : JSON.parse(row.error), attempts: row.attempts,
+    id: row.id,
+    kind: row.kind as JobRecord['kind'],
+    status: row.status as JobStatus,
+    stage: row.stage,
+    progress: row.progress,
+    etaSec: row.eta_sec,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    expiresAt: row.expires_at,
+    request: JSON.parse(row.request) as Record<string, unknown>,
+    inputPath: row.input_path,
+    result: row.result === null ? null : JSON.parse(row.result),
+    error: row.error === null ? null : JSON.parse(row.error),
+    attempts: row.attempts,
   };
 }

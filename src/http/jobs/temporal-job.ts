@@ -23,7 +23,12 @@ export function temporalJobRunner(state: ServiceState): JobRunner {
  * The job queue of a server: SQLite at `<stateDir>/jobs.sqlite`, inputs under `<stateDir>/jobs/`.
  * A corrupt database stops the start (CorruptStateError) unless `repair` moves it aside.
  */
-export function createJobManager(state: ServiceState, stateDir: string, options: Omit<JobManagerOptions, 'dataDir'>, repair = false): { manager: JobManager; repaired?: RepairReport } {
+export function createJobManager(
+  state: ServiceState,
+  stateDir: string,
+  options: Omit<JobManagerOptions, 'dataDir'>,
+  repair = false,
+): { manager: JobManager; repaired?: RepairReport } {
   const dataDir = join(stateDir, 'jobs');
   const { store, repaired } = openJobStore(stateDir, { repair });
   const manager = new JobManager(store, temporalJobRunner(state), { ...options, dataDir, logger: state.logger });

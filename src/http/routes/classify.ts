@@ -44,16 +44,13 @@ export function classifyHandler(state: ServiceState) {
     const video = await requestVideo(req, res, state, url, signal);
     const endTurn = await state.admission.turn(signal);
     try {
-      const result = await classifyVideo(
-        { file: video.path, displayName: video.name },
-        model,
-        options,
-        {
-          limits: state.config.limits, maxBatch: state.config.maxBatch, signal,
-          onBatch: (views) => state.metrics.batchSize.observe(views),
-          ...(state.config.batching ? { batcher: state.batcherFor(model)! } : {}),
-        },
-      );
+      const result = await classifyVideo({ file: video.path, displayName: video.name }, model, options, {
+        limits: state.config.limits,
+        maxBatch: state.config.maxBatch,
+        signal,
+        onBatch: (views) => state.metrics.batchSize.observe(views),
+        ...(state.config.batching ? { batcher: state.batcherFor(model)! } : {}),
+      });
       state.metrics.observeStages('classify', result.timings);
       const body: ClassifyResponse = result;
       res.json(body);

@@ -6,7 +6,14 @@
 import type { Request, Response } from 'express';
 import { AbortedError, InvalidParameterError, UnavailableError } from '../../errors.js';
 import { contextOf } from '../request-context.js';
-import { checkShortSide, checkSpatiotemporalInput, toAvaCsv, type GivenKeyframeBoxes, type SpatiotemporalOptions, type SpatiotemporalResult } from '../../tasks/spatiotemporal/detect.js';
+import {
+  checkShortSide,
+  checkSpatiotemporalInput,
+  toAvaCsv,
+  type GivenKeyframeBoxes,
+  type SpatiotemporalOptions,
+  type SpatiotemporalResult,
+} from '../../tasks/spatiotemporal/detect.js';
 import { videoId } from '../../tasks/temporal/extract.js';
 import { checkDetectOptions, checkTemporalInput, withBackbone, type TemporalDetectOptions } from '../../tasks/temporal/detect.js';
 import type { components, operations } from '../generated/openapi.js';
@@ -89,12 +96,18 @@ async function answerSubmitted(res: Response, state: ServiceState, job: JobRecor
     return;
   }
   const gone = new AbortController();
-  const onClose = (): void => { if (!res.writableFinished) gone.abort(new AbortedError('client disconnected')); };
+  const onClose = (): void => {
+    if (!res.writableFinished) gone.abort(new AbortedError('client disconnected'));
+  };
   res.once('close', onClose);
   try {
     // The wait ends in time for the request's own deadline: then the answer is 202, not 504.
     const untilDeadline = contextOf(res).deadlineAt - performance.now() - 250;
-    const finished = await jobsOf(state).waitFor(job.id, Math.max(0, Math.min(state.config.jobWaitMs ?? 60_000, untilDeadline)), gone.signal);
+    const finished = await jobsOf(state).waitFor(
+      job.id,
+      Math.max(0, Math.min(state.config.jobWaitMs ?? 60_000, untilDeadline)),
+      gone.signal,
+    );
     if (gone.signal.aborted) return;
     if (finished.status === 'succeeded') sendJob(res, finished, format);
     else if (finished.status === 'failed' && finished.error) res.status(finished.error.status).json({ error: finished.error });
@@ -107,7 +120,10 @@ async function answerSubmitted(res: Response, state: ServiceState, job: JobRecor
 /** A finished spatiotemporal job as AVA CSV rows, or the job as JSON. */
 function sendJob(res: Response, job: JobRecord, format: unknown, status = 200): void {
   if (format === 'ava-csv' && job.kind === 'spatiotemporal-detection' && job.status === 'succeeded' && job.result) {
-    res.status(status).type('text/csv').send(toAvaCsv(job.result as SpatiotemporalResult, videoId(String(job.request.fileName ?? 'video'))));
+    res
+      .status(status)
+      .type('text/csv')
+      .send(toAvaCsv(job.result as SpatiotemporalResult, videoId(String(job.request.fileName ?? 'video'))));
     return;
   }
   res.status(status).json(toWireJob(job));
@@ -126,7 +142,8 @@ function parseTimestamps(given: string | number[] | undefined): number[] | undef
   if (given === undefined) return undefined;
   const text = Array.isArray(given) ? given.join(',') : String(given);
   const values = text.split(',').map((v) => Number(v.trim()));
-  if (values.length === 0 || values.some((v) => !Number.isFinite(v) || v < 0)) throw new InvalidParameterError('timestamps', text, 'must be comma-separated non-negative seconds');
+  if (values.length === 0 || values.some((v) => !Number.isFinite(v) || v < 0))
+    throw new InvalidParameterError('timestamps', text, 'must be comma-separated non-negative seconds');
   return values;
 }
 
@@ -136,11 +153,28 @@ function parseBoxes(text: string | undefined): GivenKeyframeBoxes[] | undefined 
   try {
     raw = JSON.parse(text);
   } catch {
-    throw new InvalidParameterError('boxes', text.slice(0, 80), 'must be JSON: [{"timestamp": seconds, "boxes": [[x1, y1, x2, y2, score?], ...]}]');
+    throw new InvalidParameterError(
+      'boxes',
+      text.slice(0, 80),
+      'must be JSON: [{"timestamp": seconds, "boxes": [[x1, y1, x2, y2, score?], ...]}]',
+    );
   }
-  const ok = Array.isArray(raw) && raw.every((e) => typeof e === 'object' && e !== null && typeof (e as GivenKeyframeBoxes).timestamp === 'number'
-    && Array.isArray((e as GivenKeyframeBoxes).boxes) && (e as GivenKeyframeBoxes).boxes.every((b) => Array.isArray(b) && b.every((v) => typeof v === 'number')));
-  if (!ok) throw new InvalidParameterError('boxes', text.slice(0, 80), 'must be a list of {"timestamp": seconds, "boxes": [[x1, y1, x2, y2, score?], ...]}');
+  const ok =
+    Array.isArray(raw) &&
+    raw.every(
+      (e) =>
+        typeof e === 'object' &&
+        e !== null &&
+        typeof (e as GivenKeyframeBoxes).timestamp === 'number' &&
+        Array.isArray((e as GivenKeyframeBoxes).boxes) &&
+        (e as GivenKeyframeBoxes).boxes.every((b) => Array.isArray(b) && b.every((v) => typeof v === 'number')),
+    );
+  if (!ok)
+    throw new InvalidParameterError(
+      'boxes',
+      text.slice(0, 80),
+      'must be a list of {"timestamp": seconds, "boxes": [[x1, y1, x2, y2, score?], ...]}',
+    );
   return raw as GivenKeyframeBoxes[];
 }
 
@@ -166,7 +200,13 @@ export function detectSpatiotemporalHandler(state: ServiceState) {
     const { signal } = contextOf(res);
     const video = await requestVideo(req, res, state, merged.url, signal);
     // Bad timestamps are a 400 and a request over the decode budget a 413 now, not a failed job later.
-    await checkSpatiotemporalInput({ file: video.path, displayName: video.name }, options, head.folder.manifest.clip, state.config.limits, signal);
+    await checkSpatiotemporalInput(
+      { file: video.path, displayName: video.name },
+      options,
+      head.folder.manifest.clip,
+      state.config.limits,
+      signal,
+    );
     const job = jobs.submit({ model: head.name, options, fileName: video.name }, video.path, 'spatiotemporal-detection');
     await answerSubmitted(res, state, job, merged.wait, merged.format);
   };

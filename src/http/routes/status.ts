@@ -57,7 +57,7 @@ export function modelsHandler(state: ServiceState) {
   return (_req: Request, res: Response): void => {
     const registry = state.registry;
     // a server of features-only detectors (imported ActionFormers) has no classifier to name
-    const defaultModel = registry.list().length ? registry.resolve(undefined).name : registry.all()[0]?.name ?? '';
+    const defaultModel = registry.list().length ? registry.resolve(undefined).name : (registry.all()[0]?.name ?? '');
     res.json({
       defaultModel,
       models: MODEL_KINDS.flatMap((kind) => {

@@ -25,11 +25,23 @@ export async function evaluateManifest(file: string, model: LoadedModel, options
   let top5 = 0;
   for (const entry of entries) {
     const target = labelIndex.get(entry.label);
-    if (target === undefined) throw new ServiceError(400, 'invalid_parameter', `manifest '${file}' line ${entry.line} has label '${entry.label}', which model '${model.name}' does not know`, { parameter: 'manifest' });
+    if (target === undefined)
+      throw new ServiceError(
+        400,
+        'invalid_parameter',
+        `manifest '${file}' line ${entry.line} has label '${entry.label}', which model '${model.name}' does not know`,
+        { parameter: 'manifest' },
+      );
     const result = await classifyVideo({ file: entry.path }, model, { ...options, topK: 5 }, { limits: DEFAULT_LIMITS, maxBatch: 4 });
     const ranks = result.labels.map((l) => l.index);
     if (ranks[0] === target) top1++;
     if (ranks.includes(target)) top5++;
   }
-  return { model: model.name, videos: entries.length, top1: top1 / entries.length, top5: top5 / entries.length, seconds: (performance.now() - started) / 1000 };
+  return {
+    model: model.name,
+    videos: entries.length,
+    top1: top1 / entries.length,
+    top5: top5 / entries.length,
+    seconds: (performance.now() - started) / 1000,
+  };
 }

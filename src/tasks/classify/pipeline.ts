@@ -18,7 +18,8 @@ import { meanSoftmax, topK } from './postprocess.js';
 import { chooseProtocol, DEFAULT_TOP_K, modelPreprocessing, type ClassifyOptions } from './prepare.js';
 
 /** What a client can change when its request is over the decode budget (numCrops costs no decoding). */
-export const CLASSIFY_BUDGET_HINT = "lower numClips (on a long video each sampled frame can be a seek of its own) or use protocol 'fast', or send a shorter or smaller video";
+export const CLASSIFY_BUDGET_HINT =
+  "lower numClips (on a long video each sampled frame can be a seek of its own) or use protocol 'fast', or send a shorter or smaller video";
 
 /** Batch buffers shared by every request of this process (they are large; see Float32Pool). */
 const batchPool = new Float32Pool();
@@ -61,7 +62,12 @@ export async function classifyVideo(
   const displayName = input.displayName ?? input.file;
   // prepare
   if (model.folder.architecture.numClasses === 0) {
-    throw new InvalidParameterError('model', model.name, 'is a features-only encoder (no classification head); name a classification model', 'model_cannot_classify');
+    throw new InvalidParameterError(
+      'model',
+      model.name,
+      'is a features-only encoder (no classification head); name a classification model',
+      'model_cannot_classify',
+    );
   }
   const protocol = chooseProtocol(model.folder, options);
   const preprocessing = modelPreprocessing(model.folder);
@@ -84,8 +90,13 @@ export async function classifyVideo(
     labels: topK(scores, k).map(({ index, score }) => ({ index, label: model.labels[index] ?? `class_${index}`, score })),
     protocol: { ...protocol, shortSide: preprocessing.shortSide, cropSize: preprocessing.cropSize, views: plan.viewCount },
     video: {
-      durationSec: info.durationSec, fps: info.fps, frameCount: info.frameCount,
-      width: info.width, height: info.height, codec: info.codec, container: info.container,
+      durationSec: info.durationSec,
+      fps: info.fps,
+      frameCount: info.frameCount,
+      width: info.width,
+      height: info.height,
+      codec: info.codec,
+      container: info.container,
     },
     timings: {
       probeMs: round(probeMs),
@@ -142,8 +153,10 @@ async function inferViews(
       const returned = inputs?.[BACKBONE_INPUT]?.data;
       if (returned) batchPool.give(new Float32Array(returned.buffer, 0, batchLength));
       const out = outputs.logits;
-      assert(out && out.dims[0] === count && out.dims[1] === classes,
-        () => `model '${model.name}' returned logits [${out?.dims.join(', ')}], expected [${count}, ${classes}]`);
+      assert(
+        out && out.dims[0] === count && out.dims[1] === classes,
+        () => `model '${model.name}' returned logits [${out?.dims.join(', ')}], expected [${count}, ${classes}]`,
+      );
       logits.set(out.data, firstView * classes);
     });
   };

@@ -23,7 +23,11 @@ export function chooseProtocol(folder: ModelFolder, options: ClassifyOptions): S
   const numFrames = options.numFrames ?? frames;
   const protocol = resolveProtocol(options.protocol ?? folder.manifest.sampling.protocol, { numClips, numCrops, numFrames, samplingRate });
   if (protocol.numFrames !== frames) {
-    throw new InvalidParameterError('numFrames', protocol.numFrames, `must be ${frames}, the clip length model '${folder.manifest.name}' was exported for`);
+    throw new InvalidParameterError(
+      'numFrames',
+      protocol.numFrames,
+      `must be ${frames}, the clip length model '${folder.manifest.name}' was exported for`,
+    );
   }
   return protocol;
 }

@@ -12,7 +12,10 @@ export function neededFrames(clips: readonly (readonly number[])[]): number[] {
 }
 
 /** `clips` must be in order of their first frame (keyframe order). Yields each clip's frames once. */
-export async function* clipsInOrder(frames: AsyncIterable<DecodedFrame>, clips: readonly (readonly number[])[]): AsyncGenerator<{ clip: number; frames: Uint8Array[] }> {
+export async function* clipsInOrder(
+  frames: AsyncIterable<DecodedFrame>,
+  clips: readonly (readonly number[])[],
+): AsyncGenerator<{ clip: number; frames: Uint8Array[] }> {
   const held = new Map<number, Uint8Array>();
   let next = 0;
   for await (const f of frames) {

@@ -78,16 +78,24 @@ export interface SpatiotemporalSettings {
 export function checkShortSide(shortSide: number | undefined, patchSize: number): void {
   if (shortSide === undefined) return;
   if (!(Number.isInteger(shortSide) && shortSide >= patchSize && shortSide <= MAX_SHORT_SIDE)) {
-    throw new InvalidParameterError('shortSide', shortSide, `must be an integer from ${patchSize} (the patch size) to ${MAX_SHORT_SIDE} pixels`);
+    throw new InvalidParameterError(
+      'shortSide',
+      shortSide,
+      `must be an integer from ${patchSize} (the patch size) to ${MAX_SHORT_SIDE} pixels`,
+    );
   }
 }
 
 /** Keyframe times: the given ones (inside the video), or every `interval` seconds from `interval`. */
-export function keyframeTimes(durationSec: number, options: Pick<SpatiotemporalOptions, 'timestamps' | 'keyframeInterval' | 'boxes'>): number[] {
+export function keyframeTimes(
+  durationSec: number,
+  options: Pick<SpatiotemporalOptions, 'timestamps' | 'keyframeInterval' | 'boxes'>,
+): number[] {
   if (options.boxes?.length) return [...new Set(options.boxes.map((b) => b.timestamp))].sort((a, b) => a - b);
   if (options.timestamps?.length) {
     const bad = options.timestamps.find((t) => !(t >= 0 && t <= durationSec));
-    if (bad !== undefined) throw new InvalidParameterError('timestamps', bad, `must lie within the video (0 to ${durationSec.toFixed(2)} s)`);
+    if (bad !== undefined)
+      throw new InvalidParameterError('timestamps', bad, `must lie within the video (0 to ${durationSec.toFixed(2)} s)`);
     return [...new Set(options.timestamps)].sort((a, b) => a - b);
   }
   const interval = options.keyframeInterval ?? 1;
@@ -132,12 +140,22 @@ export const SPATIOTEMPORAL_BUDGET_HINT = 'ask for fewer timestamps or a longer 
 
 /** The probe's limits, the keyframe plan and the decode budget, before a frame is decoded (also run before a job exists). */
 export async function checkSpatiotemporalInput(
-  input: { file: string; displayName: string }, options: SpatiotemporalOptions, clip: ClipTiming,
-  limits: VideoLimits, signal?: AbortSignal,
+  input: { file: string; displayName: string },
+  options: SpatiotemporalOptions,
+  clip: ClipTiming,
+  limits: VideoLimits,
+  signal?: AbortSignal,
 ): Promise<{ info: VideoInfo; plan: KeyframePlan }> {
   const info = await probeWithinLimits(input.file, input.displayName, limits, signal);
   const plan = planKeyframes(info, options, clip);
-  await checkDecodeBudget(input.file, info, spatiotemporalDecodePasses(plan, !options.boxes?.length), limits, SPATIOTEMPORAL_BUDGET_HINT, signal);
+  await checkDecodeBudget(
+    input.file,
+    info,
+    spatiotemporalDecodePasses(plan, !options.boxes?.length),
+    limits,
+    SPATIOTEMPORAL_BUDGET_HINT,
+    signal,
+  );
   return { info, plan };
 }
 
@@ -179,11 +197,13 @@ export async function detectSpatiotemporal(
   if (!(Number.isInteger(topK) && topK >= 1)) throw new InvalidParameterError('topK', topK, 'must be a positive integer');
   checkShortSide(options.shortSide, m.head.patchSize);
   const shortSide = options.shortSide ?? m.clip.shortSide;
-  if (!options.boxes?.length && !settings.detector) throw new InvalidParameterError('boxes', undefined, 'are required: this server runs no person detector');
+  if (!options.boxes?.length && !settings.detector)
+    throw new InvalidParameterError('boxes', undefined, 'are required: this server runs no person detector');
 
   const { numFrames, rate } = m.clip;
   const personThreshold = options.personScoreThreshold ?? m.postprocess.personScoreThreshold;
-  if (!(personThreshold >= 0 && personThreshold <= 1)) throw new InvalidParameterError('personScoreThreshold', personThreshold, 'must be a number in [0, 1]');
+  if (!(personThreshold >= 0 && personThreshold <= 1))
+    throw new InvalidParameterError('personScoreThreshold', personThreshold, 'must be a number in [0, 1]');
   const { info, plan } = await checkSpatiotemporalInput(input, options, m.clip, settings.limits, settings.signal);
   const probeMs = performance.now() - started;
   const { times, frames, clips } = plan;
@@ -199,7 +219,14 @@ export async function detectSpatiotemporal(
     const size = detector.inputSize ?? { width: info.width, height: info.height };
     const unique = [...new Set(frames)].sort((a, b) => a - b);
     const found = new Map<number, ScoredBoxes>();
-    for await (const f of decodeFrames({ file: input.file, fps: info.fps, indices: unique, source: info, size, ...(settings.signal ? { signal: settings.signal } : {}) })) {
+    for await (const f of decodeFrames({
+      file: input.file,
+      fps: info.fps,
+      indices: unique,
+      source: info,
+      size,
+      ...(settings.signal ? { signal: settings.signal } : {}),
+    })) {
       found.set(f.index, await detector.detect({ rgb: f.rgb, width: size.width, height: size.height }));
       settings.onProgress?.({ stage: 'people', fraction: 0.02 + 0.4 * (found.size / unique.length) });
     }
@@ -218,36 +245,68 @@ export async function detectSpatiotemporal(
     const count = boxes.scores.length;
     if (count === 0) return;
     const clip = packFramesPadded(clipFrames, content, frameSize, preprocessing);
-    const { outputs } = await backbone.runner.run({ [BACKBONE_INPUT]: float32Tensor(clip, [1, 3, numFrames, frameSize.height, frameSize.width]) }, ['tokens']);
-    const headOut = await head.runner.run(headFeeds(outputs.tokens!, frameSize, m.head.patchSize, avaRois(boxes.boxes, info, content, m.boxes)), [AVA_HEAD_OUTPUTS.scores]);
+    const { outputs } = await backbone.runner.run(
+      { [BACKBONE_INPUT]: float32Tensor(clip, [1, 3, numFrames, frameSize.height, frameSize.width]) },
+      ['tokens'],
+    );
+    const headOut = await head.runner.run(
+      headFeeds(outputs.tokens!, frameSize, m.head.patchSize, avaRois(boxes.boxes, info, content, m.boxes)),
+      [AVA_HEAD_OUTPUTS.scores],
+    );
     const scores = headOut.outputs[AVA_HEAD_OUTPUTS.scores]!.data;
     const classes = head.classes.length;
     for (let p = 0; p < count; p++) {
       const box = Array.from(boxes.boxes.subarray(4 * p, 4 * p + 4)) as [number, number, number, number];
       const personScore = boxes.scores[p]!;
       const actions = head.classes
-        .map((c, j) => ({ id: c.id, label: c.label, score: scores[p * classes + j]! * personScore, ...(head.evaluated.size ? { evaluated: head.evaluated.has(c.id) } : {}) }))
+        .map((c, j) => ({
+          id: c.id,
+          label: c.label,
+          score: scores[p * classes + j]! * personScore,
+          ...(head.evaluated.size ? { evaluated: head.evaluated.has(c.id) } : {}),
+        }))
         .filter((a) => a.score >= threshold)
         .sort((a, b) => b.score - a.score)
         .slice(0, topK);
       keyframes[k]!.people.push({
         box,
-        boxPixels: [box[0] * info.width, box[1] * info.height, box[2] * info.width, box[3] * info.height].map(Math.round) as [number, number, number, number],
+        boxPixels: [box[0] * info.width, box[1] * info.height, box[2] * info.width, box[3] * info.height].map(Math.round) as [
+          number,
+          number,
+          number,
+          number,
+        ],
         score: personScore,
         actions,
       });
     }
   };
-  const decoded = decodeFrames({ file: input.file, fps: info.fps, indices: neededFrames(clips), source: info, size: content, ...(settings.signal ? { signal: settings.signal } : {}) });
+  const decoded = decodeFrames({
+    file: input.file,
+    fps: info.fps,
+    indices: neededFrames(clips),
+    source: info,
+    size: content,
+    ...(settings.signal ? { signal: settings.signal } : {}),
+  });
   for await (const { clip, frames: clipFrames } of clipsInOrder(decoded, clips)) {
     await runClip(clip, clipFrames);
     settings.onProgress?.({ stage: 'actions', fraction: 0.42 + 0.57 * ((clip + 1) / clips.length) });
   }
   const { bytes: _b, streamCount: _s, ...video } = info;
   return {
-    model: head.name, backbone: backbone.name, detector: options.boxes?.length ? 'given' : 'centernet', video, clip: { numFrames, rate, shortSide, input: frameSize, content, frameOffsets: frameOffsetsOf(m.clip) },
+    model: head.name,
+    backbone: backbone.name,
+    detector: options.boxes?.length ? 'given' : 'centernet',
+    video,
+    clip: { numFrames, rate, shortSide, input: frameSize, content, frameOffsets: frameOffsetsOf(m.clip) },
     keyframes,
-    timings: { probeMs: Math.round(probeMs), peopleMs: Math.round(peopleMs), actionsMs: Math.round(performance.now() - actionsStart), totalMs: Math.round(performance.now() - started) },
+    timings: {
+      probeMs: Math.round(probeMs),
+      peopleMs: Math.round(peopleMs),
+      actionsMs: Math.round(performance.now() - actionsStart),
+      totalMs: Math.round(performance.now() - started),
+    },
   };
 }
 
@@ -255,7 +314,8 @@ export async function detectSpatiotemporal(
 export function toAvaCsv(result: SpatiotemporalResult, videoId: string): string {
   const lines: string[] = [];
   for (const k of result.keyframes) {
-    for (const p of k.people) for (const a of p.actions) lines.push([videoId, k.time, ...p.box.map((v) => v.toFixed(4)), a.id, a.score.toFixed(4)].join(','));
+    for (const p of k.people)
+      for (const a of p.actions) lines.push([videoId, k.time, ...p.box.map((v) => v.toFixed(4)), a.id, a.score.toFixed(4)].join(','));
   }
   return lines.join('\n') + (lines.length ? '\n' : '');
 }

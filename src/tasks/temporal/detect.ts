@@ -34,9 +34,13 @@ export interface TemporalResult {
   readonly input?: 'features';
   readonly backbone?: string;
   readonly video?: Omit<VideoInfo, 'bytes' | 'streamCount'>;
-  readonly features: Pick<FeatureSettings, 'numFrames' | 'featureStride'> & Partial<FeatureSettings> & {
-    readonly clips: number; readonly dim: number; readonly fps?: number; readonly duration?: number;
-  };
+  readonly features: Pick<FeatureSettings, 'numFrames' | 'featureStride'> &
+    Partial<FeatureSettings> & {
+      readonly clips: number;
+      readonly dim: number;
+      readonly fps?: number;
+      readonly duration?: number;
+    };
   readonly segments: TemporalSegment[];
   readonly timings: { probeMs?: number; featuresMs?: number; loadMs?: number; detectMs: number; postprocessMs: number; totalMs: number };
 }
@@ -62,18 +66,27 @@ export function checkDetectOptions(options: TemporalDetectOptions): void {
   const t = options.scoreThreshold;
   if (t !== undefined && !(t >= 0 && t <= 1)) throw new InvalidParameterError('scoreThreshold', t, 'must be a number in [0, 1]');
   const m = options.maxSegments;
-  if (m !== undefined && !(Number.isInteger(m) && m >= 1 && m <= 10000)) throw new InvalidParameterError('maxSegments', m, 'must be an integer in [1, 10000]');
+  if (m !== undefined && !(Number.isInteger(m) && m >= 1 && m <= 10000))
+    throw new InvalidParameterError('maxSegments', m, 'must be an integer in [1, 10000]');
 }
 
 /** 400: a video was sent to a detector that has no backbone to make its features. */
 export class FeaturesOnlyModelError extends ServiceError {
   constructor(model: string) {
-    super(400, 'features_only_model', `temporal model '${model}' has no backbone (it reads precomputed features, e.g. I3D): send its features as a .npy in the 'features' field (or run videomae detect-features), not a video`, { parameter: 'model', value: model });
+    super(
+      400,
+      'features_only_model',
+      `temporal model '${model}' has no backbone (it reads precomputed features, e.g. I3D): send its features as a .npy in the 'features' field (or run videomae detect-features), not a video`,
+      { parameter: 'model', value: model },
+    );
   }
 }
 
 /** The detector with its backbone; a features-only detector cannot take a video. */
-export function withBackbone(models: { detector: LoadedTemporalModel; backbone: LoadedModel | undefined }): { detector: LoadedTemporalModel; backbone: LoadedModel } {
+export function withBackbone(models: { detector: LoadedTemporalModel; backbone: LoadedModel | undefined }): {
+  detector: LoadedTemporalModel;
+  backbone: LoadedModel;
+} {
   if (!models.backbone) throw new FeaturesOnlyModelError(models.detector.name);
   return { detector: models.detector, backbone: models.backbone };
 }
@@ -96,19 +109,40 @@ export async function detectTemporal(
 
   const f = manifest.features;
   // the manifest schema requires size and normalization whenever there is a backbone
-  const featureSettings: FeatureSettings = { numFrames: f.numFrames, featureStride: f.featureStride, size: f.size!, normalization: f.normalization! };
+  const featureSettings: FeatureSettings = {
+    numFrames: f.numFrames,
+    featureStride: f.featureStride,
+    size: f.size!,
+    normalization: f.normalization!,
+  };
   const featuresStart = performance.now();
   report('features', 0.01);
   const features = await extractFeatures({
-    file: input.file, displayName: input.displayName, source: info, model: backbone, settings: featureSettings, maxBatch: settings.maxBatch,
+    file: input.file,
+    displayName: input.displayName,
+    source: info,
+    model: backbone,
+    settings: featureSettings,
+    maxBatch: settings.maxBatch,
     ...(settings.signal ? { signal: settings.signal } : {}),
     onProgress: (p) => report('features', 0.01 + 0.94 * (p.framesDecoded / Math.max(1, info.frameCount))),
   });
   const featuresMs = performance.now() - featuresStart;
 
   report('detect', 0.95);
-  const timing = { featureStride: featureSettings.featureStride, numFrames: featureSettings.numFrames, fps: info.fps, duration: info.durationSec };
-  const { segments, detectMs, postprocessMs } = await detectOnSequence(detector, { data: features.features, steps: features.clips, dim: features.dim }, timing, options, settings.signal);
+  const timing = {
+    featureStride: featureSettings.featureStride,
+    numFrames: featureSettings.numFrames,
+    fps: info.fps,
+    duration: info.durationSec,
+  };
+  const { segments, detectMs, postprocessMs } = await detectOnSequence(
+    detector,
+    { data: features.features, steps: features.clips, dim: features.dim },
+    timing,
+    options,
+    settings.signal,
+  );
   report('postprocess', 1);
   const { bytes: _bytes, streamCount: _streams, ...video } = info;
   return {
@@ -117,7 +151,13 @@ export async function detectTemporal(
     video,
     features: { ...featureSettings, clips: features.clips, dim: features.dim },
     segments,
-    timings: { probeMs: ms(probeMs), featuresMs: ms(featuresMs), detectMs: ms(detectMs), postprocessMs: ms(postprocessMs), totalMs: ms(performance.now() - started) },
+    timings: {
+      probeMs: ms(probeMs),
+      featuresMs: ms(featuresMs),
+      detectMs: ms(detectMs),
+      postprocessMs: ms(postprocessMs),
+      totalMs: ms(performance.now() - started),
+    },
   };
 }
 

@@ -39,7 +39,8 @@ export async function extractFeaturesToFolder(options: {
   mkdirSync(options.out, { recursive: true });
   const indexFile = join(options.out, FEATURE_INDEX);
   const previous = existsSync(indexFile) ? (JSON.parse(readFileSync(indexFile, 'utf8')) as FeatureIndex) : undefined;
-  const sameSettings = previous && previous.backbone === options.model.name && JSON.stringify(previous.settings) === JSON.stringify(options.settings);
+  const sameSettings =
+    previous && previous.backbone === options.model.name && JSON.stringify(previous.settings) === JSON.stringify(options.settings);
   const index: FeatureIndex = { backbone: options.model.name, settings: options.settings, videos: sameSettings ? previous.videos : {} };
   let done = 0;
   for (const video of options.videos) {
@@ -51,12 +52,23 @@ export async function extractFeaturesToFolder(options: {
     }
     const info = await probeVideo(video);
     checkLimits(info, options.limits);
-    const result = await extractFeatures({ file: video, source: info, model: options.model, settings: options.settings, maxBatch: options.maxBatch });
+    const result = await extractFeatures({
+      file: video,
+      source: info,
+      model: options.model,
+      settings: options.settings,
+      maxBatch: options.maxBatch,
+    });
     const id = videoId(video);
     const file = `${id}.npy`;
     writeNpy(join(options.out, file), result.features, [result.clips, result.dim]);
     const entry: FeatureIndexEntry = {
-      file, fps: info.fps, durationSec: info.durationSec, frames: result.frames, clips: result.clips, dim: result.dim,
+      file,
+      fps: info.fps,
+      durationSec: info.durationSec,
+      frames: result.frames,
+      clips: result.clips,
+      dim: result.dim,
       seconds: (performance.now() - started) / 1000,
     };
     index.videos[id] = entry;

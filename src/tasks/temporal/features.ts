@@ -73,7 +73,9 @@ export async function extractFeatures(request: FeatureRequest): Promise<VideoFea
   const { settings, model } = request;
   const a = model.folder.architecture;
   if (settings.numFrames !== a.numFrames || settings.size !== a.imageHeight || settings.size !== a.imageWidth) {
-    throw new InternalError(`feature clips of ${settings.numFrames}x${settings.size}x${settings.size} do not fit backbone '${model.name}' (${a.numFrames}x${a.imageHeight}x${a.imageWidth})`);
+    throw new InternalError(
+      `feature clips of ${settings.numFrames}x${settings.size}x${settings.size} do not fit backbone '${model.name}' (${a.numFrames}x${a.imageHeight}x${a.imageWidth})`,
+    );
   }
   const { numFrames, featureStride, size } = settings;
   const dim = a.embedDim;
@@ -118,7 +120,9 @@ export async function extractFeatures(request: FeatureRequest): Promise<VideoFea
   try {
     const window: Uint8Array[] = [];
     const stream = streamFrames({
-      file: request.file, source: request.source, size: frameSize,
+      file: request.file,
+      source: request.source,
+      size: frameSize,
       ...(request.signal ? { signal: request.signal } : {}),
       ...(request.displayName ? { displayName: request.displayName } : {}),
     });
