@@ -15,7 +15,7 @@ import { loadModel, loadSpatiotemporalModel } from '../src/runtime/model-registr
 import { float32Tensor, type Float32Tensor } from '../src/runtime/tensor.js';
 import { detectSpatiotemporal } from '../src/tasks/spatiotemporal/detect.js';
 import { headFeeds, roisInPixels } from '../src/tasks/spatiotemporal/head-inputs.js';
-import { fullFrameInputSize } from '../src/video/geometry.js';
+import { avaFrameGeometry } from '../src/video/ava-clip.js';
 import { decodeFrames } from '../src/video/decode.js';
 import { DEFAULT_LIMITS } from '../src/video/limits.js';
 import { machineDescription, median, ROOT, table, writeSection } from './report.js';
@@ -54,7 +54,7 @@ const a = backbone.folder.architecture;
 const vtestSize = { width: 768, height: 576 };
 const clipOf = (frames: number, size: { width: number; height: number }): Float32Tensor =>
   float32Tensor(new Float32Array(3 * frames * size.width * size.height).fill(0.1), [1, 3, frames, size.height, size.width]);
-const input = fullFrameInputSize(vtestSize, head.folder.manifest.clip.shortSide, a.patchSize);
+const { input } = avaFrameGeometry(vtestSize, head.folder.manifest.clip, a.patchSize);
 const clip = clipOf(a.numFrames, input);
 const backboneMs = await time(() => backbone.runner.run({ [BACKBONE_INPUT]: clip }, ['tokens']));
 rows.push([
@@ -62,7 +62,7 @@ rows.push([
   'per keyframe clip',
   backboneMs.toFixed(1),
 ]);
-// The official AVA input: an (untrained) ViT-S on 16 frames at short side 256 of this video.
+// The official AVA input: an (untrained) ViT-S on 16 frames of this video at short side 256.
 const work = mkdtempSync(join(tmpdir(), 'videomae-bench-ava-'));
 try {
   execFileSync(
@@ -82,7 +82,8 @@ try {
     { cwd: ROOT, stdio: 'ignore' },
   );
   const vitS = await loadModel(join(work, 'vit-s'), { device: 'cpu' });
-  const full = fullFrameInputSize(vtestSize, 256, 16);
+  // The official geometry: short side 256, long side floored, zero-padded to a multiple of 16.
+  const { input: full } = avaFrameGeometry(vtestSize, { resize: 'floor-pad', shortSide: 256, padMultiple: 16 }, 16);
   const fullClip = clipOf(16, full);
   const vitMs = await time(() => vitS.runner.run({ [BACKBONE_INPUT]: fullClip }, ['tokens']), 3);
   rows.push([
