@@ -2,12 +2,12 @@
  * The AVA action head: actions per person box from a backbone's token map. Trained by the ava
  * stage; served by POST /detect-spatiotemporal (a job).
  */
-import type { ArchitectureOptions } from '../config/architectures.js';
 import { modelTask, SpatiotemporalManifestSchema } from '../config/manifest.js';
 import { ServiceError } from '../errors.js';
 import { exportSpatiotemporalFolder, exportVitFolder } from '../onnx/export-model.js';
 import { loadSpatiotemporalModel, type LoadedSpatiotemporalModel } from '../runtime/model-registry.js';
 import { detectSpatiotemporal, type SpatiotemporalOptions } from '../tasks/spatiotemporal/detect.js';
+import { architectureFromFlags, type ArchitectureFlags } from './architecture-flags.js';
 import { describeProvenance } from './describe.js';
 import type { ModelKind } from './model-kind.js';
 
@@ -15,7 +15,7 @@ import type { ModelKind } from './model-kind.js';
 const AVA_ARCHS = ['vit_small_patch16_224', 'vit_base_patch16_224', 'vit_large_patch16_224', 'vit_huge_patch16_224'];
 
 /** The `import-checkpoint` flags an AVA import reads. */
-interface AvaImportFlags {
+interface AvaImportFlags extends ArchitectureFlags {
   arch?: string;
   format?: string;
   stateDictKey?: string;
@@ -25,14 +25,6 @@ interface AvaImportFlags {
   force?: boolean;
   export?: boolean;
   externalDataThreshold?: number;
-  depth?: number;
-  embedDim?: number;
-  numHeads?: number;
-  mlpRatio?: number;
-  patchSize?: number;
-  numFrames?: number;
-  imgSize?: number;
-  tubeletSize?: number;
 }
 
 export const avaKind: ModelKind<LoadedSpatiotemporalModel> = {
@@ -113,11 +105,7 @@ export const avaKind: ModelKind<LoadedSpatiotemporalModel> = {
         { parameter: '--arch', value: arch },
       );
     const { importAvaCheckpoint } = await import('../weights/import-ava.js');
-    const architecture: ArchitectureOptions = {};
-    for (const key of ['depth', 'embedDim', 'numHeads', 'mlpRatio', 'patchSize', 'numFrames', 'tubeletSize'] as const) {
-      if (f[key]) architecture[key] = f[key];
-    }
-    if (f.imgSize) architecture.imageSize = f.imgSize;
+    const architecture = architectureFromFlags(f);
     const serialize = f.externalDataThreshold ? { externalDataThreshold: f.externalDataThreshold } : {};
     const result = await importAvaCheckpoint({
       checkpoint: file,

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { makeArchitecture, OFFICIAL_ARCHS, type ArchitectureOptions } from '../config/architectures.js';
+import { makeArchitecture, OFFICIAL_ARCHS } from '../config/architectures.js';
 import { bundledLabelPath, readLabels } from '../config/labels.js';
 import { ManifestSchema } from '../config/manifest.js';
 import { ServiceError } from '../errors.js';
@@ -14,11 +14,12 @@ import { loadModel, type LoadedModel } from '../runtime/model-registry.js';
 import type { ProtocolName } from '../video/sampling.js';
 import { createModelFolder } from '../weights/create-model.js';
 import { randomWeights } from '../weights/random-init.js';
+import { architectureFromFlags, type ArchitectureFlags } from './architecture-flags.js';
 import { describeProvenance } from './describe.js';
 import type { ModelKind } from './model-kind.js';
 
 /** The `import-checkpoint` flags a ViT import reads. */
-interface VitImportFlags {
+interface VitImportFlags extends ArchitectureFlags {
   arch?: string;
   numClasses?: number;
   labels?: string;
@@ -32,14 +33,6 @@ interface VitImportFlags {
   force?: boolean;
   export?: boolean;
   externalDataThreshold?: number;
-  depth?: number;
-  embedDim?: number;
-  numHeads?: number;
-  mlpRatio?: number;
-  patchSize?: number;
-  numFrames?: number;
-  imgSize?: number;
-  tubeletSize?: number;
 }
 
 export const vitKind: ModelKind<LoadedModel> = {
@@ -111,11 +104,7 @@ export const vitKind: ModelKind<LoadedModel> = {
         { parameter: '--arch' },
       );
     const { importCheckpoint } = await import('../weights/import-checkpoint.js');
-    const architecture: ArchitectureOptions = {};
-    for (const key of ['depth', 'embedDim', 'numHeads', 'mlpRatio', 'patchSize', 'numFrames', 'tubeletSize'] as const) {
-      if (f[key]) architecture[key] = f[key];
-    }
-    if (f.imgSize) architecture.imageSize = f.imgSize;
+    const architecture = architectureFromFlags(f);
     let exported = '';
     const result = await importCheckpoint({
       checkpoint: file,

@@ -26,7 +26,7 @@ import { diouLoss1d, sigmoidFocalLoss } from './losses.js';
 import { AdamW, type ParameterGroup } from './optimizer.js';
 import { ParameterStore, type GraphLayout } from './parameter-store.js';
 import { MetricsLog, ProgressBar } from './progress.js';
-import { initBackend } from '../tfjs/backend.js';
+import { runPlainStages } from './plain-stages.js';
 import type { StageResult, TrainOptions } from './stage-result.js';
 import { resolvePath, type ActionFormerStageSpec, type Recipe } from './recipe.js';
 import { shuffle, stream, STREAMS } from './rng.js';
@@ -347,16 +347,6 @@ async function writeTemporalModel(o: {
 }
 
 /** A recipe of ActionFormer stages (on features already extracted): no clip cache, no checkpoints. */
-export async function trainActionFormerRecipe(recipe: Recipe, options: TrainOptions): Promise<StageResult[]> {
-  if (options.init || options.resume) {
-    throw new ServiceError(400, 'invalid_parameter', `--${options.init ? 'init' : 'resume'} does not apply to ActionFormer stages`, {
-      parameter: options.init ? 'init' : 'resume',
-    });
-  }
-  const progress = options.progress ?? new ProgressBar();
-  const backend = await initBackend(options.backend ?? 'auto');
-  if (backend.notice) progress.line(backend.notice);
-  const results: StageResult[] = [];
-  for (const [index, spec] of recipe.actionformer.entries()) results.push(await runActionFormerStage(recipe, index, spec, progress));
-  return results;
+export function trainActionFormerRecipe(recipe: Recipe, options: TrainOptions): Promise<StageResult[]> {
+  return runPlainStages(recipe, recipe.actionformer, options, 'ActionFormer', runActionFormerStage);
 }

@@ -58,7 +58,7 @@ import { roiAlignMatrix } from './roi-align-matrix.js';
 import { layerDecayScale, learningRateAt, usesWeightDecay } from './schedule.js';
 import { encode } from './vit.js';
 import { MetricsLog, ProgressBar } from './progress.js';
-import { initBackend } from '../tfjs/backend.js';
+import { runPlainStages } from './plain-stages.js';
 import type { StageResult, TrainOptions } from './stage-result.js';
 import { resolvePath, type AvaStageSpec, type Recipe } from './recipe.js';
 import { shuffle, stream, STREAMS } from './rng.js';
@@ -681,16 +681,6 @@ function concat(parts: readonly Float32Array[]): Float32Array {
 }
 
 /** A recipe of AVA head stages (frozen backbone). */
-export async function trainAvaRecipe(recipe: Recipe, options: TrainOptions): Promise<StageResult[]> {
-  if (options.init || options.resume) {
-    throw new ServiceError(400, 'invalid_parameter', `--${options.init ? 'init' : 'resume'} does not apply to AVA stages`, {
-      parameter: options.init ? 'init' : 'resume',
-    });
-  }
-  const progress = options.progress ?? new ProgressBar();
-  const backend = await initBackend(options.backend ?? 'auto');
-  if (backend.notice) progress.line(backend.notice);
-  const results: StageResult[] = [];
-  for (const [index, spec] of recipe.ava.entries()) results.push(await runAvaStage(recipe, index, spec, progress));
-  return results;
+export function trainAvaRecipe(recipe: Recipe, options: TrainOptions): Promise<StageResult[]> {
+  return runPlainStages(recipe, recipe.ava, options, 'AVA', runAvaStage);
 }
