@@ -106,36 +106,8 @@ export const THUMOS_REGRESSION_RANGES: ReadonlyArray<readonly [number, number]> 
  * thumosActionFormerConfig() // -> { inputDim: 2048, numClasses: 20, maxSeqLen: 2304, embdDim: 512, mhaWinSize: [19 x 6], ... }
  */
 export function thumosActionFormerConfig(overrides: Partial<ActionFormerConfig> = {}): ActionFormerConfig {
-  return makeActionFormerConfig({
-    inputDim: 2048,
-    numClasses: 20,
-    maxSeqLen: 2304,
-    backboneType: 'convTransformer',
-    fpnType: 'identity',
-    backboneArch: [2, 2, 5],
-    scaleFactor: 2,
-    numHeads: 4,
-    mhaWinSize: 19,
-    embdKernelSize: 3,
-    embdDim: 512,
-    embdWithLn: true,
-    fpnDim: 512,
-    fpnWithLn: true,
-    fpnStartLevel: 0,
-    headDim: 512,
-    headKernelSize: 3,
-    headNumLayers: 3,
-    headWithLn: true,
-    maxBufferLenFactor: 6,
-    useAbsPe: false,
-    useRelPe: false,
-    regressionRanges: THUMOS_REGRESSION_RANGES,
-    clsPriorProb: 0.01,
-    centerSampleRadius: 1.5,
-    dropPath: 0.1,
-    dropout: 0,
-    ...overrides,
-  });
+  // makeActionFormerConfig's defaults are the official THUMOS values; THUMOS adds its feature width and classes.
+  return makeActionFormerConfig({ inputDim: 2048, numClasses: 20, ...overrides });
 }
 
 export type ActionFormerConfigOptions = Partial<Omit<ActionFormerConfig, 'mhaWinSize'>> &
