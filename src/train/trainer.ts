@@ -123,7 +123,7 @@ function initialTensors(plan: StagePlan): TensorMap {
   return tensors;
 }
 
-function parameterGroups(store: ParameterStore, plan: StagePlan): Map<string, ParameterGroup> {
+export function parameterGroups(store: ParameterStore, plan: StagePlan): Map<string, ParameterGroup> {
   const layerDecay = plan.spec.optimizer.layerDecay;
   const groups = new Map<string, ParameterGroup>();
   for (const name of store.trainableNames()) {

@@ -1,0 +1,246 @@
+/**
+ * One optimizer step of each trainer against PyTorch (tools/make_step_golden.py): the same
+ * safetensors weights, AdamW moments at step 3 and inputs; the loss, every gradient and the
+ * weights after the step (recipe lr at a step > 0, layer decay, weight-decay exclusions and a
+ * clip below the real norm) must agree. Tolerances (issue 17): loss 1e-5 relative, gradients 1e-4
+ * relative (|g - g_ref| / |g_ref| per tensor), updated weights 1e-5 absolute.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tokenGrid, type VitArchitecture } from '../../src/config/architectures.js';
+import { initBackend } from '../../src/tfjs/backend.js';
+import { smoothedTargets, geometryOf } from '../../src/train/batches.js';
+import { maskedReconstructionLoss, softTargetCrossEntropy } from '../../src/train/losses.js';
+import { indicesWhere } from '../../src/train/masking.js';
+import { AdamW, type ParameterGroup } from '../../src/train/optimizer.js';
+import { ParameterStore, VIT_LAYOUT, type GraphLayout } from '../../src/train/parameter-store.js';
+import { inputPatches, patchVectorLength, targetPatches } from '../../src/train/patchify.js';
+import type { StagePlan } from '../../src/train/plan.js';
+import { learningRateAt } from '../../src/train/schedule.js';
+import { parameterGroups } from '../../src/train/trainer.js';
+import { classify, encode, pretrainForward } from '../../src/train/vit.js';
+import { IMAGENET_MEAN, IMAGENET_STD } from '../../src/weights/create-model.js';
+import { readSafetensors, type NamedTensor, type TensorMap } from '../../src/weights/safetensors.js';
+import { sinusoidTable } from '../../src/weights/sinusoid-table.js';
+
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'step-parity');
+
+interface Golden {
+  readonly lr: number;
+  readonly minLr: number;
+  readonly warmupSteps: number;
+  readonly totalSteps: number;
+  readonly step: number;
+  readonly betas: [number, number];
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly layerDecay: number;
+  readonly clipGrad: number;
+  readonly lrAtStep: number;
+  readonly priorSteps: number;
+  readonly loss: number;
+  readonly gradNorm: number;
+  readonly batch: number;
+  readonly [key: string]: unknown;
+}
+
+interface Case {
+  readonly golden: Golden;
+  readonly weights: TensorMap;
+  readonly tensors: TensorMap;
+  input(name: string): NamedTensor;
+}
+
+function loadCase(name: string): Case {
+  const golden = JSON.parse(readFileSync(join(FIXTURES, `${name}.json`), 'utf8')) as Golden;
+  const tensors = readSafetensors(join(FIXTURES, `${name}.safetensors`)).tensors;
+  const weights: TensorMap = new Map();
+  for (const [key, t] of tensors) if (key.startsWith('w/')) weights.set(key.slice(2), t);
+  const input = (n: string): NamedTensor => {
+    const t = tensors.get(`x/${n}`);
+    if (!t) throw new Error(`fixture '${name}' has no input '${n}'`);
+    return t;
+  };
+  return { golden, weights, tensors, input };
+}
+
+function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  expect(actual.length).toBe(expected.length);
+  let diff = 0;
+  let ref = 0;
+  for (let i = 0; i < expected.length; i++) {
+    diff += (actual[i]! - expected[i]!) ** 2;
+    ref += expected[i]! ** 2;
+  }
+  return Math.sqrt(diff) / Math.max(Math.sqrt(ref), 1e-30);
+}
+
+interface StepReport {
+  readonly loss: number;
+  readonly gradient: number;
+  readonly weights: number;
+}
+
+/**
+ * Loads the fixture into a ParameterStore, builds AdamW as the trainer does (moments restored at
+ * priorSteps), computes the gradients of `lossFn` and then takes optimizer.step(lossFn, lr).
+ */
+async function checkStep(
+  c: Case,
+  groupsOf: (store: ParameterStore) => Map<string, ParameterGroup>,
+  lossFn: (store: ParameterStore) => tf.Scalar,
+  layout: GraphLayout = VIT_LAYOUT,
+): Promise<StepReport> {
+  const g = c.golden;
+  const store = new ParameterStore(c.weights, () => true, layout);
+  const groups = groupsOf(store);
+  const optimizer = new AdamW(
+    { beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, weightDecay: g.weightDecay, clipGrad: g.clipGrad },
+    groups,
+  );
+  for (const name of groups.keys()) {
+    const m = c.tensors.get(`m/${name}`)!;
+    const v = c.tensors.get(`v/${name}`)!;
+    optimizer.restore(name, layout.toGraph(name, m.shape, m.data).data, layout.toGraph(name, v.shape, v.data).data);
+  }
+  optimizer.steps = g.priorSteps;
+  const lr = learningRateAt({ lr: g.lr, minLr: g.minLr, warmupSteps: g.warmupSteps, totalSteps: g.totalSteps }, g.step);
+  expect(lr).toBeCloseTo(g.lrAtStep, 12);
+
+  const names = [...groups.keys()];
+  expect(names.sort()).toEqual([...c.weights.keys()].sort());
+  const { value, grads } = tf.variableGrads(
+    () => lossFn(store),
+    names.map((n) => store.get(n)),
+  );
+  const loss = (await value.data())[0]!;
+  let gradient = 0;
+  for (const name of names) {
+    const ref = c.tensors.get(`g/${name}`)!;
+    const got = layout.fromGraph(name, ref.shape, (await grads[store.get(name).name]!.data()) as Float32Array);
+    const err = relativeError(got, ref.data);
+    if (err > 1e-4) throw new Error(`gradient of '${name}' is off by ${err.toExponential(2)} (relative)`);
+    gradient = Math.max(gradient, err);
+  }
+  tf.dispose([value, ...Object.values(grads)]);
+
+  const [stepLoss, norm] = tf.tidy(() => optimizer.step(() => lossFn(store), lr));
+  expect(Math.abs((await norm.data())[0]! - g.gradNorm) / g.gradNorm).toBeLessThan(1e-4);
+  expect(Math.abs((await stepLoss.data())[0]! - loss)).toBeLessThan(1e-6 * Math.abs(loss));
+  tf.dispose([stepLoss, norm]);
+  let weights = 0;
+  const after = await store.toTensorMap();
+  for (const name of names) {
+    const ref = c.tensors.get(`u/${name}`)!;
+    const got = after.get(name)!.data;
+    for (let i = 0; i < ref.data.length; i++) weights = Math.max(weights, Math.abs(got[i]! - ref.data[i]!));
+  }
+  optimizer.dispose();
+  store.dispose();
+  const report = { loss: Math.abs(loss - g.loss) / Math.abs(g.loss), gradient, weights };
+  expect(report.loss).toBeLessThan(1e-5);
+  expect(report.weights).toBeLessThan(1e-5);
+  return report;
+}
+
+function stagePlan(architecture: VitArchitecture, layerDecay: number): StagePlan {
+  // parameterGroups reads only these two fields of the plan.
+  return { architecture, spec: { optimizer: { layerDecay } } } as unknown as StagePlan;
+}
+
+describe('one training step against PyTorch', () => {
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+
+  it('ViT pretraining with dual masking (tube + running cell), normalized targets', async () => {
+    const c = loadCase('pretrain');
+    const config = c.golden['architecture'] as VitArchitecture;
+    const geometry = geometryOf(config);
+    const grid = tokenGrid(config);
+    const p = patchVectorLength(geometry);
+    const d = config.embedDim;
+    const dd = config.decoder!.embedDim;
+    const B = c.golden.batch;
+    const video = c.input('video').data;
+    const encoderMasks = c.input('encoderMask').data;
+    const decoderMasks = c.input('decoderMask').data;
+    const encoderTable = sinusoidTable(grid.count, d);
+    const decoderTable = sinusoidTable(grid.count, dd);
+    const clipSize = video.length / B;
+    const rows = (table: Float32Array, width: number, tokens: Int32Array): Float32Array => {
+      const out = new Float32Array(tokens.length * width);
+      tokens.forEach((t, i) => out.set(table.subarray(t * width, (t + 1) * width), i * width));
+      return out;
+    };
+    const parts = { patches: [] as Float32Array[], pos: [] as Float32Array[], dvis: [] as Float32Array[], dmask: [] as Float32Array[] };
+    const targets: Float32Array[] = [];
+    const weights: Float32Array[] = [];
+    for (let b = 0; b < B; b++) {
+      const clip = video.subarray(b * clipSize, (b + 1) * clipSize);
+      const encoderMask = Uint8Array.from(encoderMasks.subarray(b * grid.count, (b + 1) * grid.count));
+      const decoderMask = Uint8Array.from(decoderMasks.subarray(b * grid.count, (b + 1) * grid.count));
+      const visible = indicesWhere(encoderMask, 0);
+      const reconstructed = indicesWhere(decoderMask, 0);
+      const patches = new Float32Array(visible.length * p);
+      inputPatches(clip, geometry, visible, patches);
+      const target = new Float32Array(reconstructed.length * p);
+      targetPatches(clip, geometry, reconstructed, IMAGENET_MEAN, IMAGENET_STD, target);
+      parts.patches.push(patches);
+      parts.pos.push(rows(encoderTable, d, visible));
+      parts.dvis.push(rows(decoderTable, dd, visible));
+      parts.dmask.push(rows(decoderTable, dd, reconstructed));
+      targets.push(target);
+      weights.push(Float32Array.from(reconstructed, (t) => encoderMask[t]!));
+    }
+    const nv = parts.patches[0]!.length / p;
+    const nm = targets[0]!.length / p;
+    const cat = (xs: Float32Array[]): Float32Array => Float32Array.from(xs.flatMap((x) => [...x]));
+    const report = await checkStep(
+      c,
+      (store) => parameterGroups(store, stagePlan(config, c.golden.layerDecay)),
+      (store) =>
+        maskedReconstructionLoss(
+          pretrainForward(store, config, {
+            visiblePatches: tf.tensor(cat(parts.patches), [B, nv, p]),
+            visiblePositions: tf.tensor(cat(parts.pos), [B, nv, d]),
+            decoderVisiblePositions: tf.tensor(cat(parts.dvis), [B, nv, dd]),
+            decoderMaskPositions: tf.tensor(cat(parts.dmask), [B, nm, dd]),
+          }),
+          tf.tensor(cat(targets), [B, nm, p]),
+          tf.tensor(cat(weights), [B, nm]),
+        ),
+    );
+    console.log('pretrain step parity', report);
+    expect(report.gradient).toBeLessThan(1e-4);
+  });
+
+  it('ViT fine-tuning: mean pooling, fc_norm, label smoothing, layer decay 0.75', async () => {
+    const c = loadCase('finetune');
+    const config = c.golden['architecture'] as VitArchitecture;
+    const geometry = geometryOf(config);
+    const grid = tokenGrid(config);
+    const p = patchVectorLength(geometry);
+    const B = c.golden.batch;
+    const video = c.input('video').data;
+    const clipSize = video.length / B;
+    const all = Int32Array.from({ length: grid.count }, (_, i) => i);
+    const patches = new Float32Array(B * grid.count * p);
+    for (let b = 0; b < B; b++) inputPatches(video.subarray(b * clipSize, (b + 1) * clipSize), geometry, all, patches, b * grid.count * p);
+    const labels = Int32Array.from(c.input('labels').data);
+    const targets = smoothedTargets(labels, config.numClasses, c.golden['labelSmoothing'] as number);
+    const report = await checkStep(
+      c,
+      (store) => parameterGroups(store, stagePlan(config, c.golden.layerDecay)),
+      (store) => {
+        const positions = tf.tensor(sinusoidTable(grid.count, config.embedDim), [1, grid.count, config.embedDim]);
+        const logits = classify(store, config, encode(store, config, tf.tensor(patches, [B, grid.count, p]), positions));
+        return softTargetCrossEntropy(logits, tf.tensor(targets, [B, config.numClasses]));
+      },
+    );
+    console.log('finetune step parity', report);
+    expect(report.gradient).toBeLessThan(1e-4);
+  });
+});

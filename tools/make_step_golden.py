@@ -1,0 +1,354 @@
+"""Golden fixtures for one optimizer step of the TF.js trainers (test/train/step-parity.test.ts).
+
+For each case this writes test/fixtures/step-parity/<case>.safetensors (float32 weights "w/NAME",
+AdamW moments "m/NAME" "v/NAME" at optimizer step 3, inputs "x/NAME", reference gradients
+"g/NAME" and weights after the step "u/NAME", all in the official layout) and <case>.json
+(architecture, recipe numbers, the loss and the gradient norm). The PyTorch side is written from
+the official code (VideoMAE V2 modeling_pretrain.py / modeling_finetune.py, engine_for_pretraining.py,
+optim_factory.py, utils.cosine_scheduler; ActionFormer losses.py; the AVA head of
+tools/make_ava_golden.py) and reads its weights back from the safetensors it wrote, in float64:
+  - AdamW: torch.optim.AdamW, one param group per tensor with lr = lr(step) x layer-decay scale and
+    weight decay 0 on 1-D tensors, biases and the skip list (optim_factory.get_parameter_groups);
+  - clipping: torch.nn.utils.clip_grad_norm_ at half the real norm, so it bites;
+  - lr(step): src/train/schedule.ts learningRateAt (warmup step / warmup_steps; the official
+    cosine_scheduler's np.linspace warmup reaches lr one step earlier, see the report of issue 17).
+
+Run: /usr/bin/python3 tools/make_step_golden.py  (npm run fixtures:steps)
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+torch.set_default_dtype(torch.float64)
+OUT = os.path.join(os.path.dirname(__file__), '..', 'test', 'fixtures', 'step-parity')
+PRIOR_STEPS = 3  # AdamW already took 3 steps: bias correction uses t = 4
+
+
+# ---------- safetensors (8-byte LE header length, JSON header, raw little-endian data) ----------
+
+def write_safetensors(path, tensors):
+    header, blobs, offset = {}, [], 0
+    for name, array in tensors.items():
+        data = np.ascontiguousarray(array, dtype='<f4').tobytes()
+        header[name] = {'dtype': 'F32', 'shape': list(array.shape), 'data_offsets': [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    raw = json.dumps(header, separators=(',', ':')).encode()
+    raw += b' ' * ((8 - len(raw) % 8) % 8)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(raw)))
+        f.write(raw)
+        for blob in blobs:
+            f.write(blob)
+
+
+def read_safetensors(path):
+    with open(path, 'rb') as f:
+        buf = f.read()
+    (n,) = struct.unpack('<Q', buf[:8])
+    header = json.loads(buf[8:8 + n])
+    out = {}
+    for name, meta in header.items():
+        if name == '__metadata__':
+            continue
+        assert meta['dtype'] == 'F32', name
+        a, b = meta['data_offsets']
+        out[name] = np.frombuffer(buf[8 + n + a:8 + n + b], dtype='<f4').reshape(meta['shape']).copy()
+    return out
+
+
+# ---------- recipe pieces ----------
+
+def learning_rate_at(lr, min_lr, warmup, total, step):
+    """src/train/schedule.ts learningRateAt."""
+    if step < warmup:
+        return lr * step / warmup
+    span = max(1, total - warmup)
+    progress = min(1, (step - warmup) / span)
+    return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def layer_id_for_vit(name, num_layers):
+    """optim_factory.get_layer_id_for_vit (names without the 'encoder.' prefix)."""
+    if name in ('cls_token', 'mask_token', 'pos_embed') or name.startswith('patch_embed'):
+        return 0
+    if name.startswith('blocks.'):
+        return int(name.split('.')[1]) + 1
+    return num_layers + 1
+
+
+def no_decay(name, shape, skip=('mask_token', 'pos_embed', 'cls_token')):
+    return len(shape) == 1 or name.endswith('.bias') or name in skip
+
+
+def adamw_step(params, grads, moments, lr, scales, decay_flags, betas, eps, wd, clip):
+    """One official step: clip_grad_norm_ then torch AdamW from state step PRIOR_STEPS."""
+    names = list(params)
+    tensors = {n: torch.tensor(params[n], dtype=torch.float64, requires_grad=True) for n in names}
+    for n in names:
+        tensors[n].grad = grads[n].clone()
+    norm = torch.nn.utils.clip_grad_norm_([tensors[n] for n in names], clip)
+    groups = [{'params': [tensors[n]], 'lr': lr * scales[n], 'weight_decay': wd if decay_flags[n] else 0.0} for n in names]
+    opt = torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, weight_decay=wd)
+    for n in names:
+        m, v = moments[n]
+        opt.state[tensors[n]] = {
+            'step': torch.tensor(float(PRIOR_STEPS)),
+            'exp_avg': torch.tensor(m, dtype=torch.float64),
+            'exp_avg_sq': torch.tensor(v, dtype=torch.float64),
+        }
+    opt.step()
+    return {n: tensors[n].detach().numpy() for n in names}, float(norm)
+
+
+def random_moments(rng, params):
+    out = {}
+    for n, p in params.items():
+        g = rng.standard_normal(p.shape) * 0.01
+        out[n] = (g, g * g + rng.random(p.shape) * 1e-4)
+    return out
+
+
+def gradients(loss_fn, params):
+    tensors = {n: torch.tensor(p, dtype=torch.float64, requires_grad=True) for n, p in params.items()}
+    loss = loss_fn(tensors)
+    loss.backward()
+    return float(loss), {n: t.grad.detach().clone() for n, t in tensors.items()}
+
+
+def write_case(name, params, moments, inputs, recipe, scales, decay_flags, loss_fn, extra=None):
+    """Round-trips the weights through safetensors, runs the step, writes the fixture."""
+    path = os.path.join(OUT, f'{name}.safetensors')
+    stored = {f'w/{n}': p for n, p in params.items()}
+    stored.update({f'm/{n}': m for n, (m, _) in moments.items()})
+    stored.update({f'v/{n}': v for n, (_, v) in moments.items()})
+    stored.update({f'x/{n}': x for n, x in inputs.items()})
+    write_safetensors(path, stored)
+    back = read_safetensors(path)
+    params = {n: back[f'w/{n}'].astype(np.float64) for n in params}
+    moments = {n: (back[f'm/{n}'].astype(np.float64), back[f'v/{n}'].astype(np.float64)) for n in params}
+    loss, grads = gradients(loss_fn, params)
+    norm = math.sqrt(sum(float((g * g).sum()) for g in grads.values()))
+    clip = 0.5 * norm
+    lr = learning_rate_at(recipe['lr'], recipe['minLr'], recipe['warmupSteps'], recipe['totalSteps'], recipe['step'])
+    updated, norm_seen = adamw_step(
+        params, grads, moments, lr, scales, decay_flags, tuple(recipe['betas']), recipe['eps'], recipe['weightDecay'], clip
+    )
+    assert abs(norm_seen - norm) < 1e-9 * norm
+    for n in params:
+        back[f'g/{n}'] = grads[n].numpy()
+        back[f'u/{n}'] = updated[n]
+    write_safetensors(path, back)
+    meta = dict(recipe, clipGrad=clip, lrAtStep=lr, priorSteps=PRIOR_STEPS, loss=loss, gradNorm=norm)
+    meta['lrScales'] = scales
+    meta['decay'] = decay_flags
+    if extra:
+        meta.update(extra)
+    with open(os.path.join(OUT, f'{name}.json'), 'w') as f:
+        json.dump(meta, f, indent=1)
+    print(f'{name}: loss {loss:.6f} grad norm {norm:.4f} clip {clip:.4f} lr {lr:.3e}', file=sys.stderr)
+
+
+# ---------- VideoMAE V2 (independent of src/train/vit.ts; structure of the official modules) ----------
+
+def sinusoid_table(n, d):
+    """get_sinusoid_encoding_table."""
+    pos = np.arange(n)[:, None] / np.power(10000, 2 * (np.arange(d) // 2) / d)[None, :]
+    pos[:, 0::2] = np.sin(pos[:, 0::2])
+    pos[:, 1::2] = np.cos(pos[:, 1::2])
+    return torch.tensor(pos)
+
+
+def vit_block_params(rng, prefix, d, hidden, out):
+    def lin(o, i):
+        return rng.uniform(-1, 1, (o, i)) * math.sqrt(6 / (o + i))
+    out[f'{prefix}.norm1.weight'] = 1 + 0.1 * rng.standard_normal(d)
+    out[f'{prefix}.norm1.bias'] = 0.1 * rng.standard_normal(d)
+    out[f'{prefix}.attn.qkv.weight'] = lin(3 * d, d)
+    out[f'{prefix}.attn.q_bias'] = 0.1 * rng.standard_normal(d)
+    out[f'{prefix}.attn.v_bias'] = 0.1 * rng.standard_normal(d)
+    out[f'{prefix}.attn.proj.weight'] = lin(d, d)
+    out[f'{prefix}.attn.proj.bias'] = 0.1 * rng.standard_normal(d)
+    out[f'{prefix}.norm2.weight'] = 1 + 0.1 * rng.standard_normal(d)
+    out[f'{prefix}.norm2.bias'] = 0.1 * rng.standard_normal(d)
+    out[f'{prefix}.mlp.fc1.weight'] = lin(hidden, d)
+    out[f'{prefix}.mlp.fc1.bias'] = 0.1 * rng.standard_normal(hidden)
+    out[f'{prefix}.mlp.fc2.weight'] = lin(d, hidden)
+    out[f'{prefix}.mlp.fc2.bias'] = 0.1 * rng.standard_normal(d)
+
+
+def block(w, prefix, x, heads, eps):
+    """modeling_pretrain Block with qkv_bias (q_bias, zeros, v_bias), no layer scale, no drop path."""
+    B, N, C = x.shape
+    h = F.layer_norm(x, (C,), w[f'{prefix}.norm1.weight'], w[f'{prefix}.norm1.bias'], eps)
+    bias = torch.cat([w[f'{prefix}.attn.q_bias'], torch.zeros_like(w[f'{prefix}.attn.v_bias']), w[f'{prefix}.attn.v_bias']])
+    qkv = F.linear(h, w[f'{prefix}.attn.qkv.weight'], bias).reshape(B, N, 3, heads, -1).permute(2, 0, 3, 1, 4)
+    q, k, v = qkv[0], qkv[1], qkv[2]
+    q = q * (C // heads) ** -0.5
+    attn = (q @ k.transpose(-2, -1)).softmax(dim=-1)
+    a = (attn @ v).transpose(1, 2).reshape(B, N, C)
+    x = x + F.linear(a, w[f'{prefix}.attn.proj.weight'], w[f'{prefix}.attn.proj.bias'])
+    h = F.layer_norm(x, (C,), w[f'{prefix}.norm2.weight'], w[f'{prefix}.norm2.bias'], eps)
+    m = F.linear(F.gelu(F.linear(h, w[f'{prefix}.mlp.fc1.weight'], w[f'{prefix}.mlp.fc1.bias'])), w[f'{prefix}.mlp.fc2.weight'], w[f'{prefix}.mlp.fc2.bias'])
+    return x + m
+
+
+def patch_embed(w, video, cfg):
+    """PatchEmbed: Conv3d(kernel = stride = (tubelet, p, p)) -> [B, N, D] in (t, h, w) order."""
+    x = F.conv3d(video, w['patch_embed.proj.weight'], w['patch_embed.proj.bias'],
+                 stride=(cfg['tubeletSize'], cfg['patchSize'], cfg['patchSize']))
+    return x.flatten(2).transpose(1, 2)
+
+
+VIT = {
+    'arch': 'step_parity_tiny', 'patchSize': 4, 'tubeletSize': 2, 'embedDim': 16, 'depth': 2, 'numHeads': 2,
+    'mlpHiddenDim': 32, 'numFrames': 4, 'imageHeight': 16, 'imageWidth': 16, 'layerNormEps': 1e-6,
+}
+MEAN = np.array([0.485, 0.456, 0.406])
+STD = np.array([0.229, 0.224, 0.225])
+
+
+def encoder_params(rng, cfg):
+    d, t, p = cfg['embedDim'], cfg['tubeletSize'], cfg['patchSize']
+    w = {'patch_embed.proj.weight': rng.standard_normal((d, 3, t, p, p)) * 0.05, 'patch_embed.proj.bias': 0.1 * rng.standard_normal(d)}
+    for i in range(cfg['depth']):
+        vit_block_params(rng, f'blocks.{i}', d, cfg['mlpHiddenDim'], w)
+    return w
+
+
+def pretrain_case(rng):
+    cfg = dict(VIT, numClasses=0, decoder={'embedDim': 8, 'depth': 1, 'numHeads': 2, 'mlpHiddenDim': 16})
+    dec = cfg['decoder']
+    d, dd = cfg['embedDim'], dec['embedDim']
+    t, p = cfg['tubeletSize'], cfg['patchSize']
+    gt, gh, gw = cfg['numFrames'] // t, cfg['imageHeight'] // p, cfg['imageWidth'] // p
+    n = gt * gh * gw
+    pv = 3 * t * p * p
+    w = encoder_params(rng, cfg)
+    w['norm.weight'] = 1 + 0.1 * rng.standard_normal(d)
+    w['norm.bias'] = 0.1 * rng.standard_normal(d)
+    w['encoder_to_decoder.weight'] = rng.uniform(-1, 1, (dd, d)) * math.sqrt(6 / (d + dd))
+    w['mask_token'] = 0.02 * rng.standard_normal((1, 1, dd))
+    for i in range(dec['depth']):
+        vit_block_params(rng, f'decoder.blocks.{i}', dd, dec['mlpHiddenDim'], w)
+    w['decoder.norm.weight'] = 1 + 0.1 * rng.standard_normal(dd)
+    w['decoder.norm.bias'] = 0.1 * rng.standard_normal(dd)
+    w['decoder.head.weight'] = rng.uniform(-1, 1, (pv, dd)) * math.sqrt(6 / (pv + dd))
+    w['decoder.head.bias'] = 0.1 * rng.standard_normal(pv)
+
+    B = 2
+    video = ((rng.random((B, 3, cfg['numFrames'], cfg['imageHeight'], cfg['imageWidth'])) - MEAN[None, :, None, None, None])
+             / STD[None, :, None, None, None]).astype(np.float32).astype(np.float64)
+    # TubeMaskingGenerator(ratio 0.75): one spatial mask repeated over time; 1 = masked.
+    masks, decode_masks = [], []
+    per_frame = gh * gw
+    for b in range(B):
+        frame = np.hstack([np.zeros(per_frame - int(0.75 * per_frame)), np.ones(int(0.75 * per_frame))])
+        rng.shuffle(frame)
+        masks.append(np.tile(frame, gt))
+        # RunningCellMaskingGenerator(ratio 0.5): 2x2 cells, queue rotated by (start + t + 1) % 4.
+        queue = [1, 1, 0, 0]
+        start = int(rng.integers(4))
+        dm = np.zeros((gt, gh, gw))
+        for ti in range(gt):
+            phase = (start + ti + 1) % 4
+            for y in range(gh):
+                for x in range(gw):
+                    dm[ti, y, x] = queue[((y % 2) * 2 + (x % 2) + phase) % 4]
+        decode_masks.append(dm.reshape(-1))
+    mask = torch.tensor(np.stack(masks)).bool()
+    decode_mask = torch.tensor(np.stack(decode_masks)).bool()
+    video_t = torch.tensor(video)
+    eps = cfg['layerNormEps']
+
+    # engine_for_pretraining: normalized targets (normlize_target=True) at the decoder positions.
+    unnorm = video_t * torch.tensor(STD)[None, :, None, None, None] + torch.tensor(MEAN)[None, :, None, None, None]
+    sq = unnorm.reshape(B, 3, gt, t, gh, p, gw, p).permute(0, 2, 4, 6, 3, 5, 7, 1).reshape(B, n, t * p * p, 3)
+    norm_patches = (sq - sq.mean(dim=-2, keepdim=True)) / (sq.var(dim=-2, unbiased=True, keepdim=True).sqrt() + 1e-6)
+    images_patch = norm_patches.reshape(B, n, pv)
+    labels = images_patch[~decode_mask].reshape(B, -1, pv)
+    enc_pos = sinusoid_table(n, d)[None]
+    dec_pos = sinusoid_table(n, dd)[None].expand(B, -1, -1)
+
+    def loss_fn(w):
+        # PretrainVisionTransformer.forward(x, mask, decode_mask)
+        x = patch_embed(w, video_t, cfg) + enc_pos
+        x_vis = x[~mask].reshape(B, -1, d)
+        for i in range(cfg['depth']):
+            x_vis = block(w, f'blocks.{i}', x_vis, cfg['numHeads'], eps)
+        x_vis = F.layer_norm(x_vis, (d,), w['norm.weight'], w['norm.bias'], eps)
+        x_vis = F.linear(x_vis, w['encoder_to_decoder.weight'])
+        pos_vis = dec_pos[~mask].reshape(B, -1, dd)
+        pos_mask = dec_pos[~decode_mask].reshape(B, -1, dd)
+        x_full = torch.cat([x_vis + pos_vis, w['mask_token'] + pos_mask], dim=1)
+        for i in range(dec['depth']):
+            x_full = block(w, f'decoder.blocks.{i}', x_full, dec['numHeads'], eps)
+        m = pos_mask.shape[1]
+        out = F.linear(F.layer_norm(x_full[:, -m:], (dd,), w['decoder.norm.weight'], w['decoder.norm.bias'], eps),
+                       w['decoder.head.weight'], w['decoder.head.bias'])
+        loss = ((out - labels) ** 2).mean(dim=-1)
+        cal = mask[~decode_mask].reshape(B, -1)
+        return (loss * cal).sum() / cal.sum()
+
+    recipe = {'lr': 1.5e-3, 'minLr': 1e-5, 'warmupSteps': 5, 'totalSteps': 20, 'step': 3, 'betas': [0.9, 0.95], 'eps': 1e-8,
+              'weightDecay': 0.05, 'layerDecay': 1.0, 'batch': B}
+    # Pretraining has no layer decay (scale 1); the skip list is the model's no_weight_decay().
+    scales = {k: 1.0 for k in w}
+    decay = {k: not no_decay(k, w[k].shape) for k in w}
+    inputs = {'video': video, 'encoderMask': np.stack(masks), 'decoderMask': np.stack(decode_masks)}
+    write_case('pretrain', w, random_moments(rng, w), inputs, recipe, scales, decay, loss_fn,
+               {'architecture': cfg, 'encoderRatio': 0.75, 'decoderRatio': 0.5})
+
+
+def finetune_case(rng):
+    classes = 5
+    cfg = dict(VIT, numClasses=classes)
+    d = cfg['embedDim']
+    w = encoder_params(rng, cfg)
+    w['fc_norm.weight'] = 1 + 0.1 * rng.standard_normal(d)
+    w['fc_norm.bias'] = 0.1 * rng.standard_normal(d)
+    # head: trunc_normal(std 0.02) then head.weight.mul_(init_scale) (modeling_finetune, init_scale 0.001)
+    w['head.weight'] = np.clip(rng.standard_normal((classes, d)), -2, 2) * 0.02 * 0.001
+    w['head.bias'] = 0.01 * rng.standard_normal(classes)
+    B = 3
+    video = rng.standard_normal((B, 3, cfg['numFrames'], cfg['imageHeight'], cfg['imageWidth'])).astype(np.float32).astype(np.float64)
+    labels = np.array([1, 4, 0])
+    smoothing = 0.1
+    video_t = torch.tensor(video)
+    n = (cfg['numFrames'] // cfg['tubeletSize']) * (cfg['imageHeight'] // cfg['patchSize']) * (cfg['imageWidth'] // cfg['patchSize'])
+    pos = sinusoid_table(n, d)[None]
+    eps = cfg['layerNormEps']
+
+    def loss_fn(w):
+        # modeling_finetune.VisionTransformer (use_mean_pooling, drop path 0)
+        x = patch_embed(w, video_t, cfg) + pos
+        for i in range(cfg['depth']):
+            x = block(w, f'blocks.{i}', x, cfg['numHeads'], eps)
+        logits = F.linear(F.layer_norm(x.mean(1), (d,), w['fc_norm.weight'], w['fc_norm.bias'], eps), w['head.weight'], w['head.bias'])
+        # timm LabelSmoothingCrossEntropy (the criterion without mixup)
+        logprobs = F.log_softmax(logits, dim=-1)
+        nll = -logprobs.gather(dim=-1, index=torch.tensor(labels)[:, None]).squeeze(1)
+        return ((1 - smoothing) * nll + smoothing * (-logprobs.mean(dim=-1))).mean()
+
+    layer_decay = 0.75
+    depth = cfg['depth']
+    recipe = {'lr': 1e-3, 'minLr': 1e-6, 'warmupSteps': 2, 'totalSteps': 10, 'step': 6, 'betas': [0.9, 0.999], 'eps': 1e-8,
+              'weightDecay': 0.05, 'layerDecay': layer_decay, 'batch': B}
+    scales = {k: layer_decay ** (depth + 1 - layer_id_for_vit(k, depth)) for k in w}
+    decay = {k: not no_decay(k, w[k].shape) for k in w}
+    inputs = {'video': video, 'labels': labels.astype(np.float32)}
+    write_case('finetune', w, random_moments(rng, w), inputs, recipe, scales, decay, loss_fn,
+               {'architecture': cfg, 'labelSmoothing': smoothing})
+
+
+if __name__ == '__main__':
+    os.makedirs(OUT, exist_ok=True)
+    rng = np.random.default_rng(17)
+    pretrain_case(rng)
+    finetune_case(rng)
