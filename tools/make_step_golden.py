@@ -347,8 +347,47 @@ def finetune_case(rng):
                {'architecture': cfg, 'labelSmoothing': smoothing})
 
 
+def ava_case(rng):
+    """The AVA head as tools/make_ava_golden.py builds it (official VideoMAE-Action-Detection): final
+    norm on the tokens -> temporal mean -> roi_align(7x7, 1/16, sampling_ratio 0, aligned=False) ->
+    MaxPool2d(7) -> Linear; BCE with logits (mean) on multi-hot targets. The backbone tokens are a
+    fixed input here (the head's own parameters train)."""
+    from torchvision.ops import roi_align
+    D, C, T, H, W, patch = 16, 6, 2, 4, 5, 16
+    B = 2
+    w = {
+        'norm.weight': 1 + 0.1 * rng.standard_normal(D),
+        'norm.bias': 0.1 * rng.standard_normal(D),
+        'head.weight': 0.3 * rng.standard_normal((C, D)),
+        'head.bias': 0.1 * rng.standard_normal(C),
+    }
+    tokens = rng.standard_normal((B, T * H * W, D)).astype(np.float32).astype(np.float64)
+    # [batch index, x1, y1, x2, y2] in input pixels (map cells x 16); one box partly past the map.
+    rois = np.array([[0, 3.5, 4.0, 50.0, 60.0], [0, 20.0, 8.0, 79.0, 40.0], [1, 10.0, 30.0, 70.0, 75.0]], dtype=np.float32)
+    targets = (rng.random((len(rois), C)) < 0.4).astype(np.float32)
+    tokens_t = torch.tensor(tokens)
+    rois_t = torch.tensor(rois.astype(np.float64))
+    targets_t = torch.tensor(targets.astype(np.float64))
+
+    def loss_fn(w):
+        x = F.layer_norm(tokens_t, (D,), w['norm.weight'], w['norm.bias'], 1e-6)
+        x = x.reshape(B, T, H, W, D).permute(0, 4, 1, 2, 3).mean(dim=2)
+        pooled = roi_align(x, rois_t, (7, 7), 1.0 / patch, 0)
+        pooled = F.max_pool2d(pooled, (7, 7)).view(pooled.size(0), -1)
+        return F.binary_cross_entropy_with_logits(F.linear(pooled, w['head.weight'], w['head.bias']), targets_t)
+
+    recipe = {'lr': 1e-3, 'minLr': 1e-6, 'warmupSteps': 4, 'totalSteps': 12, 'step': 2, 'betas': [0.9, 0.999], 'eps': 1e-8,
+              'weightDecay': 0.05, 'layerDecay': 1.0, 'batch': B}
+    scales = {k: 1.0 for k in w}
+    decay = {k: not no_decay(k, w[k].shape) for k in w}
+    inputs = {'tokens': tokens, 'rois': rois, 'targets': targets}
+    write_case('ava', w, random_moments(rng, w), inputs, recipe, scales, decay, loss_fn,
+               {'embedDim': D, 'classes': C, 'temporal': T, 'height': H, 'width': W, 'patchSize': patch})
+
+
 if __name__ == '__main__':
     os.makedirs(OUT, exist_ok=True)
     rng = np.random.default_rng(17)
     pretrain_case(rng)
     finetune_case(rng)
+    ava_case(rng)

@@ -51,6 +51,8 @@ import { createModelFolder } from '../weights/create-model.js';
 import { resizePositionTable } from '../weights/position-resize.js';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.js';
 import { sinusoidTable } from '../weights/sinusoid-table.js';
+import { multiLabelBce } from './losses.js';
+import { maxFirst } from './ops.js';
 import { AdamW, type ParameterGroup } from './optimizer.js';
 import { ParameterStore } from './parameter-store.js';
 import { inputPatches, patchVectorLength } from './patchify.js';
@@ -331,7 +333,7 @@ async function trainableHeadInputs(
       members.forEach((i, b) => {
         const e = data[i]!;
         const sampled = tf.matMul(tf.tensor2d(e.rois, [e.boxes * bins, h * w]), maps[b] as tf.Tensor2D);
-        parts.set(i, tf.max(tf.reshape(sampled, [e.boxes, bins, D]), 1));
+        parts.set(i, maxFirst(tf.reshape(sampled, [e.boxes, bins, D]) as tf.Tensor3D));
       });
     }
     return tf.concat(
@@ -536,10 +538,7 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
     const lr = learningRateAt(schedule, step);
     const [lossTensor, normTensor] = tf.tidy(() => {
       const y = inputs.targets(picks);
-      return optimizer.step(
-        () => tf.losses.sigmoidCrossEntropy(tf.tensor2d(y, [y.length / C, C]), inputs.logits(picks, headVars)) as tf.Scalar,
-        lr,
-      );
+      return optimizer.step(() => multiLabelBce(inputs.logits(picks, headVars), tf.tensor2d(y, [y.length / C, C])), lr);
     });
     const loss = (await lossTensor!.data())[0]!;
     tf.dispose([lossTensor!, normTensor!]);

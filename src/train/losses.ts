@@ -56,3 +56,11 @@ export function diouLoss1d(pred: tf.Tensor, target: tf.Tensor, weight: tf.Tensor
   const loss = tf.add(tf.sub(1, iou), tf.square(tf.div(rho, tf.maximum(enclosing, eps))));
   return tf.sum(tf.mul(loss, weight)) as tf.Scalar;
 }
+
+/**
+ * AVA multi-label loss: binary cross-entropy with logits, averaged over boxes and classes
+ * (F.binary_cross_entropy_with_logits, reduction 'mean'); targets [R, C] are multi-hot.
+ */
+export function multiLabelBce(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  return tf.losses.sigmoidCrossEntropy(targets, logits) as tf.Scalar;
+}

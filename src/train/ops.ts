@@ -60,3 +60,21 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: 
 export function gelu(x: tf.Tensor): tf.Tensor {
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
 }
+
+/**
+ * Max over axis 1 of [R, K, D] -> [R, D], with the gradient on the first maximum only, as torch's
+ * max_pool2d (the official AVA head's MaxPool2d(7)). tf.max sends the full gradient to every tied
+ * element, and RoiAlign bins tie exactly where a box reaches past the last cell centre (samples
+ * clamp to the border cell), so it would count those gradients several times.
+ */
+export const maxFirst = tf.customGrad(((x: tf.Tensor3D, save: GradSave) => {
+  save([x]);
+  return {
+    value: tf.max(x, 1),
+    gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+      const [sx] = saved as [tf.Tensor3D];
+      const first = tf.transpose(tf.cast(tf.oneHot(tf.argMax(sx, 1), sx.shape[1]), 'float32'), [0, 2, 1]); // [R, K, D]
+      return [tf.mul(first, tf.expandDims(dy, 1))];
+    },
+  };
+}) as never) as unknown as (x: tf.Tensor3D) => tf.Tensor2D;

@@ -12,12 +12,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tokenGrid, type VitArchitecture } from '../../src/config/architectures.js';
 import { initBackend } from '../../src/tfjs/backend.js';
 import { smoothedTargets, geometryOf } from '../../src/train/batches.js';
-import { maskedReconstructionLoss, softTargetCrossEntropy } from '../../src/train/losses.js';
+import { maskedReconstructionLoss, multiLabelBce, softTargetCrossEntropy } from '../../src/train/losses.js';
 import { indicesWhere } from '../../src/train/masking.js';
 import { AdamW, type ParameterGroup } from '../../src/train/optimizer.js';
+import { layerNorm, linear, maxFirst } from '../../src/train/ops.js';
 import { ParameterStore, VIT_LAYOUT, type GraphLayout } from '../../src/train/parameter-store.js';
 import { inputPatches, patchVectorLength, targetPatches } from '../../src/train/patchify.js';
 import type { StagePlan } from '../../src/train/plan.js';
+import { roiAlignMatrix } from '../../src/train/roi-align-matrix.js';
 import { learningRateAt } from '../../src/train/schedule.js';
 import { parameterGroups } from '../../src/train/trainer.js';
 import { classify, encode, pretrainForward } from '../../src/train/vit.js';
@@ -241,6 +243,61 @@ describe('one training step against PyTorch', () => {
       },
     );
     console.log('finetune step parity', report);
+    expect(report.gradient).toBeLessThan(1e-4);
+  });
+
+  it('AVA head: final norm, temporal mean, RoiAlign (aligned=False) + max, Linear, BCE', async () => {
+    const c = loadCase('ava');
+    const g = c.golden as Golden & {
+      embedDim: number;
+      classes: number;
+      temporal: number;
+      height: number;
+      width: number;
+      patchSize: number;
+    };
+    const { embedDim: D, classes: C, temporal: T, height: H, width: W } = g;
+    const B = g.batch;
+    const rois = c.input('rois').data;
+    const boxes = rois.length / 5;
+    const bins = 49;
+    // The trained-backbone path of ava-trainer.ts: one RoiAlign matrix per box on its keyframe's map.
+    const matrices = Array.from({ length: boxes }, (_, r) =>
+      roiAlignMatrix(rois.subarray(5 * r + 1, 5 * r + 5), {
+        height: H,
+        width: W,
+        size: 7,
+        samplingRatio: 0,
+        spatialScale: 1 / g.patchSize,
+        aligned: false,
+      }),
+    );
+    // ava-trainer.ts's optimizer groups for the head and the final norm (built inline there).
+    const groups = (store: ParameterStore): Map<string, ParameterGroup> =>
+      new Map([
+        ['head.weight', { variable: store.get('head.weight'), lrScale: 1, decay: true }],
+        ['head.bias', { variable: store.get('head.bias'), lrScale: 1, decay: false }],
+        ['norm.weight', { variable: store.get('norm.weight'), lrScale: 1, decay: false }],
+        ['norm.bias', { variable: store.get('norm.bias'), lrScale: 1, decay: false }],
+      ]);
+    const report = await checkStep(c, groups, (store) => {
+      const tokens = layerNorm(
+        tf.tensor(c.input('tokens').data, [B, T * H * W, D]),
+        store.get('norm.weight'),
+        store.get('norm.bias'),
+        1e-6,
+      );
+      const maps = tf.unstack(tf.mean(tf.reshape(tokens, [B, T, H * W, D]), 1));
+      const pooled = tf.concat(
+        matrices.map((m, r) =>
+          maxFirst(tf.reshape(tf.matMul(tf.tensor2d(m, [bins, H * W]), maps[rois[5 * r]!] as tf.Tensor2D), [1, bins, D])),
+        ),
+        0,
+      );
+      const logits = linear(pooled, store.get('head.weight'), store.get('head.bias'));
+      return multiLabelBce(logits, tf.tensor2d(c.input('targets').data, [boxes, C]));
+    });
+    console.log('ava step parity', report);
     expect(report.gradient).toBeLessThan(1e-4);
   });
 });
