@@ -385,9 +385,97 @@ def ava_case(rng):
                {'embedDim': D, 'classes': C, 'temporal': T, 'height': H, 'width': W, 'patchSize': patch})
 
 
+AF_REPO = '/work/.mirror/happyharrycn+actionformer_release/repo'
+
+
+def actionformer_case(rng):
+    """The official PtTransformer (happyharrycn/actionformer_release at HEAD, extracted from the
+    mirror as tools/make_actionformer_forward_golden.py does) in training mode: preprocessing pads
+    to max_seq_len, label_points assigns the targets from the segments, losses() gives
+    cls (sigmoid focal, sum) + reg (centre DIoU, sum), each / the loss normalizer (EMA from 100).
+    Weight decay as train_utils.make_optimizer splits it; no drop path."""
+    import subprocess
+    import tempfile
+    import types
+    src = tempfile.mkdtemp(prefix='af-official-')
+    archive = subprocess.run(['git', '--git-dir', AF_REPO, 'archive', 'HEAD'], check=True, capture_output=True).stdout
+    subprocess.run(['tar', '-x', '-C', src], input=archive, check=True)
+    sys.path.insert(0, src)
+    stub = types.ModuleType('libs.utils')
+    stub.batched_nms = None
+    sys.modules['libs.utils'] = stub
+    from libs.modeling import make_meta_arch
+    from libs.modeling.blocks import AffineDropPath, LayerNorm, MaskedConv1D, Scale
+    from libs.core.config import DEFAULTS
+    input_dim, classes, max_len, embd, heads = 6, 3, 72, 8, 2
+    arch = (2, 2, 2)
+    ranges = [(0, 4), (4, 8), (8, 10000)]
+    train_cfg = dict(DEFAULTS['train_cfg'], droppath=0.0)
+    model = make_meta_arch(
+        'LocPointTransformer', backbone_type='convTransformer', fpn_type='identity', backbone_arch=arch, scale_factor=2,
+        input_dim=input_dim, max_seq_len=max_len, max_buffer_len_factor=6.0, n_head=heads, n_mha_win_size=19,
+        embd_kernel_size=3, embd_dim=embd, embd_with_ln=True, fpn_dim=embd, fpn_with_ln=True, fpn_start_level=0,
+        head_dim=embd, regression_range=ranges, head_num_layers=3, head_kernel_size=3, head_with_ln=True,
+        use_abs_pe=False, use_rel_pe=False, num_classes=classes, train_cfg=train_cfg, test_cfg=DEFAULTS['test_cfg']).double()
+    model.train()
+    names = [n for n, _ in model.named_parameters()]
+    assert names == list(model.state_dict().keys())
+    w = {}
+    for n, p in model.named_parameters():
+        gain = n.endswith('weight') and ('norm' in n or '.ln1.' in n or '.ln2.' in n)
+        w[n] = rng.standard_normal(tuple(p.shape)) * (0.5 if n.endswith('conv.weight') else 0.3) + (1.0 if gain else 0.0)
+    # make_optimizer's split: weights of Linear/Conv1d/MaskedConv1D decay; biases, LayerNorm, Scale do not.
+    decay = {}
+    for mn, m in model.named_modules():
+        for pn, _ in m.named_parameters(recurse=False):
+            full = f'{mn}.{pn}' if mn else pn
+            if pn.endswith('bias'):
+                decay[full] = False
+            elif pn.endswith('weight') and isinstance(m, (torch.nn.Linear, torch.nn.Conv1d, MaskedConv1D)):
+                decay[full] = True
+            elif pn.endswith('weight') and isinstance(m, (LayerNorm, torch.nn.GroupNorm)):
+                decay[full] = False
+            elif pn.endswith('scale') and isinstance(m, (Scale, AffineDropPath)):
+                decay[full] = False
+    assert set(decay) == set(w), set(w) - set(decay)
+    lengths = (60, 72)
+    feats = [rng.standard_normal((input_dim, n)).astype(np.float32) for n in lengths]
+    segments = [np.array([[3.0, 11.5], [20.0, 52.0], [40.0, 44.0]], dtype=np.float32), np.array([[0.0, 6.0], [30.5, 70.0]], dtype=np.float32)]
+    labels = [np.array([0, 2, 1]), np.array([1, 1])]
+
+    def loss_bound(t):
+        # The leaves of `gradients` become the model's parameters, so the official forward runs on them.
+        for n, _ in list(model.named_parameters()):
+            module_name, leaf = n.rsplit('.', 1) if '.' in n else ('', n)
+            parent = model.get_submodule(module_name) if module_name else model
+            parent._parameters[leaf] = t[n]
+        model.loss_normalizer = train_cfg['init_loss_norm']
+        videos = [{'feats': torch.tensor(f.astype(np.float64)), 'segments': torch.tensor(sg.astype(np.float64)), 'labels': torch.tensor(lb)}
+                  for f, sg, lb in zip(feats, segments, labels)]
+        out = model(videos)
+        return out['final_loss']
+
+    recipe = {'lr': 1e-3, 'minLr': 1e-6, 'warmupSteps': 3, 'totalSteps': 10, 'step': 5, 'betas': [0.9, 0.999], 'eps': 1e-8,
+              'weightDecay': 0.05, 'layerDecay': 1.0, 'batch': 2}
+    scales = {k: 1.0 for k in w}
+    pad = lambda f: np.pad(f, ((0, 0), (0, max_len - f.shape[1])))  # noqa: E731
+    inputs = {'feats': np.stack([pad(f).T for f in feats]), 'mask': np.stack([(np.arange(max_len) < n).astype(np.float32) for n in lengths])}
+    for b in range(2):
+        inputs[f'segments{b}'] = segments[b]
+        inputs[f'labels{b}'] = labels[b].astype(np.float32)
+    write_case('actionformer', w, random_moments(rng, w), inputs, recipe, scales, decay, loss_bound, {
+        'config': {'inputDim': input_dim, 'numClasses': classes, 'maxSeqLen': max_len, 'embdDim': embd, 'numHeads': heads,
+                   'backboneArch': list(arch), 'mhaWinSize': 19, 'embdWithLn': True, 'fpnWithLn': True, 'headWithLn': True,
+                   'useAbsPe': False, 'dropPath': 0.0, 'regressionRanges': [list(r) for r in ranges]},
+        'initLossNorm': train_cfg['init_loss_norm'], 'lossNormMomentum': 0.9, 'lossWeight': train_cfg['loss_weight'],
+        'labelSmoothing': train_cfg['label_smoothing'], 'centerSampleRadius': train_cfg['center_sample_radius'],
+    })
+
+
 if __name__ == '__main__':
     os.makedirs(OUT, exist_ok=True)
     rng = np.random.default_rng(17)
     pretrain_case(rng)
     finetune_case(rng)
     ava_case(rng)
+    actionformer_case(rng)

@@ -22,7 +22,7 @@ import { createTemporalModelFolder } from '../weights/create-temporal-model.js';
 import { randomInt } from '../weights/random-init.js';
 import { actionFormerForward, actionFormerFromGraph, actionFormerToGraph } from './actionformer.js';
 import { assignTargets } from './actionformer-targets.js';
-import { diouLoss1d, sigmoidFocalLoss } from './losses.js';
+import { actionFormerLoss } from './losses.js';
 import { AdamW, type ParameterGroup } from './optimizer.js';
 import { ParameterStore, type GraphLayout } from './parameter-store.js';
 import { MetricsLog, ProgressBar } from './progress.js';
@@ -242,23 +242,7 @@ export async function runActionFormerStage(
       const lossFn = (): tf.Scalar => {
         // Drop path (stochastic depth) is on in training only; AffineDropPath's scale is always applied.
         const levels = actionFormerForward(feats, mask, weightsOf(store), config, { dropPathRandom: stream(seed, STREAMS.dropPath, step) });
-        const logits = tf.concat(
-          levels.map((l) => l.logits),
-          1,
-        );
-        const offsets = tf.concat(
-          levels.map((l) => l.offsets),
-          1,
-        );
-        const valid = tf
-          .concat(
-            levels.map((l) => l.mask),
-            1,
-          )
-          .expandDims(2);
-        const cls = sigmoidFocalLoss(logits, clsTargets, valid, spec.loss.focalAlpha, spec.loss.focalGamma);
-        const reg = diouLoss1d(offsets, offsetTargets, positive);
-        return tf.div(tf.add(cls, tf.mul(reg, spec.loss.regressionWeight)), normalizer) as tf.Scalar;
+        return actionFormerLoss(levels, { cls: clsTargets, offsets: offsetTargets, positive }, normalizer, spec.loss);
       };
       return optimizer.step(lossFn, lr);
     });

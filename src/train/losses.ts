@@ -1,5 +1,6 @@
 /** Training losses. Every one returns a scalar averaged the way the official code does. */
 import * as tf from '@tensorflow/tfjs';
+import type { LevelTensors } from './actionformer.js';
 
 /**
  * Pretraining loss: squared error averaged over the pixels of each predicted token, then over
@@ -63,4 +64,41 @@ export function diouLoss1d(pred: tf.Tensor, target: tf.Tensor, weight: tf.Tensor
  */
 export function multiLabelBce(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
   return tf.losses.sigmoidCrossEntropy(targets, logits) as tf.Scalar;
+}
+
+/** ActionFormer point targets as tensors: cls [B, P, classes], offsets [B, P, 2], positive [B, P, 1]. */
+export interface ActionFormerTargetTensors {
+  readonly cls: tf.Tensor;
+  readonly offsets: tf.Tensor;
+  readonly positive: tf.Tensor;
+}
+
+/**
+ * ActionFormer's training loss (PtTransformer.losses): sigmoid focal loss over the valid points of
+ * every level plus `regressionWeight` x centre-DIoU over the positive ones, both sums divided by
+ * the loss normalizer (the EMA of the positive count).
+ */
+export function actionFormerLoss(
+  levels: readonly LevelTensors[],
+  targets: ActionFormerTargetTensors,
+  normalizer: number,
+  options: { readonly focalAlpha: number; readonly focalGamma: number; readonly regressionWeight: number },
+): tf.Scalar {
+  const logits = tf.concat(
+    levels.map((l) => l.logits),
+    1,
+  );
+  const offsets = tf.concat(
+    levels.map((l) => l.offsets),
+    1,
+  );
+  const valid = tf
+    .concat(
+      levels.map((l) => l.mask),
+      1,
+    )
+    .expandDims(2);
+  const cls = sigmoidFocalLoss(logits, targets.cls, valid, options.focalAlpha, options.focalGamma);
+  const reg = diouLoss1d(offsets, targets.offsets, targets.positive);
+  return tf.div(tf.add(cls, tf.mul(reg, options.regressionWeight)), normalizer) as tf.Scalar;
 }
