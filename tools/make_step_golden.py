@@ -1,17 +1,21 @@
 """Golden fixtures for one optimizer step of the TF.js trainers (test/train/step-parity.test.ts).
 
-For each case this writes test/fixtures/step-parity/<case>.safetensors (float32 weights "w/NAME",
-AdamW moments "m/NAME" "v/NAME" at optimizer step 3, inputs "x/NAME", reference gradients
-"g/NAME" and weights after the step "u/NAME", all in the official layout) and <case>.json
-(architecture, recipe numbers, the loss and the gradient norm). The PyTorch side is written from
-the official code (VideoMAE V2 modeling_pretrain.py / modeling_finetune.py, engine_for_pretraining.py,
-optim_factory.py, utils.cosine_scheduler; ActionFormer losses.py; the AVA head of
-tools/make_ava_golden.py) and reads its weights back from the safetensors it wrote, in float64:
-  - AdamW: torch.optim.AdamW, one param group per tensor with lr = lr(step) x layer-decay scale and
-    weight decay 0 on 1-D tensors, biases and the skip list (optim_factory.get_parameter_groups);
+For each case this writes test/fixtures/step-parity/<case>.safetensors (float32, official layout:
+weights "w/NAME", AdamW moments "m/NAME" "v/NAME" after 3 steps, inputs "x/NAME", reference
+gradients "g/NAME", weights after the step "u/NAME" and the step itself "d/NAME" = u - w) and
+<case>.json (architecture, recipe numbers, the clip, the loss and the gradient norm).
+
+The PyTorch side is written from the official code, none of ours: VideoMAE V2 (modeling_pretrain.py
+PretrainVisionTransformer, modeling_finetune.py VisionTransformer, engine_for_pretraining.py's
+normalized targets and masked loss, optim_factory.py's layer ids and skip list), the AVA head of
+tools/make_ava_golden.py (torchvision roi_align), and ActionFormer's own PtTransformer from the
+mirror in training mode. Weights are read back from the safetensors written here; math in float64.
+  - AdamW: torch.optim.AdamW from state step 3, one param group per tensor with
+    lr = lr(step) x layer-decay scale and weight decay 0 where the official rules say so;
   - clipping: torch.nn.utils.clip_grad_norm_ at half the real norm, so it bites;
-  - lr(step): src/train/schedule.ts learningRateAt (warmup step / warmup_steps; the official
-    cosine_scheduler's np.linspace warmup reaches lr one step earlier, see the report of issue 17).
+  - lr(step): src/train/schedule.ts learningRateAt. NB: its warmup is lr x step / warmup, while the
+    official utils.cosine_scheduler warms up with np.linspace(0, lr, warmup), lr x step / (warmup - 1)
+    (the cosine part agrees); the pretrain and AVA cases sit in the warmup.
 
 Run: /usr/bin/python3 tools/make_step_golden.py  (npm run fixtures:steps)
 """
@@ -144,6 +148,7 @@ def write_case(name, params, moments, inputs, recipe, scales, decay_flags, loss_
     for n in params:
         back[f'g/{n}'] = grads[n].numpy()
         back[f'u/{n}'] = updated[n]
+        back[f'd/{n}'] = updated[n] - params[n]  # the step itself, exact to float32 (u is not, near |w|)
     write_safetensors(path, back)
     meta = dict(recipe, clipGrad=clip, lrAtStep=lr, priorSteps=PRIOR_STEPS, loss=loss, gradNorm=norm)
     meta['lrScales'] = scales
@@ -234,7 +239,8 @@ def pretrain_case(rng):
     w['norm.weight'] = 1 + 0.1 * rng.standard_normal(d)
     w['norm.bias'] = 0.1 * rng.standard_normal(d)
     w['encoder_to_decoder.weight'] = rng.uniform(-1, 1, (dd, d)) * math.sqrt(6 / (d + dd))
-    w['mask_token'] = 0.02 * rng.standard_normal((1, 1, dd))
+    # trunc_normal(0.02) in the official init; larger here so a wrongly applied weight decay shows.
+    w['mask_token'] = 0.3 * rng.standard_normal((1, 1, dd))
     for i in range(dec['depth']):
         vit_block_params(rng, f'decoder.blocks.{i}', dd, dec['mlpHiddenDim'], w)
     w['decoder.norm.weight'] = 1 + 0.1 * rng.standard_normal(dd)
