@@ -5,8 +5,7 @@
  * evaluation decodes and Soft-NMSes the held-out videos exactly as serving does and reports
  * ActivityNet mAP. The output is a servable temporal-detection model folder.
  */
-import { mkdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { makeActionFormerConfig, paddedLength, type ActionFormerConfig } from '../config/actionformer.js';
 import { readLabels } from '../config/labels.js';
@@ -23,14 +22,13 @@ import { randomInt } from '../weights/random-init.js';
 import { actionFormerForward, actionFormerFromGraph, actionFormerToGraph } from './actionformer.js';
 import { assignTargets } from './actionformer-targets.js';
 import { actionFormerLoss } from './losses.js';
-import { AdamW, type ParameterGroup } from './optimizer.js';
+import { epochOrder } from './batches.js';
+import type { ParameterGroup } from './optimizer.js';
 import { ParameterStore, type GraphLayout } from './parameter-store.js';
-import { MetricsLog, ProgressBar } from './progress.js';
-import { runPlainStages } from './plain-stages.js';
 import type { StageResult, TrainOptions } from './stage-result.js';
 import { resolvePath, type ActionFormerStageSpec, type Recipe } from './recipe.js';
-import { shuffle, stream, STREAMS } from './rng.js';
-import { learningRateAt } from './schedule.js';
+import { stream, STREAMS } from './rng.js';
+import { refuseInit, trainStages, type Evaluation, type LoopStage, type StageDefinition, type StepWork } from './stage-loop.js';
 
 export const ACTIONFORMER_LAYOUT: GraphLayout = { toGraph: actionFormerToGraph, fromGraph: actionFormerFromGraph };
 
@@ -127,162 +125,125 @@ export function actionFormerStageConfig(
   }
 }
 
-export async function runActionFormerStage(
-  recipe: Recipe,
-  index: number,
-  spec: ActionFormerStageSpec,
-  progress: ProgressBar,
-): Promise<StageResult> {
-  const started = Date.now();
-  const field = `stages[${index}]`;
-  const outDir = resolvePath(recipe, spec.out);
-  const name = spec.name ?? `${recipe.name}-actionformer${recipe.actionformer.length > 1 ? `-${index}` : ''}`;
-  const seed = spec.seed ?? recipe.seed;
-  const dataset: TemporalDataset = loadTemporalDataset({
-    featuresDir: resolvePath(recipe, spec.data.features),
-    annotationsFile: resolvePath(recipe, spec.data.annotations),
-    trainSubset: spec.data.trainSubset,
-    valSubset: spec.data.valSubset,
-    ...(spec.data.labels ? { labels: readLabels(resolvePath(recipe, spec.data.labels)) } : {}),
-    field,
-  });
-  const dim = dataset.train[0]!.features.length / dataset.train[0]!.length;
-  const config = actionFormerStageConfig(spec, field, dim, dataset.labels.length);
-  mkdirSync(outDir, { recursive: true });
-  const log = new MetricsLog(join(outDir, 'metrics.jsonl'), false);
-  progress.line(
-    `stage ${index} 'actionformer' -> ${outDir}: ${dataset.train.length} train / ${dataset.val.length} val videos, ${dataset.labels.length} classes, features ${dim}-d from '${dataset.index.backbone}'`,
-  );
-
-  const store = new ParameterStore(actionFormerInitialWeights(config, seed), () => true, ACTIONFORMER_LAYOUT);
-  const groups = new Map<string, ParameterGroup>();
-  for (const n of store.names()) groups.set(n, { variable: store.get(n), lrScale: 1, decay: store.get(n).shape.length >= 2 });
-  const betas = spec.optimizer.betas ?? [0.9, 0.999];
-  const optimizer = new AdamW(
-    {
-      beta1: betas[0],
-      beta2: betas[1],
-      eps: spec.optimizer.eps,
-      weightDecay: spec.optimizer.weightDecay,
-      ...(spec.optimizer.clipGrad ? { clipGrad: spec.optimizer.clipGrad } : {}),
-    },
-    groups,
-  );
-  const perEpoch = Math.max(1, Math.ceil(dataset.train.length / spec.batch));
-  const scheduledSteps = spec.epochs * perEpoch;
-  const totalSteps = Math.min(scheduledSteps, spec.maxSteps ?? Infinity);
-  const schedule = {
-    lr: spec.optimizer.lr,
-    minLr: spec.optimizer.minLr,
-    warmupSteps: Math.round(spec.optimizer.warmupEpochs * perEpoch),
-    totalSteps: scheduledSteps,
-  };
-  const L = spec.maxSeqLen;
-  const losses: number[] = [];
-  const metrics: Record<string, number> = {};
-  let normalizer = 100; // ActionFormer's init_loss_norm, then an EMA of the positive count
-  const timing = { featureStride: dataset.index.settings.featureStride, numFrames: dataset.index.settings.numFrames };
-
-  const evaluate = (epoch: number): void => {
-    if (dataset.val.length === 0) return;
-    const predictions = dataset.val.flatMap((sample) => detectSample(store, config, sample, timing, dataset.labels));
-    const result = evaluateTemporalDetection(
-      groundTruthInstances(dataset.annotations, spec.data.valSubset),
-      predictions,
-      [0.3, 0.4, 0.5, 0.6, 0.7],
-    );
-    metrics['mAP@0.5'] = result.mAP[2]!;
-    metrics.mAP = result.averageMAP;
-    log.write({
-      type: 'eval',
-      stage: 'actionformer',
-      epoch,
-      mAP: result.averageMAP,
-      mAP_at: Object.fromEntries(result.tiou.map((t, i) => [t, result.mAP[i]])),
-      predictions: predictions.length,
-    });
-    progress.line(
-      `epoch ${epoch} held-out mAP ${(100 * result.averageMAP).toFixed(1)} (tIoU 0.3:0.7; at 0.5: ${(100 * result.mAP[2]!).toFixed(1)}), ${dataset.val.length} videos`,
-    );
-  };
-
-  let order: number[] = [];
-  log.write({ type: 'start', stage: 'actionformer', name, totalSteps, stepsPerEpoch: perEpoch, backend: tf.getBackend() });
-  for (let step = 0; step < totalSteps; step++) {
-    const t0 = Date.now();
-    const epochIndex = Math.floor(step / perEpoch);
-    if (step % perEpoch === 0)
-      order = shuffle(
-        dataset.train.map((_, i) => i),
-        stream(seed, STREAMS.order, epochIndex),
-      );
-    const picks = Array.from({ length: spec.batch }, (_, b) => order[((step % perEpoch) * spec.batch + b) % order.length]!);
-    const windows = picks.map((i, b) => trainingWindow(dataset.train[i]!, L, stream(seed, STREAMS.sample, step, b)));
-    const targets = windows.map((w) => assignTargets(config, L, w.segments, w.labels));
-    const P = targets[0]!.points;
-    const numPositive = targets.reduce((sum, t) => sum + t.positive.reduce((a, b) => a + b, 0), 0);
-    normalizer = 0.9 * normalizer + 0.1 * Math.max(numPositive, 1);
-    const lr = learningRateAt(schedule, step);
-    const B = windows.length;
-    const concat = (parts: Float32Array[]) => {
-      const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-      let o = 0;
-      for (const p of parts) {
-        out.set(p, o);
-        o += p.length;
-      }
-      return out;
-    };
-    const [lossTensor, normTensor] = tf.tidy(() => {
-      const feats = tf.tensor(concat(windows.map((w) => w.features)), [B, L, dim]) as tf.Tensor3D;
-      const mask = tf.tensor(concat(windows.map((w) => w.mask)), [B, L]) as tf.Tensor2D;
-      const clsTargets = tf.tensor(concat(targets.map((t) => t.cls)), [B, P, config.numClasses]);
-      const offsetTargets = tf.tensor(concat(targets.map((t) => t.offsets)), [B, P, 2]);
-      const positive = tf.tensor(concat(targets.map((t) => t.positive)), [B, P, 1]);
-      const lossFn = (): tf.Scalar => {
-        // Drop path (stochastic depth) is on in training only; AffineDropPath's scale is always applied.
-        const levels = actionFormerForward(feats, mask, weightsOf(store), config, { dropPathRandom: stream(seed, STREAMS.dropPath, step) });
-        return actionFormerLoss(levels, { cls: clsTargets, offsets: offsetTargets, positive }, normalizer, spec.loss);
-      };
-      return optimizer.step(lossFn, lr);
-    });
-    const loss = (await lossTensor!.data())[0]!;
-    const gradNorm = (await normTensor!.data())[0]!;
-    tf.dispose([lossTensor!, normTensor!]);
-    if (!Number.isFinite(loss))
-      throw new ServiceError(
-        500,
-        'training_diverged',
-        `stage ${index} 'actionformer': loss became ${loss} at step ${step + 1}; lower optimizer.lr or set optimizer.clipGrad`,
-      );
-    losses.push(loss);
-    const done = step + 1;
-    const epoch = Math.floor(step / perEpoch) + 1;
-    const stepMs = Date.now() - t0;
-    log.write({
-      type: 'step',
-      stage: 'actionformer',
-      step: done,
-      epoch,
-      loss,
-      lr,
-      grad_norm: gradNorm,
-      positives: numPositive,
-      step_ms: stepMs,
-    });
-    progress.step({ stage: 'actionformer', step: done, totalSteps, epoch, epochs: Math.ceil(totalSteps / perEpoch), loss, lr, stepMs });
-    const epochEnd = done % perEpoch === 0 || done === totalSteps;
-    if (epochEnd && (epoch % spec.evalEvery === 0 || done === totalSteps)) evaluate(epoch);
+/** Concatenation of equal-role arrays (the windows of a batch). */
+function concat(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
   }
-  const window = losses.slice(-Math.max(1, Math.min(20, Math.floor(losses.length / 4) || 1)));
-  metrics.train_loss = window.reduce((a, b) => a + b, 0) / Math.max(1, window.length);
+  return out;
+}
 
-  await writeTemporalModel({ recipe, index, spec, outDir, name, seed, config, dataset, store, metrics, steps: totalSteps });
-  if (spec.export) await exportTemporalFolder(outDir);
-  store.dispose();
-  optimizer.dispose();
-  log.write({ type: 'done', stage: 'actionformer', steps: totalSteps, metrics, seconds: (Date.now() - started) / 1000 });
-  return { stage: 'actionformer', outDir, steps: totalSteps, completed: true, losses, metrics, seconds: (Date.now() - started) / 1000 };
+/**
+ * The `actionformer` stage for the loop (stage-loop.ts). Batch k is a pure function of (seed, k):
+ * the epoch's order (epochOrder), then a random window per pick from stream(seed, sample, k, b);
+ * the loss normalizer EMA is the stage's state, carried in checkpoints.
+ */
+export function actionFormerStage(recipe: Recipe, index: number, spec: ActionFormerStageSpec): StageDefinition {
+  const outDir = resolvePath(recipe, spec.out);
+  return {
+    index,
+    spec,
+    outDir,
+    async prepare({ progress, resume }): Promise<LoopStage> {
+      const field = `stages[${index}]`;
+      const name = spec.name ?? `${recipe.name}-actionformer${recipe.actionformer.length > 1 ? `-${index}` : ''}`;
+      const seed = spec.seed ?? recipe.seed;
+      const dataset: TemporalDataset = loadTemporalDataset({
+        featuresDir: resolvePath(recipe, spec.data.features),
+        annotationsFile: resolvePath(recipe, spec.data.annotations),
+        trainSubset: spec.data.trainSubset,
+        valSubset: spec.data.valSubset,
+        ...(spec.data.labels ? { labels: readLabels(resolvePath(recipe, spec.data.labels)) } : {}),
+        field,
+      });
+      const dim = dataset.train[0]!.features.length / dataset.train[0]!.length;
+      const config = actionFormerStageConfig(spec, field, dim, dataset.labels.length);
+      progress.line(
+        `stage ${index} 'actionformer' -> ${outDir}: ${dataset.train.length} train / ${dataset.val.length} val videos, ${dataset.labels.length} classes, features ${dim}-d from '${dataset.index.backbone}'`,
+      );
+
+      const store = new ParameterStore(resume ? resume.params : actionFormerInitialWeights(config, seed), () => true, ACTIONFORMER_LAYOUT);
+      const groups = new Map<string, ParameterGroup>();
+      for (const n of store.names()) groups.set(n, { variable: store.get(n), lrScale: 1, decay: store.get(n).shape.length >= 2 });
+      const perEpoch = Math.max(1, Math.ceil(dataset.train.length / spec.batch));
+      const L = spec.maxSeqLen;
+      let normalizer = 100; // ActionFormer's init_loss_norm, then an EMA of the positive count
+      const timing = { featureStride: dataset.index.settings.featureStride, numFrames: dataset.index.settings.numFrames };
+      let order: { epoch: number; order: number[] } | undefined;
+
+      const step = (step: number): StepWork => {
+        const epoch = Math.floor(step / perEpoch);
+        if (order?.epoch !== epoch) order = { epoch, order: epochOrder(dataset.train.length, seed, epoch) };
+        const picks = Array.from(
+          { length: spec.batch },
+          (_, b) => order!.order[((step % perEpoch) * spec.batch + b) % order!.order.length]!,
+        );
+        const windows = picks.map((i, b) => trainingWindow(dataset.train[i]!, L, stream(seed, STREAMS.sample, step, b)));
+        const targets = windows.map((w) => assignTargets(config, L, w.segments, w.labels));
+        const P = targets[0]!.points;
+        const numPositive = targets.reduce((sum, t) => sum + t.positive.reduce((a, b) => a + b, 0), 0);
+        normalizer = 0.9 * normalizer + 0.1 * Math.max(numPositive, 1);
+        const norm = normalizer;
+        const B = windows.length;
+        return {
+          record: { positives: numPositive },
+          loss: (): tf.Scalar => {
+            const feats = tf.tensor(concat(windows.map((w) => w.features)), [B, L, dim]) as tf.Tensor3D;
+            const mask = tf.tensor(concat(windows.map((w) => w.mask)), [B, L]) as tf.Tensor2D;
+            const clsTargets = tf.tensor(concat(targets.map((t) => t.cls)), [B, P, config.numClasses]);
+            const offsetTargets = tf.tensor(concat(targets.map((t) => t.offsets)), [B, P, 2]);
+            const positive = tf.tensor(concat(targets.map((t) => t.positive)), [B, P, 1]);
+            // Drop path (stochastic depth) is on in training only; AffineDropPath's scale is always applied.
+            const levels = actionFormerForward(feats, mask, weightsOf(store), config, {
+              dropPathRandom: stream(seed, STREAMS.dropPath, step),
+            });
+            return actionFormerLoss(levels, { cls: clsTargets, offsets: offsetTargets, positive }, norm, spec.loss);
+          },
+        };
+      };
+
+      const evaluate = (epoch: number): Evaluation | undefined => {
+        if (dataset.val.length === 0) return undefined;
+        const predictions = dataset.val.flatMap((sample) => detectSample(store, config, sample, timing, dataset.labels));
+        const result = evaluateTemporalDetection(
+          groundTruthInstances(dataset.annotations, spec.data.valSubset),
+          predictions,
+          [0.3, 0.4, 0.5, 0.6, 0.7],
+        );
+        return {
+          metrics: { 'mAP@0.5': result.mAP[2]!, mAP: result.averageMAP },
+          record: {
+            mAP: result.averageMAP,
+            mAP_at: Object.fromEntries(result.tiou.map((t, i) => [t, result.mAP[i]])),
+            predictions: predictions.length,
+          },
+          line: `epoch ${epoch} held-out mAP ${(100 * result.averageMAP).toFixed(1)} (tIoU 0.3:0.7; at 0.5: ${(100 * result.mAP[2]!).toFixed(1)}), ${dataset.val.length} videos`,
+        };
+      };
+
+      return {
+        name,
+        groups,
+        defaultBetas: [0.9, 0.999],
+        stepsPerEpoch: perEpoch,
+        step,
+        evaluate,
+        checkpointParams: () => store.toTensorMap(),
+        state: () => ({ normalizer }),
+        restoreState: (state) => {
+          if (state.normalizer !== undefined) normalizer = state.normalizer;
+        },
+        finish: async (steps, metrics) => {
+          await writeTemporalModel({ recipe, index, spec, outDir, name, seed, config, dataset, store, metrics, steps });
+          if (spec.export) await exportTemporalFolder(outDir);
+        },
+        dispose: () => store.dispose(),
+      };
+    },
+  };
 }
 
 async function writeTemporalModel(o: {
@@ -330,7 +291,12 @@ async function writeTemporalModel(o: {
   });
 }
 
-/** A recipe of ActionFormer stages (on features already extracted): no clip cache, no checkpoints. */
+/** A recipe of ActionFormer stages (on features already extracted), resumable from a checkpoint. */
 export function trainActionFormerRecipe(recipe: Recipe, options: TrainOptions): Promise<StageResult[]> {
-  return runPlainStages(recipe, recipe.actionformer, options, 'ActionFormer', runActionFormerStage);
+  refuseInit(options, 'ActionFormer');
+  return trainStages(
+    recipe,
+    recipe.actionformer.map((spec, index) => actionFormerStage(recipe, index, spec)),
+    options,
+  );
 }

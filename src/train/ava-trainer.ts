@@ -7,7 +7,7 @@
  * and AdamW; each evaluation reports frame mAP at IoU 0.5 with the ground-truth boxes as
  * proposals. The output is a servable spatiotemporal model folder.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { tokenGrid } from '../config/architectures.js';
@@ -19,7 +19,7 @@ import {
   type SpatiotemporalManifest,
 } from '../config/manifest.js';
 import { readAvaGroundTruth } from '../datasets/ava.js';
-import { InvalidParameterError, ServiceError } from '../errors.js';
+import { InvalidParameterError } from '../errors.js';
 import { evaluateAva, type AvaDetection, type AvaGroundTruth } from '../eval/ava-map.js';
 import { AVA_HEAD_OUTPUTS, buildAvaHeadGraph, type AvaHeadConfig } from '../onnx/ava-head-graph.js';
 import { exportSpatiotemporalFolder, exportVitFolder } from '../onnx/export-model.js';
@@ -51,19 +51,29 @@ import { createModelFolder } from '../weights/create-model.js';
 import { resizePositionTable } from '../weights/position-resize.js';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.js';
 import { sinusoidTable } from '../weights/sinusoid-table.js';
+import { epochOrder } from './batches.js';
+import type { LoadedCheckpoint } from './checkpoint.js';
 import { multiLabelBce } from './losses.js';
 import { maxFirst } from './ops.js';
-import { AdamW, type ParameterGroup } from './optimizer.js';
+import type { ParameterGroup } from './optimizer.js';
 import { ParameterStore } from './parameter-store.js';
 import { inputPatches, patchVectorLength } from './patchify.js';
 import { roiAlignMatrix } from './roi-align-matrix.js';
-import { layerDecayScale, learningRateAt, usesWeightDecay } from './schedule.js';
+import { layerDecayScale, usesWeightDecay } from './schedule.js';
 import { encode } from './vit.js';
-import { MetricsLog, ProgressBar } from './progress.js';
-import { runPlainStages } from './plain-stages.js';
+import type { ProgressBar } from './progress.js';
 import type { StageResult, TrainOptions } from './stage-result.js';
 import { resolvePath, type AvaStageSpec, type Recipe } from './recipe.js';
-import { shuffle, stream, STREAMS } from './rng.js';
+import {
+  groupTensors,
+  refuseInit,
+  restoreGroups,
+  trainStages,
+  type Evaluation,
+  type LoopStage,
+  type StageDefinition,
+  type StepWork,
+} from './stage-loop.js';
 
 export interface Keyframe {
   video: string;
@@ -364,10 +374,24 @@ async function trainableHeadInputs(
   };
 }
 
-export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageSpec, progress: ProgressBar): Promise<StageResult> {
-  const started = Date.now();
-  const field = `stages[${index}]`;
+/**
+ * The `ava` stage for the loop (stage-loop.ts). Batch k is a pure function of (seed, k): the
+ * epoch's order of units (boxes, or keyframes with a trained backbone) by epochOrder, sliced.
+ * Checkpoints hold the trained variables (head, final norm, encoder blocks) as AdamW sees them.
+ */
+export function avaStage(recipe: Recipe, index: number, spec: AvaStageSpec): StageDefinition {
   const outDir = resolvePath(recipe, spec.out);
+  return { index, spec, outDir, prepare: (context) => prepareAvaStage(recipe, index, spec, outDir, context) };
+}
+
+async function prepareAvaStage(
+  recipe: Recipe,
+  index: number,
+  spec: AvaStageSpec,
+  outDir: string,
+  { progress, resume }: { progress: ProgressBar; resume?: LoadedCheckpoint },
+): Promise<LoopStage> {
+  const field = `stages[${index}]`;
   const name = spec.name ?? `${recipe.name}-ava`;
   const seed = spec.seed ?? recipe.seed;
   const labelsFile = resolvePath(recipe, spec.data.labels);
@@ -380,9 +404,6 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
   const train = keyframesOf(trainRows, classIndex, classes.length);
   const val = keyframesOf(valRows, classIndex, classes.length);
   if (train.length === 0) throw new InvalidParameterError(`${field}.data.train`, trainCsv, 'has no boxes of the classes in the label file');
-  mkdirSync(outDir, { recursive: true });
-  const log = new MetricsLog(join(outDir, 'metrics.jsonl'), false);
-
   const backboneDir = resolvePath(recipe, spec.backbone);
   const backboneFolder = readModelFolder(backboneDir);
   const a = backboneFolder.architecture;
@@ -475,39 +496,21 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
   const weight = tf.variable(tf.tensor2d(w0, [D, C]), true, `ava_head_weight_${Date.now()}`);
   const bias = tf.variable(tf.zeros([C]), true, `ava_head_bias_${Date.now()}`);
   const headVars = { weight, bias };
-  const betas = spec.optimizer.betas ?? [0.9, 0.999];
-  const optimizer = new AdamW(
-    {
-      beta1: betas[0],
-      beta2: betas[1],
-      eps: spec.optimizer.eps,
-      weightDecay: spec.optimizer.weightDecay,
-      ...(spec.optimizer.clipGrad ? { clipGrad: spec.optimizer.clipGrad } : {}),
-    },
-    new Map([
-      ['head.weight', { variable: weight, lrScale: 1, decay: true }],
-      ['head.bias', { variable: bias, lrScale: 1, decay: false }],
-      ...(norm
-        ? ([
-            ['norm.weight', { variable: norm.weight, lrScale: 1, decay: false }],
-            ['norm.bias', { variable: norm.bias, lrScale: 1, decay: false }],
-          ] as const)
-        : []),
-      ...inputs.trainable,
-    ]),
-  );
+  const groups = new Map<string, ParameterGroup>([
+    ['head.weight', { variable: weight, lrScale: 1, decay: true }],
+    ['head.bias', { variable: bias, lrScale: 1, decay: false }],
+    ...(norm
+      ? ([
+          ['norm.weight', { variable: norm.weight, lrScale: 1, decay: false }],
+          ['norm.bias', { variable: norm.bias, lrScale: 1, decay: false }],
+        ] as const)
+      : []),
+    ...inputs.trainable,
+  ]);
+  if (resume) restoreGroups(groups, resume.params);
   const perEpoch = Math.max(1, Math.ceil(inputs.units / spec.batch));
-  const totalSteps = spec.epochs * perEpoch;
-  const schedule = {
-    lr: spec.optimizer.lr,
-    minLr: spec.optimizer.minLr,
-    warmupSteps: Math.round(spec.optimizer.warmupEpochs * perEpoch),
-    totalSteps,
-  };
-  const losses: number[] = [];
-  const metrics: Record<string, number> = {};
-  const evaluate = (epoch: number): void => {
-    if (val.length === 0) return;
+  const evaluate = (epoch: number): Evaluation | undefined => {
+    if (val.length === 0) return undefined;
     const scores = inputs.valScores(headVars);
     const detections: AvaDetection[] = [];
     let row = 0;
@@ -520,133 +523,131 @@ export async function runAvaStage(recipe: Recipe, index: number, spec: AvaStageS
       }),
     );
     const result = evaluateAva(valRows, detections, { classes: classes.map((c) => c.id), detectionsPerFrame: Infinity });
-    metrics['frame_mAP@0.5'] = result.mAP;
-    log.write({ type: 'eval', stage: 'ava', epoch, frame_mAP: result.mAP, apPerClass: result.apPerClass });
-    progress.line(`epoch ${epoch} held-out frame mAP@0.5 ${(100 * result.mAP).toFixed(1)} (${val.length} keyframes, ground-truth boxes)`);
+    return {
+      metrics: { 'frame_mAP@0.5': result.mAP },
+      record: { frame_mAP: result.mAP, apPerClass: result.apPerClass },
+      line: `epoch ${epoch} held-out frame mAP@0.5 ${(100 * result.mAP).toFixed(1)} (${val.length} keyframes, ground-truth boxes)`,
+    };
   };
 
-  let order: number[] = [];
-  for (let step = 0; step < totalSteps; step++) {
-    const t0 = Date.now();
-    const epochIndex = Math.floor(step / perEpoch);
-    if (step % perEpoch === 0)
-      order = shuffle(
-        Array.from({ length: inputs.units }, (_, i) => i),
-        stream(seed, STREAMS.order, epochIndex),
-      );
-    const picks = order.slice((step % perEpoch) * spec.batch, ((step % perEpoch) + 1) * spec.batch);
-    const lr = learningRateAt(schedule, step);
-    const [lossTensor, normTensor] = tf.tidy(() => {
-      const y = inputs.targets(picks);
-      return optimizer.step(() => multiLabelBce(inputs.logits(picks, headVars), tf.tensor2d(y, [y.length / C, C])), lr);
-    });
-    const loss = (await lossTensor!.data())[0]!;
-    tf.dispose([lossTensor!, normTensor!]);
-    if (!Number.isFinite(loss))
-      throw new ServiceError(500, 'training_diverged', `stage ${index} 'ava': loss became ${loss} at step ${step + 1}`);
-    losses.push(loss);
-    const done = step + 1;
-    const epoch = Math.floor(step / perEpoch) + 1;
-    log.write({ type: 'step', stage: 'ava', step: done, epoch, loss, lr, step_ms: Date.now() - t0 });
-    progress.step({ stage: 'ava', step: done, totalSteps, epoch, epochs: spec.epochs, loss, lr, stepMs: Date.now() - t0 });
-    if ((done % perEpoch === 0 || done === totalSteps) && (epoch % spec.evalEvery === 0 || done === totalSteps)) evaluate(epoch);
-  }
-  const tail = losses.slice(-Math.max(1, Math.min(20, Math.floor(losses.length / 4) || 1)));
-  metrics.train_loss = tail.reduce((s, v) => s + v, 0) / tail.length;
+  let order: { epoch: number; order: number[] } | undefined;
+  const step = (step: number): StepWork => {
+    const epoch = Math.floor(step / perEpoch);
+    if (order?.epoch !== epoch) order = { epoch, order: epochOrder(inputs.units, seed, epoch) };
+    const picks = order.order.slice((step % perEpoch) * spec.batch, ((step % perEpoch) + 1) * spec.batch);
+    return {
+      loss: () => {
+        const y = inputs.targets(picks);
+        return multiLabelBce(inputs.logits(picks, headVars), tf.tensor2d(y, [y.length / C, C]));
+      },
+    };
+  };
 
-  // A trained backbone becomes its own model folder beside the head (features and tokens only:
-  // its classifier no longer matches the encoder).
-  let servedBackbone = backboneName;
-  if (inputs.backbone) {
-    const store = inputs.backbone;
-    const backboneOut = spec.backboneOut ? resolvePath(recipe, spec.backboneOut) : `${outDir}-backbone`;
-    servedBackbone = `${name}-backbone`;
-    const keep = (n: string): boolean => n.startsWith('blocks.') || n.startsWith('patch_embed.') || n.startsWith('fc_norm.');
-    await createModelFolder({
-      dir: backboneOut,
-      name: servedBackbone,
-      architecture: { ...a, numClasses: 0 },
-      tensors: await store.toTensorMap(keep),
-      shortSide: backboneFolder.manifest.preprocessing.shortSide,
-      description: `Backbone of '${backboneName}' fine-tuned with the AVA head of stage ${index} of recipe '${recipe.name}'`,
+  const finish = async (steps: number, metrics: Record<string, number>): Promise<void> => {
+    // A trained backbone becomes its own model folder beside the head (features and tokens only:
+    // its classifier no longer matches the encoder).
+    let servedBackbone = backboneName;
+    if (inputs.backbone) {
+      const store = inputs.backbone;
+      const backboneOut = spec.backboneOut ? resolvePath(recipe, spec.backboneOut) : `${outDir}-backbone`;
+      servedBackbone = `${name}-backbone`;
+      const keep = (n: string): boolean => n.startsWith('blocks.') || n.startsWith('patch_embed.') || n.startsWith('fc_norm.');
+      await createModelFolder({
+        dir: backboneOut,
+        name: servedBackbone,
+        architecture: { ...a, numClasses: 0 },
+        tensors: await store.toTensorMap(keep),
+        shortSide: backboneFolder.manifest.preprocessing.shortSide,
+        description: `Backbone of '${backboneName}' fine-tuned with the AVA head of stage ${index} of recipe '${recipe.name}'`,
+        provenance: {
+          source: 'training',
+          trained: true,
+          seed,
+          recipe: { name: recipe.name, stageIndex: index, stage: spec, steps, init: relative(backboneOut, backboneDir) || '.' },
+          metrics,
+        },
+      });
+      if (spec.export) await exportVitFolder(backboneOut);
+    }
+
+    // The head: head.weight as PyTorch's [classes, D], the labels, the manifest; export the head graph.
+    const wData = (await weight.data()) as Float32Array;
+    const torchWeight = new Float32Array(C * D);
+    for (let j = 0; j < D; j++) for (let k = 0; k < C; k++) torchWeight[k * D + j] = wData[j * C + k]!;
+    // The final LayerNorm: trained with the encoder, else left as it starts (unit gain, zero shift), which the frozen path pooled with.
+    const normTensors = !head.finalNorm
+      ? []
+      : norm
+        ? ([
+            ['norm.weight', { shape: [D], data: (await norm.weight.data()) as Float32Array }],
+            ['norm.bias', { shape: [D], data: (await norm.bias.data()) as Float32Array }],
+          ] as Array<[string, { shape: number[]; data: Float32Array }]>)
+        : identityNorm(D);
+    writeSafetensors(
+      join(outDir, 'weights.safetensors'),
+      new Map([
+        ...normTensors,
+        ['head.weight', { shape: [C, D], data: torchWeight }],
+        ['head.bias', { shape: [C], data: (await bias.data()) as Float32Array }],
+      ]),
+      { format: 'pt', arch: 'ava_head' },
+    );
+    copyFileSync(labelsFile, join(outDir, 'labels.txt'));
+    writeSpatiotemporalManifest(outDir, {
+      schemaVersion: 1,
+      name,
+      task: 'spatiotemporal-detection',
+      description: `AVA head stage ${index} of recipe '${recipe.name}', on backbone '${servedBackbone}' (${spec.trainBackbone ? `fine-tuned from '${backboneName}'` : 'frozen'})`,
+      head: {
+        embedDim: D,
+        numClasses: C,
+        roiSize: 7,
+        samplingRatio: head.samplingRatio,
+        aligned: head.aligned ?? true,
+        finalNorm: head.finalNorm ?? false,
+        layerNormEps: a.layerNormEps,
+        patchSize: a.patchSize,
+        temporalTokens: head.temporalTokens,
+      },
+      backbone: servedBackbone,
+      clip: clipManifest,
+      boxes: boxesManifest,
+      postprocess: { personScoreThreshold: spec.personScoreThreshold },
+      labels: { file: 'labels.txt', set: recipe.name },
+      files: {
+        weights: { path: 'weights.safetensors', sha256: await sha256File(join(outDir, 'weights.safetensors')) },
+        onnx: { path: 'model.onnx' },
+      },
       provenance: {
         source: 'training',
         trained: true,
         seed,
-        recipe: { name: recipe.name, stageIndex: index, stage: spec, steps: totalSteps, init: relative(backboneOut, backboneDir) || '.' },
+        recipe: { name: recipe.name, stageIndex: index, stage: spec, steps, backbone: relative(outDir, backboneDir) },
         metrics,
       },
     });
-    if (spec.export) await exportVitFolder(backboneOut);
-  }
+    if (spec.export) await exportSpatiotemporalFolder(outDir);
+  };
 
-  // The head: head.weight as PyTorch's [classes, D], the labels, the manifest; export the head graph.
-  const wData = (await weight.data()) as Float32Array;
-  const torchWeight = new Float32Array(C * D);
-  for (let j = 0; j < D; j++) for (let k = 0; k < C; k++) torchWeight[k * D + j] = wData[j * C + k]!;
-  // The final LayerNorm: trained with the encoder, else left as it starts (unit gain, zero shift), which the frozen path pooled with.
-  const normTensors = !head.finalNorm
-    ? []
-    : norm
-      ? ([
-          ['norm.weight', { shape: [D], data: (await norm.weight.data()) as Float32Array }],
-          ['norm.bias', { shape: [D], data: (await norm.bias.data()) as Float32Array }],
-        ] as Array<[string, { shape: number[]; data: Float32Array }]>)
-      : identityNorm(D);
-  writeSafetensors(
-    join(outDir, 'weights.safetensors'),
-    new Map([
-      ...normTensors,
-      ['head.weight', { shape: [C, D], data: torchWeight }],
-      ['head.bias', { shape: [C], data: (await bias.data()) as Float32Array }],
-    ]),
-    { format: 'pt', arch: 'ava_head' },
-  );
-  copyFileSync(labelsFile, join(outDir, 'labels.txt'));
-  writeSpatiotemporalManifest(outDir, {
-    schemaVersion: 1,
+  return {
     name,
-    task: 'spatiotemporal-detection',
-    description: `AVA head stage ${index} of recipe '${recipe.name}', on backbone '${servedBackbone}' (${spec.trainBackbone ? `fine-tuned from '${backboneName}'` : 'frozen'})`,
-    head: {
-      embedDim: D,
-      numClasses: C,
-      roiSize: 7,
-      samplingRatio: head.samplingRatio,
-      aligned: head.aligned ?? true,
-      finalNorm: head.finalNorm ?? false,
-      layerNormEps: a.layerNormEps,
-      patchSize: a.patchSize,
-      temporalTokens: head.temporalTokens,
+    groups,
+    defaultBetas: [0.9, 0.999],
+    stepsPerEpoch: perEpoch,
+    step,
+    evaluate,
+    checkpointParams: () => groupTensors(groups),
+    finish,
+    dispose: () => {
+      weight.dispose();
+      bias.dispose();
+      if (norm) {
+        norm.weight.dispose();
+        norm.bias.dispose();
+      }
+      inputs.dispose();
     },
-    backbone: servedBackbone,
-    clip: clipManifest,
-    boxes: boxesManifest,
-    postprocess: { personScoreThreshold: spec.personScoreThreshold },
-    labels: { file: 'labels.txt', set: recipe.name },
-    files: {
-      weights: { path: 'weights.safetensors', sha256: await sha256File(join(outDir, 'weights.safetensors')) },
-      onnx: { path: 'model.onnx' },
-    },
-    provenance: {
-      source: 'training',
-      trained: true,
-      seed,
-      recipe: { name: recipe.name, stageIndex: index, stage: spec, steps: totalSteps, backbone: relative(outDir, backboneDir) },
-      metrics,
-    },
-  });
-  if (spec.export) await exportSpatiotemporalFolder(outDir);
-  weight.dispose();
-  bias.dispose();
-  if (norm) {
-    norm.weight.dispose();
-    norm.bias.dispose();
-  }
-  inputs.dispose();
-  optimizer.dispose();
-  log.write({ type: 'done', stage: 'ava', steps: totalSteps, metrics, seconds: (Date.now() - started) / 1000 });
-  return { stage: 'ava', outDir, steps: totalSteps, completed: true, losses, metrics, seconds: (Date.now() - started) / 1000 };
+  };
 }
 
 /** norm.weight = 1, norm.bias = 0: the LayerNorm as initialized. */
@@ -679,7 +680,12 @@ function concat(parts: readonly Float32Array[]): Float32Array {
   return out;
 }
 
-/** A recipe of AVA head stages (frozen backbone). */
+/** A recipe of AVA head stages, resumable from a checkpoint. */
 export function trainAvaRecipe(recipe: Recipe, options: TrainOptions): Promise<StageResult[]> {
-  return runPlainStages(recipe, recipe.ava, options, 'AVA', runAvaStage);
+  refuseInit(options, 'AVA');
+  return trainStages(
+    recipe,
+    recipe.ava.map((spec, index) => avaStage(recipe, index, spec)),
+    options,
+  );
 }

@@ -1,6 +1,7 @@
 /**
- * Training checkpoints: one safetensors file holding the parameters (official layout), the AdamW
- * moments and, in its metadata, the step, epoch and a fingerprint of the stage. Written to a
+ * Training checkpoints: one safetensors file holding the parameters (as the stage saves them), the
+ * AdamW moments and, in its metadata, the step, a fingerprint of the stage and the stage's own state
+ * (ActionFormer's loss normalizer). Random draws need no state: they are keyed by (seed, step). Written to a
  * temporary file and renamed (writeSafetensors), so a crash mid-write leaves the last good one.
  */
 import { createHash } from 'node:crypto';
@@ -18,6 +19,10 @@ export interface CheckpointState {
   /** Steps completed. */
   readonly step: number;
   readonly optimizerSteps: number;
+  /** The last losses (up to 20), so a resumed run reports the train_loss an uninterrupted one does. */
+  readonly recentLosses?: readonly number[];
+  /** Numbers the stage carries from step to step besides parameters and moments. */
+  readonly stage?: Readonly<Record<string, number>>;
 }
 
 export function stageFingerprint(spec: unknown): string {

@@ -130,6 +130,7 @@ const ActionFormerStage = z.strictObject({
   batch: common.batch,
   maxSteps: common.maxSteps,
   evalEvery: common.evalEvery,
+  checkpointEvery: common.checkpointEvery,
   export: common.export,
   optimizer: Optimizer,
   data: z.strictObject({
@@ -189,6 +190,7 @@ const AvaStage = z.strictObject({
   epochs: common.epochs,
   batch: common.batch,
   evalEvery: common.evalEvery,
+  checkpointEvery: common.checkpointEvery,
   export: common.export,
   optimizer: Optimizer,
   /** The backbone model folder (a classification model or a features-only encoder). */

@@ -266,6 +266,7 @@ describe('post-pretraining on merged label spaces, then a target set with the he
   }, 60_000);
 });
 
+// ActionFormer and AVA stages resume through the same loop: test/train/resume-stages.test.ts.
 describe('resuming an interrupted stage', () => {
   const stage = (out: string) => ({
     name: 'resume',
@@ -297,6 +298,8 @@ describe('resuming an interrupted stage', () => {
     expect(rest[0]!.completed).toBe(true);
     expect([...first[0]!.losses, ...rest[0]!.losses]).toEqual(straight[0]!.losses);
     expect(straight[0]!.losses).toHaveLength(9);
+    // The checkpoint carries the last losses, so the resumed run reports the same train_loss.
+    expect(rest[0]!.metrics.train_loss).toBe(straight[0]!.metrics.train_loss);
     const a = readFileSync(join(dir, 'straight', 'weights.safetensors'));
     const b = readFileSync(join(dir, 'split', 'weights.safetensors'));
     expect(Buffer.compare(a, b)).toBe(0);
