@@ -22,6 +22,7 @@ ap.add_argument('--lr', type=float, default=1e-3); ap.add_argument('--ld', type=
 ap.add_argument('--warm', type=int, default=100); ap.add_argument('--ls', type=float, default=0.1); ap.add_argument('--dp', type=float, default=0.1)
 ap.add_argument('--eval', type=int, default=250); ap.add_argument('--seed', type=int, default=1); ap.add_argument('--threads', type=int, default=1)
 ap.add_argument('--cnn', action='store_true')
+ap.add_argument('--embed-lr', type=float, default=0, help='lr scale of the patch embedding (0: layer decay decides)')
 a = ap.parse_args()
 torch.set_num_threads(a.threads); torch.manual_seed(a.seed); rng = np.random.default_rng(a.seed)
 labels = open(f'{a.data}/labels.txt').read().split()
@@ -106,6 +107,7 @@ model = CNN() if a.cnn else ViT()
 groups = []
 for n, p in model.named_parameters():
     scale = a.ld ** (a.depth + 1 - model.layer_id(n)) if a.ld < 1 and not a.cnn else 1
+    if a.embed_lr and n.startswith('pe'): scale = a.embed_lr
     wd = 0 if p.ndim == 1 or n.endswith('.bias') or n in ('qb', 'vb') else a.wd
     groups.append({'params': [p], 'weight_decay': wd, 'scale': scale})
 opt = torch.optim.AdamW(groups, lr=a.lr, betas=(0.9, 0.999))
