@@ -21,6 +21,7 @@ import { createTemporalModelFolder } from '../weights/create-temporal-model.js';
 import { randomInt } from '../weights/random-init.js';
 import { actionFormerForward, actionFormerFromGraph, actionFormerToGraph } from './actionformer.js';
 import { assignTargets } from './actionformer-targets.js';
+import { concatFloat32 } from './concat.js';
 import { actionFormerLoss } from './losses.js';
 import { epochOrder } from './batches.js';
 import type { ParameterGroup } from './optimizer.js';
@@ -125,15 +126,9 @@ export function actionFormerStageConfig(
   }
 }
 
-/** Concatenation of equal-role arrays (the windows of a batch). */
-function concat(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+/** AdamW groups as the official make_optimizer splits them: weight decay on tensors of rank >= 2 only. */
+export function actionFormerGroups(store: ParameterStore): Map<string, ParameterGroup> {
+  return new Map(store.names().map((n) => [n, { variable: store.get(n), lrScale: 1, decay: store.get(n).shape.length >= 2 }]));
 }
 
 /**
@@ -166,8 +161,7 @@ export function actionFormerStage(recipe: Recipe, index: number, spec: ActionFor
       );
 
       const store = new ParameterStore(resume ? resume.params : actionFormerInitialWeights(config, seed), () => true, ACTIONFORMER_LAYOUT);
-      const groups = new Map<string, ParameterGroup>();
-      for (const n of store.names()) groups.set(n, { variable: store.get(n), lrScale: 1, decay: store.get(n).shape.length >= 2 });
+      const groups = actionFormerGroups(store);
       const perEpoch = Math.max(1, Math.ceil(dataset.train.length / spec.batch));
       const L = spec.maxSeqLen;
       let normalizer = 100; // ActionFormer's init_loss_norm, then an EMA of the positive count
@@ -191,11 +185,11 @@ export function actionFormerStage(recipe: Recipe, index: number, spec: ActionFor
         return {
           record: { positives: numPositive },
           loss: (): tf.Scalar => {
-            const feats = tf.tensor(concat(windows.map((w) => w.features)), [B, L, dim]) as tf.Tensor3D;
-            const mask = tf.tensor(concat(windows.map((w) => w.mask)), [B, L]) as tf.Tensor2D;
-            const clsTargets = tf.tensor(concat(targets.map((t) => t.cls)), [B, P, config.numClasses]);
-            const offsetTargets = tf.tensor(concat(targets.map((t) => t.offsets)), [B, P, 2]);
-            const positive = tf.tensor(concat(targets.map((t) => t.positive)), [B, P, 1]);
+            const feats = tf.tensor(concatFloat32(windows.map((w) => w.features)), [B, L, dim]) as tf.Tensor3D;
+            const mask = tf.tensor(concatFloat32(windows.map((w) => w.mask)), [B, L]) as tf.Tensor2D;
+            const clsTargets = tf.tensor(concatFloat32(targets.map((t) => t.cls)), [B, P, config.numClasses]);
+            const offsetTargets = tf.tensor(concatFloat32(targets.map((t) => t.offsets)), [B, P, 2]);
+            const positive = tf.tensor(concatFloat32(targets.map((t) => t.positive)), [B, P, 1]);
             // Drop path (stochastic depth) is on in training only; AffineDropPath's scale is always applied.
             const levels = actionFormerForward(feats, mask, weightsOf(store), config, {
               dropPathRandom: stream(seed, STREAMS.dropPath, step),

@@ -53,6 +53,7 @@ import { readSafetensors, writeSafetensors } from '../weights/safetensors.js';
 import { sinusoidTable } from '../weights/sinusoid-table.js';
 import { epochOrder } from './batches.js';
 import type { LoadedCheckpoint } from './checkpoint.js';
+import { concatFloat32 } from './concat.js';
 import { multiLabelBce } from './losses.js';
 import { maxFirst } from './ops.js';
 import type { ParameterGroup } from './optimizer.js';
@@ -219,13 +220,16 @@ interface HeadInputs {
 function frozenHeadInputs(train: Keyframe[], trainPooled: Float32Array[], valPooled: Float32Array[], D: number): HeadInputs {
   const samples: Array<{ x: Float32Array; y: Float32Array }> = [];
   train.forEach((k, i) => k.targets.forEach((y, b) => samples.push({ x: trainPooled[i]!.subarray(b * D, (b + 1) * D), y })));
-  const valX = concat(valPooled);
+  const valX = concatFloat32(valPooled);
   return {
     units: samples.length,
     trainable: new Map(),
-    targets: (picks) => concat(picks.map((i) => samples[i]!.y)),
+    targets: (picks) => concatFloat32(picks.map((i) => samples[i]!.y)),
     logits: (picks, head) =>
-      tf.add(tf.matMul(tf.tensor2d(concat(picks.map((i) => samples[i]!.x)), [picks.length, D]), head.weight), head.bias) as tf.Tensor2D,
+      tf.add(
+        tf.matMul(tf.tensor2d(concatFloat32(picks.map((i) => samples[i]!.x)), [picks.length, D]), head.weight),
+        head.bias,
+      ) as tf.Tensor2D,
     valScores: (head) =>
       tf.tidy(
         () => tf.sigmoid(tf.add(tf.matMul(tf.tensor2d(valX, [valX.length / D, D]), head.weight), head.bias)).dataSync() as Float32Array,
@@ -284,7 +288,7 @@ async function trainableHeadInputs(
       }
       const k = keyframes[index]!;
       const pixels = avaRois(boxesOf(k), original, content, c.boxes);
-      const rois = concat(
+      const rois = concatFloat32(
         k.boxes.map((_, b) =>
           roiAlignMatrix(pixels.subarray(4 * b, 4 * b + 4), {
             height: grid.h,
@@ -296,7 +300,7 @@ async function trainableHeadInputs(
           }),
         ),
       );
-      out[index] = { patches, grid, rois, boxes: k.boxes.length, targets: concat(k.targets) };
+      out[index] = { patches, grid, rois, boxes: k.boxes.length, targets: concatFloat32(k.targets) };
     }
     return out;
   };
@@ -335,7 +339,7 @@ async function trainableHeadInputs(
       const encoded = encode(
         store,
         a,
-        tf.tensor3d(concat(members.map((i) => data[i]!.patches)), [members.length, n, length]),
+        tf.tensor3d(concatFloat32(members.map((i) => data[i]!.patches)), [members.length, n, length]),
         positions.get(key)!,
       );
       const tokens = norm ? layerNorm(encoded, norm, head.layerNormEps ?? 1e-6) : encoded;
@@ -356,7 +360,7 @@ async function trainableHeadInputs(
   return {
     units: trainData.length,
     trainable,
-    targets: (picks) => concat(picks.map((i) => trainData[i]!.targets)),
+    targets: (picks) => concatFloat32(picks.map((i) => trainData[i]!.targets)),
     logits: (picks, head) => logits(trainData, picks, head),
     valScores: (head) => {
       const parts: Float32Array[] = [];
@@ -364,7 +368,7 @@ async function trainableHeadInputs(
         const picks = Array.from({ length: Math.min(spec.batch, valData.length - from) }, (_, i) => from + i);
         parts.push(tf.tidy(() => tf.sigmoid(logits(valData, picks, head)).dataSync() as Float32Array));
       }
-      return concat(parts);
+      return concatFloat32(parts);
     },
     backbone: store,
     dispose: () => {
@@ -496,17 +500,7 @@ async function prepareAvaStage(
   const weight = tf.variable(tf.tensor2d(w0, [D, C]), true, `ava_head_weight_${Date.now()}`);
   const bias = tf.variable(tf.zeros([C]), true, `ava_head_bias_${Date.now()}`);
   const headVars = { weight, bias };
-  const groups = new Map<string, ParameterGroup>([
-    ['head.weight', { variable: weight, lrScale: 1, decay: true }],
-    ['head.bias', { variable: bias, lrScale: 1, decay: false }],
-    ...(norm
-      ? ([
-          ['norm.weight', { variable: norm.weight, lrScale: 1, decay: false }],
-          ['norm.bias', { variable: norm.bias, lrScale: 1, decay: false }],
-        ] as const)
-      : []),
-    ...inputs.trainable,
-  ]);
+  const groups = new Map<string, ParameterGroup>([...avaHeadGroups(headVars, norm), ...inputs.trainable]);
   if (resume) restoreGroups(groups, resume.params);
   const perEpoch = Math.max(1, Math.ceil(inputs.units / spec.batch));
   const evaluate = (epoch: number): Evaluation | undefined => {
@@ -670,14 +664,18 @@ function layerNorm(x: tf.Tensor, v: LayerNormVars, eps: number): tf.Tensor {
   return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), v.weight), v.bias);
 }
 
-function concat(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+/** The head's AdamW groups: weight decay on the Linear weight only, not on its bias or the final norm. */
+export function avaHeadGroups(head: { weight: tf.Variable; bias: tf.Variable }, norm?: LayerNormVars): Map<string, ParameterGroup> {
+  return new Map<string, ParameterGroup>([
+    ['head.weight', { variable: head.weight, lrScale: 1, decay: true }],
+    ['head.bias', { variable: head.bias, lrScale: 1, decay: false }],
+    ...(norm
+      ? ([
+          ['norm.weight', { variable: norm.weight, lrScale: 1, decay: false }],
+          ['norm.bias', { variable: norm.bias, lrScale: 1, decay: false }],
+        ] as const)
+      : []),
+  ]);
 }
 
 /** A recipe of AVA head stages, resumable from a checkpoint. */

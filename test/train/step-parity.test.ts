@@ -16,8 +16,10 @@ import { makeActionFormerConfig, type ActionFormerConfigOptions } from '../../sr
 import { initBackend } from '../../src/tfjs/backend.js';
 import { actionFormerForward } from '../../src/train/actionformer.js';
 import { assignTargets } from '../../src/train/actionformer-targets.js';
-import { ACTIONFORMER_LAYOUT } from '../../src/train/actionformer-trainer.js';
+import { ACTIONFORMER_LAYOUT, actionFormerGroups } from '../../src/train/actionformer-trainer.js';
+import { avaHeadGroups } from '../../src/train/ava-trainer.js';
 import { smoothedTargets, geometryOf } from '../../src/train/batches.js';
+import { concatFloat32 } from '../../src/train/concat.js';
 import { actionFormerLoss, maskedReconstructionLoss, multiLabelBce, softTargetCrossEntropy } from '../../src/train/losses.js';
 import { indicesWhere } from '../../src/train/masking.js';
 import { AdamW, type ParameterGroup } from '../../src/train/optimizer.js';
@@ -292,14 +294,12 @@ describe('one training step against PyTorch', () => {
         aligned: false,
       }),
     );
-    // ava-trainer.ts's optimizer groups for the head and the final norm (built inline there).
+    // ava-trainer.ts's optimizer groups for the head and the final norm.
     const groups = (store: ParameterStore): Map<string, ParameterGroup> =>
-      new Map([
-        ['head.weight', { variable: store.get('head.weight'), lrScale: 1, decay: true }],
-        ['head.bias', { variable: store.get('head.bias'), lrScale: 1, decay: false }],
-        ['norm.weight', { variable: store.get('norm.weight'), lrScale: 1, decay: false }],
-        ['norm.bias', { variable: store.get('norm.bias'), lrScale: 1, decay: false }],
-      ]);
+      avaHeadGroups(
+        { weight: store.get('head.weight'), bias: store.get('head.bias') },
+        { weight: store.get('norm.weight'), bias: store.get('norm.bias') },
+      );
     const report = await checkStep(c, groups, (store) => {
       const tokens = layerNorm(
         tf.tensor(c.input('tokens').data, [B, T * H * W, D]),
@@ -336,15 +336,12 @@ describe('one training step against PyTorch', () => {
       assignTargets(config, L, c.input(`segments${b}`).data, Int32Array.from(c.input(`labels${b}`).data)),
     );
     const P = targets[0]!.points;
-    // actionformer-trainer.ts: the normalizer's first EMA step, and its optimizer groups (inline there).
+    // actionformer-trainer.ts: the normalizer's first EMA step.
     const positives = targets.reduce((sum, t) => sum + t.positive.reduce((a, v) => a + v, 0), 0);
     const normalizer = g.lossNormMomentum * g.initLossNorm + (1 - g.lossNormMomentum) * Math.max(positives, 1);
-    const groups = (store: ParameterStore): Map<string, ParameterGroup> =>
-      new Map(store.names().map((n) => [n, { variable: store.get(n), lrScale: 1, decay: store.get(n).shape.length >= 2 }]));
-    const join = (xs: Float32Array[]): Float32Array => Float32Array.from(xs.flatMap((x) => [...x]));
     const report = await checkStep(
       c,
-      groups,
+      actionFormerGroups,
       (store) => {
         const levels = actionFormerForward(
           tf.tensor(c.input('feats').data, [B, L, config.inputDim]) as tf.Tensor3D,
@@ -355,9 +352,9 @@ describe('one training step against PyTorch', () => {
         return actionFormerLoss(
           levels,
           {
-            cls: tf.tensor(join(targets.map((t) => t.cls)), [B, P, config.numClasses]),
-            offsets: tf.tensor(join(targets.map((t) => t.offsets)), [B, P, 2]),
-            positive: tf.tensor(join(targets.map((t) => t.positive)), [B, P, 1]),
+            cls: tf.tensor(concatFloat32(targets.map((t) => t.cls)), [B, P, config.numClasses]),
+            offsets: tf.tensor(concatFloat32(targets.map((t) => t.offsets)), [B, P, 2]),
+            positive: tf.tensor(concatFloat32(targets.map((t) => t.positive)), [B, P, 1]),
           },
           normalizer,
           { focalAlpha: 0.25, focalGamma: 2, regressionWeight: g.lossWeight },
