@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { InvalidParameterError } from '../errors.js';
+import { installFastUnpack } from './wasm-unpack.js';
 
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
@@ -42,7 +43,10 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
         notice = 'notice: @tensorflow/tfjs-node-gpu / -node is not installed here; training on the wasm backend instead';
     }
   }
-  if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+  if (name === 'wasm') {
+    await import('@tensorflow/tfjs-backend-wasm');
+    installFastUnpack();
+  }
   if (tf.getBackend() !== name || !current) {
     if (!(await tf.setBackend(name))) throw new InvalidParameterError('backend', choice, `backend '${name}' failed to initialize`);
     await tf.ready();
