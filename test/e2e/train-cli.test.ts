@@ -3,7 +3,7 @@
  * dataset on disk, the backend notice, bad recipes refused before any step with the field named.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,5 +121,45 @@ describe('videomae train', () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(message);
     expect(result.stderr).not.toMatch(/step 1\//);
+  });
+});
+
+describe("the bundled default's recipe (recipes/synthetic-motion.json), short", () => {
+  it('trains and exports a servable model with its metrics, as committed but for a step limit', () => {
+    // The recipe as committed, in a folder laid out like the repository (recipes/ beside data/),
+    // on a dataset made by the command its description gives, with fewer videos.
+    const repo = join(dir, 'motion');
+    mkdirSync(join(repo, 'recipes'), { recursive: true });
+    const made = videomae([
+      'make-dataset',
+      'synthetic',
+      '--out',
+      join(repo, 'data', 'synthetic-motion'),
+      '--videos',
+      '4',
+      '--size',
+      '64',
+      '--frames',
+      '16',
+    ]);
+    expect(made.status, made.stderr).toBe(0);
+    const committed = JSON.parse(readFileSync(join(root, 'recipes', 'synthetic-motion.json'), 'utf8'));
+    expect(committed.stages).toHaveLength(1);
+    const short = { ...committed, stages: [{ ...committed.stages[0], maxSteps: 2 }] };
+    writeFileSync(join(repo, 'recipes', 'synthetic-motion.json'), JSON.stringify(short));
+    const out = join(repo, 'models', 'default');
+    const result = videomae(['train', join(repo, 'recipes', 'synthetic-motion.json'), '--out', out, '--backend', 'wasm']);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/step 2\/2/);
+    const model = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
+    expect(model.architecture).toMatchObject({ patchSize: 8, tubeletSize: 2, numFrames: 8, imageHeight: 64, numClasses: 11 });
+    expect(model.provenance.recipe.name).toBe('synthetic-motion');
+    expect(model.provenance.metrics.top1).toBeTypeOf('number');
+    expect(existsSync(join(out, 'model.onnx'))).toBe(true);
+    const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(metrics.some((m) => m.type === 'eval' && typeof m.top1 === 'number')).toBe(true);
   });
 });
