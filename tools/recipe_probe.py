@@ -25,6 +25,7 @@ ap.add_argument('--eval', type=int, default=250); ap.add_argument('--seed', type
 ap.add_argument('--cnn', action='store_true')
 ap.add_argument('--pretrain', type=int, default=0, help='dual-masking pretraining steps (reconstruction) before fine-tuning; 0: none')
 ap.add_argument('--enc-ratio', type=float, default=0.9); ap.add_argument('--dec-ratio', type=float, default=0.5, help='running-cell ratio; 0: decoder reconstructs every encoder-masked token')
+ap.add_argument('--masking-cost', type=int, default=0, help='time N pretraining steps of dual masking and of encoder-only masking, interleaved, and count the activations each saves for backward; then exit')
 ap.add_argument('--pt-lr', type=float, default=1.5e-3); ap.add_argument('--pt-batch', type=int, default=32)
 ap.add_argument('--save', default='', help='write the encoder after pretraining / the model after fine-tuning (torch.save)')
 ap.add_argument('--init', default='', help='start fine-tuning from this saved encoder')
@@ -123,21 +124,22 @@ class MAE(nn.Module):
         y = torch.cat([t, m], 1)
         for b in s.blocks: y = b(y)
         return s.dhead(s.dnorm(y[:, t.shape[1]:]))
-def masks(B):
+def masks(B, dec_ratio=None):
     """Tube mask (same spatial positions in every slot) and running-cell decoder mask, as index lists."""
+    dec_ratio = a.dec_ratio if dec_ratio is None else dec_ratio
     g = a.size // a.patch; nt = a.frames // a.tubelet; per = g * g; nmask = int(a.enc_ratio * per)
     vis = []; rec = []
     for _ in range(B):
         m = np.zeros(per, bool); m[rng.permutation(per)[:nmask]] = True
         start = rng.integers(4); v = []; r = []
         for ti in range(nt):
-            if a.dec_ratio > 0:
-                q = [1] * int(4 * a.dec_ratio) + [0] * (4 - int(4 * a.dec_ratio)); ph = (start + ti + 1) % 4
+            if dec_ratio > 0:
+                q = [1] * int(4 * dec_ratio) + [0] * (4 - int(4 * dec_ratio)); ph = (start + ti + 1) % 4
             for y in range(g):
                 for xx in range(g):
                     k = ti * per + y * g + xx
                     if not m[y * g + xx]: v.append(k)
-                    elif a.dec_ratio == 0 or q[((y % 2) * 2 + xx % 2 + ph) % 4]: r.append(k)
+                    elif dec_ratio == 0 or q[((y % 2) * 2 + xx % 2 + ph) % 4]: r.append(k)
         vis.append(v); rec.append(r)
     n = min(map(len, rec)); rec = [r[:n] for r in rec]  # running cells give equal counts; truncation only guards odd grids
     return torch.tensor(vis), torch.tensor(rec)
@@ -155,6 +157,28 @@ class CNN(nn.Module):
     def forward(s, x): return s.head(s.f(x).mean((2, 3, 4)))
     def layer_id(s, n): return 0
 model = CNN() if a.cnn else ViT()
+if a.masking_cost:
+    # Same model, same batches; the two maskings alternate step by step so machine load hits both alike.
+    mae = MAE(model); popt = torch.optim.AdamW(mae.parameters(), lr=1e-4, betas=(0.9, 0.95))
+    def step(dec_ratio, ids):
+        x = batch(Xtr, ids, True); vis, rec = masks(len(ids), dec_ratio); saved = [0]
+        def pack(t): saved[0] += t.numel() * t.element_size(); return t
+        t1 = time.perf_counter()
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            loss = F.mse_loss(mae(x, vis, rec), targets(x, rec))
+        popt.zero_grad(); loss.backward(); popt.step()
+        return time.perf_counter() - t1, saved[0], rec.shape[1]
+    times = {0.5: [], 0.0: []}; info = {}
+    for i in range(a.masking_cost + 2):
+        ids = rng.choice(len(Ytr), a.pt_batch, replace=False)
+        for r in (0.5, 0.0) if i % 2 == 0 else (0.0, 0.5):
+            dt, saved, nrec = step(r, ids); info[r] = (saved, nrec)
+            if i >= 2: times[r].append(dt)  # two warm-up rounds
+    d, e = np.median(times[0.5]), np.median(times[0.0]); ratios = np.array(times[0.0]) / np.array(times[0.5])
+    for r, name in ((0.5, 'dual (running cell 0.5)'), (0.0, 'encoder-only (decoder on every masked token)')):
+        print(f'{name}: median {np.median(times[r])*1000:.0f} ms/step, decoder reconstructs {info[r][1]} tokens, activations saved for backward {info[r][0]/2**20:.0f} MiB', flush=True)
+    print(f'encoder-only / dual: {e/d:.2f}x step time (per-round median {np.median(ratios):.2f}x), {info[0.0][0]/info[0.5][0]:.2f}x saved activations', flush=True)
+    sys.exit(0)
 if a.pretrain:
     mae = MAE(model); pg = []
     for n, p in mae.named_parameters():
