@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { decoderFor, makeArchitecture, tokenGrid, type VitArchitecture } from '../src/config/architectures.js';
 import { initBackend } from '../src/tfjs/backend.js';
+import { useStockUnpack } from '../src/tfjs/wasm-unpack.js';
 import { makeActionFormerConfig, type ActionFormerConfig } from '../src/config/actionformer.js';
 import { ACTOR_CLASSES, TIMELINE_CLASSES } from '../src/datasets/synthetic-render.js';
 import { actionFormerForward } from '../src/train/actionformer.js';
@@ -42,6 +43,8 @@ interface VitCase {
   readonly batch: number;
   readonly steps: number;
   readonly stages: ReadonlyArray<'pretrain' | 'finetune'>;
+  /** Run on the wasm backend's own Unpack kernel instead of src/tfjs/wasm-unpack.ts. */
+  readonly stockUnpack?: boolean;
 }
 
 /** Distillation: a student fine-tune step on the KD loss, with the teacher's forward pass in the step. */
@@ -291,6 +294,7 @@ async function benchAvaHead(c: AvaHeadCase): Promise<Row[]> {
 async function benchCase(c: Case): Promise<Row[]> {
   switch (c.kind) {
     case 'vit':
+      if (c.stockUnpack) useStockUnpack();
       return benchVit(c);
     case 'distill':
       return benchDistill(c);
@@ -316,6 +320,7 @@ function recipeStage(file: string, stage: string): StageJson {
 const TEMPORAL = recipeStage('synthetic-temporal.json', 'actionformer');
 const AVA = recipeStage('synthetic-ava.json', 'ava');
 const TINY = makeArchitecture('vit_mini_patch16_224', { numFrames: 8, imageSize: 64 });
+const PATCH8 = makeArchitecture('vit_mini_patch16_224', { numFrames: 8, imageSize: 64, patchSize: 8 });
 
 const CASES: Case[] = [
   {
@@ -328,11 +333,20 @@ const CASES: Case[] = [
   },
   {
     kind: 'vit',
-    label: 'vit_mini patch 8, 8x64x64',
-    config: makeArchitecture('vit_mini_patch16_224', { numFrames: 8, imageSize: 64, patchSize: 8 }),
+    label: 'vit_mini patch 8, 8x64x64 (recipes/synthetic-motion.json, the bundled default)',
+    config: PATCH8,
     batch: 16,
     steps: 5,
     stages: ['finetune'],
+  },
+  {
+    kind: 'vit',
+    label: "the same, on the wasm backend's stock Unpack kernel",
+    config: PATCH8,
+    batch: 16,
+    steps: 5,
+    stages: ['finetune'],
+    stockUnpack: true,
   },
   {
     kind: 'distill',
@@ -417,7 +431,7 @@ async function main(): Promise<void> {
 - Backend matmul, same run: **${matmul.toFixed(1)} GFLOP/s** ([1568,384] x [384,1536], median of 5, before ${before.toFixed(1)} / after ${after.toFixed(1)}).
 - A step is forward + backward + AdamW on random data (data loading excluded); FLOPs are analytic (src/train/flops.ts: matmuls, convs and attention, 2 per multiply-add, training = 3x forward). Each model runs in its own process.
 - Distillation: FLOPs = 3x the student forward + 1x the teacher forward (its logits are made outside the gradient tape, as the distill stage does); KD at T = 1, alpha = 0 (the recipe defaults). ActionFormer: the official PtTransformer's convs, q/k/v/output projections, MLPs, attention over each level's window (global on the last level) and both heads (\`actionFormerForwardFlops\`), the recipe's model on 96-d features, focal + DIoU loss. AVA head: the frozen-backbone step (the pooled box features are computed once, before training, by the backbone and the head's pooling in ONNX Runtime, so a step is the linear layer and multi-label BCE on a batch of boxes); its tens of kFLOP are far below what a kernel launch costs, so its share measures per-op overhead, not arithmetic.
-- ViT-S fine-tuning at 16 or 8 frames does not fit the wasm backend's heap (it aborts); the row uses 4 frames (392 tokens). The 16-frame pretraining step fits because the encoder sees only the visible 10 %.
+- Attention on wasm: the per-head products are cut apart with tf.unstack so that each takes XNNPACK's 2-D matmul (src/train/ops.ts); the backend's stock Unpack kernel copies the whole input once per output, so the trainer replaces it (src/tfjs/wasm-unpack.ts). The 'stock Unpack' row is the same step on the stock kernel, in its own process in this run.\n- ViT-S fine-tuning at 16 or 8 frames does not fit the wasm backend's heap (it aborts); the row uses 4 frames (392 tokens). The 16-frame pretraining step fits because the encoder sees only the visible 10 %.
 - Backend: \`videomae train\` (\`--backend auto\`, the default) imports @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node, and trains on the native \`tensorflow\` backend when one of them is installed and registers it; otherwise it trains on wasm (silently under \`auto\`; \`--backend tensorflow\` prints a one-line notice and falls back to wasm). ${backend.name === 'tensorflow' ? 'One of them is installed here: these figures are the native backend.' : `Neither is installed here: these figures are ${backend.name}.`} The wasm backend cannot use a second thread in Node: @tensorflow/tfjs-backend-wasm reports no multithread support under Node (its \`WASM_HAS_MULTITHREAD_SUPPORT\` flag is false there, tfjs issue 3830) and loads a single-threaded build, so a wasm figure is one core whatever the machine has.
 
 ${table(['model', 'stage', 'batch', 'step ms (median)', 'GFLOP per step', 'achieved GFLOP/s', 'share of matmul rate'], withShare)}

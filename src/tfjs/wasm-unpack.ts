@@ -12,17 +12,17 @@ interface HeapBackend {
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
 
-let installed = false;
+let stock: tf.KernelConfig | undefined;
 
 export function installFastUnpack(): void {
-  if (installed) return;
-  const stock = tf.getKernel('Unpack', 'wasm');
+  if (stock) return;
+  stock = tf.getKernel('Unpack', 'wasm');
   if (!stock) return;
   const kernelFunc: tf.KernelFunc = (args) => {
     const value = args.inputs.value as tf.TensorInfo;
     const rank = value.shape.length;
     const axis = (args.attrs as { axis: number }).axis;
-    if ((axis < 0 ? axis + rank : axis) !== 0 || value.dtype === 'string') return stock.kernelFunc(args);
+    if ((axis < 0 ? axis + rank : axis) !== 0 || value.dtype === 'string') return stock!.kernelFunc(args);
     const backend = args.backend as unknown as HeapBackend;
     const outShape = value.shape.slice(1);
     const length = outShape.reduce((p, d) => p * d, 1);
@@ -34,5 +34,12 @@ export function installFastUnpack(): void {
   };
   tf.unregisterKernel('Unpack', 'wasm');
   tf.registerKernel({ kernelName: 'Unpack', backendName: 'wasm', kernelFunc });
-  installed = true;
+}
+
+/** Puts the stock kernel back (`npm run bench:train` measures both in the same run). */
+export function useStockUnpack(): void {
+  if (!stock) return;
+  tf.unregisterKernel('Unpack', 'wasm');
+  tf.registerKernel(stock);
+  stock = undefined;
 }
