@@ -96,6 +96,7 @@ export class ServiceState {
   }
 
   private drainingSince: number | undefined;
+  private readonly drain = new AbortController();
   /** Requests open now (the graceful shutdown waits for them). */
   openRequests = 0;
 
@@ -111,6 +112,12 @@ export class ServiceState {
   /** From now on readiness is false and new work is refused (503 shutting_down). */
   beginDraining(): void {
     this.drainingSince ??= Date.now();
+    this.drain.abort();
+  }
+
+  /** Fires when the drain begins: long-lived answers (event streams) end then, not at the grace period's end. */
+  get drainSignal(): AbortSignal {
+    return this.drain.signal;
   }
 
   /**

@@ -106,6 +106,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/jobs/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * A job's progress, stage changes and final result or error, live, as Server-Sent Events.
+         * @description A `text/event-stream` (EventSource). It opens with a `progress` event (the job as it is),
+         *     then sends each recorded change: `stage` (`JobStageEvent`) when the stage changes, followed
+         *     by `progress` (`JobProgressEvent`: status, stage, fraction, ETA; at most about two a second
+         *     within a stage). It ends with `result` (the succeeded `Job`, with its result) or `failure`
+         *     (the failed or cancelled `Job`, with its error); `failure`, not `error`, because EventSource
+         *     fires its own `error` for a broken connection. A job already finished gets its final event
+         *     at once and the stream ends. The stream also ends without a final event when the request
+         *     deadline passes or the server shuts down: EventSource reconnects (after `retry`, 2 s) and
+         *     the new stream starts from the job's state then. Comment lines keep an idle stream open.
+         *     An unknown job is a JSON 404 `job_not_found`, as for GET /jobs/{id}.
+         */
+        get: operations["getJobEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/{id}/render.mp4": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * The job's video with its result drawn on it (a job submitted with render=true).
+         * @description H.264 (yuv420p) MP4 with its index at the front, every frame of the upload: spatiotemporal
+         *     jobs draw each person's box with its top actions (from the nearest keyframe), temporal
+         *     jobs caption the segments under way at each moment. Range requests are served, so a
+         *     browser's video player can seek. 404 `job_not_found` for an unknown job,
+         *     404 `render_not_requested` for a job submitted without render=true, 409 `render_not_ready`
+         *     while the job is queued or running, or when it failed or was cancelled.
+         */
+        get: operations["getJobRender"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/models": {
         parameters: {
             query?: never;
@@ -435,12 +493,35 @@ export interface components {
             expiresAt?: string;
             /** @description Times the job was started (a restart re-runs an interrupted job once). */
             attempts?: number;
+            /** @description Where the annotated video is (GET), for a job submitted with render=true; there once the job succeeded. */
+            render?: string;
             result?: components["schemas"]["TemporalResult"] | components["schemas"]["SpatiotemporalResult"];
             error?: {
                 status: number;
                 code: string;
                 message: string;
             };
+        };
+        /** @description The `data` of a `progress` event of GET /jobs/{id}/events. */
+        JobProgressEvent: {
+            id: string;
+            /** @enum {string} */
+            status: "queued" | "running";
+            /** @description What the job is doing now (probe */
+            stage?: string;
+            progress: {
+                fraction: number;
+                /** @description Estimated seconds left. */
+                etaSec?: number;
+            };
+        };
+        /** @description The `data` of a `stage` event of GET /jobs/{id}/events. */
+        JobStageEvent: {
+            id: string;
+            /** @description The stage the job entered. */
+            stage: string;
+            /** @description The stage it left (absent for the first). */
+            previous?: string;
         };
         ModelInfo: {
             name: string;
@@ -626,6 +707,8 @@ export interface components {
         FeatNumFrames: number;
         /** @description json (default) or ava-csv (spatiotemporal results as AVA CSV rows video_id, timestamp, x1, y1, x2, y2, action_id, score). */
         Format: "json" | "ava-csv";
+        /** @description Also draw the result on the video (GET /jobs/{id}/render.mp4 once the job succeeds). */
+        Render: boolean;
         /** @description Wait for the job to finish (short videos) instead of answering 202 at once. */
         Wait: boolean;
     };
@@ -704,6 +787,8 @@ export interface operations {
                 maxSegments?: components["parameters"]["MaxSegments"];
                 /** @description Wait for the job to finish (short videos) instead of answering 202 at once. */
                 wait?: components["parameters"]["Wait"];
+                /** @description Also draw the result on the video (GET /jobs/{id}/render.mp4 once the job succeeds). */
+                render?: components["parameters"]["Render"];
                 /** @description With precomputed features, frames per second of the video they come from. */
                 fps?: components["parameters"]["FeatureFps"];
                 /** @description With precomputed features, the video's duration in seconds. */
@@ -735,6 +820,8 @@ export interface operations {
                     scoreThreshold?: components["schemas"]["ScoreThreshold"];
                     maxSegments?: components["schemas"]["MaxSegments"];
                     wait?: boolean;
+                    /** @description Also draw the segments on the video (not with features). */
+                    render?: boolean;
                     /** @description With features */
                     fps?: number;
                     /** @description With features */
@@ -799,6 +886,8 @@ export interface operations {
                 shortSide?: number;
                 /** @description Wait for the job to finish (short videos) instead of answering 202 at once. */
                 wait?: components["parameters"]["Wait"];
+                /** @description Also draw the result on the video (GET /jobs/{id}/render.mp4 once the job succeeds). */
+                render?: components["parameters"]["Render"];
                 /** @description json (default) or ava-csv (spatiotemporal results as AVA CSV rows video_id, timestamp, x1, y1, x2, y2, action_id, score). */
                 format?: components["parameters"]["Format"];
             };
@@ -821,6 +910,8 @@ export interface operations {
                     topK?: number;
                     shortSide?: number;
                     wait?: boolean;
+                    /** @description Also draw the people and their actions on the video. */
+                    render?: boolean;
                     /** @enum {string} */
                     format?: "json" | "ava-csv";
                 };
@@ -919,6 +1010,66 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
+    getJobEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream (each event's `data` is JSON; see above). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
+    getJobRender: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The annotated video. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "video/mp4": string;
+                };
+            };
+            /** @description Part of the annotated video (a Range request). */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "video/mp4": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
             503: components["responses"]["Error"];
         };
     };
