@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PALETTE, type Annotation } from '../../src/render/overlays.js';
 import { renderAnnotatedVideo } from '../../src/render/render-video.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
+import { decodeFrame, probeFrames } from '../helpers/media.js';
 import { childProcesses, waitFor } from '../helpers/processes.js';
 import { VideoFactory } from '../helpers/videos.js';
 
@@ -20,39 +21,6 @@ afterAll(() => {
   videos.cleanup();
   rmSync(out, { recursive: true, force: true });
 });
-
-/** Frames ffprobe decodes and counts, and the stream's codec, pixel format and size. */
-export function probeFrames(file: string): { frames: number; codec: string; pixFmt: string; width: number; height: number } {
-  const json = execFileSync(
-    'ffprobe',
-    [
-      '-v',
-      'error',
-      '-count_frames',
-      '-select_streams',
-      'v:0',
-      '-show_entries',
-      'stream=nb_read_frames,codec_name,pix_fmt,width,height',
-      '-of',
-      'json',
-      file,
-    ],
-    { encoding: 'utf8' },
-  );
-  const s = JSON.parse(json).streams[0];
-  return { frames: Number(s.nb_read_frames), codec: s.codec_name, pixFmt: s.pix_fmt, width: s.width, height: s.height };
-}
-
-/** Frame `n` of `file` as RGB24. */
-export function decodeFrame(file: string, n: number): Buffer {
-  return execFileSync(
-    'ffmpeg',
-    ['-v', 'error', '-i', file, '-vf', `select=eq(n\\,${n})`, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
-    {
-      maxBuffer: 64 * 2 ** 20,
-    },
-  );
-}
 
 /** Mean RGB of the pixels of row `y` from x0 to x1 (exclusive). */
 function rowMean(rgb: Buffer, width: number, y: number, x0: number, x1: number): number[] {
