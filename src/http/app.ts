@@ -16,7 +16,7 @@ import { contextOf, requestContext } from './request-context.js';
 import { logOf, requestLogging } from './logging.js';
 import { classifyHandler } from './routes/classify.js';
 import { jobEventsHandler } from './routes/job-events.js';
-import { cancelJobHandler, detectSpatiotemporalHandler, detectTemporalHandler, getJobHandler } from './routes/jobs.js';
+import { cancelJobHandler, detectSpatiotemporalHandler, detectTemporalHandler, getJobHandler, jobRenderHandler } from './routes/jobs.js';
 import { healthHandler, metricsHandler, modelsHandler, readyHandler } from './routes/status.js';
 import type { ServiceState } from './service-state.js';
 import { refuseDeclaredOversize, uploadMiddleware } from './upload.js';
@@ -72,6 +72,7 @@ export function createApp(state: ServiceState): express.Express {
   app.post('/detect-spatiotemporal', detectSpatiotemporalHandler(state));
   app.get('/jobs/:id', getJobHandler(state));
   app.get('/jobs/:id/events', jobEventsHandler(state));
+  app.get('/jobs/:id/render.mp4', jobRenderHandler(state));
   app.delete('/jobs/:id', cancelJobHandler(state));
 
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {

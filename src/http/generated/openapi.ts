@@ -401,6 +401,8 @@ export interface components {
                 loadMs?: number;
                 detectMs: number;
                 postprocessMs: number;
+                /** @description Drawing the segments on the video (render=true). */
+                renderMs?: number;
                 totalMs: number;
             };
         };
@@ -464,6 +466,8 @@ export interface components {
                 peopleMs: number;
                 actionsMs: number;
                 totalMs: number;
+                /** @description Drawing the people and their actions on the video (render=true). */
+                renderMs?: number;
             };
         };
         Job: {
