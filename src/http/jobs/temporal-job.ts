@@ -24,8 +24,10 @@ export function temporalJobRunner(state: ServiceState): JobRunner {
     const render = job.request.render === true && kind.annotate;
     const share = render ? TASK_SHARE_WITH_RENDER : 1;
     const result = await kind.runJob(state, input, signal, (p) => onProgress({ stage: p.stage, fraction: p.fraction * share }));
-    state.metrics.observeStages(job.kind, result.timings);
-    if (!render) return result;
+    if (!render) {
+      state.metrics.observeStages(job.kind, result.timings);
+      return result;
+    }
     onProgress({ stage: 'render', fraction: share });
     mkdirSync(filesDir, { recursive: true });
     const report = await renderAnnotatedVideo({
@@ -37,7 +39,10 @@ export function temporalJobRunner(state: ServiceState): JobRunner {
       signal,
       onProgress: (f) => onProgress({ stage: 'render', fraction: share + (1 - share) * f }),
     });
-    return { ...result, timings: { ...result.timings, renderMs: report.ms } };
+    const rendered = { ...result, timings: { ...result.timings, renderMs: report.ms } };
+    // The render is a stage of the metrics too (videomae_stage_duration_seconds{stage="render"}).
+    state.metrics.observeStages(job.kind, rendered.timings);
+    return rendered;
   };
 }
 
