@@ -476,7 +476,7 @@ export interface components {
             kind: "temporal-detection" | "spatiotemporal-detection";
             /** @enum {string} */
             status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
-            /** @description While running, what the job is doing (probe, features, detect, postprocess). */
+            /** @description While running, what the job is doing (probe, features, detect, postprocess; people, actions; render last with render=true). */
             stage?: string;
             progress: {
                 fraction: number;
