@@ -292,7 +292,14 @@ export class JobManager {
 
   private emit(id: string, event: JobEvent): void {
     // A copy: a listener may unsubscribe while it is told.
-    for (const listener of [...(this.watchers.get(id) ?? [])]) listener(event);
+    for (const listener of [...(this.watchers.get(id) ?? [])]) {
+      try {
+        listener(event);
+      } catch (error) {
+        // A watcher's failure is its own: the job's bookkeeping goes on.
+        (this.options.logger ?? SILENT_LOGGER).error({ err: error, jobId: id }, 'a job watcher failed');
+      }
+    }
   }
 
   private remove(job: JobRecord): void {

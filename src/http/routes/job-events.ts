@@ -70,7 +70,11 @@ export function jobEventsHandler(state: ServiceState) {
 
     const { signal } = contextOf(res);
     let ended = false;
-    const keepalive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS);
+    // Between a hang-up and its 'close' event the socket is already gone: nothing is written then.
+    const send = (text: string): void => {
+      if (!ended && !res.writableEnded && !res.destroyed) res.write(text);
+    };
+    const keepalive = setInterval(() => send(': keep-alive\n\n'), KEEPALIVE_MS);
     keepalive.unref();
     const end = (last?: string): void => {
       if (ended) return;
@@ -80,14 +84,14 @@ export function jobEventsHandler(state: ServiceState) {
       signal.removeEventListener('abort', stop);
       state.drainSignal.removeEventListener('abort', stop);
       res.off('close', stop);
-      if (!res.writableEnded) res.end(last);
+      if (!res.writableEnded && !res.destroyed) res.end(last);
     };
     const stop = (): void => end();
     const unsubscribe = jobs.watch(job.id, (event: JobEvent) => {
       if (event.type === 'closed') end();
       else if (event.type === 'finished') end(finalFrame(event.job));
-      else if (event.type === 'stage') res.write(sseFrame('stage', stageEvent(event.job, event.previous)));
-      else res.write(sseFrame('progress', progressEvent(event.job)));
+      else if (event.type === 'stage') send(sseFrame('stage', stageEvent(event.job, event.previous)));
+      else send(sseFrame('progress', progressEvent(event.job)));
     });
     // A client that hangs up, the deadline, the drain: the listener goes, the job runs on.
     res.once('close', stop);
@@ -100,6 +104,6 @@ export function jobEventsHandler(state: ServiceState) {
     // The state when the stream opened; it may have finished between the read and the watch.
     const now = jobs.get(job.id);
     if (now.status !== 'queued' && now.status !== 'running') end(finalFrame(now));
-    else res.write(sseFrame('progress', progressEvent(now)));
+    else send(sseFrame('progress', progressEvent(now)));
   };
 }
