@@ -20,7 +20,9 @@ export interface paths {
          *     parameters or as form fields (a form field wins over the query parameter of the same
          *     name). `protocol` picks a test-time sampling preset; `numClips`, `numCrops`, `numFrames`
          *     and `samplingRate` override single settings of it. Scores are the mean of the softmax
-         *     over all views (clips x crops).
+         *     over all views (clips x crops). With `clipScores=true` the answer also has `clips`: each
+         *     clip's time span and its own scores (mean of the softmax over its crops) for the ranked
+         *     labels, the labels over the video's time.
          */
         post: operations["classify"];
         delete?: never;
@@ -343,6 +345,18 @@ export interface components {
                 batches: number;
                 maxBatch: number;
             };
+            /**
+             * @description With clipScores=true, one entry per sampled clip in clip order: the times of its first
+             *     and last frames (seconds) and its scores for the ranked labels, in the order of `labels`.
+             */
+            clips?: {
+                index: number;
+                /** @description Seconds */
+                start: number;
+                /** @description Seconds */
+                end: number;
+                scores: number[];
+            }[];
         };
         /** @description Segments scoring below this are left out (default 0.001, the model's minimum). */
         ScoreThreshold: number;
@@ -734,6 +748,8 @@ export interface operations {
                 numCrops?: components["parameters"]["NumCrops"];
                 numFrames?: components["parameters"]["NumFrames"];
                 samplingRate?: components["parameters"]["SamplingRate"];
+                /** @description Also answer each clip's scores for the ranked labels (`clips`). */
+                clipScores?: boolean;
             };
             header?: never;
             path?: never;
@@ -755,6 +771,8 @@ export interface operations {
                     numCrops?: components["schemas"]["NumCrops"];
                     numFrames?: components["schemas"]["NumFrames"];
                     samplingRate?: components["schemas"]["SamplingRate"];
+                    /** @description Also answer each clip's scores for the ranked labels. */
+                    clipScores?: boolean;
                 };
             };
         };
