@@ -16,6 +16,7 @@ import { contextOf, requestContext } from './request-context.js';
 import { logOf, requestLogging } from './logging.js';
 import { classifyHandler } from './routes/classify.js';
 import { jobEventsHandler } from './routes/job-events.js';
+import { assetHandler, pageHandler } from './routes/page.js';
 import { cancelJobHandler, detectSpatiotemporalHandler, detectTemporalHandler, getJobHandler, jobRenderHandler } from './routes/jobs.js';
 import { healthHandler, metricsHandler, modelsHandler, readyHandler } from './routes/status.js';
 import type { ServiceState } from './service-state.js';
@@ -63,6 +64,8 @@ export function createApp(state: ServiceState): express.Express {
     }),
   );
 
+  app.get('/', pageHandler(state.config.webDir));
+  app.get('/web/:file', assetHandler(state.config.webDir));
   app.get('/healthz', healthHandler(state));
   app.get('/readyz', readyHandler(state));
   app.get('/models', modelsHandler(state));

@@ -43,6 +43,8 @@ export interface ServiceConfig {
   readonly urlFetch?: UrlFetchPolicy;
   /** Bearer tokens; when any is set, every route but /healthz and /readyz needs one (401). */
   readonly apiKeys?: readonly string[];
+  /** Where the page's bundle is (default dist/web/, from npm run build:web). */
+  readonly webDir?: string;
 }
 
 export class ServiceState {

@@ -183,6 +183,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The results page (upload a video, watch the job, see its result drawn).
+         * @description An HTML page with its script and style at /web/app.js and /web/app.css, bundled at setup
+         *     (`npm run build:web`, part of `npm run build`); no CDN. The page and its assets are served
+         *     without an API key (they hold no data); the page asks for a key when the API answers 401.
+         *     503 `page_not_built` when the bundle is missing.
+         */
+        get: operations["page"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/web/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * The page's script (app.js) and style (app.css).
+         * @description Served without an API key; any other name is 404 `not_found` (401 first on a server with keys).
+         */
+        get: operations["pageAsset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1112,11 +1157,60 @@ export interface operations {
                 content: {
                     "application/json": {
                         defaultModel: string;
+                        /** @description Whether the server fetches videos by `url` (serve --url-allow-host). */
+                        videoUrls?: boolean;
                         models: components["schemas"]["ModelInfo"][];
                     };
                 };
             };
             401: components["responses"]["Unauthorized"];
+            503: components["responses"]["Error"];
+        };
+    };
+    page: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            503: components["responses"]["Error"];
+        };
+    };
+    pageAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/javascript": string;
+                    "text/css": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["Error"];
             503: components["responses"]["Error"];
         };
     };
