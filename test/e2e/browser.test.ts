@@ -6,6 +6,7 @@
  * job's result. Jobs can be held at a gate (a stage of their own) so that cancel is seen while
  * the job runs. Screenshots go to test-artifacts/browser/.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -130,14 +131,14 @@ async function openPage(width: number, url = base): Promise<{ page: Page; errors
 }
 
 /** Chooses the task and uploads vtest.avi; resolves with the job id of the 202 (jobs) or undefined. */
-async function submit(page: Page, task: string, options: Record<string, string> = {}): Promise<string | undefined> {
+async function submit(page: Page, task: string, options: Record<string, string> = {}, file = VTEST): Promise<string | undefined> {
   await page.selectOption('#task', task);
   for (const [selector, value] of Object.entries(options)) {
     const tag = await page.locator(selector).evaluate((n) => n.tagName);
     if (tag === 'SELECT') await page.selectOption(selector, value);
     else await page.fill(selector, value);
   }
-  await page.setInputFiles('#video-file', VTEST);
+  await page.setInputFiles('#video-file', file);
   const path = {
     classification: '/classify',
     'temporal-detection': '/detect-temporal',
@@ -162,6 +163,13 @@ function boxPixels(page: Page): Promise<number> {
     for (let i = 0; i < data.length; i += 4) if (data[i] === 0 && data[i + 1] === 229 && data[i + 2] === 255 && data[i + 3] === 255) n++;
     return n;
   });
+}
+
+/** The canvas covers the video element exactly (so the drawing lands where the picture is). */
+async function expectCanvasOverVideo(page: Page): Promise<void> {
+  const [video, canvas] = await Promise.all([page.locator('#video').boundingBox(), page.locator('#overlay').boundingBox()]);
+  expect(video!.width).toBeGreaterThan(100);
+  for (const key of ['x', 'y', 'width', 'height'] as const) expect(Math.abs(canvas![key] - video![key])).toBeLessThan(1);
 }
 
 async function noHorizontalOverflow(page: Page): Promise<void> {
@@ -305,11 +313,110 @@ describe('the results page in chromium', () => {
 
     await page.setViewportSize({ width: 390, height: 844 });
     await noHorizontalOverflow(page);
+    await expectCanvasOverVideo(page);
     // Still drawn at the narrow width (the canvas follows its new size).
     const narrow = await drawnAt(withPeople[0]!.time);
     expect(narrow.edges).toEqual(withPeople[0]!.people.map(() => true));
     expect(narrow.pixels).toBeGreaterThan(50);
     await page.screenshot({ path: join(ARTIFACTS, 'spatiotemporal-390.png'), fullPage: true });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('plays a video the browser can play: segments and keyframes seek the player, the drawing follows its currentTime', async () => {
+    // The first 12 s of vtest.avi as H.264 MP4, which chromium plays.
+    const mp4 = join(root, 'vtest-12s.mp4');
+    execFileSync('ffmpeg', [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      '-i',
+      VTEST,
+      '-t',
+      '12',
+      '-c:v',
+      'libx264',
+      '-pix_fmt',
+      'yuv420p',
+      mp4,
+    ]);
+    const { page, errors } = await openPage(1280);
+    await page.locator('#submit-form').waitFor({ state: 'visible' });
+    const currentTimeIs = (t: number) => page.waitForFunction(`Math.abs(document.getElementById('video').currentTime - ${t}) < 0.001`);
+
+    const temporalId = await submit(page, 'temporal-detection', {}, mp4);
+    await waitForResult(page);
+    await page.fill('#threshold', '0');
+    expect(await page.locator('#player-note').isHidden()).toBe(true);
+    expect(await page.$eval('#video', (v: { controls: boolean; videoWidth: number }) => [v.controls, v.videoWidth])).toEqual([true, 768]);
+    const segments = (state.jobs!.get(temporalId!).result as TemporalResult).segments;
+    const later = [...segments].sort((a, b) => b.start - a.start)[0]!;
+    await page.click(`#timeline .segment[data-start="${later.start}"][data-score="${later.score}"]`);
+    await currentTimeIs(later.start);
+
+    const id = await submit(page, 'spatiotemporal-detection', { '#keyframe-interval': '4' }, mp4);
+    await waitForResult(page);
+    const result = state.jobs!.get(id!).result as SpatiotemporalResult;
+    const times = result.keyframes.filter((k) => k.people.length > 0).map((k) => k.time);
+    expect(times.length).toBeGreaterThan(1);
+    const [a, b] = [times[0]!, times[times.length - 1]!];
+    await page.click(`#keyframes button[data-time="${b}"]`);
+    await currentTimeIs(b);
+    await page.locator(`#keyframes button[data-time="${b}"][aria-current="true"]`).waitFor();
+    expect(await boxPixels(page)).toBeGreaterThan(100);
+    const atB = await page.$eval('#overlay', (c) => (c as Canvas2d).toDataURL());
+    // Moving the player itself (as its own time bar does) moves the drawing to the keyframe nearest its time.
+    await page.$eval('#video', (v: { currentTime: number }, t: number) => (v.currentTime = t), a + 0.2);
+    await page.locator(`#keyframes button[data-time="${a}"][aria-current="true"]`).waitFor();
+    expect(await page.$eval('#overlay', (c) => (c as Canvas2d).toDataURL())).not.toBe(atB);
+    expect(await boxPixels(page)).toBeGreaterThan(100);
+    await expectCanvasOverVideo(page);
+    await page.screenshot({ path: join(ARTIFACTS, 'spatiotemporal-playing-1280.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await expectCanvasOverVideo(page);
+    await noHorizontalOverflow(page);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('goes through the form by keyboard in reading order', async () => {
+    const { page } = await openPage(1280);
+    await page.locator('#submit-form').waitFor({ state: 'visible' });
+    await page.selectOption('#task', 'classification');
+    await page.focus('input[name="source"][value="file"]');
+    const order: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      await page.keyboard.press('Tab');
+      order.push(await page.$eval(':focus', (e: { id: string }) => e.id));
+    }
+    expect(order).toEqual(['video-file', 'task', 'model', 'protocol', 'num-clips', 'run']);
+    await page.close();
+  });
+
+  it('cancels a classification while its upload is under way (the request is stopped)', async () => {
+    const { page, errors } = await openPage(1280);
+    await page.locator('#submit-form').waitFor({ state: 'visible' });
+    // The request is held in the browser until the test lets it go: the page is mid-request.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let seen!: () => void;
+    const requested = new Promise<void>((r) => (seen = r));
+    await page.route('**/classify', async (route) => {
+      seen();
+      await released;
+      await route.abort();
+    });
+    await page.selectOption('#task', 'classification');
+    await page.setInputFiles('#video-file', VTEST);
+    await page.click('#run');
+    await requested;
+    expect(await page.isDisabled('#cancel')).toBe(false);
+    await page.click('#cancel');
+    await page.locator('#job-status', { hasText: /^Cancelled/ }).waitFor();
+    expect(await page.textContent('#job-status')).toBe('Cancelled: the request was cancelled (cancelled)');
+    expect(await page.locator('#error').isHidden()).toBe(true);
+    release();
     expect(errors).toEqual([]);
     await page.close();
   });
