@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWeb } from '../../scripts/build-web.mjs';
+import { ServiceError } from '../../src/errors.js';
 import { createApp } from '../../src/http/app.js';
 import { JobManager, type JobRunner } from '../../src/http/jobs/job-manager.js';
 import { SqliteJobStore } from '../../src/http/jobs/sqlite-job-store.js';
@@ -68,9 +69,17 @@ interface WithData {
 
 /** The gate the next jobs wait at, in a stage of their own ('held'), before their real work. */
 let hold: Gate | undefined;
+/** The error the next job fails with, in its first stage (a fault injected by the test). */
+let failNext: ServiceError | undefined;
 
 function heldRunner(real: JobRunner): JobRunner {
   return async (job, signal, onProgress, filesDir) => {
+    const failure = failNext;
+    failNext = undefined;
+    if (failure) {
+      onProgress({ stage: 'probe', fraction: 0 });
+      throw failure;
+    }
     const g = hold;
     if (g) {
       onProgress({ stage: 'held', fraction: 0 });
@@ -464,6 +473,23 @@ describe('the results page in chromium', () => {
     await page.locator('#submit-form').waitFor({ state: 'visible' });
     await page.click('#run');
     expect(await page.textContent('#error-code')).toBe('missing_parameter');
+    await page.close();
+  });
+
+  it("shows a failed job's error, as its event stream ends with it", async () => {
+    const { page, errors } = await openPage(1280);
+    await page.locator('#submit-form').waitFor({ state: 'visible' });
+    failNext = new ServiceError(415, 'truncated_media', "upload 'vtest.avi' ends before the frames its index promises");
+    const id = await submit(page, 'temporal-detection');
+    await page.locator('#error').waitFor({ state: 'visible', timeout: 60_000 });
+    expect(state.jobs!.get(id!).status).toBe('failed');
+    expect(await page.textContent('#error-code')).toBe('truncated_media');
+    expect(await page.textContent('#error-message')).toBe(
+      "upload 'vtest.avi' ends before the frames its index promises (truncated_media, HTTP 415)",
+    );
+    expect(await page.textContent('#job-status')).toBe('Failed (truncated_media).');
+    expect(await page.locator('#result').isHidden()).toBe(true);
+    expect(errors).toEqual([]);
     await page.close();
   });
 
