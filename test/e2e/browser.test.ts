@@ -7,7 +7,7 @@
  * the job runs. Screenshots go to test-artifacts/browser/.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -354,8 +354,17 @@ describe('the results page in chromium', () => {
     await page.locator('#submit-form').waitFor({ state: 'visible' });
     const currentTimeIs = (t: number) => page.waitForFunction(`Math.abs(document.getElementById('video').currentTime - ${t}) < 0.001`);
 
+    await page.selectOption('#task', 'temporal-detection');
+    await page.check('#render');
     const temporalId = await submit(page, 'temporal-detection', {}, mp4);
     await waitForResult(page);
+    // The annotated video (render=true), fetched by the page and saved as a download: an MP4.
+    const [saved] = await Promise.all([page.waitForEvent('download'), page.click('#downloads button:has-text("Annotated MP4")')]);
+    expect(saved.suggestedFilename()).toBe('vtest-12s.annotated.mp4');
+    const bytes = readFileSync((await saved.path())!);
+    expect(bytes.subarray(4, 8).toString('latin1')).toBe('ftyp');
+    expect(bytes.length).toBeGreaterThan(10_000);
+    await page.uncheck('#render');
     await page.fill('#threshold', '0');
     expect(await page.locator('#player-note').isHidden()).toBe(true);
     expect(await page.$eval('#video', (v: { controls: boolean; videoWidth: number }) => [v.controls, v.videoWidth])).toEqual([true, 768]);

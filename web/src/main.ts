@@ -97,7 +97,8 @@ function fillModels(): void {
       el('option', { value: m.name, ...(m.default ? { selected: '' } : {}) }, `${m.name}${m.default ? ' (default)' : ''}`),
     ),
   );
-  for (const node of document.querySelectorAll<HTMLElement>('[data-task]')) node.hidden = node.dataset.task !== task;
+  for (const node of document.querySelectorAll<HTMLElement>('[data-task]'))
+    node.hidden = !(node.dataset.task ?? '').split(' ').includes(task);
   describeModel();
 }
 
@@ -214,6 +215,7 @@ function formFor(task: Task): { path: string; form: FormData; source: string; na
     form.append('clipScores', 'true');
   }
   if (task === 'spatiotemporal-detection') form.append('keyframeInterval', byId<HTMLInputElement>('keyframe-interval').value || '1');
+  if (task !== 'classification' && byId<HTMLInputElement>('render').checked) form.append('render', 'true');
   const path = {
     classification: '/classify',
     'temporal-detection': '/detect-temporal',
@@ -419,6 +421,18 @@ function showDownloads(current: Run): void {
     add('AVA CSV', async () => {
       const res = await api.request(`/jobs/${encodeURIComponent(current.job!.id)}?format=ava-csv`);
       download(downloadName(id, 'ava', 'csv'), 'text/csv', await res.text());
+    });
+  const render = current.job?.render;
+  if (render)
+    add('Annotated MP4', async () => {
+      // Fetched (with the key), not linked: a link cannot send the Authorization header.
+      const res = await api.request(render);
+      const url = URL.createObjectURL(await res.blob());
+      const a = el('a', { href: url, download: downloadName(id, 'annotated', 'mp4') });
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
     });
   byId('downloads').replaceChildren(...buttons);
 }
