@@ -163,6 +163,12 @@ async function waitForResult(page: Page): Promise<void> {
   await page.locator('#result').waitFor({ state: 'visible', timeout: 120_000 });
 }
 
+/** Clicks a download button; resolves with the saved file's name and text. */
+async function downloaded(page: Page, label: string): Promise<{ name: string; text: string }> {
+  const [saved] = await Promise.all([page.waitForEvent('download'), page.click(`#downloads button:text-is("${label}")`)]);
+  return { name: saved.suggestedFilename(), text: readFileSync((await saved.path())!, 'utf8') };
+}
+
 /** Pixels of the overlay canvas in the box colour (#00e5ff). */
 function boxPixels(page: Page): Promise<number> {
   return page.$eval('#overlay', (c) => {
@@ -263,6 +269,17 @@ describe('the results page in chromium', () => {
     expect(Number(await page.inputValue('#scrub'))).toBeCloseTo(best.start, 1);
     expect(await page.textContent('#now')).toContain(best.label);
     await page.screenshot({ path: join(ARTIFACTS, 'temporal-1280.png'), fullPage: true });
+
+    // Downloads: the result as the server sent it, and ActivityNet JSON of the segments shown.
+    const json = await downloaded(page, 'JSON');
+    expect(json.name).toBe('vtest.result.json');
+    expect(JSON.parse(json.text)).toEqual(result);
+    const anet = await downloaded(page, 'ActivityNet JSON');
+    expect(anet.name).toBe('vtest.activitynet.json');
+    const shown = result.segments.filter((s) => s.score >= 0.31);
+    expect(JSON.parse(anet.text).results).toEqual({
+      vtest: shown.map((s) => ({ label: s.label, score: s.score, segment: [s.start, s.end] })),
+    });
     expect(errors).toEqual([]);
     await page.close();
   });
@@ -318,6 +335,15 @@ describe('the results page in chromium', () => {
     expect(await page.$eval('#overlay', (c) => (c as Canvas2d).toDataURL())).not.toBe(pixelsNow);
     expect(await page.textContent('#now')).toContain(`${withPeople[0]!.people.length} `);
     await page.screenshot({ path: join(ARTIFACTS, 'spatiotemporal-1280.png'), fullPage: true });
+    // AVA CSV, as the server writes it: one row per person and action.
+    const csv = await downloaded(page, 'AVA CSV');
+    expect(csv.name).toBe('vtest.ava.csv');
+    const rows = csv.text.trim().split('\n');
+    expect(rows).toHaveLength(result.keyframes.reduce((n, k) => n + k.people.reduce((m, p) => m + p.actions.length, 0), 0));
+    const p0 = withPeople[0]!.people[0]!;
+    expect(rows).toContain(
+      ['vtest', withPeople[0]!.time, ...p0.box.map((v) => v.toFixed(4)), p0.actions[0]!.id, p0.actions[0]!.score.toFixed(4)].join(','),
+    );
     await noHorizontalOverflow(page);
 
     await page.setViewportSize({ width: 390, height: 844 });
@@ -483,6 +509,35 @@ describe('the results page in chromium', () => {
     await page.click('#run');
     expect(await page.textContent('#error-code')).toBe('missing_parameter');
     await page.close();
+  });
+
+  it('offers a URL when the server fetches URLs, and shows its refusal', async () => {
+    const urls = new ServiceState({
+      device: 'cpu',
+      limits: DEFAULT_LIMITS,
+      maxBatch: 4,
+      tempDir: root,
+      urlFetch: { allowHosts: ['videos.example'], maxBytes: 5_000_000, timeoutMs: 5_000, maxRedirects: 5 },
+    });
+    urls.setRegistry(registry);
+    const other = await listen(urls);
+    try {
+      const { page, errors } = await openPage(390, other.base);
+      await page.locator('#submit-form').waitFor({ state: 'visible' });
+      expect(await page.locator('#video-url').isHidden()).toBe(true);
+      await page.check('#source-url');
+      expect(await page.locator('#video-file').isHidden()).toBe(true);
+      await page.fill('#video-url', 'https://elsewhere.example/clip.mp4');
+      const [answer] = await Promise.all([page.waitForResponse((r) => new URL(r.url()).pathname === '/classify'), page.click('#run')]);
+      expect(answer.status()).toBe(400);
+      await page.locator('#error').waitFor({ state: 'visible' });
+      expect(await page.textContent('#error-code')).toBe('url_not_allowed');
+      expect(await page.textContent('#error-message')).toContain('(url_not_allowed, HTTP 400)');
+      expect(errors).toEqual([]);
+      await page.close();
+    } finally {
+      other.server.close();
+    }
   });
 
   it("shows a failed job's error, as its event stream ends with it", async () => {
