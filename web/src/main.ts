@@ -6,48 +6,25 @@
  */
 import { Api } from './api.js';
 import { byId, el } from './dom.js';
-import { ApiError, describeError } from './lib/errors.js';
-import { downloadName, toActivityNetClassification, toActivityNetDetections, videoIdOf } from './lib/exports.js';
+import { showDownloads } from './downloads.js';
+import { ApiError } from './lib/errors.js';
+import { videoIdOf } from './lib/exports.js';
 import { formatEta, formatPercent, formatTime } from './lib/format.js';
 import { modelsForTask } from './lib/models.js';
-import { segmentsAt } from './lib/timeline.js';
 import type { ClassifyResponse, Job, ModelList, SpatiotemporalResult, Task, TemporalResult } from './lib/types.js';
-import { drawPeople, markKeyframe, showClassification, showKeyframes, showTimeline } from './views.js';
+import { clearError, showError } from './notice.js';
+import { Player } from './player.js';
+import type { Run } from './run.js';
+import { showClassification, showKeyframes, showTimeline } from './views.js';
 
 const api = new Api();
 let models: ModelList | undefined;
 
-interface Run {
-  readonly task: Task;
-  readonly videoId: string;
-  readonly abort: AbortController;
-  job?: Job;
-  classification?: ClassifyResponse;
-  temporal?: TemporalResult;
-  spatiotemporal?: SpatiotemporalResult;
-  done: boolean;
-}
 let run: Run | undefined;
 
-const video = byId<HTMLVideoElement>('video');
-const canvas = byId<HTMLCanvasElement>('overlay');
-const scrub = byId<HTMLInputElement>('scrub');
 const threshold = byId<HTMLInputElement>('threshold');
-let playable = false;
+const player = new Player(() => Number(threshold.value));
 let objectUrl: string | undefined;
-
-// ---- errors
-
-function showError(error: unknown): void {
-  const e = error instanceof ApiError ? error : new ApiError(0, 'page_error', (error as Error)?.message ?? String(error));
-  byId('error-code').textContent = e.code;
-  byId('error-message').textContent = describeError(e);
-  byId('error').hidden = false;
-}
-
-function clearError(): void {
-  byId('error').hidden = true;
-}
 
 // ---- the key and the models
 
@@ -108,85 +85,6 @@ function describeModel(): void {
     ? `${m.architecture.arch}, ${m.labels.count} labels${m.labels.set ? ` (${m.labels.set})` : ''}${m.provenance.trained ? '' : ' · untrained: its scores mean nothing'}`
     : '';
 }
-
-// ---- the player and its clock
-
-function now(): number {
-  return playable ? video.currentTime : Number(scrub.value);
-}
-
-function seek(time: number): void {
-  if (playable) video.currentTime = time;
-  scrub.value = String(time);
-  redraw();
-}
-
-function redraw(): void {
-  const t = now();
-  const st = run?.spatiotemporal;
-  const info = run?.temporal?.video ?? st?.video ?? run?.classification?.video;
-  const shown = drawPeople(canvas, st, t, video.videoWidth || info?.width || 16, video.videoHeight || info?.height || 9);
-  if (st) markKeyframe(shown);
-  let caption = `At ${formatTime(t)}`;
-  if (st && shown)
-    caption += `: keyframe ${formatTime(shown.time)}, ${shown.people.length} ${shown.people.length === 1 ? 'person' : 'people'}`;
-  if (run?.temporal) {
-    const under = segmentsAt(run.temporal.segments, t, Number(threshold.value));
-    caption += under.length
-      ? `: ${under
-          .slice(0, 3)
-          .map((s) => s.label)
-          .join(', ')}`
-      : ': no segment';
-  }
-  byId('now').textContent = caption;
-}
-
-function animate(): void {
-  redraw();
-  if (!video.paused && !video.ended) requestAnimationFrame(animate);
-}
-
-function setAspect(width: number, height: number): void {
-  if (width > 0 && height > 0) byId('stage').style.aspectRatio = `${width} / ${height}`;
-}
-
-function loadPlayer(source: string, name: string): void {
-  playable = false;
-  byId('player-note').hidden = true;
-  byId('scrub-field').hidden = true;
-  byId('stage').style.aspectRatio = '16 / 9';
-  video.removeAttribute('src');
-  video.load();
-  video.dataset.name = name;
-  video.src = source;
-  byId('viewer').hidden = false;
-}
-
-video.addEventListener('loadedmetadata', () => {
-  playable = true;
-  video.controls = true;
-  setAspect(video.videoWidth, video.videoHeight);
-  byId('player-note').hidden = true;
-  byId('scrub-field').hidden = true;
-  redraw();
-});
-video.addEventListener('error', () => {
-  if (!video.getAttribute('src')) return;
-  playable = false;
-  // Its controls would only show a player that cannot play (and hide the drawing under them).
-  video.controls = false;
-  const note = byId('player-note');
-  note.textContent = `This browser cannot play ${video.dataset.name ?? 'the video'}; the result is drawn over a blank frame of its size: move through it with the Time slider, the timeline or the keyframes.`;
-  note.hidden = false;
-  byId('scrub-field').hidden = false;
-  redraw();
-});
-video.addEventListener('play', () => requestAnimationFrame(animate));
-video.addEventListener('seeked', redraw);
-video.addEventListener('timeupdate', redraw);
-scrub.addEventListener('input', redraw);
-new ResizeObserver(redraw).observe(canvas);
 
 // ---- a run
 
@@ -249,8 +147,9 @@ async function start(): Promise<void> {
   run?.abort.abort();
   const current: Run = { task, videoId: videoIdOf(request.name), abort: new AbortController(), done: false };
   run = current;
+  player.run = current;
   byId('result').hidden = true;
-  loadPlayer(request.source, request.name);
+  player.load(request.source, request.name);
   byId('job').hidden = false;
   byId<HTMLButtonElement>('cancel').disabled = false;
   setStatus('Uploading… 0 %', 0);
@@ -338,8 +237,7 @@ async function cancel(): Promise<void> {
 
 function showResult(current: Run): void {
   const info = current.classification?.video ?? current.temporal?.video ?? current.spatiotemporal?.video;
-  if (info && !playable) setAspect(info.width, info.height);
-  if (info) scrub.max = String(info.durationSec);
+  if (info) player.fitTo(info);
   byId('classification').hidden = !current.classification;
   byId('temporal').hidden = !current.temporal;
   byId('spatiotemporal').hidden = !current.spatiotemporal;
@@ -359,9 +257,9 @@ function showResult(current: Run): void {
         t.segments,
         t.video?.durationSec ?? t.features.duration ?? Math.max(1, ...t.segments.map((s) => s.end)),
         Number(threshold.value),
-        seek,
+        (t) => player.seek(t),
       );
-      redraw();
+      player.redraw();
     };
     threshold.oninput = update;
     update();
@@ -370,71 +268,13 @@ function showResult(current: Run): void {
     const s = current.spatiotemporal;
     const people = s.keyframes.reduce((n, k) => n + k.people.length, 0);
     summary.push(`${s.model}: ${s.keyframes.length} keyframes, ${people} people (${s.detector} detector)`);
-    showKeyframes(s, seek);
+    showKeyframes(s, (t) => player.seek(t));
   }
   if (info) summary.push(`video ${formatTime(info.durationSec)}, ${info.width}x${info.height}, ${info.codec}`);
   byId('result-summary').textContent = summary.join(' · ');
-  showDownloads(current);
+  showDownloads(current, api, () => Number(threshold.value));
   byId('result').hidden = false;
-  redraw();
-}
-
-function download(name: string, type: string, content: string): void {
-  const url = URL.createObjectURL(new Blob([content], { type }));
-  const a = el('a', { href: url, download: name });
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
-}
-
-function showDownloads(current: Run): void {
-  const buttons: HTMLButtonElement[] = [];
-  const add = (label: string, action: () => Promise<void> | void): void => {
-    const b = el('button', { type: 'button', class: 'secondary' }, label);
-    b.addEventListener('click', () => {
-      clearError();
-      Promise.resolve(action()).catch(showError);
-    });
-    buttons.push(b);
-  };
-  const id = current.videoId;
-  const result = current.classification ?? current.temporal ?? current.spatiotemporal;
-  add('JSON', () => download(downloadName(id, 'result', 'json'), 'application/json', JSON.stringify(result, null, 2)));
-  if (current.classification)
-    add('ActivityNet JSON', () =>
-      download(
-        downloadName(id, 'activitynet', 'json'),
-        'application/json',
-        JSON.stringify(toActivityNetClassification(current.classification!, id), null, 2),
-      ),
-    );
-  if (current.temporal)
-    add('ActivityNet JSON', () =>
-      download(
-        downloadName(id, 'activitynet', 'json'),
-        'application/json',
-        JSON.stringify(toActivityNetDetections(current.temporal!, id, Number(threshold.value)), null, 2),
-      ),
-    );
-  if (current.spatiotemporal && current.job)
-    add('AVA CSV', async () => {
-      const res = await api.request(`/jobs/${encodeURIComponent(current.job!.id)}?format=ava-csv`);
-      download(downloadName(id, 'ava', 'csv'), 'text/csv', await res.text());
-    });
-  const render = current.job?.render;
-  if (render)
-    add('Annotated MP4', async () => {
-      // Fetched (with the key), not linked: a link cannot send the Authorization header.
-      const res = await api.request(render);
-      const url = URL.createObjectURL(await res.blob());
-      const a = el('a', { href: url, download: downloadName(id, 'annotated', 'mp4') });
-      document.body.appendChild(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 60_000);
-    });
-  byId('downloads').replaceChildren(...buttons);
+  player.redraw();
 }
 
 // ---- wiring
