@@ -225,6 +225,14 @@ describe('the results page in chromium', () => {
     const lines = await page.$$eval('#chart polyline', (p) => p.map((x) => (x.getAttribute('points') ?? '').split(' ').length));
     expect(lines).toEqual(body.labels.map(() => 5));
     expect(await page.textContent('#job-status')).toBe('Done.');
+    // The score axis fits the scores; nothing to draw on, so no blank stage for a video the browser cannot play.
+    const top = Math.max(...body.clips.flatMap((c) => c.scores));
+    expect(await page.textContent('#chart-scale')).toMatch(/^Score 0 to (0\.\d+|1) \(bottom to top\), time 0:00\.0 to 1:19\.5/);
+    const axisTop = Number((await page.textContent('#chart-scale'))!.split(' ')[3]);
+    expect(axisTop).toBeGreaterThanOrEqual(top);
+    expect(axisTop).toBeLessThan(2.5 * top);
+    expect(await page.locator('#stage').isHidden()).toBe(true);
+    expect(await page.textContent('#player-note')).toBe('This browser cannot play vtest.avi; the result below does not need it.');
     await page.screenshot({ path: join(ARTIFACTS, 'classification-1280.png'), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();

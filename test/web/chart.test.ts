@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clipChart } from '../../web/src/lib/chart.js';
+import { chartTop, clipChart } from '../../web/src/lib/chart.js';
 
 describe('clipChart', () => {
   const clips = [
@@ -24,5 +24,20 @@ describe('clipChart', () => {
   it('spans the clips when the duration is not known', () => {
     const [s] = clipChart(clips, ['jump'], 0, 60, 10);
     expect(s!.dots.map((d) => d.x)).toEqual([10, 50]);
+  });
+});
+
+describe('chartTop', () => {
+  it('is the smallest axis top that holds every score', () => {
+    expect(chartTop([{ index: 0, start: 0, end: 1, scores: [0.227, 0.1] }])).toBe(0.25);
+    expect(chartTop([{ index: 0, start: 0, end: 1, scores: [0.2] }])).toBe(0.2);
+    expect(chartTop([{ index: 0, start: 0, end: 1, scores: [0.003] }])).toBe(0.01);
+    expect(chartTop([{ index: 0, start: 0, end: 1, scores: [0.9] }])).toBe(1);
+    expect(chartTop([])).toBe(0.01);
+  });
+
+  it('scales the chart to it', () => {
+    const [s] = clipChart([{ index: 0, start: 0, end: 2, scores: [0.125] }], ['jump'], 2, 100, 40, 0.25);
+    expect(s!.points).toBe('50,20');
   });
 });

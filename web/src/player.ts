@@ -34,8 +34,15 @@ export class Player {
       // Its controls would only show a player that cannot play (and hide the drawing under them).
       video.controls = false;
       const note = byId('player-note');
-      note.textContent = `This browser cannot play ${video.dataset.name ?? 'the video'}; the result is drawn over a blank frame of its size: move through it with the Time slider, the timeline or the keyframes.`;
+      const name = video.dataset.name ?? 'the video';
       note.hidden = false;
+      if (this.run?.task === 'classification') {
+        // Nothing is drawn for a classification: no blank stage, only the note.
+        note.textContent = `This browser cannot play ${name}; the result below does not need it.`;
+        byId('stage').hidden = true;
+        return;
+      }
+      note.textContent = `This browser cannot play ${name}; the result is drawn over a blank frame of its size: move through it with the Time slider, the timeline or the keyframes.`;
       byId('scrub-field').hidden = false;
       this.redraw();
     });
@@ -55,6 +62,7 @@ export class Player {
     this.playable = false;
     byId('player-note').hidden = true;
     byId('scrub-field').hidden = true;
+    byId('stage').hidden = false;
     byId('stage').style.aspectRatio = '16 / 9';
     this.video.removeAttribute('src');
     this.video.load();
@@ -93,7 +101,8 @@ export class Player {
       const under = segmentsAt(run.temporal.segments, t, this.threshold()).slice(0, 3);
       caption += under.length ? `: ${under.map((s) => s.label).join(', ')}` : ': no segment';
     }
-    byId('now').textContent = caption;
+    // A classification has nothing at a moment to tell.
+    byId('now').textContent = run?.task === 'classification' ? '' : caption;
   }
 
   private setAspect(width: number, height: number): void {

@@ -3,7 +3,7 @@
  * boxes drawn on the overlay canvas. Each takes the data and its elements; the layout math is in
  * lib/ (pure, unit-tested).
  */
-import { clipChart } from './lib/chart.js';
+import { chartTop, clipChart } from './lib/chart.js';
 import { formatScore, formatTime } from './lib/format.js';
 import { contentRect, nearestKeyframe, personCaption, scaleBox } from './lib/overlay.js';
 import { layoutTimeline } from './lib/timeline.js';
@@ -20,12 +20,16 @@ export function showClassification(result: ClassifyResponse): void {
   const legend = byId('chart-legend');
   const note = byId('chart-note');
   const clips = result.clips ?? [];
+  const top = chartTop(clips);
+  byId('chart-scale').textContent =
+    `Score 0 to ${top} (bottom to top), time ${formatTime(0)} to ${formatTime(result.video.durationSec)} (left to right)`;
   const series = clipChart(
     clips,
     result.labels.map((l) => l.label),
     result.video.durationSec,
     CHART_W,
     CHART_H,
+    top,
   );
   const grid = [0.25, 0.5, 0.75].map((f) =>
     svg('line', { x1: 0, x2: CHART_W, y1: f * CHART_H, y2: f * CHART_H, stroke: '#d0d7de', 'stroke-width': 1 }),

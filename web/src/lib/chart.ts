@@ -1,6 +1,6 @@
 /**
  * Classification over time: each ranked label's per-clip scores as a polyline in an SVG of
- * `width` x `height` (time left to right, score 0 at the bottom, 1 at the top). Pure.
+ * `width` x `height` (time left to right, score 0 at the bottom, `top` at the top). Pure.
  */
 import type { ClipScores } from './types.js';
 
@@ -9,6 +9,21 @@ export interface ChartSeries {
   /** SVG polyline points: "x,y x,y ...", one per clip at the centre of its span. */
   readonly points: string;
   readonly dots: ReadonlyArray<{ x: number; y: number; score: number; time: number }>;
+}
+
+/** Tops the score axis may have: the chart uses the smallest that holds every score. */
+const TOPS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1];
+
+/**
+ * The score axis's top for these clips: small scores (an 11-class model's are near 0.1) fill the
+ * chart instead of lying on its floor.
+ *
+ * @example
+ * chartTop([{ index: 0, start: 0, end: 2, scores: [0.23, 0.1] }]) // 0.25
+ */
+export function chartTop(clips: readonly ClipScores[]): number {
+  const max = Math.max(0, ...clips.flatMap((c) => c.scores));
+  return TOPS.find((t) => max <= t) ?? 1;
 }
 
 /**
@@ -22,6 +37,7 @@ export function clipChart(
   duration: number,
   width: number,
   height: number,
+  top = 1,
 ): ChartSeries[] {
   const span = duration > 0 ? duration : Math.max(1e-9, ...clips.map((c) => c.end));
   return labels.map((label, i) => {
@@ -32,7 +48,7 @@ export function clipChart(
         const score = clip.scores[i] ?? 0;
         return {
           x: round((Math.min(span, Math.max(0, time)) / span) * width),
-          y: round((1 - Math.min(1, Math.max(0, score))) * height),
+          y: round((1 - Math.min(1, Math.max(0, score / top))) * height),
           score,
           time,
         };
