@@ -36,13 +36,17 @@ export class Player {
       const note = byId('player-note');
       const name = video.dataset.name ?? 'the video';
       note.hidden = false;
-      if (this.run?.task === 'classification') {
-        // Nothing is drawn for a classification: no blank stage, only the note.
+      const task = this.run?.task;
+      // Only people are drawn on the stage: without a picture it is a blank box for the other tasks.
+      if (task !== 'spatiotemporal-detection') byId('stage').hidden = true;
+      if (task === 'classification') {
         note.textContent = `This browser cannot play ${name}; the result below does not need it.`;
-        byId('stage').hidden = true;
         return;
       }
-      note.textContent = `This browser cannot play ${name}; the result is drawn over a blank frame of its size: move through it with the Time slider, the timeline or the keyframes.`;
+      note.textContent =
+        task === 'temporal-detection'
+          ? `This browser cannot play ${name}; move through the result with the Time slider or the timeline.`
+          : `This browser cannot play ${name}; the people are drawn over a blank frame of its size: move through it with the Time slider or the keyframes.`;
       byId('scrub-field').hidden = false;
       this.redraw();
     });
