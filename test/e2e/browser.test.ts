@@ -241,10 +241,31 @@ describe('the results page in chromium', () => {
   it('detects when actions happen: a timeline row per label, a threshold slider that filters, a segment click seeks', async () => {
     const { page, errors } = await openPage(1280);
     await page.locator('#submit-form').waitFor({ state: 'visible' });
-    const id = await submit(page, 'temporal-detection');
+    // Every text the status line shows, in order (each assignment is its own mutation record).
+    await page.evaluate(`window.statuses = [];
+      new MutationObserver((records) => {
+        for (const r of records) for (const n of r.addedNodes) window.statuses.push(n.textContent);
+      }).observe(document.getElementById('job-status'), { childList: true });`);
+    // Held at the gate until the page follows it, so the page sees every stage from the first.
+    const g = (hold = gate());
+    let id: string | undefined;
+    try {
+      id = await submit(page, 'temporal-detection');
+      await page.locator('#job-status', { hasText: /^Stage: held/ }).waitFor({ timeout: 60_000 });
+    } finally {
+      hold = undefined;
+      g.open();
+    }
     await waitForResult(page);
     const result = state.jobs!.get(id!).result as TemporalResult;
     expect(result.segments.length).toBeGreaterThan(10);
+    // The job was followed live: each stage of the pipeline in order, its fraction growing, then done.
+    const statuses = (await page.evaluate('window.statuses')) as string[];
+    const stages = [...new Set(statuses.filter((t) => t.startsWith('Stage: ')).map((t) => t.split(' · ')[0]))];
+    expect(stages).toEqual(['Stage: held', 'Stage: probe', 'Stage: features', 'Stage: detect', 'Stage: postprocess']);
+    const percents = statuses.filter((t) => t.startsWith('Stage: ')).map((t) => Number(/ · (\d+) %/.exec(t)![1]));
+    expect(percents).toEqual([...percents].sort((a, b) => a - b));
+    expect(statuses[statuses.length - 1]).toBe('Done.');
     const labels = [...new Set(result.segments.map((s) => s.label))];
     expect(new Set(await page.$$eval('#timeline .track', (t) => t.map((x) => (x as WithData).dataset.label)))).toEqual(new Set(labels));
 
