@@ -16,6 +16,9 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY openapi ./openapi
 COPY models ./models
+# The results page (GET /), bundled into dist/web/ by npm run build.
+COPY scripts/build-web.mjs ./scripts/
+COPY web ./web
 RUN npm run build && npm prune --omit=dev
 
 FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04

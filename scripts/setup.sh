@@ -2,7 +2,8 @@
 # Installs everything this service needs on Debian 12 / Node 20 and builds it:
 # Debian's ffmpeg (when missing), npm dependencies (onnxruntime-node's CUDA download skipped
 # unless ONNXRUNTIME_NODE_INSTALL says otherwise; better-sqlite3 compiled from source when no
-# prebuilt binary can be fetched), the TypeScript build and the default models' ONNX export.
+# prebuilt binary can be fetched), Debian's chromium for the browser tests (when missing), the
+# TypeScript build, the page's bundle (dist/web/) and the default models' ONNX export.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,15 @@ if [ ! -f /usr/share/doc/opencv-doc/examples/data/vtest.avi ]; then
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends opencv-doc >/dev/null
+fi
+
+# The browser tests drive Debian's chromium with playwright-core (playwright downloads nothing).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "setup: installing Debian's chromium (browser tests)"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
 # The CPU runtime is bundled in the onnxruntime-node package; its install script would fetch the

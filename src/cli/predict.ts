@@ -1,16 +1,17 @@
 /**
  * `videomae predict VIDEO`: the /classify result of one file; `--temporal` the /detect-temporal
  * result (of a list too, optionally as ActivityNet results), `--spatiotemporal` the
- * /detect-spatiotemporal result.
+ * /detect-spatiotemporal result. `--render out.mp4` also writes the video with the result drawn on it.
  */
-import { existsSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_CENTERNET_OPTIONS } from '../detector/centernet.js';
 import { ServiceError } from '../errors.js';
 import type { DeviceRequest } from '../runtime/inference-runner.js';
 import { classifyVideo } from '../tasks/classify/pipeline.js';
 import type { ClassifyOptions } from '../tasks/classify/prepare.js';
+import type { Annotation } from '../render/overlays.js';
 import { DEFAULT_LIMITS } from '../video/limits.js';
 import { BUNDLED_MODELS_DIR, deviceOption, positiveInt, positiveNumber, protocolOption } from './options.js';
 import { loadRegistry } from './registry.js';
@@ -49,8 +50,13 @@ export function addPredictCommand(program: Command): void {
       Number.parseFloat,
       DEFAULT_CENTERNET_OPTIONS.scoreThreshold,
     )
+    .option(
+      '--render <out.mp4>',
+      'also write the video with the result drawn on it (H.264 MP4): top labels, segment captions, or boxes with actions',
+    )
     .action(async (video: string, flags) => {
       if (!existsSync(video)) throw new ServiceError(400, 'file_not_found', `video '${video}' does not exist`, { parameter: 'video' });
+      if (flags.render !== undefined) checkRenderPath(flags.render, video);
       if (flags.temporal && flags.spatiotemporal)
         throw new ServiceError(400, 'invalid_parameter', 'choose one of --temporal and --spatiotemporal', { parameter: 'spatiotemporal' });
       if (flags.temporal) {
@@ -89,10 +95,36 @@ export function addPredictCommand(program: Command): void {
           maxBatch: flags.maxBatch,
         });
         console.log(JSON.stringify(result, null, 2));
+        if (flags.render) await renderTo(video, flags.render, { task: 'classification', result });
       } finally {
         await registry.close();
       }
     });
+}
+
+/** `--render`: an .mp4 in a folder that exists, for one video (checked before any inference). */
+function checkRenderPath(out: string, video: string): void {
+  const refuse = (reason: string): never => {
+    throw new ServiceError(400, 'invalid_parameter', `--render '${out}' ${reason}`, { parameter: '--render', value: out });
+  };
+  if (!/\.mp4$/i.test(out)) refuse('must name an .mp4 file (the annotated video is H.264 MP4)');
+  const folder = dirname(resolve(out));
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) refuse(`is in a folder that does not exist (${folder})`);
+  if (resolve(out) === resolve(video)) refuse('would overwrite the input video');
+  if (isVideoList(video)) refuse('draws on one video; a list of videos has no single video to draw on');
+}
+
+/** Draws `annotation` on `video` into `out`; says so on stderr (stdout stays the JSON result). */
+async function renderTo(video: string, out: string, annotation: Annotation): Promise<void> {
+  const { renderAnnotatedVideo } = await import('../render/render-video.js');
+  const report = await renderAnnotatedVideo({
+    file: resolve(video),
+    displayName: video,
+    out: resolve(out),
+    annotation,
+    limits: DEFAULT_LIMITS,
+  });
+  console.error(`wrote ${resolve(out)}: ${report.frames} frames, ${report.width}x${report.height}, ${(report.ms / 1000).toFixed(1)} s`);
 }
 
 async function predictTemporal(
@@ -106,6 +138,7 @@ async function predictTemporal(
     scoreThreshold?: number;
     maxSegments?: number;
     results?: string;
+    render?: string;
   },
 ): Promise<void> {
   const { detectTemporal, withBackbone } = await import('../tasks/temporal/detect.js');
@@ -131,8 +164,10 @@ async function predictTemporal(
         { limits: DEFAULT_LIMITS, maxBatch: flags.maxBatch },
       );
       results[videoId(file)] = result.segments.map((s) => ({ segment: [s.start, s.end], label: s.label, score: s.score }));
-      if (videos.length === 1) console.log(JSON.stringify(result, null, 2));
-      else
+      if (videos.length === 1) {
+        console.log(JSON.stringify(result, null, 2));
+        if (flags.render) await renderTo(file, flags.render, { task: 'temporal-detection', result });
+      } else
         console.log(
           `[${Object.keys(results).length}/${videos.length}] ${videoId(file)}: ${result.segments.length} segments in ${(result.timings.totalMs / 1000).toFixed(1)} s`,
         );
@@ -165,6 +200,7 @@ async function predictSpatiotemporal(
     scoreThreshold?: number;
     keyframeInterval?: number;
     personThreshold: number;
+    render?: string;
   },
 ): Promise<void> {
   const { detectSpatiotemporal } = await import('../tasks/spatiotemporal/detect.js');
@@ -187,6 +223,7 @@ async function predictSpatiotemporal(
       { limits: DEFAULT_LIMITS, detector },
     );
     console.log(JSON.stringify(result, null, 2));
+    if (flags.render) await renderTo(video, flags.render, { task: 'spatiotemporal-detection', result });
   } finally {
     await detector.close();
     await registry.close();

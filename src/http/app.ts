@@ -15,7 +15,9 @@ import { admit, answerAtDeadline, countOpen, refuseWhileDraining } from './guard
 import { contextOf, requestContext } from './request-context.js';
 import { logOf, requestLogging } from './logging.js';
 import { classifyHandler } from './routes/classify.js';
-import { cancelJobHandler, detectSpatiotemporalHandler, detectTemporalHandler, getJobHandler } from './routes/jobs.js';
+import { jobEventsHandler } from './routes/job-events.js';
+import { assetHandler, pageHandler } from './routes/page.js';
+import { cancelJobHandler, detectSpatiotemporalHandler, detectTemporalHandler, getJobHandler, jobRenderHandler } from './routes/jobs.js';
 import { healthHandler, metricsHandler, modelsHandler, readyHandler } from './routes/status.js';
 import type { ServiceState } from './service-state.js';
 import { refuseDeclaredOversize, uploadMiddleware } from './upload.js';
@@ -62,6 +64,8 @@ export function createApp(state: ServiceState): express.Express {
     }),
   );
 
+  app.get('/', pageHandler(state.config.webDir));
+  app.get('/web/:file', assetHandler(state.config.webDir));
   app.get('/healthz', healthHandler(state));
   app.get('/readyz', readyHandler(state));
   app.get('/models', modelsHandler(state));
@@ -70,6 +74,8 @@ export function createApp(state: ServiceState): express.Express {
   app.post('/detect-temporal', detectTemporalHandler(state));
   app.post('/detect-spatiotemporal', detectSpatiotemporalHandler(state));
   app.get('/jobs/:id', getJobHandler(state));
+  app.get('/jobs/:id/events', jobEventsHandler(state));
+  app.get('/jobs/:id/render.mp4', jobRenderHandler(state));
   app.delete('/jobs/:id', cancelJobHandler(state));
 
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {

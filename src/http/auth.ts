@@ -1,11 +1,13 @@
 /**
- * Optional API keys: with keys configured, every route but liveness and readiness needs
- * `Authorization: Bearer <key>` (401 `unauthorized` otherwise). Keys are compared in constant
+ * Optional API keys: with keys configured, every route but liveness, readiness and the page
+ * (GET / and its assets, which hold no data) needs `Authorization: Bearer <key>` (401
+ * `unauthorized` otherwise). Keys are compared in constant
  * time, as digests so their lengths do not leak either.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { ServiceError } from '../errors.js';
+import { isPagePath } from './routes/page.js';
 
 /** Paths a load balancer or orchestrator probes without credentials. */
 export const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
@@ -28,7 +30,7 @@ export function requireApiKey(keys: readonly string[]) {
     let ok = digests.length === 0;
     for (const d of digests) if (given && timingSafeEqual(given, d)) ok = true;
     res.locals[AUTHENTICATED] = ok;
-    if (ok || OPEN_PATHS.has(req.path)) {
+    if (ok || OPEN_PATHS.has(req.path) || (req.method === 'GET' && isPagePath(req.path))) {
       next();
       return;
     }

@@ -43,6 +43,8 @@ export interface ServiceConfig {
   readonly urlFetch?: UrlFetchPolicy;
   /** Bearer tokens; when any is set, every route but /healthz and /readyz needs one (401). */
   readonly apiKeys?: readonly string[];
+  /** Where the page's bundle is (default dist/web/, from npm run build:web). */
+  readonly webDir?: string;
 }
 
 export class ServiceState {
@@ -96,6 +98,7 @@ export class ServiceState {
   }
 
   private drainingSince: number | undefined;
+  private readonly drain = new AbortController();
   /** Requests open now (the graceful shutdown waits for them). */
   openRequests = 0;
 
@@ -111,6 +114,12 @@ export class ServiceState {
   /** From now on readiness is false and new work is refused (503 shutting_down). */
   beginDraining(): void {
     this.drainingSince ??= Date.now();
+    this.drain.abort();
+  }
+
+  /** Fires when the drain begins: long-lived answers (event streams) end then, not at the grace period's end. */
+  get drainSignal(): AbortSignal {
+    return this.drain.signal;
   }
 
   /**

@@ -7,7 +7,7 @@ import { TemporalManifestSchema } from '../config/manifest.js';
 import { ServiceError } from '../errors.js';
 import { exportTemporalFolder } from '../onnx/export-model.js';
 import { loadTemporalModel, type LoadedTemporalModel } from '../runtime/model-registry.js';
-import { detectTemporal, type TemporalDetectOptions } from '../tasks/temporal/detect.js';
+import { detectTemporal, type TemporalDetectOptions, type TemporalResult } from '../tasks/temporal/detect.js';
 import { detectFeatures, type FeatureTimingRequest } from '../tasks/temporal/detect-features.js';
 import { describeProvenance } from './describe.js';
 import type { ModelKind } from './model-kind.js';
@@ -73,6 +73,7 @@ export const actionFormerKind: ModelKind<LoadedTemporalModel> = {
       provenance: describeProvenance(manifest.provenance),
     };
   },
+  annotate: (result) => ({ task: 'temporal-detection', result: result as TemporalResult }),
   runJob(context, input, signal, onProgress) {
     const model = typeof input.request.model === 'string' ? input.request.model : undefined;
     if (input.request.input === 'features') {

@@ -6,7 +6,7 @@ import { modelTask, SpatiotemporalManifestSchema } from '../config/manifest.js';
 import { ServiceError } from '../errors.js';
 import { exportSpatiotemporalFolder, exportVitFolder } from '../onnx/export-model.js';
 import { loadSpatiotemporalModel, type LoadedSpatiotemporalModel } from '../runtime/model-registry.js';
-import { detectSpatiotemporal, type SpatiotemporalOptions } from '../tasks/spatiotemporal/detect.js';
+import { detectSpatiotemporal, type SpatiotemporalOptions, type SpatiotemporalResult } from '../tasks/spatiotemporal/detect.js';
 import { architectureFromFlags, type ArchitectureFlags } from './architecture-flags.js';
 import { describeProvenance } from './describe.js';
 import type { ModelKind } from './model-kind.js';
@@ -72,6 +72,7 @@ export const avaKind: ModelKind<LoadedSpatiotemporalModel> = {
       provenance: describeProvenance(m.provenance),
     };
   },
+  annotate: (result) => ({ task: 'spatiotemporal-detection', result: result as SpatiotemporalResult }),
   runJob(context, input, signal, onProgress) {
     const model = typeof input.request.model === 'string' ? input.request.model : undefined;
     const options = (input.request.options ?? {}) as SpatiotemporalOptions;

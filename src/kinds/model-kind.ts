@@ -10,6 +10,7 @@ import type { PersonDetector } from '../detector/person-detector.js';
 import type { ServiceError } from '../errors.js';
 import type { components } from '../http/generated/openapi.js';
 import type { ExportResult } from '../onnx/export-model.js';
+import type { Annotation } from '../render/overlays.js';
 import type { SerializeOptions } from '../onnx/serialize.js';
 import type { RunnerOptions } from '../runtime/inference-runner.js';
 import type { ModelRegistry, ServedModel } from '../runtime/model-registry.js';
@@ -77,6 +78,8 @@ export interface ModelKind<Served extends ServedModel = ServedModel> {
   describe(model: Served, isDefault: boolean): ModelInfo;
   /** Runs a job of this kind's task on a stored input. */
   runJob?(context: JobContext, input: JobInput, signal: AbortSignal, onProgress: JobProgress): Promise<JobOutcome>;
+  /** Its task's result as what an annotated video draws (render/overlays.ts). */
+  annotate?(result: unknown): Annotation;
   /** `init-model --kind NAME`: a folder with seeded random weights (untrained). */
   create?(request: CreateRequest): Promise<CheckpointImportReport>;
   /** `import-checkpoint --kind NAME`: a checkpoint as its official training code saves it -> a model folder. */

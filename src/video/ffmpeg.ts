@@ -286,3 +286,106 @@ export async function encodeRawFrames(request: RawEncodeRequest): Promise<void> 
   const { error, stderr: tail } = await outcome;
   if (error) throw new Error(`ffmpeg could not encode '${request.file}': ${error.message}${lastLines(tail) ? `: ${lastLines(tail)}` : ''}`);
 }
+
+export interface EncodeStreamRequest {
+  /** Where the MP4 goes (written as it comes: rename it when done). */
+  readonly file: string;
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface FrameEncoder {
+  /** Queues one RGB24 frame; resolves once ffmpeg can take more (the pipe's backpressure). */
+  write(frame: Uint8Array): Promise<void>;
+  /** No more frames: resolves when the file is complete, rejects with ffmpeg's reason. */
+  end(): Promise<void>;
+  /** Stops ffmpeg at once (the file is left incomplete). */
+  kill(): void;
+}
+
+/**
+ * An H.264 MP4 that browsers play (libx264, yuv420p, its index at the front: +faststart) from
+ * RGB24 frames written one at a time, so a long video never sits in memory. Odd sizes are padded
+ * by a pixel (4:2:0 needs even ones). Every frame written is one frame out, at `fps`.
+ */
+export function encodeFrameStream(request: EncodeStreamRequest): FrameEncoder {
+  const run = spawnChild(ffmpegPath(), [
+    '-nostdin',
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    '-s',
+    `${request.width}x${request.height}`,
+    '-r',
+    String(request.fps),
+    '-i',
+    'pipe:0',
+    '-y',
+    '-vf',
+    'pad=ceil(iw/2)*2:ceil(ih/2)*2',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-crf',
+    '20',
+    '-pix_fmt',
+    'yuv420p',
+    '-movflags',
+    '+faststart',
+    '-an',
+    '-f',
+    'mp4',
+    request.file,
+  ]);
+  const { stdin, stdout, stderr } = run.process;
+  let killed = false;
+  const kill = (): void => {
+    killed = true;
+    run.kill();
+  };
+  // An ffmpeg that dies early breaks the pipe; its exit status and stderr say why.
+  stdin!.on('error', () => undefined);
+  stdout!.resume();
+  const outcome = finished(run, 'ffmpeg', [stderr!]);
+  const onAbort = (): void => kill();
+  if (request.signal?.aborted) kill();
+  else request.signal?.addEventListener('abort', onAbort, { once: true });
+  const done = outcome.then(({ error, stderr: tail }) => {
+    request.signal?.removeEventListener('abort', onAbort);
+    if (!error) return;
+    if (!killed) failures++;
+    throw new Error(`ffmpeg could not encode '${request.file}': ${error.message}${lastLines(tail) ? `: ${lastLines(tail)}` : ''}`);
+  });
+  done.catch(() => undefined);
+  return {
+    write(frame) {
+      if (killed || stdin!.destroyed) return done.then(() => Promise.reject(new Error('ffmpeg is not encoding any more')));
+      if (stdin!.write(frame)) return Promise.resolve();
+      // Wait for room, or for ffmpeg to be gone (then `done` says why).
+      return new Promise((resolve, reject) => {
+        const onDrain = (): void => {
+          stdin!.off('close', onClose);
+          resolve();
+        };
+        const onClose = (): void => {
+          stdin!.off('drain', onDrain);
+          done.then(() => reject(new Error('ffmpeg closed its input early')), reject);
+        };
+        stdin!.once('drain', onDrain);
+        stdin!.once('close', onClose);
+      });
+    },
+    end() {
+      stdin!.end();
+      return done;
+    },
+    kill,
+  };
+}

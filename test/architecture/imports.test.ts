@@ -25,6 +25,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['runtime'], // ONNX Runtime sessions and the model registry (exports a missing model.onnx through onnx/)
   ['detector', 'datasets', 'hub'], // person detectors run on runtime/ or TF.js; datasets read files; hub downloads into weights/ imports
   ['tasks'],
+  ['render'], // annotated videos: pure drawing on RGB frames, a task's result as marks, decode -> draw -> encode through video/
   ['train'],
   ['kinds'], // the model-kind table: wires each kind's graph, loader, pipeline, trainer and import together
   ['http'],

@@ -65,3 +65,15 @@ export function expectError(response: ResponseLike, method: string, path: string
   expect(body.error.code).toBe(code);
   expect(body.error.message.length).toBeGreaterThan(10);
 }
+
+/** Asserts that `value` matches `#/components/schemas/<name>` (an event's data, say). */
+export function expectMatchesSchema(value: unknown, name: string): void {
+  expect(document.components.schemas[name], `schema ${name} is not in the spec`).toBeDefined();
+  const key = `#schema ${name}`;
+  let check = compiled.get(key);
+  if (!check) {
+    check = ajv.compile({ $ref: `openapi#/components/schemas/${name}` });
+    compiled.set(key, check);
+  }
+  expect(check(value), `${name} breaks the spec: ${ajv.errorsText(check.errors)}\n${JSON.stringify(value).slice(0, 500)}`).toBe(true);
+}

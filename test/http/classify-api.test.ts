@@ -169,6 +169,31 @@ describe('POST /classify', () => {
     expect(t.totalMs).toBeGreaterThanOrEqual(t.probeMs);
   });
 
+  it("answers each clip's span and scores for the ranked labels with clipScores=true", async () => {
+    const file = videos.pattern('clips.mp4', 4, '320x240');
+    const plain = await api().post('/classify').query({ protocol: 'k400', topK: 3 }).attach('video', file);
+    expect(plain.body.clips).toBeUndefined();
+    const res = await api().post('/classify').query({ protocol: 'k400', topK: 3 }).field('clipScores', 'true').attach('video', file);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expectMatchesSpec(res, 'POST', '/classify');
+    expect(res.body.labels).toEqual(plain.body.labels);
+    const clips = res.body.clips as Array<{ index: number; start: number; end: number; scores: number[] }>;
+    expect(clips.map((c) => c.index)).toEqual([0, 1, 2, 3, 4]);
+    for (const c of clips) {
+      expect(c.scores).toHaveLength(3);
+      expect(c.end).toBeGreaterThan(c.start);
+      expect(c.end).toBeLessThanOrEqual(4);
+    }
+    // k400 clips slide over the video: later clips start later.
+    expect(clips.map((c) => c.start)).toEqual([...clips.map((c) => c.start)].sort((a, b) => a - b));
+    expect(clips[4]!.start).toBeGreaterThan(clips[0]!.start);
+    // The mean over clips of each label's clip scores is its score for the whole video.
+    res.body.labels.forEach((label: { score: number }, i: number) => {
+      const mean = clips.reduce((sum, c) => sum + c.scores[i]!, 0) / clips.length;
+      expect(mean).toBeCloseTo(label.score, 5);
+    });
+  });
+
   it('gives the same scores as a second identical request (deterministic)', async () => {
     const file = videos.pattern('repeat.mp4', 1);
     const first = await api().post('/classify').query({ protocol: 'fast' }).attach('video', file);

@@ -114,6 +114,8 @@ describe('video by URL', () => {
     const server = serve();
     try {
       expectError(await classifyUrl(server, `http://127.0.0.1:${port}/clip.mp4`), 'POST', '/classify', 400, 'url_disabled');
+      // GET /models says so (the page offers no URL field then).
+      expect((await request(server).get('/models')).body.videoUrls).toBe(false);
     } finally {
       server.close();
     }
@@ -122,6 +124,9 @@ describe('video by URL', () => {
   it('fetches from an allowed host, connecting to the checked address (the name exists only in the test resolver)', async () => {
     const server = serve({ allowHosts: ['videos.example'], ...lab({ 'videos.example': '127.0.0.1' }) });
     try {
+      const models = await request(server).get('/models');
+      expectMatchesSpec(models, 'GET', '/models');
+      expect(models.body.videoUrls).toBe(true);
       const res = await classifyUrl(server, `http://videos.example:${port}/clip.mp4`);
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       expectMatchesSpec(res, 'POST', '/classify');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { meanSoftmax, topK } from '../../src/tasks/classify/postprocess.js';
+import { clipScores, meanSoftmax, topK } from '../../src/tasks/classify/postprocess.js';
 
 describe('meanSoftmax', () => {
   it('averages probabilities over views, not logits', () => {
@@ -31,5 +31,26 @@ describe('topK', () => {
 
   it('clamps k to the number of classes', () => {
     expect(topK([0.3, 0.7], 10).map((r) => r.index)).toEqual([1, 0]);
+  });
+});
+
+describe('clipScores', () => {
+  it('gives each clip the mean softmax over its own crops, for the chosen classes in their order', () => {
+    // 2 clips x 2 crops x 2 classes: clip 0 is even, clip 1 favours class 1 in both crops.
+    const logits = Float32Array.of(0, 0, 0, 0, 0, 10, 0, 10);
+    const rows = clipScores(logits, 2, 2, 2, [1, 0]);
+    const p = 1 / (1 + Math.exp(-10));
+    expect(rows).toHaveLength(2);
+    expect(rows[0]![0]).toBeCloseTo(0.5, 12);
+    expect(rows[0]![1]).toBeCloseTo(0.5, 12);
+    expect(rows[1]![0]).toBeCloseTo(p, 12);
+    expect(rows[1]![1]).toBeCloseTo(1 - p, 12);
+    // The clips' mean is the whole video's score.
+    const whole = meanSoftmax(logits, 4, 2);
+    expect((rows[0]![0]! + rows[1]![0]!) / 2).toBeCloseTo(whole[1]!, 12);
+  });
+
+  it('checks the shape', () => {
+    expect(() => clipScores(new Float32Array(6), 2, 2, 2, [0])).toThrow(RangeError);
   });
 });

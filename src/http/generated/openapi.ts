@@ -20,7 +20,9 @@ export interface paths {
          *     parameters or as form fields (a form field wins over the query parameter of the same
          *     name). `protocol` picks a test-time sampling preset; `numClips`, `numCrops`, `numFrames`
          *     and `samplingRate` override single settings of it. Scores are the mean of the softmax
-         *     over all views (clips x crops).
+         *     over all views (clips x crops). With `clipScores=true` the answer also has `clips`: each
+         *     clip's time span and its own scores (mean of the softmax over its crops) for the ranked
+         *     labels, the labels over the video's time.
          */
         post: operations["classify"];
         delete?: never;
@@ -106,6 +108,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/jobs/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * A job's progress, stage changes and final result or error, live, as Server-Sent Events.
+         * @description A `text/event-stream` (EventSource). It opens with a `progress` event (the job as it is),
+         *     then sends each recorded change: `stage` (`JobStageEvent`) when the stage changes, followed
+         *     by `progress` (`JobProgressEvent`: status, stage, fraction, ETA; at most about two a second
+         *     within a stage). It ends with `result` (the succeeded `Job`, with its result) or `failure`
+         *     (the failed or cancelled `Job`, with its error); `failure`, not `error`, because EventSource
+         *     fires its own `error` for a broken connection. A job already finished gets its final event
+         *     at once and the stream ends. The stream also ends without a final event when the request
+         *     deadline passes or the server shuts down: EventSource reconnects (after `retry`, 2 s) and
+         *     the new stream starts from the job's state then. Comment lines keep an idle stream open.
+         *     An unknown job is a JSON 404 `job_not_found`, as for GET /jobs/{id}.
+         */
+        get: operations["getJobEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/{id}/render.mp4": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * The job's video with its result drawn on it (a job submitted with render=true).
+         * @description H.264 (yuv420p) MP4 with its index at the front, every frame of the upload: spatiotemporal
+         *     jobs draw each person's box with its top actions (from the nearest keyframe), temporal
+         *     jobs caption the segments under way at each moment. Range requests are served, so a
+         *     browser's video player can seek. 404 `job_not_found` for an unknown job,
+         *     404 `render_not_requested` for a job submitted without render=true, 409 `render_not_ready`
+         *     while the job is queued or running, or when it failed or was cancelled.
+         */
+        get: operations["getJobRender"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/models": {
         parameters: {
             query?: never;
@@ -115,6 +175,51 @@ export interface paths {
         };
         /** The models this server serves. */
         get: operations["listModels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The results page (upload a video, watch the job, see its result drawn).
+         * @description An HTML page with its script and style at /web/app.js and /web/app.css, bundled at setup
+         *     (`npm run build:web`, part of `npm run build`); no CDN. The page and its assets are served
+         *     without an API key (they hold no data); the page asks for a key when the API answers 401.
+         *     503 `page_not_built` when the bundle is missing.
+         */
+        get: operations["page"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/web/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * The page's script (app.js) and style (app.css).
+         * @description Served without an API key; any other name is 404 `not_found` (401 first on a server with keys).
+         */
+        get: operations["pageAsset"];
         put?: never;
         post?: never;
         delete?: never;
@@ -285,6 +390,18 @@ export interface components {
                 batches: number;
                 maxBatch: number;
             };
+            /**
+             * @description With clipScores=true, one entry per sampled clip in clip order: the times of its first
+             *     and last frames (seconds) and its scores for the ranked labels, in the order of `labels`.
+             */
+            clips?: {
+                index: number;
+                /** @description Seconds */
+                start: number;
+                /** @description Seconds */
+                end: number;
+                scores: number[];
+            }[];
         };
         /** @description Segments scoring below this are left out (default 0.001, the model's minimum). */
         ScoreThreshold: number;
@@ -343,6 +460,8 @@ export interface components {
                 loadMs?: number;
                 detectMs: number;
                 postprocessMs: number;
+                /** @description Drawing the segments on the video (render=true). */
+                renderMs?: number;
                 totalMs: number;
             };
         };
@@ -406,6 +525,8 @@ export interface components {
                 peopleMs: number;
                 actionsMs: number;
                 totalMs: number;
+                /** @description Drawing the people and their actions on the video (render=true). */
+                renderMs?: number;
             };
         };
         Job: {
@@ -414,7 +535,7 @@ export interface components {
             kind: "temporal-detection" | "spatiotemporal-detection";
             /** @enum {string} */
             status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
-            /** @description While running, what the job is doing (probe, features, detect, postprocess). */
+            /** @description While running, what the job is doing (probe, features, detect, postprocess; people, actions; render last with render=true). */
             stage?: string;
             progress: {
                 fraction: number;
@@ -435,12 +556,35 @@ export interface components {
             expiresAt?: string;
             /** @description Times the job was started (a restart re-runs an interrupted job once). */
             attempts?: number;
+            /** @description Where the annotated video is (GET), for a job submitted with render=true; there once the job succeeded. */
+            render?: string;
             result?: components["schemas"]["TemporalResult"] | components["schemas"]["SpatiotemporalResult"];
             error?: {
                 status: number;
                 code: string;
                 message: string;
             };
+        };
+        /** @description The `data` of a `progress` event of GET /jobs/{id}/events. */
+        JobProgressEvent: {
+            id: string;
+            /** @enum {string} */
+            status: "queued" | "running";
+            /** @description What the job is doing now (probe */
+            stage?: string;
+            progress: {
+                fraction: number;
+                /** @description Estimated seconds left. */
+                etaSec?: number;
+            };
+        };
+        /** @description The `data` of a `stage` event of GET /jobs/{id}/events. */
+        JobStageEvent: {
+            id: string;
+            /** @description The stage the job entered. */
+            stage: string;
+            /** @description The stage it left (absent for the first). */
+            previous?: string;
         };
         ModelInfo: {
             name: string;
@@ -626,6 +770,8 @@ export interface components {
         FeatNumFrames: number;
         /** @description json (default) or ava-csv (spatiotemporal results as AVA CSV rows video_id, timestamp, x1, y1, x2, y2, action_id, score). */
         Format: "json" | "ava-csv";
+        /** @description Also draw the result on the video (GET /jobs/{id}/render.mp4 once the job succeeds). */
+        Render: boolean;
         /** @description Wait for the job to finish (short videos) instead of answering 202 at once. */
         Wait: boolean;
     };
@@ -647,6 +793,8 @@ export interface operations {
                 numCrops?: components["parameters"]["NumCrops"];
                 numFrames?: components["parameters"]["NumFrames"];
                 samplingRate?: components["parameters"]["SamplingRate"];
+                /** @description Also answer each clip's scores for the ranked labels (`clips`). */
+                clipScores?: boolean;
             };
             header?: never;
             path?: never;
@@ -668,6 +816,8 @@ export interface operations {
                     numCrops?: components["schemas"]["NumCrops"];
                     numFrames?: components["schemas"]["NumFrames"];
                     samplingRate?: components["schemas"]["SamplingRate"];
+                    /** @description Also answer each clip's scores for the ranked labels. */
+                    clipScores?: boolean;
                 };
             };
         };
@@ -704,6 +854,8 @@ export interface operations {
                 maxSegments?: components["parameters"]["MaxSegments"];
                 /** @description Wait for the job to finish (short videos) instead of answering 202 at once. */
                 wait?: components["parameters"]["Wait"];
+                /** @description Also draw the result on the video (GET /jobs/{id}/render.mp4 once the job succeeds). */
+                render?: components["parameters"]["Render"];
                 /** @description With precomputed features, frames per second of the video they come from. */
                 fps?: components["parameters"]["FeatureFps"];
                 /** @description With precomputed features, the video's duration in seconds. */
@@ -735,6 +887,8 @@ export interface operations {
                     scoreThreshold?: components["schemas"]["ScoreThreshold"];
                     maxSegments?: components["schemas"]["MaxSegments"];
                     wait?: boolean;
+                    /** @description Also draw the segments on the video (not with features). */
+                    render?: boolean;
                     /** @description With features */
                     fps?: number;
                     /** @description With features */
@@ -799,6 +953,8 @@ export interface operations {
                 shortSide?: number;
                 /** @description Wait for the job to finish (short videos) instead of answering 202 at once. */
                 wait?: components["parameters"]["Wait"];
+                /** @description Also draw the result on the video (GET /jobs/{id}/render.mp4 once the job succeeds). */
+                render?: components["parameters"]["Render"];
                 /** @description json (default) or ava-csv (spatiotemporal results as AVA CSV rows video_id, timestamp, x1, y1, x2, y2, action_id, score). */
                 format?: components["parameters"]["Format"];
             };
@@ -821,6 +977,8 @@ export interface operations {
                     topK?: number;
                     shortSide?: number;
                     wait?: boolean;
+                    /** @description Also draw the people and their actions on the video. */
+                    render?: boolean;
                     /** @enum {string} */
                     format?: "json" | "ava-csv";
                 };
@@ -922,6 +1080,66 @@ export interface operations {
             503: components["responses"]["Error"];
         };
     };
+    getJobEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream (each event's `data` is JSON; see above). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
+    getJobRender: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The annotated video. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "video/mp4": string;
+                };
+            };
+            /** @description Part of the annotated video (a Range request). */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "video/mp4": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
     listModels: {
         parameters: {
             query?: never;
@@ -939,11 +1157,60 @@ export interface operations {
                 content: {
                     "application/json": {
                         defaultModel: string;
+                        /** @description Whether the server fetches videos by `url` (serve --url-allow-host). */
+                        videoUrls?: boolean;
                         models: components["schemas"]["ModelInfo"][];
                     };
                 };
             };
             401: components["responses"]["Unauthorized"];
+            503: components["responses"]["Error"];
+        };
+    };
+    page: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            503: components["responses"]["Error"];
+        };
+    };
+    pageAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/javascript": string;
+                    "text/css": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["Error"];
             503: components["responses"]["Error"];
         };
     };

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { AbortedError, InsufficientStorageError, isStorageFull, NotFoundError, ServiceError, UnavailableError } from '../../errors.js';
 import { ACTIVE_STATUSES, type JobError, type JobKind, type JobPatch, type JobRecord, type JobStatus, type JobStore } from './job-store.js';
 import { SILENT_LOGGER, type Logger } from '../logging.js';
@@ -18,8 +18,27 @@ export interface JobProgress {
   readonly fraction: number;
 }
 
-/** Does the work of one job; throws to fail it. */
-export type JobRunner = (job: JobRecord, signal: AbortSignal, onProgress: (progress: JobProgress) => void) => Promise<unknown>;
+/**
+ * Does the work of one job; throws to fail it. `filesDir` is where it may leave files for the
+ * client (a rendered video): kept while a succeeded job is, removed when the job does not succeed.
+ */
+export type JobRunner = (
+  job: JobRecord,
+  signal: AbortSignal,
+  onProgress: (progress: JobProgress) => void,
+  filesDir: string,
+) => Promise<unknown>;
+
+/**
+ * What a watcher of one job hears (GET /jobs/{id}/events): every recorded change of its status or
+ * progress, a stage change before the progress that brought it, the finished job last; `closed`
+ * when the manager stops (the job stays where it was and runs again at the next start).
+ */
+export type JobEvent =
+  | { readonly type: 'progress'; readonly job: JobRecord }
+  | { readonly type: 'stage'; readonly job: JobRecord; readonly previous: string | null }
+  | { readonly type: 'finished'; readonly job: JobRecord }
+  | { readonly type: 'closed' };
 
 export interface JobManagerOptions {
   readonly dataDir: string;
@@ -33,6 +52,8 @@ export interface JobManagerOptions {
   readonly maxAttempts: number;
   /** Where job events and unexpected errors are logged (default: nowhere). */
   readonly logger?: Logger;
+  /** Where finished jobs keep their files, one folder per job (default: `job-files` beside dataDir). */
+  readonly filesDir?: string;
 }
 
 export const DEFAULT_JOB_OPTIONS: Omit<JobManagerOptions, 'dataDir'> = {
@@ -52,6 +73,8 @@ export class QueueFullError extends UnavailableError {
 export class JobManager {
   private readonly running = new Map<string, AbortController>();
   private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly watchers = new Map<string, Set<(event: JobEvent) => void>>();
+  private readonly filesRoot: string;
   private lastWrite = new Map<string, number>();
   private closed = false;
   private started = false;
@@ -63,6 +86,8 @@ export class JobManager {
     readonly options: JobManagerOptions,
   ) {
     mkdirSync(options.dataDir, { recursive: true });
+    this.filesRoot = options.filesDir ?? join(dirname(options.dataDir), 'job-files');
+    mkdirSync(this.filesRoot, { recursive: true });
     this.sweeper = setInterval(() => this.purgeExpired(), Math.min(60_000, Math.max(1000, options.retentionMs / 4)));
     this.sweeper.unref();
   }
@@ -210,6 +235,8 @@ export class JobManager {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);
+    for (const id of [...this.watchers.keys()]) this.emit(id, { type: 'closed' });
+    this.watchers.clear();
     for (const controller of this.running.values()) controller.abort(new AbortedError('the service is shutting down'));
     const deadline = Date.now() + 5000;
     while (this.running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -229,10 +256,55 @@ export class JobManager {
     for (const name of readdirSync(this.options.dataDir)) {
       if (!owned.has(name)) rmSync(join(this.options.dataDir, name), { recursive: true, force: true });
     }
+    // Files survive only with a succeeded job; a requeued one makes its files again.
+    for (const name of readdirSync(this.filesRoot)) {
+      if (this.store.get(name)?.status !== 'succeeded') rmSync(join(this.filesRoot, name), { recursive: true, force: true });
+    }
+  }
+
+  /** The folder where job `id` keeps its files (it may not exist: most jobs leave none). */
+  filesDir(id: string): string {
+    return join(this.filesRoot, id);
+  }
+
+  /**
+   * Calls `listener` with each change of job `id` until it finishes (then once more with the
+   * finished job) or the manager closes; returns the unsubscribe. A listener of a job already
+   * finished hears nothing: read the job first.
+   */
+  watch(id: string, listener: (event: JobEvent) => void): () => void {
+    const set = this.watchers.get(id) ?? new Set();
+    this.watchers.set(id, set);
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.watchers.get(id) === set) this.watchers.delete(id);
+    };
+  }
+
+  /** Listeners of job `id` (of all jobs without an id): the leak check of the events tests. */
+  watcherCount(id?: string): number {
+    if (id !== undefined) return this.watchers.get(id)?.size ?? 0;
+    let count = 0;
+    for (const set of this.watchers.values()) count += set.size;
+    return count;
+  }
+
+  private emit(id: string, event: JobEvent): void {
+    // A copy: a listener may unsubscribe while it is told.
+    for (const listener of [...(this.watchers.get(id) ?? [])]) {
+      try {
+        listener(event);
+      } catch (error) {
+        // A watcher's failure is its own: the job's bookkeeping goes on.
+        (this.options.logger ?? SILENT_LOGGER).error({ err: error, jobId: id }, 'a job watcher failed');
+      }
+    }
   }
 
   private remove(job: JobRecord): void {
     rmSync(join(this.options.dataDir, job.id), { recursive: true, force: true });
+    rmSync(this.filesDir(job.id), { recursive: true, force: true });
     this.store.delete(job.id);
   }
 
@@ -250,20 +322,26 @@ export class JobManager {
     this.running.set(job.id, controller);
     const startedAt = Date.now();
     this.store.update(job.id, { status: 'running', startedAt, attempts: job.attempts + 1, stage: null, progress: 0, etaSec: null });
+    this.emitProgress(job.id, undefined);
     const onProgress = (p: JobProgress): void => {
       const now = Date.now();
-      // A write per progress report would be hundreds per second; two a second is plenty.
-      if (now - (this.lastWrite.get(job.id) ?? 0) < 500 && p.fraction < 1) return;
+      const current = this.store.get(job.id);
+      // A write per progress report would be hundreds per second; two a second is plenty. A new
+      // stage is written at once, so no stage goes unseen.
+      const stageChanged = current !== undefined && current.stage !== p.stage;
+      if (now - (this.lastWrite.get(job.id) ?? 0) < 500 && p.fraction < 1 && !stageChanged) return;
       this.lastWrite.set(job.id, now);
       const elapsed = (now - startedAt) / 1000;
       const eta = p.fraction > 0.02 ? (elapsed / p.fraction) * (1 - p.fraction) : null;
-      if (this.store.get(job.id)?.status === 'running')
-        this.store.update(job.id, { stage: p.stage, progress: p.fraction, etaSec: eta === null ? null : Math.round(eta * 10) / 10 });
+      if (current?.status !== 'running') return;
+      this.store.update(job.id, { stage: p.stage, progress: p.fraction, etaSec: eta === null ? null : Math.round(eta * 10) / 10 });
+      this.emitProgress(job.id, stageChanged ? current.stage : undefined);
     };
+    const filesDir = this.filesDir(job.id);
     const log = (this.options.logger ?? SILENT_LOGGER).child({ jobId: job.id, kind: job.kind });
     log.info({ attempt: job.attempts + 1 }, 'job started');
     try {
-      const result = await this.runner({ ...job, status: 'running' }, controller.signal, onProgress);
+      const result = await this.runner({ ...job, status: 'running' }, controller.signal, onProgress, filesDir);
       if (!controller.signal.aborted) {
         this.finishOrRecordFailure(job.id, { result, progress: 1, etaSec: 0 }, log);
         log.info({ ms: Date.now() - startedAt }, 'job succeeded');
@@ -277,6 +355,8 @@ export class JobManager {
         /* left 'running': the next start re-runs it */
       }
     } finally {
+      // A cancel removed the files while the runner unwound; whatever it wrote since goes too.
+      if (this.store.get(job.id)?.status !== 'succeeded' && !this.closed) rmSync(filesDir, { recursive: true, force: true });
       this.running.delete(job.id);
       this.lastWrite.delete(job.id);
       this.pump();
@@ -313,9 +393,22 @@ export class JobManager {
     const job = this.store.get(id);
     // The input (and its folder) is no longer needed once the job is over.
     rmSync(join(this.options.dataDir, id), { recursive: true, force: true });
+    if (status !== 'succeeded') rmSync(this.filesDir(id), { recursive: true, force: true });
     if (job?.inputPath) this.store.update(id, { inputPath: null });
     for (const wake of this.waiters.get(id) ?? []) wake();
     this.waiters.delete(id);
+    const finished = this.store.get(id);
+    if (finished) this.emit(id, { type: 'finished', job: finished });
+    this.watchers.delete(id);
+  }
+
+  /** Tells the watchers of `id` its progress as recorded (after a stage event when the stage changed). */
+  private emitProgress(id: string, previousStage: string | null | undefined): void {
+    if (!this.watchers.has(id)) return;
+    const job = this.store.get(id);
+    if (!job) return;
+    if (previousStage !== undefined) this.emit(id, { type: 'stage', job, previous: previousStage });
+    this.emit(id, { type: 'progress', job });
   }
 }
 

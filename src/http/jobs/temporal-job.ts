@@ -2,20 +2,47 @@
  * The work of a job: its kind's pipeline (src/kinds/) on the job's stored input, with the models
  * the service has loaded.
  */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { kindForTask } from '../../kinds/index.js';
+import { renderAnnotatedVideo } from '../../render/render-video.js';
 import type { ServiceState } from '../service-state.js';
 import { JobManager, type JobManagerOptions, type JobRunner } from './job-manager.js';
 import { openJobStore, type RepairReport } from './job-database.js';
 
+/** The file a job submitted with render=true leaves in its files folder. */
+export const RENDER_FILE = 'render.mp4';
+
+/** Of a job's progress, the share its task takes when a render follows (the render the rest). */
+const TASK_SHARE_WITH_RENDER = 0.7;
+
 export function temporalJobRunner(state: ServiceState): JobRunner {
-  return async (job, signal, onProgress) => {
+  return async (job, signal, onProgress, filesDir) => {
     const kind = kindForTask(job.kind);
     if (!kind.runJob) throw new Error(`model kind '${kind.name}' runs no jobs`);
     const input = { file: job.inputPath!, displayName: String(job.request.fileName ?? 'video'), request: job.request };
-    const result = await kind.runJob(state, input, signal, onProgress);
-    state.metrics.observeStages(job.kind, result.timings);
-    return result;
+    const render = job.request.render === true && kind.annotate;
+    const share = render ? TASK_SHARE_WITH_RENDER : 1;
+    const result = await kind.runJob(state, input, signal, (p) => onProgress({ stage: p.stage, fraction: p.fraction * share }));
+    if (!render) {
+      state.metrics.observeStages(job.kind, result.timings);
+      return result;
+    }
+    onProgress({ stage: 'render', fraction: share });
+    mkdirSync(filesDir, { recursive: true });
+    const report = await renderAnnotatedVideo({
+      file: input.file,
+      displayName: input.displayName,
+      out: join(filesDir, RENDER_FILE),
+      annotation: render(result),
+      limits: state.config.limits,
+      signal,
+      onProgress: (f) => onProgress({ stage: 'render', fraction: share + (1 - share) * f }),
+    });
+    const rendered = { ...result, timings: { ...result.timings, renderMs: report.ms } };
+    // The render is a stage of the metrics too (videomae_stage_duration_seconds{stage="render"}).
+    state.metrics.observeStages(job.kind, rendered.timings);
+    return rendered;
   };
 }
 

@@ -26,6 +26,7 @@ export function toClassifyOptions(query: ClassifyQuery, form: ClassifyForm): Cla
   if (merged.numCrops !== undefined) options.numCrops = merged.numCrops;
   if (merged.numFrames !== undefined) options.numFrames = merged.numFrames;
   if (merged.samplingRate !== undefined) options.samplingRate = merged.samplingRate;
+  if (merged.clipScores !== undefined) options.clipScores = merged.clipScores;
   return options;
 }
 

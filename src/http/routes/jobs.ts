@@ -3,8 +3,11 @@
  * domain options, job records to the wire shape. The work itself is the temporal pipeline, run by
  * the JobManager.
  */
-import type { Request, Response } from 'express';
-import { AbortedError, InvalidParameterError, UnavailableError } from '../../errors.js';
+import { join } from 'node:path';
+import type { NextFunction, Request, Response } from 'express';
+import { AbortedError, InvalidParameterError, NotFoundError, ServiceError, UnavailableError } from '../../errors.js';
+import type { DecodePass } from '../../video/decode-budget.js';
+import { RENDER_FILE } from '../jobs/temporal-job.js';
 import { contextOf } from '../request-context.js';
 import {
   checkShortSide,
@@ -46,10 +49,21 @@ export function toWireJob(job: JobRecord): WireJob {
     const value = iso(job[key]);
     if (value) wire[key] = value;
   }
+  if (job.request.render === true) wire.render = `/jobs/${job.id}/render.mp4`;
   if (job.result) wire.result = job.result as WireJob['result'];
   if (job.error) wire.error = job.error;
   return wire;
 }
+
+/** `render` as a query parameter or a form field: true or false, anything else a 400 naming it. */
+export function parseRender(value: unknown): boolean {
+  if (value === undefined || value === false || value === 'false') return false;
+  if (value === true || value === 'true') return true;
+  throw new InvalidParameterError('render', value, 'must be true or false');
+}
+
+/** The decoding a render adds to a request's budget: every frame, once. */
+const renderPasses = (render: boolean): DecodePass[] => (render ? [{ kind: 'stream' }] : []);
 
 function jobsOf(state: ServiceState): JobManager {
   if (!state.jobs) throw new UnavailableError('jobs_unavailable', 'this server runs no job queue');
@@ -61,7 +75,9 @@ export function detectTemporalHandler(state: ServiceState) {
     const { video: _video, features: _features, ...form } = (req.body ?? {}) as DetectForm & { video?: unknown; features?: unknown };
     const merged = { ...definedOnly(req.query as DetectQuery), ...definedOnly(form) };
     const features = uploadedFeatures(res);
+    const render = parseRender(merged.render);
     if (features) {
+      if (render) throw new InvalidParameterError('render', true, 'draws on a video; precomputed features have none to draw on');
       jobsOf(state);
       await answerSubmitted(res, state, submitFeaturesJob(req, state, features, merged), merged.wait, undefined);
       return;
@@ -79,8 +95,8 @@ export function detectTemporalHandler(state: ServiceState) {
     const video = await requestVideo(req, res, state, merged.url, signal);
     // Refuse what cannot be decoded, or would cost more than the budget, now, not in a job the
     // client polls later.
-    await checkTemporalInput(video.path, video.name, state.config.limits, signal);
-    const job = jobs.submit({ model: detector.name, options, fileName: video.name }, video.path);
+    await checkTemporalInput(video.path, video.name, state.config.limits, signal, renderPasses(render));
+    const job = jobs.submit({ model: detector.name, options, fileName: video.name, ...(render ? { render } : {}) }, video.path);
     await answerSubmitted(res, state, job, merged.wait, undefined);
   };
 }
@@ -186,6 +202,7 @@ export function detectSpatiotemporalHandler(state: ServiceState) {
     const registry = state.registry;
     const jobs = jobsOf(state);
     const boxes = parseBoxes(merged.boxes as string | undefined);
+    const render = parseRender(merged.render);
     const timestamps = parseTimestamps(merged.timestamps as string | number[] | undefined);
     const options: SpatiotemporalOptions = {
       ...(boxes ? { boxes } : {}),
@@ -206,9 +223,41 @@ export function detectSpatiotemporalHandler(state: ServiceState) {
       head.folder.manifest.clip,
       state.config.limits,
       signal,
+      renderPasses(render),
     );
-    const job = jobs.submit({ model: head.name, options, fileName: video.name }, video.path, 'spatiotemporal-detection');
+    const job = jobs.submit(
+      { model: head.name, options, fileName: video.name, ...(render ? { render } : {}) },
+      video.path,
+      'spatiotemporal-detection',
+    );
     await answerSubmitted(res, state, job, merged.wait, merged.format);
+  };
+}
+
+/**
+ * GET /jobs/{id}/render.mp4: the annotated video of a succeeded job submitted with render=true
+ * (Range requests served, so a video player can seek).
+ */
+export function jobRenderHandler(state: ServiceState) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const jobs = jobsOf(state);
+    const job = jobs.get(String(req.params.id));
+    if (job.request.render !== true)
+      throw new NotFoundError('render_not_requested', `job '${job.id}' was submitted without render=true: it has no annotated video`, {
+        parameter: 'render',
+      });
+    if (job.status !== 'succeeded')
+      throw new ServiceError(
+        409,
+        'render_not_ready',
+        `job '${job.id}' is ${job.status}: its annotated video is there once it has succeeded`,
+        { parameter: 'id', value: job.id },
+      );
+    res.sendFile(join(jobs.filesDir(job.id), RENDER_FILE), { headers: { 'Content-Type': 'video/mp4' }, dotfiles: 'allow' }, (error) => {
+      if (!error || res.headersSent) return;
+      // The job's record outlived its files (a state dir copied without them, say).
+      next(new NotFoundError('render_not_found', `the annotated video of job '${job.id}' is gone`, { parameter: 'id', value: job.id }));
+    });
   };
 }
 

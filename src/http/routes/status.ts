@@ -60,6 +60,7 @@ export function modelsHandler(state: ServiceState) {
     const defaultModel = registry.list().length ? registry.resolve(undefined).name : (registry.all()[0]?.name ?? '');
     res.json({
       defaultModel,
+      videoUrls: (state.config.urlFetch?.allowHosts.length ?? 0) > 0,
       models: MODEL_KINDS.flatMap((kind) => {
         const defaultName = registry.defaultFor(kind.task);
         return registry.ofTask(kind.task).map((m) => kind.describe(m, m.name === defaultName));

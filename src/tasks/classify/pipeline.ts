@@ -14,7 +14,7 @@ import { checkDecodeBudget, probeWithinLimits, type VideoLimits } from '../../vi
 import type { VideoInfo } from '../../video/probe.js';
 import type { SamplingProtocol } from '../../video/sampling.js';
 import { planViews, readViews, viewDecodePasses, type Preprocessing, type ViewPlan, type ViewTimings } from '../../video/views.js';
-import { meanSoftmax, topK } from './postprocess.js';
+import { clipScores, meanSoftmax, topK } from './postprocess.js';
 import { chooseProtocol, DEFAULT_TOP_K, modelPreprocessing, type ClassifyOptions } from './prepare.js';
 
 /** What a client can change when its request is over the decode budget (numCrops costs no decoding). */
@@ -50,6 +50,8 @@ export interface ClassifyResult {
   readonly video: Pick<VideoInfo, 'durationSec' | 'fps' | 'frameCount' | 'width' | 'height' | 'codec' | 'container'>;
   readonly timings: { probeMs: number; decodeMs: number; preprocessMs: number; inferenceMs: number; totalMs: number };
   readonly inference: { provider: ExecutionProvider; batches: number; maxBatch: number };
+  /** With `clipScores`: each clip's span in seconds and its scores for `labels`, in their order. */
+  readonly clips?: Array<{ index: number; start: number; end: number; scores: number[] }>;
 }
 
 export async function classifyVideo(
@@ -84,10 +86,11 @@ export async function classifyVideo(
   const classes = model.folder.architecture.numClasses;
   const scores = meanSoftmax(logits, plan.viewCount, classes);
   const k = Math.min(options.topK ?? DEFAULT_TOP_K, classes);
+  const ranked = topK(scores, k);
   return {
     model: model.name,
     untrained: !model.folder.manifest.provenance.trained,
-    labels: topK(scores, k).map(({ index, score }) => ({ index, label: model.labels[index] ?? `class_${index}`, score })),
+    labels: ranked.map(({ index, score }) => ({ index, label: model.labels[index] ?? `class_${index}`, score })),
     protocol: { ...protocol, shortSide: preprocessing.shortSide, cropSize: preprocessing.cropSize, views: plan.viewCount },
     video: {
       durationSec: info.durationSec,
@@ -106,7 +109,35 @@ export async function classifyVideo(
       totalMs: round(performance.now() - started),
     },
     inference: { provider: model.runner.provider, batches, maxBatch: settings.maxBatch },
+    ...(options.clipScores ? { clips: perClip(logits, plan, classes, ranked, info.fps) } : {}),
   };
+}
+
+/** Each clip's span (its first and last frame, in seconds) and its scores for the ranked classes. */
+function perClip(
+  logits: Float32Array,
+  plan: ViewPlan,
+  classes: number,
+  ranked: readonly { index: number }[],
+  fps: number,
+): NonNullable<ClassifyResult['clips']> {
+  const rows = clipScores(
+    logits,
+    plan.clips.length,
+    plan.crops.length,
+    classes,
+    ranked.map((r) => r.index),
+  );
+  return plan.clips.map((frames, index) => ({
+    index,
+    start: round3(Math.min(...frames) / fps),
+    end: round3(Math.max(...frames) / fps),
+    scores: rows[index]!,
+  }));
+}
+
+function round3(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
 }
 
 /**

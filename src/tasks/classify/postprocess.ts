@@ -25,6 +25,24 @@ export function meanSoftmax(logits: Float32Array, rows: number, classes: number)
   return mean;
 }
 
+/**
+ * Each clip's own scores for `classes` chosen indices: the mean of the softmax over the clip's
+ * crops. `logits` `[clips x crops, classes]` in view order (clip-major, crops in order).
+ *
+ * @example
+ * clipScores(Float32Array.of(0, 0, 10, 0), 2, 1, 2, [0]) // -> [[0.5], [~1]]
+ */
+export function clipScores(logits: Float32Array, clips: number, crops: number, classes: number, indices: readonly number[]): number[][] {
+  const rows = clips * crops;
+  if (logits.length !== rows * classes) {
+    throw new RangeError(`logits hold ${logits.length} values, expected ${rows} x ${classes}`);
+  }
+  return Array.from({ length: clips }, (_, clip) => {
+    const mean = meanSoftmax(logits.subarray(clip * crops * classes, (clip + 1) * crops * classes), crops, classes);
+    return indices.map((index) => mean[index]!);
+  });
+}
+
 export interface RankedClass {
   readonly index: number;
   readonly score: number;

@@ -12,6 +12,8 @@ export interface ClassifyOptions extends ProtocolOverrides {
   model?: string;
   topK?: number;
   protocol?: ProtocolName;
+  /** Also give each clip's scores for the ranked labels. */
+  clipScores?: boolean;
 }
 
 export const DEFAULT_TOP_K = 5;

@@ -138,20 +138,25 @@ export function spatiotemporalDecodePasses(plan: KeyframePlan, detector: boolean
 /** What a client can change when its request is over the decode budget. */
 export const SPATIOTEMPORAL_BUDGET_HINT = 'ask for fewer timestamps or a longer keyframeInterval, or send a shorter or smaller video';
 
-/** The probe's limits, the keyframe plan and the decode budget, before a frame is decoded (also run before a job exists). */
+/**
+ * The probe's limits, the keyframe plan and the decode budget, before a frame is decoded (also
+ * run before a job exists). `extraPasses`: more decoding of the same video the request asks for
+ * (an annotated render), counted in the same budget.
+ */
 export async function checkSpatiotemporalInput(
   input: { file: string; displayName: string },
   options: SpatiotemporalOptions,
   clip: ClipTiming,
   limits: VideoLimits,
   signal?: AbortSignal,
+  extraPasses: readonly DecodePass[] = [],
 ): Promise<{ info: VideoInfo; plan: KeyframePlan }> {
   const info = await probeWithinLimits(input.file, input.displayName, limits, signal);
   const plan = planKeyframes(info, options, clip);
   await checkDecodeBudget(
     input.file,
     info,
-    spatiotemporalDecodePasses(plan, !options.boxes?.length),
+    [...spatiotemporalDecodePasses(plan, !options.boxes?.length), ...extraPasses],
     limits,
     SPATIOTEMPORAL_BUDGET_HINT,
     signal,

@@ -6,6 +6,7 @@
 import type { LoadedModel, LoadedTemporalModel } from '../../runtime/model-registry.js';
 import { checkDecodeBudget, probeWithinLimits, type VideoLimits } from '../../video/limits.js';
 import type { VideoInfo } from '../../video/probe.js';
+import type { DecodePass } from '../../video/decode-budget.js';
 import type { FeatureSettings } from '../../datasets/feature-index.js';
 import { InvalidParameterError, ServiceError } from '../../errors.js';
 import { extractFeatures, FEATURE_DECODE_PASSES } from './features.js';
@@ -55,10 +56,20 @@ export interface TemporalDetectSettings {
 /** What a client can change when its video is over the decode budget. */
 export const TEMPORAL_BUDGET_HINT = 'temporal detection decodes every frame: send a shorter or smaller video';
 
-/** The probe's limits and the decode budget, before a frame is decoded (also run before a job exists). */
-export async function checkTemporalInput(file: string, displayName: string, limits: VideoLimits, signal?: AbortSignal): Promise<VideoInfo> {
+/**
+ * The probe's limits and the decode budget, before a frame is decoded (also run before a job
+ * exists). `extraPasses`: more decoding of the same video the request asks for (an annotated
+ * render), counted in the same budget.
+ */
+export async function checkTemporalInput(
+  file: string,
+  displayName: string,
+  limits: VideoLimits,
+  signal?: AbortSignal,
+  extraPasses: readonly DecodePass[] = [],
+): Promise<VideoInfo> {
   const info = await probeWithinLimits(file, displayName, limits, signal);
-  await checkDecodeBudget(file, info, FEATURE_DECODE_PASSES, limits, TEMPORAL_BUDGET_HINT, signal);
+  await checkDecodeBudget(file, info, [...FEATURE_DECODE_PASSES, ...extraPasses], limits, TEMPORAL_BUDGET_HINT, signal);
   return info;
 }
 
