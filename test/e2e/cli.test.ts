@@ -43,10 +43,10 @@ describe('videomae as a new user meets it', () => {
 
   it('train never overwrites the bundled models/default unless --out says so', () => {
     const before = readFileSync(join(REPO_MODELS, 'default', 'model.json'), 'utf8');
-    const result = videomae(['train', join(root, 'recipes', 'synthetic-tiny.json')]);
+    const result = videomae(['train', join(root, 'recipes', 'synthetic-motion.json')]);
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(
-      /output_exists: stage 1 of recipe 'synthetic-tiny' would write '.*models\/default', a bundled model folder; pass --out .*models\/default to replace it on purpose/,
+      /output_exists: stage 0 of recipe 'synthetic-motion' would write '.*models\/default', a bundled model folder; pass --out .*models\/default to replace it on purpose/,
     );
     expect(readFileSync(join(REPO_MODELS, 'default', 'model.json'), 'utf8')).toBe(before);
   });

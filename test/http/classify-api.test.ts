@@ -79,9 +79,9 @@ describe('GET /models, /healthz, /openapi.json', () => {
     expect(byName.default).toMatchObject({
       default: true,
       task: 'classification',
-      labels: { count: 11, set: 'synthetic-tiny' },
+      labels: { count: 11, set: 'synthetic-motion' },
       input: { name: 'video', shape: ['batch', 3, 8, 64, 64] },
-      provenance: { source: 'training', trained: true, recipe: { name: 'synthetic-tiny', stageIndex: 1 } },
+      provenance: { source: 'training', trained: true, recipe: { name: 'synthetic-motion', stageIndex: 0 } },
       defaultProtocol: 'ssv2',
     });
     expect(Object.keys(byName.default.provenance.metrics).sort()).toEqual(['top1', 'top5', 'train_loss']);

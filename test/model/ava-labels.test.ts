@@ -41,7 +41,7 @@ describe('an AVA v2.2 head', () => {
       schemaVersion: 1,
       name: 'ava80',
       task: 'spatiotemporal-detection',
-      head: { embedDim: 96, numClasses: 80, roiSize: 7, samplingRatio: 2, patchSize: 16, temporalTokens: 4 },
+      head: { embedDim: 96, numClasses: 80, roiSize: 7, samplingRatio: 2, patchSize: 8, temporalTokens: 4 },
       backbone: 'default',
       clip: { numFrames: 8, rate: 4, shortSide: 64 },
       labels: { file: 'labels.txt', set: 'ava_v2.2', evaluated: 'evaluated.txt' },
