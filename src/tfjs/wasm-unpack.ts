@@ -16,13 +16,14 @@ let stock: tf.KernelConfig | undefined;
 
 export function installFastUnpack(): void {
   if (stock) return;
-  stock = tf.getKernel('Unpack', 'wasm');
-  if (!stock) return;
+  const original = tf.getKernel('Unpack', 'wasm');
+  if (!original) return;
+  stock = original;
   const kernelFunc: tf.KernelFunc = (args) => {
     const value = args.inputs.value as tf.TensorInfo;
     const rank = value.shape.length;
     const axis = (args.attrs as { axis: number }).axis;
-    if ((axis < 0 ? axis + rank : axis) !== 0 || value.dtype === 'string') return stock!.kernelFunc(args);
+    if ((axis < 0 ? axis + rank : axis) !== 0 || value.dtype === 'string') return original.kernelFunc(args);
     const backend = args.backend as unknown as HeapBackend;
     const outShape = value.shape.slice(1);
     const length = outShape.reduce((p, d) => p * d, 1);
