@@ -244,6 +244,26 @@ function lastLines(text: string | null | undefined, count = 3): string {
   return (text ?? '').trim().split('\n').slice(-count).join(' | ');
 }
 
+/** ffmpeg's input side for RGB24 frames piped through stdin, overwriting the output. */
+function rawRgbInput(size: { readonly width: number; readonly height: number; readonly fps: number }): string[] {
+  return [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    '-s',
+    `${size.width}x${size.height}`,
+    '-r',
+    String(size.fps),
+    '-i',
+    'pipe:0',
+    '-y',
+  ];
+}
+
 export interface RawEncodeRequest {
   readonly file: string;
   readonly width: number;
@@ -258,20 +278,7 @@ export interface RawEncodeRequest {
 /** Encodes raw RGB24 frames (fed through stdin) into a video file. */
 export async function encodeRawFrames(request: RawEncodeRequest): Promise<void> {
   const run = spawnChild(ffmpegPath(), [
-    '-hide_banner',
-    '-loglevel',
-    'error',
-    '-f',
-    'rawvideo',
-    '-pix_fmt',
-    'rgb24',
-    '-s',
-    `${request.width}x${request.height}`,
-    '-r',
-    String(request.fps),
-    '-i',
-    'pipe:0',
-    '-y',
+    ...rawRgbInput(request),
     ...(request.codecOptions ?? ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-pix_fmt', 'yuv420p']),
     '-an',
     request.file,
@@ -313,20 +320,7 @@ export interface FrameEncoder {
 export function encodeFrameStream(request: EncodeStreamRequest): FrameEncoder {
   const run = spawnChild(ffmpegPath(), [
     '-nostdin',
-    '-hide_banner',
-    '-loglevel',
-    'error',
-    '-f',
-    'rawvideo',
-    '-pix_fmt',
-    'rgb24',
-    '-s',
-    `${request.width}x${request.height}`,
-    '-r',
-    String(request.fps),
-    '-i',
-    'pipe:0',
-    '-y',
+    ...rawRgbInput(request),
     '-vf',
     'pad=ceil(iw/2)*2:ceil(ih/2)*2',
     '-c:v',

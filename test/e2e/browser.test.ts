@@ -27,6 +27,7 @@ import type { SpatiotemporalResult } from '../../src/tasks/spatiotemporal/detect
 import type { TemporalResult } from '../../src/tasks/temporal/detect.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { copyBundledModels } from '../helpers/models.js';
+import { gate, type Gate } from '../helpers/gate.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
@@ -38,19 +39,6 @@ let state: ServiceState;
 let server: Server;
 let base: string;
 let browser: Browser;
-
-interface Gate {
-  readonly opened: Promise<void>;
-  open(): void;
-}
-
-function gate(): Gate {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { opened, open };
-}
 
 /**
  * The little of the DOM that the functions run in the browser touch: this repository's type

@@ -24,6 +24,7 @@ import { expectError, expectMatchesSchema, expectMatchesSpec } from '../helpers/
 import { waitFor } from '../helpers/processes.js';
 import { openEvents, parseFrames, type SseEvent } from '../helpers/sse.js';
 import { VideoFactory } from '../helpers/videos.js';
+import { gate, type Gate } from '../helpers/gate.js';
 
 const videos = new VideoFactory();
 const root = mkdtempSync(join(tmpdir(), 'videomae-job-events-'));
@@ -32,19 +33,6 @@ let registry: ModelRegistry;
 let state: ServiceState;
 let server: Server;
 let base: string;
-
-interface Gate {
-  readonly opened: Promise<void>;
-  open(): void;
-}
-
-function gate(): Gate {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { opened, open };
-}
 
 /** The gate the next jobs wait at, in a stage of their own ('held'), before their real work. */
 let hold: Gate | undefined;
