@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `videomae` command: serve, train, make-dataset, export, import-checkpoint, pull, init-model, predict, evaluate,
+ * The `videomae` command: serve, worker, train, make-dataset, export, import-checkpoint, pull, init-model, predict, evaluate,
  * extract-features, detect-features. Each command lives in src/cli/<command>.ts; this file builds the program and maps errors to exit codes.
  * Training modules (TF.js) load only for the commands that need them.
  */
@@ -20,6 +20,7 @@ import { addPullCommand } from './cli/pull.js';
 import { addDetectFeaturesCommand } from './cli/detect-features.js';
 import { addServeCommand } from './cli/serve.js';
 import { addTrainCommand } from './cli/train.js';
+import { addWorkerCommand } from './cli/worker.js';
 
 /** The version in this package's package.json (one level above src/ and dist/). */
 function packageVersion(): string {
@@ -34,6 +35,7 @@ function buildCli(): Command {
     .showHelpAfterError();
   // The order here is the order of `videomae --help`.
   addServeCommand(program);
+  addWorkerCommand(program);
   addExportCommand(program);
   addImportCheckpointCommand(program);
   addPullCommand(program);

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
+import { InvalidParameterError } from '../errors.js';
 import { DEFAULT_ADMISSION } from '../http/admission.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../http/app.js';
 import { DEFAULT_URL_LIMITS } from '../http/fetch-url.js';
@@ -87,6 +88,12 @@ export function addServeCommand(program: Command): void {
       .option('--state-dir <dir>', 'where jobs, their inputs and results are kept across restarts', join(tmpdir(), 'videomae-state'))
       .option('--state-repair', 'if the job database is corrupt, move it aside and start with no jobs (says how many were lost)')
       .option(
+        '--queue <url>',
+        'jobs on Redis (BullMQ) at redis://HOST:PORT, run by `videomae worker`s, instead of the embedded SQLite queue',
+      )
+      .option('--store <dir>', 'with --queue: the shared store of job inputs and results (a folder every replica and worker mounts)')
+      .option('--queue-name <name>', 'with --queue: BullMQ queue name (several services on one Redis)')
+      .option(
         '--upload-idle-timeout <seconds>',
         'cut an upload that sends no byte for this long (408; 0 = never)',
         (v) => {
@@ -118,7 +125,14 @@ export function addServeCommand(program: Command): void {
       .option('--person-detector-size <px>', 'input size S of --person-detector', positiveInt, 640)
       .option('--person-enlarge <factor>', 'scale detected person boxes about their centre (1 = as detected)', positiveNumber, 1),
   ).action(async (flags) => {
+    if (flags.queue && !flags.store)
+      throw new InvalidArgumentError('--queue needs --store DIR: the folder of job inputs and results every replica and worker shares');
+    if (flags.store && !flags.queue)
+      throw new InvalidArgumentError('--store is the shared store of the Redis queue: give --queue redis://HOST:PORT too');
     const running = await startServer({
+      ...(flags.queue
+        ? { queue: { url: flags.queue, storeDir: resolve(flags.store), ...(flags.queueName ? { name: flags.queueName } : {}) } }
+        : {}),
       stateDir: resolve(flags.stateDir),
       stateRepair: Boolean(flags.stateRepair),
       uploadIdleTimeoutMs: flags.uploadIdleTimeout * 1000,

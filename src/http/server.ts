@@ -15,6 +15,8 @@ import { childRecordDir, recordChildrenIn } from '../process/spawn-child.js';
 import { createApp } from './app.js';
 import { DEFAULT_JOB_OPTIONS, type JobManagerOptions } from './jobs/job-manager.js';
 import { createJobManager } from './jobs/temporal-job.js';
+import { RedisJobQueue } from './jobs/redis-job-queue.js';
+import { SharedStore } from './jobs/shared-store.js';
 import { createLogger } from './logging.js';
 import { listen } from './listen.js';
 import type { RepairReport } from './jobs/job-database.js';
@@ -36,6 +38,11 @@ export interface ServeOptions extends ServiceConfig {
   readonly headersTimeoutMs?: number;
   /** A user-supplied ONNX person detector (YOLO-style [1, N, 6] output) and its input size. */
   readonly personDetectorOnnx?: { file: string; size: number };
+  /**
+   * Jobs on Redis (BullMQ) instead of the embedded SQLite queue: this replica queues and answers
+   * for jobs, `videomae worker` processes run them; inputs and results in the shared store.
+   */
+  readonly queue?: { readonly url: string; readonly storeDir: string; readonly name?: string };
 }
 
 export interface RunningServer {
@@ -67,7 +74,21 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       `killed ${reaped.killed.length} child processes left running by an earlier server process`,
     );
   }
-  const { manager, repaired } = createJobManager(state, options.stateDir, { ...DEFAULT_JOB_OPTIONS, ...options.jobs }, options.stateRepair);
+  const jobOptions = { ...DEFAULT_JOB_OPTIONS, ...options.jobs };
+  const { manager, repaired } = options.queue
+    ? {
+        manager: await RedisJobQueue.connect({
+          url: options.queue.url,
+          store: new SharedStore(options.queue.storeDir),
+          maxQueued: jobOptions.maxQueued,
+          retentionMs: jobOptions.retentionMs,
+          maxAttempts: jobOptions.maxAttempts,
+          logger: state.logger,
+          ...(options.queue.name ? { queueName: options.queue.name } : {}),
+        }),
+        repaired: undefined,
+      }
+    : createJobManager(state, options.stateDir, jobOptions, options.stateRepair);
   recordChildrenIn(children);
   // Another server in this process may have taken over the records since.
   const stopRecording = (): void => {
@@ -111,10 +132,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     options.modelsDir,
     { device: options.device, ...(options.threads ? { threads: options.threads } : {}) },
     options.defaultModel,
-  ).then((registry) => {
+  ).then(async (registry) => {
     state.setRegistry(registry);
     // Jobs left by an earlier process run (or fail with a reason) once the models are here.
-    const recovered = state.jobs!.start();
+    const recovered = await state.jobs!.start();
     if (recovered.requeued.length || recovered.failed.length) {
       state.logger.info({ requeued: recovered.requeued.length, failed: recovered.failed.length }, 'jobs from before the restart');
     }

@@ -8,7 +8,7 @@ import type { ModelRegistry } from '../runtime/model-registry.js';
 import type { VideoLimits } from '../video/limits.js';
 import { CenterNetDetector, DEFAULT_CENTERNET_OPTIONS } from '../detector/centernet.js';
 import type { PersonDetector } from '../detector/person-detector.js';
-import type { JobManager } from './jobs/job-manager.js';
+import type { JobQueue } from './jobs/job-queue.js';
 import { Admission, DEFAULT_ADMISSION, type AdmissionOptions } from './admission.js';
 import type { UrlFetchPolicy } from './fetch-url.js';
 import { ViewBatcher, type BatcherOptions } from '../runtime/view-batcher.js';
@@ -51,7 +51,7 @@ export class ServiceState {
   private loaded: ModelRegistry | undefined;
   readonly startedAt = Date.now();
   /** The job queue of long requests (temporal detection); absent when the server runs none. */
-  jobs: JobManager | undefined;
+  jobs: JobQueue | undefined;
   private detector: PersonDetector | undefined;
 
   /** The person detector, started on first use (it loads TF.js and the CenterNet weights). */

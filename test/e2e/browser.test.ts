@@ -28,6 +28,7 @@ import type { TemporalResult } from '../../src/tasks/temporal/detect.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { copyBundledModels } from '../helpers/models.js';
 import { gate, type Gate } from '../helpers/gate.js';
+import { localJobs } from '../helpers/jobs.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
@@ -245,7 +246,7 @@ describe('the results page in chromium', () => {
       g.open();
     }
     await waitForResult(page);
-    const result = state.jobs!.get(id!).result as TemporalResult;
+    const result = localJobs(state).get(id!).result as TemporalResult;
     expect(result.segments.length).toBeGreaterThan(10);
     // The job was followed live: each stage of the pipeline in order, its fraction growing, then done.
     const statuses = (await page.evaluate('window.statuses')) as string[];
@@ -309,7 +310,7 @@ describe('the results page in chromium', () => {
     await page.locator('#submit-form').waitFor({ state: 'visible' });
     const id = await submit(page, 'spatiotemporal-detection', { '#keyframe-interval': '20' });
     await waitForResult(page);
-    const result = state.jobs!.get(id!).result as SpatiotemporalResult;
+    const result = localJobs(state).get(id!).result as SpatiotemporalResult;
     const times = result.keyframes.map((k) => k.time);
     expect(times.length).toBeGreaterThan(1);
     expect(await page.$$eval('#keyframes button', (b) => b.map((x) => Number((x as WithData).dataset.time)))).toEqual(times);
@@ -414,14 +415,14 @@ describe('the results page in chromium', () => {
     await page.fill('#threshold', '0');
     expect(await page.locator('#player-note').isHidden()).toBe(true);
     expect(await page.$eval('#video', (v: { controls: boolean; videoWidth: number }) => [v.controls, v.videoWidth])).toEqual([true, 768]);
-    const segments = (state.jobs!.get(temporalId!).result as TemporalResult).segments;
+    const segments = (localJobs(state).get(temporalId!).result as TemporalResult).segments;
     const later = [...segments].sort((a, b) => b.start - a.start)[0]!;
     await page.click(`#timeline .segment[data-start="${later.start}"][data-score="${later.score}"]`);
     await currentTimeIs(later.start);
 
     const id = await submit(page, 'spatiotemporal-detection', { '#keyframe-interval': '4' }, mp4);
     await waitForResult(page);
-    const result = state.jobs!.get(id!).result as SpatiotemporalResult;
+    const result = localJobs(state).get(id!).result as SpatiotemporalResult;
     const times = result.keyframes.filter((k) => k.people.length > 0).map((k) => k.time);
     expect(times.length).toBeGreaterThan(1);
     const [a, b] = [times[0]!, times[times.length - 1]!];
@@ -492,13 +493,13 @@ describe('the results page in chromium', () => {
     try {
       const id = await submit(page, 'temporal-detection');
       await page.locator('#job-status', { hasText: /^Stage: held/ }).waitFor({ timeout: 60_000 });
-      expect(state.jobs!.get(id!).status).toBe('running');
+      expect(localJobs(state).get(id!).status).toBe('running');
       await noHorizontalOverflow(page);
       await page.screenshot({ path: join(ARTIFACTS, 'cancel-running-390.png'), fullPage: true });
       await page.click('#cancel');
       await page.locator('#job-status', { hasText: /^Cancelled/ }).waitFor({ timeout: 60_000 });
       expect(await page.textContent('#job-status')).toContain('(job_cancelled)');
-      expect(state.jobs!.get(id!).status).toBe('cancelled');
+      expect(localJobs(state).get(id!).status).toBe('cancelled');
       expect(await page.locator('#result').isHidden()).toBe(true);
       expect(await page.isDisabled('#cancel')).toBe(true);
     } finally {
@@ -566,7 +567,7 @@ describe('the results page in chromium', () => {
     failNext = new ServiceError(415, 'truncated_media', "upload 'vtest.avi' ends before the frames its index promises");
     const id = await submit(page, 'temporal-detection');
     await page.locator('#error').waitFor({ state: 'visible', timeout: 60_000 });
-    expect(state.jobs!.get(id!).status).toBe('failed');
+    expect(localJobs(state).get(id!).status).toBe('failed');
     expect(await page.textContent('#error-code')).toBe('truncated_media');
     expect(await page.textContent('#error-message')).toBe(
       "upload 'vtest.avi' ends before the frames its index promises (truncated_media, HTTP 415)",
@@ -598,7 +599,7 @@ describe('the results page in chromium', () => {
       // A job through the keyed server, followed over its event stream with the key.
       const id = await submit(page, 'temporal-detection');
       await waitForResult(page);
-      expect(state.jobs!.get(id!).status).toBe('succeeded');
+      expect(localJobs(state).get(id!).status).toBe('succeeded');
       expect(await page.locator('#timeline .track').count()).toBeGreaterThan(0);
       expect(errors).toEqual([]);
       await page.close();

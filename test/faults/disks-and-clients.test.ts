@@ -19,6 +19,7 @@ import { expectError } from '../helpers/openapi.js';
 import { portOf, heldUpload } from '../helpers/uploads.js';
 import { waitFor } from '../helpers/processes.js';
 import { VideoFactory } from '../helpers/videos.js';
+import { localJobs } from '../helpers/jobs.js';
 
 const root = mkdtempSync(join(tmpdir(), 'videomae-faults-'));
 const videos = new VideoFactory();
@@ -114,7 +115,7 @@ describe('a full disk', () => {
       expectError(refused, 'POST', '/detect-temporal', 507, 'insufficient_storage');
       expect(readdirSync(join(stateDir, 'jobs'))).toEqual([]);
       expect(readdirSync(tempDir)).toEqual([]);
-      expect(running.state.jobs!.active).toBe(0);
+      expect(localJobs(running.state).active).toBe(0);
       expect((await request(running.url).get(`/jobs/${small.body.id}`)).body).toMatchObject({
         status: 'succeeded',
         result: small.body.result,

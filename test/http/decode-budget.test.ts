@@ -22,6 +22,7 @@ import { copyBundledModels } from '../helpers/models.js';
 import { expectError } from '../helpers/openapi.js';
 import { childProcesses, waitFor } from '../helpers/processes.js';
 import { loadModels } from '../../src/kinds/load-models.js';
+import { localJobs } from '../helpers/jobs.js';
 
 const root = mkdtempSync(join(tmpdir(), 'videomae-budget-'));
 const uploads = join(root, 'uploads');
@@ -88,7 +89,7 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-const jobCount = (): number => Object.values(state.jobs!.countsByStatus()).reduce((a, b) => a + b, 0);
+const jobCount = (): number => Object.values(localJobs(state).countsByStatus()).reduce((a, b) => a + b, 0);
 
 /** Nothing left of a refused request: no ffmpeg or ffprobe child, no upload, no job folder. */
 async function leftNothing(): Promise<boolean> {

@@ -25,6 +25,7 @@ import { waitFor } from '../helpers/processes.js';
 import { openEvents, parseFrames, type SseEvent } from '../helpers/sse.js';
 import { VideoFactory } from '../helpers/videos.js';
 import { gate, type Gate } from '../helpers/gate.js';
+import { localJobs } from '../helpers/jobs.js';
 
 const videos = new VideoFactory();
 const root = mkdtempSync(join(tmpdir(), 'videomae-job-events-'));
@@ -114,7 +115,7 @@ describe('GET /jobs/{id}/events', () => {
     const first = (await stream.next())!;
     expect(first.event).toBe('progress');
     expect(['queued', 'running']).toContain((first.data as { status: string }).status);
-    await waitFor(() => state.jobs!.get(id).stage === 'held', 30_000);
+    await waitFor(() => localJobs(state).get(id).stage === 'held', 30_000);
     hold.open();
     const events = [first, ...(await stream.rest())];
     expectEventsMatchSpec(events);
@@ -146,7 +147,7 @@ describe('GET /jobs/{id}/events', () => {
     expect(polled.body.status).toBe('succeeded');
     expect(polled.body.result.segments.length).toBeGreaterThan(0);
     expect(stream.meta.retry).toEqual([2000]);
-    expect(state.jobs!.watcherCount()).toBe(0);
+    expect(localJobs(state).watcherCount()).toBe(0);
     hold = undefined;
   });
 
@@ -161,13 +162,13 @@ describe('GET /jobs/{id}/events', () => {
     expect(events.map((e) => e.event)).toEqual(['result']);
     expectEventsMatchSpec(events);
     expect(events[0]!.data).toEqual(done.body);
-    expect(state.jobs!.watcherCount()).toBe(0);
+    expect(localJobs(state).watcherCount()).toBe(0);
   });
 
   it('ends a cancelled job with its failure, the error as GET /jobs/{id} shows it', async () => {
     hold = gate();
     const id = await submit(1);
-    await waitFor(() => state.jobs!.get(id).stage === 'held', 30_000);
+    await waitFor(() => localJobs(state).get(id).stage === 'held', 30_000);
     const stream = await openEvents(base, `/jobs/${id}/events`);
     const first = (await stream.next())!;
     expect(first).toMatchObject({ event: 'progress', data: { id, status: 'running', stage: 'held' } });
@@ -177,27 +178,27 @@ describe('GET /jobs/{id}/events', () => {
     expectEventsMatchSpec(events);
     expect(events[0]!.data).toMatchObject({ id, status: 'cancelled', error: { status: 499, code: 'job_cancelled' } });
     expect(events[0]!.data).toEqual((await api().get(`/jobs/${id}`)).body);
-    expect(state.jobs!.watcherCount(id)).toBe(0);
+    expect(localJobs(state).watcherCount(id)).toBe(0);
     hold = undefined;
   });
 
   it('drops the listener of a client that hangs up; the job runs on to its result', async () => {
     hold = gate();
     const id = await submit(1);
-    await waitFor(() => state.jobs!.get(id).stage === 'held', 30_000);
+    await waitFor(() => localJobs(state).get(id).stage === 'held', 30_000);
     const streams = await Promise.all([openEvents(base, `/jobs/${id}/events`), openEvents(base, `/jobs/${id}/events`)]);
     for (const s of streams) expect((await s.next())!.event).toBe('progress');
-    expect(state.jobs!.watcherCount(id)).toBe(2);
+    expect(localJobs(state).watcherCount(id)).toBe(2);
     streams[0]!.close();
-    expect(await waitFor(() => state.jobs!.watcherCount(id) === 1, 10_000)).toBe(true);
+    expect(await waitFor(() => localJobs(state).watcherCount(id) === 1, 10_000)).toBe(true);
     streams[1]!.close();
-    expect(await waitFor(() => state.jobs!.watcherCount(id) === 0, 10_000)).toBe(true);
-    expect(state.jobs!.get(id).status).toBe('running');
+    expect(await waitFor(() => localJobs(state).watcherCount(id) === 0, 10_000)).toBe(true);
+    expect(localJobs(state).get(id).status).toBe('running');
     hold.open();
     hold = undefined;
-    const finished = await state.jobs!.waitFor(id, 60_000);
+    const finished = await localJobs(state).waitFor(id, 60_000);
     expect(finished.status).toBe('succeeded');
-    expect(state.jobs!.watcherCount()).toBe(0);
+    expect(localJobs(state).watcherCount()).toBe(0);
   });
 
   it('answers an unknown job with the 404 of GET /jobs/{id}', async () => {
@@ -224,7 +225,7 @@ describe('GET /jobs/{id}/events', () => {
   it('ends the streams when the server starts to drain, leaving no listener', async () => {
     hold = gate();
     const id = await submit(1);
-    await waitFor(() => state.jobs!.get(id).stage === 'held', 30_000);
+    await waitFor(() => localJobs(state).get(id).stage === 'held', 30_000);
     const draining = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 4, tempDir: root });
     draining.setRegistry(registry);
     draining.jobs = state.jobs;
@@ -235,13 +236,13 @@ describe('GET /jobs/{id}/events', () => {
       expect((await stream.next())!.event).toBe('progress');
       draining.beginDraining();
       expect(await stream.rest()).toEqual([]);
-      expect(state.jobs!.watcherCount(id)).toBe(0);
+      expect(localJobs(state).watcherCount(id)).toBe(0);
     } finally {
       other.close();
       hold.open();
       hold = undefined;
     }
-    expect((await state.jobs!.waitFor(id, 60_000)).status).toBe('succeeded');
+    expect((await localJobs(state).waitFor(id, 60_000)).status).toBe('succeeded');
   });
 });
 

@@ -27,6 +27,7 @@ import { expectError, expectMatchesSpec } from '../helpers/openapi.js';
 import { childProcesses, waitFor } from '../helpers/processes.js';
 import { openEvents } from '../helpers/sse.js';
 import { VideoFactory } from '../helpers/videos.js';
+import { localJobs } from '../helpers/jobs.js';
 
 const videos = new VideoFactory();
 const dir = mkdtempSync(join(tmpdir(), 'videomae-job-render-'));
@@ -83,7 +84,7 @@ describe('render=true', () => {
     const id = res.body.id as string;
     expect(res.body.render).toBe(`/jobs/${id}/render.mp4`);
     expect(res.body.result.timings.renderMs).toBeGreaterThan(0);
-    expect(readdirSync(state.jobs!.filesDir(id))).toEqual(['render.mp4']);
+    expect(readdirSync(localJobs(state).filesDir(id))).toEqual(['render.mp4']);
 
     const got = await getVideo(res.body.render);
     expect(got.status).toBe(200);
@@ -105,7 +106,7 @@ describe('render=true', () => {
     expect((part.body as Buffer).length).toBe(100);
 
     expect((await api().delete(`/jobs/${id}`)).status).toBe(204);
-    expect(existsSync(state.jobs!.filesDir(id))).toBe(false);
+    expect(existsSync(localJobs(state).filesDir(id))).toBe(false);
     expectError(await api().get(`/jobs/${id}/render.mp4`), 'GET', '/jobs/{id}/render.mp4', 404, 'job_not_found');
   });
 
@@ -130,7 +131,7 @@ describe('render=true', () => {
   });
 
   it('refuses bad render values with invalid_parameter naming render, before any job exists', async () => {
-    const before = state.jobs!.active;
+    const before = localJobs(state).active;
     const clip = videos.pattern('bad.mp4', 1, '64x48');
     for (const [path, res] of [
       ['/detect-temporal', await api().post('/detect-temporal?render=maybe').attach('video', clip)],
@@ -155,7 +156,7 @@ describe('render=true', () => {
       .attach('features', features);
     expectError(onFeatures, 'POST', '/detect-temporal', 400, 'invalid_parameter');
     expect(onFeatures.body.error).toMatchObject({ parameter: 'render' });
-    expect(state.jobs!.active).toBe(before);
+    expect(localJobs(state).active).toBe(before);
   });
 
   it('counts the render in the decode budget: a request that fits without it is 413 with it', async () => {
@@ -202,7 +203,7 @@ describe('render=true', () => {
     expect(rest[rest.length - 1]).toBe('failure');
     expect(new Set(rest.slice(0, -1))).toEqual(new Set(rest.length > 1 ? ['progress'] : []));
     expect(await waitFor(() => childProcesses('ffmpeg').length === 0, 10_000)).toBe(true);
-    expect(await waitFor(() => !existsSync(state.jobs!.filesDir(id)), 10_000)).toBe(true);
+    expect(await waitFor(() => !existsSync(localJobs(state).filesDir(id)), 10_000)).toBe(true);
     expectError(await api().get(`/jobs/${id}/render.mp4`), 'GET', '/jobs/{id}/render.mp4', 409, 'render_not_ready');
   });
 });

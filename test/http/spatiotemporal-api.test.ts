@@ -18,6 +18,7 @@ import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { copyBundledModels } from '../helpers/models.js';
 import { expectError, expectMatchesSpec } from '../helpers/openapi.js';
 import { loadModels } from '../../src/kinds/load-models.js';
+import { localJobs } from '../helpers/jobs.js';
 
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 const dir = mkdtempSync(join(tmpdir(), 'videomae-ava-api-'));
@@ -120,7 +121,7 @@ describe('POST /detect-spatiotemporal', () => {
   });
 
   it('refuses bad input before any job exists', async () => {
-    const before = state.jobs!.active;
+    const before = localJobs(state).active;
     expectError(
       await api().post('/detect-spatiotemporal').field('boxes', '[{"timestamp": 1, "boxes": "x"}]').attach('video', VTEST),
       'POST',
@@ -145,7 +146,7 @@ describe('POST /detect-spatiotemporal', () => {
     const tooLarge = await api().post('/detect-spatiotemporal?shortSide=4096').attach('video', VTEST);
     expectError(tooLarge, 'POST', '/detect-spatiotemporal', 400, 'invalid_parameter');
     expect(tooLarge.body.error.message).toMatch(/shortSide/);
-    expect(state.jobs!.active).toBe(before);
+    expect(localJobs(state).active).toBe(before);
   });
 
   it('GET /models lists the action head with its backbone', async () => {

@@ -22,6 +22,7 @@ import { expectError, expectMatchesSpec } from '../helpers/openapi.js';
 import { VideoFactory } from '../helpers/videos.js';
 import { loadModels } from '../../src/kinds/load-models.js';
 import { writeNpy } from '../../src/weights/npy.js';
+import { localJobs } from '../helpers/jobs.js';
 
 const videos = new VideoFactory();
 const root = mkdtempSync(join(tmpdir(), 'videomae-temporal-api-'));
@@ -165,7 +166,7 @@ describe('POST /detect-temporal', () => {
   });
 
   it('refuses bad requests before any job exists', async () => {
-    const before = state.jobs!.active;
+    const before = localJobs(state).active;
     expectError(
       await api()
         .post('/detect-temporal')
@@ -194,7 +195,7 @@ describe('POST /detect-temporal', () => {
     );
     expectError(await api().post('/detect-temporal').field('model', 'temporal-tiny'), 'POST', '/detect-temporal', 400, 'missing_parameter');
     expectError(await api().get('/jobs/does-not-exist'), 'GET', '/jobs/{id}', 404, 'job_not_found');
-    expect(state.jobs!.active).toBe(before);
+    expect(localJobs(state).active).toBe(before);
   });
 
   it('DELETE cancels a running job (ffmpeg stops) and a queued one; then deletes finished ones', async () => {
@@ -218,7 +219,7 @@ describe('POST /detect-temporal', () => {
   it('answers 503 queue_full with Retry-After when the queue is full, and keeps serving', async () => {
     // A runner held at a gate: the accepted jobs stay queued or running however fast the
     // machine is, so exactly the fourth submission meets a full queue.
-    await state.jobs!.close();
+    await localJobs(state).close();
     let open!: () => void;
     const gate = new Promise<void>((resolve) => {
       open = resolve;
@@ -272,7 +273,7 @@ describe('jobs across a restart', () => {
     expect(done.status).toBe(200);
     // The job to interrupt runs on a runner that never finishes by itself, so it is surely
     // still running when the process "dies".
-    await state.jobs!.close();
+    await localJobs(state).close();
     state.jobs = managerFor(
       state,
       {},
@@ -286,12 +287,15 @@ describe('jobs across a restart', () => {
       .post('/detect-temporal')
       .attach('video', videos.pattern('again.mp4', 4, '160x120'));
     await until(async () => (await api().get(`/jobs/${interrupted.body.id}`)).body.status === 'running');
-    await state.jobs!.close(); // the process "dies" with the job running
+    await localJobs(state).close(); // the process "dies" with the job running
 
     state.jobs = managerFor(state);
-    const lostInput = state.jobs.submit({ model: 'temporal-tiny', options: {}, fileName: 'x.mp4' }, videos.pattern('lost.mp4', 1, '64x48'));
+    const lostInput = localJobs(state).submit(
+      { model: 'temporal-tiny', options: {}, fileName: 'x.mp4' },
+      videos.pattern('lost.mp4', 1, '64x48'),
+    );
     rmSync(join(stateDir, 'jobs', lostInput.id), { recursive: true, force: true });
-    const recovered = state.jobs.start();
+    const recovered = localJobs(state).start();
     expect(recovered.requeued).toEqual([interrupted.body.id]);
     expect(recovered.failed).toEqual([lostInput.id]);
 
@@ -302,7 +306,7 @@ describe('jobs across a restart', () => {
   });
 
   it('forgets finished jobs (and their files) after the retention time', async () => {
-    await state.jobs!.close();
+    await localJobs(state).close();
     state.jobs = managerFor(state, { retentionMs: 100 });
     state.jobs.start();
     const res = await api()
@@ -310,7 +314,7 @@ describe('jobs across a restart', () => {
       .attach('video', videos.pattern('brief.mp4', 1, '64x48'));
     expect(res.status).toBe(200);
     await new Promise((r) => setTimeout(r, 150));
-    expect(state.jobs.purgeExpired()).toBeGreaterThan(0);
+    expect(localJobs(state).purgeExpired()).toBeGreaterThan(0);
     expect((await api().get(`/jobs/${res.body.id}`)).status).toBe(404);
     expect(readdirSync(join(stateDir, 'jobs'))).not.toContain(res.body.id);
   });

@@ -12,6 +12,7 @@ import { AbortedError, InsufficientStorageError, isStorageFull, NotFoundError, S
 import { ACTIVE_STATUSES, type JobError, type JobKind, type JobPatch, type JobRecord, type JobStatus, type JobStore } from './job-store.js';
 import { SILENT_LOGGER, type Logger } from '../logging.js';
 import { moveFile } from './move-file.js';
+import type { JobQueue } from './job-queue.js';
 
 export interface JobProgress {
   readonly stage: string;
@@ -70,7 +71,14 @@ export class QueueFullError extends UnavailableError {
   }
 }
 
-export class JobManager {
+/** The stored input's file name: `input` and the upload's extension (tidied), which ffmpeg's probe may use. */
+export function jobInputName(request: Record<string, unknown>): string {
+  return `input${extname(String(request.fileName ?? ''))
+    .replace(/[^.A-Za-z0-9]/g, '')
+    .slice(0, 8)}`;
+}
+
+export class JobManager implements JobQueue {
   private readonly running = new Map<string, AbortController>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly watchers = new Map<string, Set<(event: JobEvent) => void>>();
@@ -139,12 +147,7 @@ export class JobManager {
     if (this.store.countWithStatus(ACTIVE_STATUSES) >= this.options.maxQueued) throw new QueueFullError(this.options.maxQueued);
     const id = randomUUID();
     const dir = join(this.options.dataDir, id);
-    const inputPath = join(
-      dir,
-      `input${extname(String(request.fileName ?? ''))
-        .replace(/[^.A-Za-z0-9]/g, '')
-        .slice(0, 8)}`,
-    );
+    const inputPath = join(dir, jobInputName(request));
     const job: JobRecord = {
       id,
       kind,
@@ -220,7 +223,6 @@ export class JobManager {
     return this.get(id);
   }
 
-  /** Jobs queued or running now. */
   /** Jobs kept, by status (for metrics). */
   countsByStatus(): Record<JobStatus, number> {
     const statuses: JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
@@ -265,6 +267,10 @@ export class JobManager {
   /** The folder where job `id` keeps its files (it may not exist: most jobs leave none). */
   filesDir(id: string): string {
     return join(this.filesRoot, id);
+  }
+
+  filesDirOf(job: JobRecord): string {
+    return this.filesDir(job.id);
   }
 
   /**
@@ -412,7 +418,8 @@ export class JobManager {
   }
 }
 
-function toJobError(error: unknown, logger: Logger): JobError {
+/** A runner's failure as the job records it: a ServiceError as it is, anything else an internal error (logged). */
+export function toJobError(error: unknown, logger: Logger): JobError {
   if (error instanceof ServiceError) return { status: error.status, code: error.code, message: error.message };
   logger.error({ err: error }, 'job failed with an internal error');
   return { status: 500, code: 'internal_error', message: 'internal error; the server log has the details' };

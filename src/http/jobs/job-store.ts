@@ -36,9 +36,11 @@ export interface JobRecord {
   readonly error: JobError | null;
   /** How many times the job was started (a restart re-runs an interrupted job once). */
   readonly attempts: number;
+  /** Where its files are, when the queue keeps them apart from its id (the shared store of the Redis queue). */
+  readonly filesDir?: string;
 }
 
-export type JobPatch = Partial<Omit<JobRecord, 'id' | 'kind' | 'createdAt'>>;
+export type JobPatch = Partial<Omit<JobRecord, 'id' | 'kind' | 'createdAt' | 'filesDir'>>;
 
 export interface JobStore {
   insert(job: JobRecord): void;

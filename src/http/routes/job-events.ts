@@ -51,11 +51,11 @@ function finalFrame(job: JobRecord): string {
 }
 
 export function jobEventsHandler(state: ServiceState) {
-  return (req: Request, res: Response): void => {
+  return async (req: Request, res: Response): Promise<void> => {
     if (!state.jobs) throw new UnavailableError('jobs_unavailable', 'this server runs no job queue');
     const jobs = state.jobs;
     // Unknown job: the same 404 as GET /jobs/{id}, as JSON, before any stream starts.
-    const job = jobs.get(String(req.params.id));
+    const job = await jobs.get(String(req.params.id));
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-cache, no-transform');
@@ -102,7 +102,7 @@ export function jobEventsHandler(state: ServiceState) {
       return;
     }
     // The state when the stream opened; it may have finished between the read and the watch.
-    const now = jobs.get(job.id);
+    const now = await jobs.get(job.id);
     if (now.status !== 'queued' && now.status !== 'running') end(finalFrame(now));
     else send(sseFrame('progress', progressEvent(now)));
   };

@@ -1,7 +1,7 @@
 /**
  * POST /detect-temporal (a job per upload), GET /jobs/{id}, DELETE /jobs/{id}: wire requests to
  * domain options, job records to the wire shape. The work itself is the temporal pipeline, run by
- * the JobManager.
+ * the job queue (embedded or Redis).
  */
 import { join } from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
@@ -20,7 +20,7 @@ import {
 import { videoId } from '../../tasks/temporal/extract.js';
 import { checkDetectOptions, checkTemporalInput, withBackbone, type TemporalDetectOptions } from '../../tasks/temporal/detect.js';
 import type { components, operations } from '../generated/openapi.js';
-import type { JobManager } from '../jobs/job-manager.js';
+import type { JobQueue } from '../jobs/job-queue.js';
 import type { JobRecord } from '../jobs/job-store.js';
 import { definedOnly } from '../form-fields.js';
 import type { ServiceState } from '../service-state.js';
@@ -65,7 +65,7 @@ export function parseRender(value: unknown): boolean {
 /** The decoding a render adds to a request's budget: every frame, once. */
 const renderPasses = (render: boolean): DecodePass[] => (render ? [{ kind: 'stream' }] : []);
 
-function jobsOf(state: ServiceState): JobManager {
+function jobsOf(state: ServiceState): JobQueue {
   if (!state.jobs) throw new UnavailableError('jobs_unavailable', 'this server runs no job queue');
   return state.jobs;
 }
@@ -79,7 +79,7 @@ export function detectTemporalHandler(state: ServiceState) {
     if (features) {
       if (render) throw new InvalidParameterError('render', true, 'draws on a video; precomputed features have none to draw on');
       jobsOf(state);
-      await answerSubmitted(res, state, submitFeaturesJob(req, state, features, merged), merged.wait, undefined);
+      await answerSubmitted(res, state, await submitFeaturesJob(req, state, features, merged), merged.wait, undefined);
       return;
     }
     checkVideoSource(req, merged.url);
@@ -96,7 +96,7 @@ export function detectTemporalHandler(state: ServiceState) {
     // Refuse what cannot be decoded, or would cost more than the budget, now, not in a job the
     // client polls later.
     await checkTemporalInput(video.path, video.name, state.config.limits, signal, renderPasses(render));
-    const job = jobs.submit({ model: detector.name, options, fileName: video.name, ...(render ? { render } : {}) }, video.path);
+    const job = await jobs.submit({ model: detector.name, options, fileName: video.name, ...(render ? { render } : {}) }, video.path);
     await answerSubmitted(res, state, job, merged.wait, undefined);
   };
 }
@@ -146,8 +146,8 @@ function sendJob(res: Response, job: JobRecord, format: unknown, status = 200): 
 }
 
 export function getJobHandler(state: ServiceState) {
-  return (req: Request, res: Response): void => {
-    sendJob(res, jobsOf(state).get(String(req.params.id)), (req.query as { format?: string }).format);
+  return async (req: Request, res: Response): Promise<void> => {
+    sendJob(res, await jobsOf(state).get(String(req.params.id)), (req.query as { format?: string }).format);
   };
 }
 
@@ -225,7 +225,7 @@ export function detectSpatiotemporalHandler(state: ServiceState) {
       signal,
       renderPasses(render),
     );
-    const job = jobs.submit(
+    const job = await jobs.submit(
       { model: head.name, options, fileName: video.name, ...(render ? { render } : {}) },
       video.path,
       'spatiotemporal-detection',
@@ -239,9 +239,9 @@ export function detectSpatiotemporalHandler(state: ServiceState) {
  * (Range requests served, so a video player can seek).
  */
 export function jobRenderHandler(state: ServiceState) {
-  return (req: Request, res: Response, next: NextFunction): void => {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const jobs = jobsOf(state);
-    const job = jobs.get(String(req.params.id));
+    const job = await jobs.get(String(req.params.id));
     if (job.request.render !== true)
       throw new NotFoundError('render_not_requested', `job '${job.id}' was submitted without render=true: it has no annotated video`, {
         parameter: 'render',
@@ -253,7 +253,7 @@ export function jobRenderHandler(state: ServiceState) {
         `job '${job.id}' is ${job.status}: its annotated video is there once it has succeeded`,
         { parameter: 'id', value: job.id },
       );
-    res.sendFile(join(jobs.filesDir(job.id), RENDER_FILE), { headers: { 'Content-Type': 'video/mp4' }, dotfiles: 'allow' }, (error) => {
+    res.sendFile(join(jobs.filesDirOf(job), RENDER_FILE), { headers: { 'Content-Type': 'video/mp4' }, dotfiles: 'allow' }, (error) => {
       if (!error || res.headersSent) return;
       // The job's record outlived its files (a state dir copied without them, say).
       next(new NotFoundError('render_not_found', `the annotated video of job '${job.id}' is gone`, { parameter: 'id', value: job.id }));
@@ -262,8 +262,8 @@ export function jobRenderHandler(state: ServiceState) {
 }
 
 export function cancelJobHandler(state: ServiceState) {
-  return (req: Request, res: Response): void => {
-    const { job, deleted } = jobsOf(state).cancel(String(req.params.id));
+  return async (req: Request, res: Response): Promise<void> => {
+    const { job, deleted } = await jobsOf(state).cancel(String(req.params.id));
     if (deleted) res.status(204).end();
     else res.json(toWireJob(job));
   };

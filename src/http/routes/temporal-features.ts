@@ -19,7 +19,7 @@ export interface FeaturesJobRequest {
 
 const num = (value: unknown): number | undefined => (value === undefined || value === '' ? undefined : Number(value));
 
-export function submitFeaturesJob(
+export async function submitFeaturesJob(
   req: Request,
   state: ServiceState,
   features: UploadedVideo,
@@ -33,7 +33,7 @@ export function submitFeaturesJob(
     featStride?: unknown;
     numFrames?: unknown;
   },
-): JobRecord {
+): Promise<JobRecord> {
   if (merged.url !== undefined) throw new InvalidParameterError('url', merged.url, "cannot be given together with uploaded 'features'");
   if ((req.body as { video?: unknown } | undefined)?.video !== undefined)
     throw new InvalidParameterError('video', 'upload', "cannot be given together with uploaded 'features'");
@@ -52,5 +52,5 @@ export function submitFeaturesJob(
   readFeatureSequence(features.path, name, detector);
   if (!state.jobs) throw new Error('unreachable: the caller checked the job queue');
   const request: FeaturesJobRequest = { input: 'features', timing };
-  return state.jobs.submit({ model: detector.name, options, fileName: name, ...request }, features.path);
+  return await state.jobs.submit({ model: detector.name, options, fileName: name, ...request }, features.path);
 }

@@ -1,0 +1,31 @@
+/**
+ * What the HTTP routes need from a job queue, whichever runs it: the embedded one (JobManager on
+ * SQLite, jobs run in the serving process) or the distributed one (RedisJobQueue on BullMQ, jobs
+ * run by `videomae worker` processes anywhere). The embedded queue answers at once; the Redis one
+ * asks Redis, so every answer may be a promise and the routes await them all.
+ */
+import type { JobEvent } from './job-manager.js';
+import type { JobKind, JobRecord, JobStatus } from './job-store.js';
+
+export type Awaitable<T> = T | Promise<T>;
+
+export interface JobQueue {
+  /** Takes over what an earlier process left (embedded queue), then starts; call once the models are loaded. */
+  start(): Awaitable<{ requeued: string[]; failed: string[] }>;
+  /** Queues a job; `inputFile` is moved into the queue's keeping. 503 queue_full at capacity. */
+  submit(request: Record<string, unknown>, inputFile: string, kind?: JobKind): Awaitable<JobRecord>;
+  /** The job as it is now; 404 job_not_found when it does not exist (or expired). */
+  get(id: string): Awaitable<JobRecord>;
+  /** Cancels a queued or running job wherever it runs; a finished one is deleted (`deleted`). */
+  cancel(id: string): Awaitable<{ job: JobRecord; deleted: boolean }>;
+  /** Resolves with the job once it is finished, or as it is after `timeoutMs`. */
+  waitFor(id: string, timeoutMs: number, signal?: AbortSignal): Promise<JobRecord>;
+  /** Calls `listener` with each change of job `id` until it finishes or the queue closes; returns the unsubscribe. */
+  watch(id: string, listener: (event: JobEvent) => void): () => void;
+  /** The folder where a job keeps its files (a rendered video); it may not exist. */
+  filesDirOf(job: JobRecord): string;
+  /** Jobs kept, by status (for metrics; the distributed queue answers its latest count). */
+  countsByStatus(): Record<JobStatus, number>;
+  /** Stops taking jobs; running jobs of the embedded queue stop and run again at the next start. */
+  close(): Promise<void>;
+}
