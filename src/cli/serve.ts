@@ -126,9 +126,13 @@ export function addServeCommand(program: Command): void {
       .option('--person-enlarge <factor>', 'scale detected person boxes about their centre (1 = as detected)', positiveNumber, 1),
   ).action(async (flags) => {
     if (flags.queue && !flags.store)
-      throw new InvalidArgumentError('--queue needs --store DIR: the folder of job inputs and results every replica and worker shares');
+      throw new InvalidParameterError(
+        '--store',
+        undefined,
+        'is needed with --queue: the folder of job inputs and results every replica and worker shares',
+      );
     if (flags.store && !flags.queue)
-      throw new InvalidArgumentError('--store is the shared store of the Redis queue: give --queue redis://HOST:PORT too');
+      throw new InvalidParameterError('--store', flags.store, 'is the shared store of the Redis queue: give --queue redis://HOST:PORT too');
     const running = await startServer({
       ...(flags.queue
         ? { queue: { url: flags.queue, storeDir: resolve(flags.store), ...(flags.queueName ? { name: flags.queueName } : {}) } }
