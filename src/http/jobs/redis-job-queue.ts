@@ -18,6 +18,7 @@ import type { JobQueue } from './job-queue.js';
 import { ACTIVE_STATUSES, type JobKind, type JobRecord, type JobStatus } from './job-store.js';
 import { moveFile } from './move-file.js';
 import {
+  atMost,
   cancelChannel,
   cancelKey,
   connected,
@@ -265,11 +266,12 @@ export class RedisJobQueue implements JobQueue {
     clearInterval(this.sweeper);
     for (const [id, set] of this.watchers) for (const listener of [...set]) this.tell(id, listener, { type: 'closed' });
     this.watchers.clear();
-    await Promise.allSettled([...this.refreshing.values()]);
-    await this.events.close().catch(() => undefined);
-    await this.queue.close().catch(() => undefined);
+    await atMost(Promise.allSettled([...this.refreshing.values()]), 2000);
+    await atMost(this.events.close(), 2000);
+    await atMost(this.queue.close(), 2000);
     this.subscriber.disconnect();
     this.redis.disconnect();
+    await atMost(this.events.disconnect(), 1000);
   }
 
   /** The job's record: a cancel's record first (it outlives BullMQ's job), else BullMQ's. */

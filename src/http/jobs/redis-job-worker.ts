@@ -14,6 +14,7 @@ import { SILENT_LOGGER, type Logger } from '../logging.js';
 import { toJobError, type JobRunner } from './job-manager.js';
 import type { JobError, JobRecord } from './job-store.js';
 import {
+  atMost,
   cancelChannel,
   cancelKey,
   connected,
@@ -114,9 +115,10 @@ export class RedisJobWorker {
     if (this.closing) return;
     this.closing = true;
     this.subscriber.disconnect();
-    const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
-    const closed = await Promise.race([this.worker.close().then(() => 'closed' as const), timer]);
-    if (closed === 'timeout') await this.worker.close(true);
+    await atMost(this.worker.close(), graceMs);
+    // Jobs still running after the grace period stop here; another worker's stalled check runs them again.
+    await atMost(this.worker.close(true), 2000);
+    await atMost(this.worker.disconnect(), 1000);
     this.redis.disconnect();
   }
 }

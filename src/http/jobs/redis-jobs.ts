@@ -138,3 +138,10 @@ export function toJobRecord(job: Job, status: JobStatus, store: SharedStore, ret
     filesDir: store.attemptDir(id, attempt ?? 'none'),
   };
 }
+
+/** Waits for `work` at most `ms` (a close must not hang on a Redis that is gone). */
+export async function atMost(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
