@@ -45,7 +45,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 # The service's user: uid/gid 1000 (Ubuntu 24.04 images ship a user `ubuntu` with that uid; it
 # goes), and the folders it writes, owned by it.
-RUN if id -u ubuntu >/dev/null 2>&1; then userdel --remove ubuntu; fi \
+RUN if id -u ubuntu >/dev/null 2>&1; then userdel ubuntu; fi \
  && if getent group ubuntu >/dev/null; then groupdel ubuntu; fi \
  && groupadd --gid 1000 videomae \
  && useradd --uid 1000 --gid 1000 --create-home --shell /usr/sbin/nologin videomae \
