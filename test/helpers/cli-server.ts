@@ -17,7 +17,12 @@ export interface CliServer {
 
 /** Spawns `videomae serve ARGS` (no wait). */
 export function spawnServe(args: string[]): CliServer {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli.ts'), 'serve', ...args], {
+  return spawnCommand('serve', args);
+}
+
+/** Spawns `videomae COMMAND ARGS` (no wait). */
+export function spawnCommand(command: string, args: string[]): CliServer {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli.ts'), command, ...args], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -55,4 +60,32 @@ export async function serveUntilReady(args: string[], timeoutMs = 90_000): Promi
     });
   });
   return { ...server, url };
+}
+
+/** The JSON log lines a process wrote so far. */
+export function logLines(cli: CliServer): Array<Record<string, unknown> & { msg: string }> {
+  return cli
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown> & { msg: string });
+}
+
+/** Spawns `videomae worker ARGS` and resolves once it logs 'ready' (it takes jobs then). */
+export async function workerUntilReady(args: string[], timeoutMs = 90_000): Promise<CliServer> {
+  const worker = spawnCommand('worker', args);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker did not start: ${worker.output()}`)), timeoutMs);
+    void worker.exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker exited with ${code}: ${worker.output()}`));
+    });
+    worker.process.stdout!.on('data', () => {
+      if (logLines(worker).some((l) => l.msg === 'ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  return worker;
 }
