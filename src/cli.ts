@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `videomae` command: serve, worker, train, make-dataset, export, import-checkpoint, pull, init-model, predict, evaluate,
- * extract-features, detect-features. Each command lives in src/cli/<command>.ts; this file builds the program and maps errors to exit codes.
+ * extract-features, batch, detect-features. Each command lives in src/cli/<command>.ts; this file builds the program and maps errors to exit codes.
  * Training modules (TF.js) load only for the commands that need them.
  */
 import { readFileSync } from 'node:fs';
@@ -21,6 +21,7 @@ import { addDetectFeaturesCommand } from './cli/detect-features.js';
 import { addServeCommand } from './cli/serve.js';
 import { addTrainCommand } from './cli/train.js';
 import { addWorkerCommand } from './cli/worker.js';
+import { addBatchCommand } from './cli/batch.js';
 
 /** The version in this package's package.json (one level above src/ and dist/). */
 function packageVersion(): string {
@@ -44,6 +45,7 @@ function buildCli(): Command {
   addTrainCommand(program);
   addMakeDatasetCommand(program);
   addExtractFeaturesCommand(program);
+  addBatchCommand(program);
   addDetectFeaturesCommand(program);
   addEvaluateCommand(program);
   return program;

@@ -11,7 +11,7 @@ import { DEFAULT_ADMISSION } from '../http/admission.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../http/app.js';
 import { DEFAULT_URL_LIMITS } from '../http/fetch-url.js';
 import { DEFAULT_JOB_OPTIONS } from '../http/jobs/job-manager.js';
-import { DEFAULT_HEADERS_TIMEOUT_MS, startServer } from '../http/server.js';
+import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_MAX_BATCH_ITEMS, startServer } from '../http/server.js';
 import { DEFAULT_UPLOAD_IDLE_TIMEOUT_MS } from '../http/upload.js';
 import type { DeviceRequest } from '../runtime/inference-runner.js';
 import { addLimitOptions, BUNDLED_MODELS_DIR, deviceOption, limitsFrom, positiveInt, positiveNumber } from './options.js';
@@ -93,6 +93,8 @@ export function addServeCommand(program: Command): void {
       )
       .option('--store <dir>', 'with --queue: the shared store of job inputs and results (a folder every replica and worker mounts)')
       .option('--queue-name <name>', 'with --queue: BullMQ queue name (several services on one Redis)')
+      .option('--batch-root <dir>', 'POST /batches may name video paths under this folder (none without it)')
+      .option('--max-batch-items <n>', 'videos per batch at most', positiveInt, DEFAULT_MAX_BATCH_ITEMS)
       .option(
         '--upload-idle-timeout <seconds>',
         'cut an upload that sends no byte for this long (408; 0 = never)',
@@ -137,6 +139,8 @@ export function addServeCommand(program: Command): void {
       ...(flags.queue
         ? { queue: { url: flags.queue, storeDir: resolve(flags.store), ...(flags.queueName ? { name: flags.queueName } : {}) } }
         : {}),
+      ...(flags.batchRoot ? { batchRoot: resolve(flags.batchRoot) } : {}),
+      maxBatchItems: flags.maxBatchItems,
       stateDir: resolve(flags.stateDir),
       stateRepair: Boolean(flags.stateRepair),
       uploadIdleTimeoutMs: flags.uploadIdleTimeout * 1000,

@@ -16,6 +16,7 @@ import { contextOf, requestContext } from './request-context.js';
 import { logOf, requestLogging } from './logging.js';
 import { classifyHandler } from './routes/classify.js';
 import { jobEventsHandler } from './routes/job-events.js';
+import { batchFeaturesHandler, batchResultsHandler, cancelBatchHandler, createBatchHandler, getBatchHandler } from './routes/batches.js';
 import { assetHandler, pageHandler } from './routes/page.js';
 import { cancelJobHandler, detectSpatiotemporalHandler, detectTemporalHandler, getJobHandler, jobRenderHandler } from './routes/jobs.js';
 import { healthHandler, metricsHandler, modelsHandler, readyHandler } from './routes/status.js';
@@ -54,6 +55,7 @@ export function createApp(state: ServiceState): express.Express {
   app.post('/classify', refuseDeclaredOversize(uploads), admit(state), upload);
   app.post('/detect-temporal', refuseDeclaredOversize(uploads), uploadMiddleware(state.config.tempDir, uploads, ['video', 'features']));
   app.post('/detect-spatiotemporal', refuseDeclaredOversize(uploads), upload);
+  app.post('/batches', express.json({ limit: '8mb' }));
   app.use(
     OpenApiValidator.middleware({
       apiSpec: structuredClone(document) as never,
@@ -77,6 +79,11 @@ export function createApp(state: ServiceState): express.Express {
   app.get('/jobs/:id/events', jobEventsHandler(state));
   app.get('/jobs/:id/render.mp4', jobRenderHandler(state));
   app.delete('/jobs/:id', cancelJobHandler(state));
+  app.post('/batches', createBatchHandler(state));
+  app.get('/batches/:id', getBatchHandler(state));
+  app.delete('/batches/:id', cancelBatchHandler(state));
+  app.get('/batches/:id/results.jsonl', batchResultsHandler(state));
+  app.get('/batches/:id/features/:video.npy', batchFeaturesHandler(state));
 
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     // Form fields win over query parameters, as in the handlers.

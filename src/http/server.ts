@@ -17,6 +17,8 @@ import { DEFAULT_JOB_OPTIONS, type JobManagerOptions } from './jobs/job-manager.
 import { createJobManager } from './jobs/temporal-job.js';
 import { RedisJobQueue } from './jobs/redis-job-queue.js';
 import { SharedStore } from './jobs/shared-store.js';
+import { BatchService } from '../batch/batch-service.js';
+import { BatchStore } from '../batch/batch-record.js';
 import { createLogger } from './logging.js';
 import { listen } from './listen.js';
 import type { RepairReport } from './jobs/job-database.js';
@@ -43,6 +45,10 @@ export interface ServeOptions extends ServiceConfig {
    * for jobs, `videomae worker` processes run them; inputs and results in the shared store.
    */
   readonly queue?: { readonly url: string; readonly storeDir: string; readonly name?: string };
+  /** POST /batches: manifest paths must lie under this folder (paths refused without it). */
+  readonly batchRoot?: string;
+  /** Items per batch at most (default 10000). */
+  readonly maxBatchItems?: number;
 }
 
 export interface RunningServer {
@@ -59,6 +65,7 @@ export interface RunningServer {
 }
 
 export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_BATCH_ITEMS = 10_000;
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   mkdirSync(options.tempDir, { recursive: true });
@@ -95,6 +102,17 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     if (childRecordDir() === children) recordChildrenIn(undefined);
   };
   state.jobs = manager;
+  state.batches = new BatchService(
+    new BatchStore(join(options.queue ? options.queue.storeDir : options.stateDir, 'batches')),
+    manager,
+    state,
+    {
+      ...(options.batchRoot ? { root: options.batchRoot } : {}),
+      ...(options.urlFetch ? { urlFetch: options.urlFetch } : {}),
+      maxItems: options.maxBatchItems ?? DEFAULT_MAX_BATCH_ITEMS,
+      tempDir: options.tempDir,
+    },
+  );
   if (repaired) {
     state.logger.warn(
       { ...repaired },
@@ -139,6 +157,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     if (recovered.requeued.length || recovered.failed.length) {
       state.logger.info({ requeued: recovered.requeued.length, failed: recovered.failed.length }, 'jobs from before the restart');
     }
+    // Batches cut short mid-submit (a restart) get their missing items now.
+    const resumed = await state.batches!.resumeAll();
+    if (resumed) state.logger.info({ items: resumed }, 'batch items submitted after the restart');
   });
 
   const close = async (): Promise<void> => {

@@ -9,6 +9,7 @@ import type { VideoLimits } from '../video/limits.js';
 import { CenterNetDetector, DEFAULT_CENTERNET_OPTIONS } from '../detector/centernet.js';
 import type { PersonDetector } from '../detector/person-detector.js';
 import type { JobQueue } from './jobs/job-queue.js';
+import type { BatchService } from '../batch/batch-service.js';
 import { Admission, DEFAULT_ADMISSION, type AdmissionOptions } from './admission.js';
 import type { UrlFetchPolicy } from './fetch-url.js';
 import { ViewBatcher, type BatcherOptions } from '../runtime/view-batcher.js';
@@ -52,6 +53,8 @@ export class ServiceState {
   readonly startedAt = Date.now();
   /** The job queue of long requests (temporal detection); absent when the server runs none. */
   jobs: JobQueue | undefined;
+  /** Batches over the job queue (POST /batches); absent when the server runs no job queue. */
+  batches: BatchService | undefined;
   private detector: PersonDetector | undefined;
 
   /** The person detector, started on first use (it loads TF.js and the CenterNet weights). */

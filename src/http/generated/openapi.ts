@@ -166,6 +166,82 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run a task over many videos, one job per video (on every worker of the queue); resumed after a restart. */
+        post: operations["createBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/batches/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** A batch's progress, its items' counts by status, and where its results are. */
+        get: operations["getBatch"];
+        put?: never;
+        post?: never;
+        /** Cancel every item still queued or running. */
+        delete: operations["cancelBatch"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/batches/{id}/results.jsonl": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** The finished items, one JSON object per line in manifest order: {index, id, video, status, result | error}. */
+        get: operations["getBatchResults"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/batches/{id}/features/{video}.npy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                video: string;
+            };
+            cookie?: never;
+        };
+        /** An extract-features item's [T, C] float32 features (the official TAD layout), once it has succeeded. */
+        get: operations["getBatchFeatures"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/models": {
         parameters: {
             query?: never;
@@ -531,10 +607,20 @@ export interface components {
         };
         Job: {
             id: string;
-            /** @enum {string} */
-            kind: "temporal-detection" | "spatiotemporal-detection";
+            /**
+             * @description classification and feature-extraction jobs are items of a batch (POST /batches).
+             * @enum {string}
+             */
+            kind: "temporal-detection" | "spatiotemporal-detection" | "classification" | "feature-extraction";
             /** @enum {string} */
             status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+            /** @description For an item of a batch, the batch and the item's place in its manifest. */
+            batch?: {
+                id: string;
+                index: number;
+                /** @description The item's video id. */
+                video: string;
+            };
             /** @description While running, what the job is doing (probe, features, detect, postprocess; people, actions; render last with render=true). */
             stage?: string;
             progress: {
@@ -558,12 +644,69 @@ export interface components {
             attempts?: number;
             /** @description Where the annotated video is (GET), for a job submitted with render=true; there once the job succeeded. */
             render?: string;
-            result?: components["schemas"]["TemporalResult"] | components["schemas"]["SpatiotemporalResult"];
+            result?: components["schemas"]["TemporalResult"] | components["schemas"]["SpatiotemporalResult"] | components["schemas"]["ClassifyResponse"] | components["schemas"]["FeatureSummary"];
             error?: {
                 status: number;
                 code: string;
                 message: string;
             };
+        };
+        /** @description A feature-extraction item's result; its [T, C] float32 features are GET /batches/{id}/features/{video}.npy. */
+        FeatureSummary: {
+            model: string;
+            /** @description T */
+            clips: number;
+            /** @description C */
+            dim: number;
+            frames: number;
+            fps: number;
+            durationSec: number;
+            settings: Record<string, never>;
+        };
+        BatchRequest: {
+            /** @enum {string} */
+            task: "classify" | "extract-features" | "detect-temporal" | "detect-spatiotemporal";
+            /** @description Paths under the server's batch root (serve --batch-root), or http(s) URLs when the server fetches URLs (serve --url-allow-host). */
+            videos: string[];
+            /** @description The model of the task (default its default model). */
+            model?: string;
+            /** @description The task endpoint's options (e.g. topK, numClips for classify; scoreThreshold for detect-temporal), as JSON. */
+            options?: Record<string, never>;
+        };
+        Batch: {
+            id: string;
+            /** @enum {string} */
+            task: "classify" | "extract-features" | "detect-temporal" | "detect-spatiotemporal";
+            model?: string;
+            /**
+             * @description running while any item is queued or running; failed when finished with any item failed or cancelled.
+             * @enum {string}
+             */
+            status: "running" | "succeeded" | "failed";
+            total: number;
+            counts: {
+                queued: number;
+                running: number;
+                succeeded: number;
+                failed: number;
+                cancelled: number;
+            };
+            progress: {
+                fraction: number;
+            };
+            /** Format: date-time */
+            createdAt: string;
+            /** @description Where the finished items are, as JSONL (GET): {index, id, video, status, result | error} per line. */
+            results: string;
+            /** @description For extract-features: where each item's [T, C] .npy is (GET), {video} its video id. */
+            features?: string;
+            /** @description Each item's video, video id and job (GET /jobs/{job}). */
+            items?: {
+                index: number;
+                id: string;
+                video: string;
+                job: string;
+            }[];
         };
         /** @description The `data` of a `progress` event of GET /jobs/{id}/events. */
         JobProgressEvent: {
@@ -1132,6 +1275,137 @@ export interface operations {
                 };
                 content: {
                     "video/mp4": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
+    createBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchRequest"];
+            };
+        };
+        responses: {
+            /** @description The batch, its items queued. Location names it. */
+            202: {
+                headers: {
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Batch"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
+    getBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The batch. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Batch"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
+    cancelBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The batch after the cancel. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Batch"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
+    getBatchResults: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON lines. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
+    getBatchFeatures: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                video: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The .npy file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
                 };
             };
             401: components["responses"]["Unauthorized"];

@@ -11,8 +11,8 @@ import { dirname, extname, join } from 'node:path';
 import { AbortedError, InsufficientStorageError, isStorageFull, NotFoundError, ServiceError, UnavailableError } from '../../errors.js';
 import { ACTIVE_STATUSES, type JobError, type JobKind, type JobPatch, type JobRecord, type JobStatus, type JobStore } from './job-store.js';
 import { SILENT_LOGGER, type Logger } from '../logging.js';
-import { moveFile } from './move-file.js';
-import type { JobQueue } from './job-queue.js';
+import { copyFile, moveFile } from './move-file.js';
+import type { JobQueue, SubmitOptions } from './job-queue.js';
 
 export interface JobProgress {
   readonly stage: string;
@@ -142,10 +142,13 @@ export class JobManager implements JobQueue {
    * Queues a job; moves `inputFile` into the job's folder (so it outlives the request). When the
    * disk is full the answer is 507 and nothing of the job is left: no folder, no record.
    */
-  submit(request: Record<string, unknown>, inputFile: string, kind: JobKind = 'temporal-detection'): JobRecord {
+  submit(request: Record<string, unknown>, inputFile: string, kind: JobKind = 'temporal-detection', submit: SubmitOptions = {}): JobRecord {
     if (this.closed) throw new ServiceError(503, 'shutting_down', 'the service is shutting down and takes no new jobs');
-    if (this.store.countWithStatus(ACTIVE_STATUSES) >= this.options.maxQueued) throw new QueueFullError(this.options.maxQueued);
-    const id = randomUUID();
+    const existing = submit.id !== undefined ? this.store.get(submit.id) : undefined;
+    if (existing) return existing;
+    if (!submit.unbounded && this.store.countWithStatus(ACTIVE_STATUSES) >= this.options.maxQueued)
+      throw new QueueFullError(this.options.maxQueued);
+    const id = submit.id ?? randomUUID();
     const dir = join(this.options.dataDir, id);
     const inputPath = join(dir, jobInputName(request));
     const job: JobRecord = {
@@ -167,7 +170,7 @@ export class JobManager implements JobQueue {
     };
     try {
       mkdirSync(dir, { recursive: true });
-      moveFile(inputFile, inputPath);
+      (submit.copyInput ? copyFile : moveFile)(inputFile, inputPath);
       this.store.insert(job);
     } catch (error) {
       rmSync(dir, { recursive: true, force: true });

@@ -9,11 +9,21 @@ import type { JobKind, JobRecord, JobStatus } from './job-store.js';
 
 export type Awaitable<T> = T | Promise<T>;
 
+/** How a batch submits its items. */
+export interface SubmitOptions {
+  /** The job's id, chosen by the caller; a job with this id already there is answered as it is (no second job). */
+  readonly id?: string;
+  /** Link or copy the input instead of moving it (a batch's videos stay where the manifest names them). */
+  readonly copyInput?: boolean;
+  /** Not counted against maxQueued (a batch bounds its own items). */
+  readonly unbounded?: boolean;
+}
+
 export interface JobQueue {
   /** Takes over what an earlier process left (embedded queue), then starts; call once the models are loaded. */
   start(): Awaitable<{ requeued: string[]; failed: string[] }>;
   /** Queues a job; `inputFile` is moved into the queue's keeping. 503 queue_full at capacity. */
-  submit(request: Record<string, unknown>, inputFile: string, kind?: JobKind): Awaitable<JobRecord>;
+  submit(request: Record<string, unknown>, inputFile: string, kind?: JobKind, options?: SubmitOptions): Awaitable<JobRecord>;
   /** The job as it is now; 404 job_not_found when it does not exist (or expired). */
   get(id: string): Awaitable<JobRecord>;
   /** Cancels a queued or running job wherever it runs; a finished one is deleted (`deleted`). */

@@ -4,7 +4,8 @@
  */
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-export type JobKind = 'temporal-detection' | 'spatiotemporal-detection';
+/** The kinds of job: the two detection endpoints', and the other tasks a batch runs per item. */
+export type JobKind = 'temporal-detection' | 'spatiotemporal-detection' | 'classification' | 'feature-extraction';
 export const ACTIVE_STATUSES: readonly JobStatus[] = ['queued', 'running'];
 
 export interface JobError {

@@ -4,7 +4,7 @@
  * systems (EXDEV) the file is copied beside its destination under a temporary name, then renamed
  * into place, then the source is removed. A failure (a full disk) leaves no partial copy.
  */
-import { copyFileSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, linkSync, renameSync, rmSync } from 'node:fs';
 
 export function moveFile(from: string, to: string): void {
   try {
@@ -22,4 +22,23 @@ export function moveFile(from: string, to: string): void {
     throw error;
   }
   rmSync(from, { force: true });
+}
+
+/** Puts a copy of `from` at `to` and leaves `from`: a hard link where one file system holds both, else a copy. */
+export function copyFile(from: string, to: string): void {
+  try {
+    linkSync(from, to);
+    return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK') throw error;
+  }
+  const partial = `${to}.partial`;
+  try {
+    copyFileSync(from, partial);
+    renameSync(partial, to);
+  } catch (error) {
+    rmSync(partial, { force: true });
+    throw error;
+  }
 }

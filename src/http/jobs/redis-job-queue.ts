@@ -14,9 +14,9 @@ import type { Redis } from 'ioredis';
 import { InsufficientStorageError, isStorageFull, NotFoundError, ServiceError } from '../../errors.js';
 import { SILENT_LOGGER, type Logger } from '../logging.js';
 import { jobInputName, QueueFullError, type JobEvent } from './job-manager.js';
-import type { JobQueue } from './job-queue.js';
+import type { JobQueue, SubmitOptions } from './job-queue.js';
 import { ACTIVE_STATUSES, type JobKind, type JobRecord, type JobStatus } from './job-store.js';
-import { moveFile } from './move-file.js';
+import { copyFile, moveFile } from './move-file.js';
 import {
   atMost,
   cancelChannel,
@@ -111,15 +111,28 @@ export class RedisJobQueue implements JobQueue {
     return { requeued: [], failed: [] };
   }
 
-  async submit(request: Record<string, unknown>, inputFile: string, kind: JobKind = 'temporal-detection'): Promise<JobRecord> {
+  async submit(
+    request: Record<string, unknown>,
+    inputFile: string,
+    kind: JobKind = 'temporal-detection',
+    submit: SubmitOptions = {},
+  ): Promise<JobRecord> {
     if (this.closed) throw new ServiceError(503, 'shutting_down', 'the service is shutting down and takes no new jobs');
-    const active = await this.guard(() => this.queue.getJobCountByTypes('waiting', 'prioritized', 'delayed', 'active', 'waiting-children'));
-    if (active >= this.options.maxQueued) throw new QueueFullError(this.options.maxQueued);
-    const id = randomUUID();
+    if (submit.id !== undefined) {
+      const existing = await this.find(submit.id);
+      if (existing) return existing.record;
+    }
+    if (!submit.unbounded) {
+      const active = await this.guard(() =>
+        this.queue.getJobCountByTypes('waiting', 'prioritized', 'delayed', 'active', 'waiting-children'),
+      );
+      if (active >= this.options.maxQueued) throw new QueueFullError(this.options.maxQueued);
+    }
+    const id = submit.id ?? randomUUID();
     const inputPath = this.options.store.inputPath(id, jobInputName(request));
     try {
       mkdirSync(dirname(inputPath), { recursive: true });
-      moveFile(inputFile, inputPath);
+      (submit.copyInput ? copyFile : moveFile)(inputFile, inputPath);
     } catch (error) {
       this.options.store.remove(id);
       if (isStorageFull(error)) throw new InsufficientStorageError('the job and its input');

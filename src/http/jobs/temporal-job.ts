@@ -7,8 +7,34 @@ import { join } from 'node:path';
 import { kindForTask } from '../../kinds/index.js';
 import { renderAnnotatedVideo } from '../../render/render-video.js';
 import type { ServiceState } from '../service-state.js';
-import { JobManager, type JobManagerOptions, type JobRunner } from './job-manager.js';
+import { JobManager, type JobManagerOptions, type JobProgress, type JobRunner } from './job-manager.js';
+import type { JobRecord } from './job-store.js';
+import type { ModelTask } from '../../config/manifest.js';
+import { batchTask } from '../../batch/batch-tasks.js';
+import { isBatchItem, type BatchItemRequest } from '../../batch/batch-record.js';
+import { writeNpy } from '../../weights/npy.js';
 import { openJobStore, type RepairReport } from './job-database.js';
+
+/** The features of a batch item of extract-features, in its files folder (`[T, C]` float32). */
+export const FEATURES_FILE = 'features.npy';
+
+/** One item of a batch (POST /batches): its task from the batch table; features into the files folder. */
+async function runBatchItem(
+  state: ServiceState,
+  job: JobRecord,
+  signal: AbortSignal,
+  onProgress: (p: JobProgress) => void,
+  filesDir: string,
+): Promise<unknown> {
+  const task = batchTask((job.request as Record<string, unknown> & BatchItemRequest).batch.task);
+  const input = { file: job.inputPath!, displayName: String(job.request.fileName ?? 'video'), request: job.request };
+  const output = await task.run(state, input, signal, onProgress);
+  if (output.features) {
+    mkdirSync(filesDir, { recursive: true });
+    writeNpy(join(filesDir, FEATURES_FILE), output.features.data, output.features.shape);
+  }
+  return output.result;
+}
 
 /** The file a job submitted with render=true leaves in its files folder. */
 export const RENDER_FILE = 'render.mp4';
@@ -18,7 +44,8 @@ const TASK_SHARE_WITH_RENDER = 0.7;
 
 export function temporalJobRunner(state: ServiceState): JobRunner {
   return async (job, signal, onProgress, filesDir) => {
-    const kind = kindForTask(job.kind);
+    if (isBatchItem(job.request)) return runBatchItem(state, job, signal, onProgress, filesDir);
+    const kind = kindForTask(job.kind as ModelTask);
     if (!kind.runJob) throw new Error(`model kind '${kind.name}' runs no jobs`);
     const input = { file: job.inputPath!, displayName: String(job.request.fileName ?? 'video'), request: job.request };
     const render = job.request.render === true && kind.annotate;

@@ -23,6 +23,7 @@ import type { components, operations } from '../generated/openapi.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import type { JobRecord } from '../jobs/job-store.js';
 import { definedOnly } from '../form-fields.js';
+import { isBatchItem } from '../../batch/batch-record.js';
 import type { ServiceState } from '../service-state.js';
 import { uploadedFeatures } from '../upload.js';
 import { checkVideoSource, requestVideo } from '../video-source.js';
@@ -50,6 +51,7 @@ export function toWireJob(job: JobRecord): WireJob {
     if (value) wire[key] = value;
   }
   if (job.request.render === true) wire.render = `/jobs/${job.id}/render.mp4`;
+  if (isBatchItem(job.request)) wire.batch = { id: job.request.batch.id, index: job.request.batch.index, video: job.request.batch.video };
   if (job.result) wire.result = job.result as WireJob['result'];
   if (job.error) wire.error = job.error;
   return wire;
