@@ -24,6 +24,12 @@ export interface BatchLine {
 export class BatchFolder {
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
+    // A line a crash cut short is ended here, so the next line starts on its own.
+    const file = join(dir, RESULTS_FILE);
+    if (existsSync(file) && statSync(file).size > 0) {
+      const text = readFileSync(file, 'utf8');
+      if (!text.endsWith('\n')) appendFileSync(file, '\n');
+    }
   }
 
   featuresFile(id: string): string {
