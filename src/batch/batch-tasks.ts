@@ -12,7 +12,6 @@ import { classifyVideo } from '../tasks/classify/pipeline.js';
 import { defaultFeatureSettings, extractFeatures, featureClipStarts } from '../tasks/temporal/features.js';
 import { checkLimits } from '../video/limits.js';
 import { probeVideo } from '../video/probe.js';
-import type { JobKind } from '../http/jobs/job-store.js';
 
 export const BATCH_TASK_NAMES = ['classify', 'extract-features', 'detect-temporal', 'detect-spatiotemporal'] as const;
 export type BatchTaskName = (typeof BATCH_TASK_NAMES)[number];
@@ -25,8 +24,8 @@ export interface BatchItemOutput {
 
 export interface BatchTask {
   readonly name: BatchTaskName;
-  /** The job kind its items run as in the service's queue. */
-  readonly jobKind: JobKind;
+  /** The job kind its items run as in the service's queue (a JobKind of http/jobs). */
+  readonly jobKind: 'classification' | 'feature-extraction' | 'temporal-detection' | 'spatiotemporal-detection';
   /** Refuses a model the task cannot use, before any item runs (404 or 400). */
   checkModel(context: JobContext, model: string | undefined): void;
   run(context: JobContext, input: JobInput, signal: AbortSignal, onProgress: JobProgress): Promise<BatchItemOutput>;

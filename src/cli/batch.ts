@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { BatchFolder } from '../batch/batch-folder.js';
-import { videoIds } from '../batch/batch-record.js';
+import { videoIds } from '../http/batches/batch-record.js';
 import { BATCH_TASK_NAMES, batchTask } from '../batch/batch-tasks.js';
 import { readVideoList } from '../datasets/manifest.js';
 import { InvalidParameterError, ServiceError } from '../errors.js';

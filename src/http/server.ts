@@ -17,8 +17,8 @@ import { DEFAULT_JOB_OPTIONS, type JobManagerOptions } from './jobs/job-manager.
 import { createJobManager } from './jobs/temporal-job.js';
 import { RedisJobQueue } from './jobs/redis-job-queue.js';
 import { SharedStore } from './jobs/shared-store.js';
-import { BatchService } from '../batch/batch-service.js';
-import { BatchStore } from '../batch/batch-record.js';
+import { BatchService } from './batches/batch-service.js';
+import { BatchStore } from './batches/batch-record.js';
 import { createLogger } from './logging.js';
 import { listen } from './listen.js';
 import type { RepairReport } from './jobs/job-database.js';

@@ -9,7 +9,7 @@ import type { VideoLimits } from '../video/limits.js';
 import { CenterNetDetector, DEFAULT_CENTERNET_OPTIONS } from '../detector/centernet.js';
 import type { PersonDetector } from '../detector/person-detector.js';
 import type { JobQueue } from './jobs/job-queue.js';
-import type { BatchService } from '../batch/batch-service.js';
+import type { BatchService } from './batches/batch-service.js';
 import { Admission, DEFAULT_ADMISSION, type AdmissionOptions } from './admission.js';
 import type { UrlFetchPolicy } from './fetch-url.js';
 import { ViewBatcher, type BatcherOptions } from '../runtime/view-batcher.js';

@@ -28,6 +28,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['render'], // annotated videos: pure drawing on RGB frames, a task's result as marks, decode -> draw -> encode through video/
   ['train'],
   ['kinds'], // the model-kind table: wires each kind's graph, loader, pipeline, trainer and import together
+  ['batch'], // the batch task table (one video -> its result and features) and the output folder of `videomae batch`
   ['http'],
   ['cli'],
 ];

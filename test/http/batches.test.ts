@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchStore, type BatchRecord } from '../../src/batch/batch-record.js';
+import { BatchStore, type BatchRecord } from '../../src/http/batches/batch-record.js';
 import { startServer, type RunningServer } from '../../src/http/server.js';
 import { defaultFeatureSettings, extractFeatures } from '../../src/tasks/temporal/features.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';

@@ -12,7 +12,7 @@ import { AbortedError, InsufficientStorageError, isStorageFull, NotFoundError, S
 import { ACTIVE_STATUSES, type JobError, type JobKind, type JobPatch, type JobRecord, type JobStatus, type JobStore } from './job-store.js';
 import { SILENT_LOGGER, type Logger } from '../logging.js';
 import { copyFile, moveFile } from './move-file.js';
-import type { JobQueue, SubmitOptions } from './job-queue.js';
+import type { JobEvent, JobQueue, SubmitOptions } from './job-queue.js';
 
 export interface JobProgress {
   readonly stage: string;
@@ -30,16 +30,7 @@ export type JobRunner = (
   filesDir: string,
 ) => Promise<unknown>;
 
-/**
- * What a watcher of one job hears (GET /jobs/{id}/events): every recorded change of its status or
- * progress, a stage change before the progress that brought it, the finished job last; `closed`
- * when the manager stops (the job stays where it was and runs again at the next start).
- */
-export type JobEvent =
-  | { readonly type: 'progress'; readonly job: JobRecord }
-  | { readonly type: 'stage'; readonly job: JobRecord; readonly previous: string | null }
-  | { readonly type: 'finished'; readonly job: JobRecord }
-  | { readonly type: 'closed' };
+export type { JobEvent } from './job-queue.js';
 
 export interface JobManagerOptions {
   readonly dataDir: string;

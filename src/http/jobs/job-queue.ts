@@ -4,10 +4,20 @@
  * run by `videomae worker` processes anywhere). The embedded queue answers at once; the Redis one
  * asks Redis, so every answer may be a promise and the routes await them all.
  */
-import type { JobEvent } from './job-manager.js';
 import type { JobKind, JobRecord, JobStatus } from './job-store.js';
 
 export type Awaitable<T> = T | Promise<T>;
+
+/**
+ * What a watcher of one job hears (GET /jobs/{id}/events): every recorded change of its status or
+ * progress, a stage change before the progress that brought it, the finished job last; `closed`
+ * when the manager stops (the job stays where it was and runs again at the next start).
+ */
+export type JobEvent =
+  | { readonly type: 'progress'; readonly job: JobRecord }
+  | { readonly type: 'stage'; readonly job: JobRecord; readonly previous: string | null }
+  | { readonly type: 'finished'; readonly job: JobRecord }
+  | { readonly type: 'closed' };
 
 /** How a batch submits its items. */
 export interface SubmitOptions {

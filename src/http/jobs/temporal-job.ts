@@ -11,7 +11,7 @@ import { JobManager, type JobManagerOptions, type JobProgress, type JobRunner } 
 import type { JobRecord } from './job-store.js';
 import type { ModelTask } from '../../config/manifest.js';
 import { batchTask } from '../../batch/batch-tasks.js';
-import { isBatchItem, type BatchItemRequest } from '../../batch/batch-record.js';
+import { isBatchItem, type BatchItemRequest } from '../batches/batch-record.js';
 import { writeNpy } from '../../weights/npy.js';
 import { openJobStore, type RepairReport } from './job-database.js';
 

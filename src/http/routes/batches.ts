@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
-import type { BatchService, BatchStatus } from '../../batch/batch-service.js';
+import type { BatchService, BatchStatus } from '../batches/batch-service.js';
 import { NotFoundError, ServiceError, UnavailableError } from '../../errors.js';
 import { FEATURES_FILE } from '../jobs/temporal-job.js';
 import type { components } from '../generated/openapi.js';

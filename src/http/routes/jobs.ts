@@ -23,7 +23,7 @@ import type { components, operations } from '../generated/openapi.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import type { JobRecord } from '../jobs/job-store.js';
 import { definedOnly } from '../form-fields.js';
-import { isBatchItem } from '../../batch/batch-record.js';
+import { isBatchItem } from '../batches/batch-record.js';
 import type { ServiceState } from '../service-state.js';
 import { uploadedFeatures } from '../upload.js';
 import { checkVideoSource, requestVideo } from '../video-source.js';

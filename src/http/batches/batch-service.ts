@@ -7,14 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { InvalidParameterError, NotFoundError, ServiceError } from '../errors.js';
-import type { UrlFetchPolicy } from '../http/fetch-url.js';
-import { fetchVideoUrl } from '../http/fetch-url.js';
-import type { JobQueue } from '../http/jobs/job-queue.js';
-import { ACTIVE_STATUSES, type JobRecord, type JobStatus } from '../http/jobs/job-store.js';
-import type { JobContext } from '../kinds/model-kind.js';
+import { InvalidParameterError, NotFoundError, ServiceError } from '../../errors.js';
+import type { UrlFetchPolicy } from '../fetch-url.js';
+import { fetchVideoUrl } from '../fetch-url.js';
+import type { JobQueue } from '../jobs/job-queue.js';
+import { ACTIVE_STATUSES, type JobRecord, type JobStatus } from '../jobs/job-store.js';
+import type { JobContext } from '../../kinds/model-kind.js';
 import { BatchStore, videoIds, type BatchItem, type BatchItemRequest, type BatchRecord } from './batch-record.js';
-import { batchTask } from './batch-tasks.js';
+import { batchTask } from '../../batch/batch-tasks.js';
 
 export interface BatchPolicy {
   /** Manifest paths must lie under this folder (batches of paths are refused without it). */

@@ -6,10 +6,10 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomically } from '../weights/atomic-file.js';
-import { InvalidParameterError } from '../errors.js';
-import { videoId } from '../tasks/temporal/extract.js';
-import type { BatchTaskName } from './batch-tasks.js';
+import { writeFileAtomically } from '../../weights/atomic-file.js';
+import { InvalidParameterError } from '../../errors.js';
+import { videoId } from '../../tasks/temporal/extract.js';
+import type { BatchTaskName } from '../../batch/batch-tasks.js';
 
 export interface BatchItem {
   readonly index: number;
