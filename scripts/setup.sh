@@ -2,8 +2,9 @@
 # Installs everything this service needs on Debian 12 / Node 20 and builds it:
 # Debian's ffmpeg (when missing), npm dependencies (onnxruntime-node's CUDA download skipped
 # unless ONNXRUNTIME_NODE_INSTALL says otherwise; better-sqlite3 compiled from source when no
-# prebuilt binary can be fetched), Debian's chromium for the browser tests (when missing), the
-# TypeScript build, the page's bundle (dist/web/) and the default models' ONNX export.
+# prebuilt binary can be fetched), Debian's chromium for the browser tests and redis-server for the
+# job-queue tests (when missing), the TypeScript build, the page's bundle (dist/web/) and the
+# default models' ONNX export.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,16 @@ if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+
+# The job-queue tests run a real Redis (Debian's redis-server, started by each test on a free
+# port); `serve --queue redis://...` deployments use any Redis >= 6.2.
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "setup: installing Debian's redis-server (job-queue tests)"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends redis-server >/dev/null
 fi
 
 # The CPU runtime is bundled in the onnxruntime-node package; its install script would fetch the
