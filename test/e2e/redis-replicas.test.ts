@@ -4,9 +4,10 @@
  * store folder. 20 jobs go in through both replicas; the worker running the long one is killed
  * with SIGKILL mid-job, the other worker finishes it (BullMQ's stalled check) and every job ends
  * with exactly one result; a cancel sent to one replica stops a job running on a worker; one
- * replica is killed and the other answers for every job.
+ * replica is killed and the other answers for every job; a batch posted to one replica runs as
+ * jobs on the worker, its results read from the other.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +20,7 @@ import { VideoFactory } from '../helpers/videos.js';
 const dir = mkdtempSync(join(tmpdir(), 'videomae-replicas-'));
 const storeDir = join(dir, 'store');
 const models = join(dir, 'models');
+const batchRoot = join(dir, 'dataset');
 const videos = new VideoFactory();
 const processes: CliServer[] = [];
 let redis: TestRedis;
@@ -37,7 +39,7 @@ interface WireJob {
 
 async function submit(url: string, video: string): Promise<WireJob> {
   const form = new FormData();
-  form.append('video', new Blob([await import('node:fs').then((fs) => fs.readFileSync(video))]), 'clip.mp4');
+  form.append('video', new Blob([readFileSync(video)]), 'clip.mp4');
   const res = await fetch(`${url}/detect-temporal`, { method: 'POST', body: form });
   const body = (await res.json()) as WireJob;
   expect(res.status, JSON.stringify(body)).toBe(202);
@@ -85,6 +87,9 @@ const workerFlags = (name: string): string[] => [
 beforeAll(async () => {
   redis = await startRedis();
   await copyBundledModels(models, ['default', 'temporal']);
+  mkdirSync(batchRoot, { recursive: true });
+  for (const seconds of [3, 4, 5, 6])
+    copyFileSync(videos.pattern(`item-${seconds}.mp4`, seconds, '160x120'), join(batchRoot, `item-${seconds}.mp4`));
   const apiFlags = [
     '--queue',
     redis.url,
@@ -98,6 +103,8 @@ beforeAll(async () => {
     '1',
     '--max-queued-jobs',
     '64',
+    '--batch-root',
+    batchRoot,
   ];
   const started = await Promise.all([
     serveUntilReady([...apiFlags, '--host', '127.0.0.1', '--port', '0', '--state-dir', join(dir, 'api1')]),
@@ -119,7 +126,7 @@ afterAll(async () => {
 });
 
 describe('two API replicas and two workers on Redis', () => {
-  it('finish 20 jobs with one result each though a worker is killed mid-job, cancel across replicas, and survive a replica', async () => {
+  it('finish 20 jobs with one result each though a worker is killed mid-job, cancel across replicas, run a batch, and survive a replica', async () => {
     const long = videos.pattern('long.mp4', 100, '320x240');
     const short = videos.pattern('short.mp4', 6, '160x120');
     const [a1, a2] = [api[0]!, api[1]!];
@@ -186,6 +193,26 @@ describe('two API replicas and two workers on Redis', () => {
       ).attempts,
     ).toBe(1);
 
+    // A batch posted to one replica: its items are jobs the worker runs; the other replica has its results.
+    const posted = await fetch(`${a2.url}/batches`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ task: 'extract-features', videos: ['item-3.mp4', 'item-4.mp4', 'item-5.mp4', 'item-6.mp4'] }),
+    });
+    expect(posted.status).toBe(202);
+    const batch = (await posted.json()) as { id: string; items: Array<{ id: string; job: string }> };
+    await until(
+      'the batch',
+      async () => (await (await fetch(`${a1.url}/batches/${batch.id}`)).json()) as { status: string },
+      (b) => b.status !== 'running',
+    );
+    const lines = (await (await fetch(`${a1.url}/batches/${batch.id}/results.jsonl`)).text()).trim().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as { status: string }).status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+    const npy = await fetch(`${a1.url}/batches/${batch.id}/features/item-4.npy`);
+    expect(npy.status).toBe(200);
+    const clips = (JSON.parse(lines[1]!) as { result: { clips: number; dim: number } }).result;
+    expect((await npy.arrayBuffer()).byteLength).toBeGreaterThan(4 * clips.clips * clips.dim);
+
     // One replica dies; the other answers for every job, the same way.
     const before = await getJob(a1.url, ids[5]!);
     a1.process.kill('SIGKILL');
@@ -193,5 +220,6 @@ describe('two API replicas and two workers on Redis', () => {
     for (const id of [...ids, next.id]) expect((await getJob(a2.url, id)).status).toBe('succeeded');
     expect(await getJob(a2.url, ids[5]!)).toEqual(before);
     expect((await getJob(a2.url, doomed.id)).status).toBe('cancelled');
+    expect(((await (await fetch(`${a2.url}/batches/${batch.id}`)).json()) as { status: string }).status).toBe('succeeded');
   }, 400_000);
 });
