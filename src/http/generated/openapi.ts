@@ -1220,15 +1220,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["Error"];
-            /** @description job_busy (Redis queue) - the job was cancelled and is still stopping on its worker; delete it again in a moment. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            409: components["responses"]["Error"];
             503: components["responses"]["Error"];
         };
     };
