@@ -17,7 +17,9 @@
 #      a temporary folder owned by that uid; then GET /readyz must answer 200, the HEALTHCHECK
 #      command (port substituted) must exit 0, GET / (the page) must answer 200, the state folder
 #      must hold the job database written by that uid, and the bundled models must not be
-#      writable by it.
+#      writable by it;
+#   5. docker-compose.yml's api and worker commands from the same folder as the same uid, against a
+#      local redis-server: a job queued through the api is run by the worker.
 # Usage: scripts/check-image.sh   (env: NODE_MODULES_FROM=DIR skips the download; KEEP=1 keeps the folder;
 #                                  DOCKERFILE=FILE checks another Dockerfile against this repository)
 set -euo pipefail
@@ -258,4 +260,78 @@ fi
 kill "$server_pid"
 wait "$server_pid" 2>/dev/null || true
 server_pid=
+
+# --- 5. docker-compose.yml's api and worker commands on the same runtime folder, as the same uid,
+# against a local redis-server (the compose's `redis` service): a job queued through the api
+# replica is run by the worker. Hosts, ports and the volumes' paths are substituted.
+compose="$repo/docker-compose.yml"
+if [[ -f "$compose" ]]; then
+  command -v redis-server >/dev/null || fail "redis-server (the compose's redis service) is not on this machine"
+  redis_port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis.log" 2>&1 &
+  redis_pid=$!
+  store="$work/store"
+  mkdir -p "$store" "$work/state-api" "$work/tmp-worker"
+  chown "$run_uid:$run_uid" "$store" "$work/state-api" "$work/tmp-worker"
+  api_port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+  # The compose file's commands, read with the yaml package the service depends on.
+  mapfile -t api_argv < <(cd "$app" && node -e '
+    const { parse } = require("yaml");
+    const [file, redis, port, store, state] = process.argv.slice(1);
+    const c = parse(require("fs").readFileSync(file, "utf8"));
+    const args = [...c.services.api1.command].map(String);
+    const set = (flag, value) => { const i = args.indexOf(flag); if (i < 0) throw new Error("api command has no " + flag); args[i + 1] = value; };
+    set("--queue", redis); set("--port", port); set("--host", "127.0.0.1"); set("--store", store); set("--state-dir", state);
+    args.push("--device", "cpu");
+    console.log(args.join("\n"));' "$compose" "redis://127.0.0.1:$redis_port" "$api_port" "$store" "$work/state-api")
+  mapfile -t worker_argv < <(cd "$app" && node -e '
+    const { parse } = require("yaml");
+    const [file, redis, store, models] = process.argv.slice(1);
+    const c = parse(require("fs").readFileSync(file, "utf8"));
+    const args = [...c.services.worker.command].map(String);
+    const set = (flag, value) => { const i = args.indexOf(flag); if (i < 0) throw new Error("worker command has no " + flag); args[i + 1] = value; };
+    set("--queue", redis); set("--store", store); set("--models", models);
+    args.push("--device", "cpu");
+    console.log(args.join("\n"));' "$compose" "redis://127.0.0.1:$redis_port" "$store" "$app/models")
+  entry=$(node -e 'console.log(JSON.parse(process.argv[1]).join(" "))' "$entrypoint")
+  say "compose api1: $entry ${api_argv[*]}"
+  (cd "$app" && exec env "${stage_env[@]}" TMPDIR="$tmp" HOME="$tmp" "${as_user[@]}" $entry "${api_argv[@]}") >"$work/api.log" 2>&1 &
+  api_pid=$!
+  say "compose worker: $entry ${worker_argv[*]}"
+  (cd "$app" && exec env "${stage_env[@]}" TMPDIR="$work/tmp-worker" HOME="$tmp" "${as_user[@]}" $entry "${worker_argv[@]}") >"$work/worker.log" 2>&1 &
+  worker_pid=$!
+  stop_compose() { kill "$api_pid" "$worker_pid" 2>/dev/null || true; wait "$api_pid" "$worker_pid" 2>/dev/null || true; kill "$redis_pid" 2>/dev/null || true; }
+  started=$(date +%s)
+  until [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$api_port/readyz" || true)" == 200 ]]; do
+    if (($(date +%s) - started > 180)) || ! kill -0 "$api_pid" 2>/dev/null; then
+      tail -20 "$work/api.log"
+      stop_compose
+      fail "the compose's api command did not turn ready"
+    fi
+    sleep 1
+  done
+  until grep -q '"msg":"ready"' "$work/worker.log"; do
+    if (($(date +%s) - started > 180)) || ! kill -0 "$worker_pid" 2>/dev/null; then
+      tail -20 "$work/worker.log"
+      stop_compose
+      fail "the compose's worker command did not turn ready"
+    fi
+    sleep 1
+  done
+  ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=160x120:rate=25:duration=4 -c:v libx264 -pix_fmt yuv420p "$work/clip.mp4"
+  status=$(curl -s -F "video=@$work/clip.mp4" "http://127.0.0.1:$api_port/detect-temporal?wait=true" |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).status)}catch{console.log(s.slice(0,200))}})')
+  [[ "$status" == succeeded ]] || {
+    tail -20 "$work/worker.log"
+    stop_compose
+    fail "a job through the compose's api and worker ended '$status'"
+  }
+  owner=$(stat -c %u "$(find "$store/jobs" -name result.json | head -n1)")
+  [[ "$owner" == "$run_uid" ]] || {
+    stop_compose
+    fail "the worker's result is owned by uid $owner, not $run_uid"
+  }
+  stop_compose
+  say "compose: a job queued through api1 ran on the worker (Redis queue, shared store written by uid $run_uid)"
+fi
 say "OK: the Dockerfile's commands build what its CMD runs (total $(($(date +%s) - started_all)) s)"
