@@ -278,7 +278,7 @@ if [[ -f "$compose" ]]; then
   mapfile -t api_argv < <(cd "$app" && node -e '
     const { parse } = require("yaml");
     const [file, redis, port, store, state] = process.argv.slice(1);
-    const c = parse(require("fs").readFileSync(file, "utf8"));
+    const c = parse(require("fs").readFileSync(file, "utf8"), { merge: true });
     const args = [...c.services.api1.command].map(String);
     const set = (flag, value) => { const i = args.indexOf(flag); if (i < 0) throw new Error("api command has no " + flag); args[i + 1] = value; };
     set("--queue", redis); set("--port", port); set("--host", "127.0.0.1"); set("--store", store); set("--state-dir", state);
@@ -287,7 +287,7 @@ if [[ -f "$compose" ]]; then
   mapfile -t worker_argv < <(cd "$app" && node -e '
     const { parse } = require("yaml");
     const [file, redis, store, models] = process.argv.slice(1);
-    const c = parse(require("fs").readFileSync(file, "utf8"));
+    const c = parse(require("fs").readFileSync(file, "utf8"), { merge: true });
     const args = [...c.services.worker.command].map(String);
     const set = (flag, value) => { const i = args.indexOf(flag); if (i < 0) throw new Error("worker command has no " + flag); args[i + 1] = value; };
     set("--queue", redis); set("--store", store); set("--models", models);

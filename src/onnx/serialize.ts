@@ -3,7 +3,8 @@
  * initializers in an external data file beside the .onnx (ONNX's external data convention), which
  * ONNX Runtime resolves relative to the model path.
  */
-import { closeSync, fstatSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { withProtobufFile } from './protobuf-fields.js';
 import { basename } from 'node:path';
 import onnxProto from 'onnx-proto';
 import type { OnnxModel } from './graph-builder.js';
@@ -127,45 +128,13 @@ function varintLength(value: number): number {
  * of ModelProto and skips every length-delimited field but metadata_props (field 14).
  */
 export function readModelMetadata(modelPath: string): Record<string, string> {
-  const fd = openSync(modelPath, 'r');
-  try {
-    const size = fstatSync(fd).size;
+  return withProtobufFile(modelPath, (proto) => {
     const result: Record<string, string> = {};
-    let position = 0;
-    const readVarint = (): number => {
-      let value = 0;
-      let shift = 0;
-      const byte = Buffer.alloc(1);
-      for (;;) {
-        if (position >= size || readSync(fd, byte, 0, 1, position) !== 1) throw new Error(`truncated ONNX file '${modelPath}'`);
-        position++;
-        value += (byte[0]! & 0x7f) * 2 ** shift;
-        if ((byte[0]! & 0x80) === 0) return value;
-        shift += 7;
-      }
-    };
-    while (position < size) {
-      const tag = readVarint();
-      const field = Math.floor(tag / 8);
-      const wireType = tag % 8;
-      if (wireType === 0) readVarint();
-      else if (wireType === 1) position += 8;
-      else if (wireType === 5) position += 4;
-      else if (wireType === 2) {
-        const length = readVarint();
-        if (field === 14) {
-          const bytes = Buffer.alloc(length);
-          readSync(fd, bytes, 0, length, position);
-          const entry = onnx.StringStringEntryProto.decode(bytes);
-          result[entry.key] = entry.value;
-        }
-        position += length;
-      } else {
-        throw new Error(`unexpected wire type ${wireType} in ONNX file '${modelPath}'`);
-      }
-    }
+    proto.scan(0, proto.size, (field, start, length) => {
+      if (field !== 14) return;
+      const entry = onnx.StringStringEntryProto.decode(proto.read(start, length));
+      result[entry.key] = entry.value;
+    });
     return result;
-  } finally {
-    closeSync(fd);
-  }
+  });
 }

@@ -10,7 +10,8 @@
  * written with `max_batch_size: 0` and its full dims, and without dynamic batching (Triton needs a
  * batch dim for it).
  */
-import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { withProtobufFile } from './protobuf-fields.js';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 
@@ -109,58 +110,22 @@ export function tritonConfig(signature: GraphSignature, options: TritonConfigOpt
 
 /** Reads the graph's inputs and outputs from an ONNX file without reading its initializers. */
 export function readGraphSignature(modelPath: string): GraphSignature {
-  const fd = openSync(modelPath, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    const byte = Buffer.alloc(1);
-    let position = 0;
-    const readVarint = (): number => {
-      let value = 0;
-      let shift = 0;
-      for (;;) {
-        if (position >= size || readSync(fd, byte, 0, 1, position) !== 1) throw new Error(`truncated ONNX file '${modelPath}'`);
-        position++;
-        value += (byte[0]! & 0x7f) * 2 ** shift;
-        if ((byte[0]! & 0x80) === 0) return value;
-        shift += 7;
-      }
-    };
-    /** Visits the length-delimited fields of the message in [start, end); others are skipped. */
-    const scan = (start: number, end: number, visit: (field: number, start: number, length: number) => void): void => {
-      position = start;
-      while (position < end) {
-        const tag = readVarint();
-        const field = Math.floor(tag / 8);
-        const wireType = tag % 8;
-        if (wireType === 0) readVarint();
-        else if (wireType === 1) position += 8;
-        else if (wireType === 5) position += 4;
-        else if (wireType === 2) {
-          const length = readVarint();
-          const at = position;
-          visit(field, at, length);
-          position = at + length;
-        } else throw new Error(`unexpected wire type ${wireType} in ONNX file '${modelPath}'`);
-      }
-    };
+  return withProtobufFile(modelPath, (proto) => {
     const inputs: GraphTensor[] = [];
     const outputs: GraphTensor[] = [];
     let graphs = 0;
-    scan(0, size, (field, start, length) => {
+    // ModelProto.graph is field 7; GraphProto.input 11, output 12.
+    proto.scan(0, proto.size, (field, start, length) => {
       if (field !== 7) return;
       graphs++;
-      scan(start, start + length, (graphField, at, len) => {
+      proto.scan(start, start + length, (graphField, at, len) => {
         if (graphField !== 11 && graphField !== 12) return;
-        const bytes = Buffer.alloc(len);
-        readSync(fd, bytes, 0, len, at);
-        (graphField === 11 ? inputs : outputs).push(graphTensor(onnx.ValueInfoProto.decode(bytes), modelPath));
+        (graphField === 11 ? inputs : outputs).push(graphTensor(onnx.ValueInfoProto.decode(proto.read(at, len)), modelPath));
       });
     });
     if (graphs !== 1) throw new Error(`ONNX file '${modelPath}' has ${graphs} graphs, not 1`);
     return { inputs, outputs };
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 function graphTensor(value: InstanceType<typeof onnx.ValueInfoProto>, modelPath: string): GraphTensor {

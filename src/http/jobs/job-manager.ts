@@ -12,6 +12,7 @@ import { AbortedError, InsufficientStorageError, isStorageFull, NotFoundError, S
 import { ACTIVE_STATUSES, type JobError, type JobKind, type JobPatch, type JobRecord, type JobStatus, type JobStore } from './job-store.js';
 import { SILENT_LOGGER, type Logger } from '../logging.js';
 import { copyFile, moveFile } from './move-file.js';
+import { JobWatchers } from './job-watchers.js';
 import type { JobEvent, JobQueue, SubmitOptions } from './job-queue.js';
 
 export interface JobProgress {
@@ -72,7 +73,7 @@ export function jobInputName(request: Record<string, unknown>): string {
 export class JobManager implements JobQueue {
   private readonly running = new Map<string, AbortController>();
   private readonly waiters = new Map<string, Set<() => void>>();
-  private readonly watchers = new Map<string, Set<(event: JobEvent) => void>>();
+  private readonly watchers: JobWatchers;
   private readonly filesRoot: string;
   private lastWrite = new Map<string, number>();
   private closed = false;
@@ -84,6 +85,7 @@ export class JobManager implements JobQueue {
     private readonly runner: JobRunner,
     readonly options: JobManagerOptions,
   ) {
+    this.watchers = new JobWatchers(options.logger ?? SILENT_LOGGER);
     mkdirSync(options.dataDir, { recursive: true });
     this.filesRoot = options.filesDir ?? join(dirname(options.dataDir), 'job-files');
     mkdirSync(this.filesRoot, { recursive: true });
@@ -231,8 +233,7 @@ export class JobManager implements JobQueue {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);
-    for (const id of [...this.watchers.keys()]) this.emit(id, { type: 'closed' });
-    this.watchers.clear();
+    this.watchers.closeAll({ type: 'closed' });
     for (const controller of this.running.values()) controller.abort(new AbortedError('the service is shutting down'));
     const deadline = Date.now() + 5000;
     while (this.running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -273,33 +274,12 @@ export class JobManager implements JobQueue {
    * finished hears nothing: read the job first.
    */
   watch(id: string, listener: (event: JobEvent) => void): () => void {
-    const set = this.watchers.get(id) ?? new Set();
-    this.watchers.set(id, set);
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.watchers.get(id) === set) this.watchers.delete(id);
-    };
+    return this.watchers.add(id, listener);
   }
 
   /** Listeners of job `id` (of all jobs without an id): the leak check of the events tests. */
   watcherCount(id?: string): number {
-    if (id !== undefined) return this.watchers.get(id)?.size ?? 0;
-    let count = 0;
-    for (const set of this.watchers.values()) count += set.size;
-    return count;
-  }
-
-  private emit(id: string, event: JobEvent): void {
-    // A copy: a listener may unsubscribe while it is told.
-    for (const listener of [...(this.watchers.get(id) ?? [])]) {
-      try {
-        listener(event);
-      } catch (error) {
-        // A watcher's failure is its own: the job's bookkeeping goes on.
-        (this.options.logger ?? SILENT_LOGGER).error({ err: error, jobId: id }, 'a job watcher failed');
-      }
-    }
+    return this.watchers.count(id);
   }
 
   private remove(job: JobRecord): void {
@@ -398,8 +378,8 @@ export class JobManager implements JobQueue {
     for (const wake of this.waiters.get(id) ?? []) wake();
     this.waiters.delete(id);
     const finished = this.store.get(id);
-    if (finished) this.emit(id, { type: 'finished', job: finished });
-    this.watchers.delete(id);
+    if (finished) this.watchers.tell(id, { type: 'finished', job: finished });
+    this.watchers.end(id);
   }
 
   /** Tells the watchers of `id` its progress as recorded (after a stage event when the stage changed). */
@@ -407,8 +387,8 @@ export class JobManager implements JobQueue {
     if (!this.watchers.has(id)) return;
     const job = this.store.get(id);
     if (!job) return;
-    if (previousStage !== undefined) this.emit(id, { type: 'stage', job, previous: previousStage });
-    this.emit(id, { type: 'progress', job });
+    if (previousStage !== undefined) this.watchers.tell(id, { type: 'stage', job, previous: previousStage });
+    this.watchers.tell(id, { type: 'progress', job });
   }
 }
 

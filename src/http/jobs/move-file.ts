@@ -13,14 +13,7 @@ export function moveFile(from: string, to: string): void {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
   }
-  const partial = `${to}.partial`;
-  try {
-    copyFileSync(from, partial);
-    renameSync(partial, to);
-  } catch (error) {
-    rmSync(partial, { force: true });
-    throw error;
-  }
+  copyBeside(from, to);
   rmSync(from, { force: true });
 }
 
@@ -33,6 +26,11 @@ export function copyFile(from: string, to: string): void {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK') throw error;
   }
+  copyBeside(from, to);
+}
+
+/** Copies under a temporary name beside `to`, then renames: `to` is whole or absent. */
+function copyBeside(from: string, to: string): void {
   const partial = `${to}.partial`;
   try {
     copyFileSync(from, partial);

@@ -17,6 +17,7 @@ import { jobInputName, QueueFullError, type JobEvent } from './job-manager.js';
 import type { JobQueue, SubmitOptions } from './job-queue.js';
 import { ACTIVE_STATUSES, type JobKind, type JobRecord, type JobStatus } from './job-store.js';
 import { copyFile, moveFile } from './move-file.js';
+import { JobWatchers } from './job-watchers.js';
 import {
   atMost,
   cancelChannel,
@@ -54,7 +55,7 @@ const NO_COUNTS: Record<JobStatus, number> = { queued: 0, running: 0, succeeded:
 export class RedisJobQueue implements JobQueue {
   private readonly queueName: string;
   private readonly logger: Logger;
-  private readonly watchers = new Map<string, Set<(event: JobEvent) => void>>();
+  private readonly watchers: JobWatchers;
   private readonly lastStage = new Map<string, string | null>();
   private readonly refreshing = new Map<string, Promise<void>>();
   private counts: Record<JobStatus, number> = NO_COUNTS;
@@ -71,6 +72,7 @@ export class RedisJobQueue implements JobQueue {
   ) {
     this.queueName = options.queueName ?? DEFAULT_QUEUE_NAME;
     this.logger = options.logger ?? SILENT_LOGGER;
+    this.watchers = new JobWatchers(this.logger, (id) => this.lastStage.delete(id));
     for (const name of ['active', 'progress', 'completed', 'failed', 'removed', 'waiting', 'stalled'] as const) {
       this.events.on(name, ({ jobId }: { jobId: string }) => this.refresh(jobId));
     }
@@ -238,16 +240,7 @@ export class RedisJobQueue implements JobQueue {
   }
 
   watch(id: string, listener: (event: JobEvent) => void): () => void {
-    const set = this.watchers.get(id) ?? new Set();
-    this.watchers.set(id, set);
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.watchers.get(id) === set) {
-        this.watchers.delete(id);
-        this.lastStage.delete(id);
-      }
-    };
+    return this.watchers.add(id, listener);
   }
 
   filesDirOf(job: JobRecord): string {
@@ -277,8 +270,7 @@ export class RedisJobQueue implements JobQueue {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweeper);
-    for (const [id, set] of this.watchers) for (const listener of [...set]) this.tell(id, listener, { type: 'closed' });
-    this.watchers.clear();
+    this.watchers.closeAll({ type: 'closed' });
     await atMost(Promise.allSettled([...this.refreshing.values()]), 2000);
     await atMost(this.events.close(), 2000);
     await atMost(this.queue.close(), 2000);
@@ -307,35 +299,23 @@ export class RedisJobQueue implements JobQueue {
       .then(async () => {
         if (!this.watchers.has(id)) return;
         const found = await this.find(id);
-        const set = this.watchers.get(id);
-        if (!set) return;
+        if (!this.watchers.has(id)) return;
         if (!found || !ACTIVE_STATUSES.includes(found.record.status)) {
-          if (found) for (const listener of [...set]) this.tell(id, listener, { type: 'finished', job: found.record });
-          this.watchers.delete(id);
-          this.lastStage.delete(id);
+          if (found) this.watchers.tell(id, { type: 'finished', job: found.record });
+          this.watchers.end(id);
           return;
         }
         const job = found.record;
         const before = this.lastStage.has(id) ? this.lastStage.get(id)! : job.stage;
         this.lastStage.set(id, job.stage);
-        for (const listener of [...set]) {
-          if (before !== job.stage) this.tell(id, listener, { type: 'stage', job, previous: before });
-          this.tell(id, listener, { type: 'progress', job });
-        }
+        if (before !== job.stage) this.watchers.tell(id, { type: 'stage', job, previous: before });
+        this.watchers.tell(id, { type: 'progress', job });
       })
       .catch((error: unknown) => this.logger.warn({ err: error, jobId: id }, 'could not read a watched job'))
       .finally(() => {
         if (this.refreshing.get(id) === next) this.refreshing.delete(id);
       });
     this.refreshing.set(id, next);
-  }
-
-  private tell(id: string, listener: (event: JobEvent) => void, event: JobEvent): void {
-    try {
-      listener(event);
-    } catch (error) {
-      this.logger.error({ err: error, jobId: id }, 'a job watcher failed');
-    }
   }
 
   /**
