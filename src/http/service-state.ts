@@ -107,7 +107,12 @@ export class ServiceState {
 
   /** Serving the default model of every task it has folders for, and not shutting down. */
   get ready(): boolean {
-    return this.loaded !== undefined && this.loaded.unservedTasks().length === 0 && this.drainingSince === undefined;
+    return (
+      this.loaded !== undefined &&
+      this.loaded.unservedTasks().length === 0 &&
+      this.drainingSince === undefined &&
+      this.jobs?.unavailable?.() === undefined
+    );
   }
 
   get draining(): boolean {
@@ -136,6 +141,9 @@ export class ServiceState {
         'the service is shutting down; it finishes the requests in flight and takes no new ones',
       );
     if (!this.loaded) return new UnavailableError('not_ready', 'models are still loading');
+    // A replica whose Redis is gone can take no job: load balancers should send requests elsewhere.
+    const queue = this.jobs?.unavailable?.();
+    if (queue) return queue;
     const unserved = this.loaded.unservedTasks();
     if (unserved.length === 0) return undefined;
     if (!detailed)

@@ -13,6 +13,9 @@ import type { JobEvent, JobRunner } from '../../src/http/jobs/job-manager.js';
 import { RedisJobQueue } from '../../src/http/jobs/redis-job-queue.js';
 import { RedisJobWorker } from '../../src/http/jobs/redis-job-worker.js';
 import { SharedStore } from '../../src/http/jobs/shared-store.js';
+import { ServiceState } from '../../src/http/service-state.js';
+import { ModelRegistry } from '../../src/runtime/model-registry.js';
+import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { gate, type Gate } from '../helpers/gate.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -165,8 +168,16 @@ describe('the Redis job queue', () => {
     for (const job of jobs) expect((await finished(job.id)).status).toBe('succeeded');
   });
 
-  it('answers 503 queue_unavailable when Redis is gone', async () => {
+  it('answers 503 queue_unavailable when Redis is gone, and the replica is not ready', async () => {
+    const state = new ServiceState({ device: 'cpu', limits: DEFAULT_LIMITS, maxBatch: 1, tempDir: root });
+    state.setRegistry(new ModelRegistry());
+    state.jobs = queue;
+    expect(state.notReadyReason()).toBeUndefined();
     await redis.stop();
+    while (queue.unavailable() === undefined) await new Promise((r) => setTimeout(r, 20));
+    expect(state.ready).toBe(false);
+    expect(state.notReadyReason()).toMatchObject({ status: 503, code: 'queue_unavailable' });
+    expect(state.notReadyReason()!.message).toContain(`127.0.0.1:${redis.port}`);
     await expect(queue.submit({ mode: 'ok', fileName: 'a.mp4' }, input())).rejects.toMatchObject({
       status: 503,
       code: 'queue_unavailable',

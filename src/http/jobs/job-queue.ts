@@ -4,6 +4,7 @@
  * run by `videomae worker` processes anywhere). The embedded queue answers at once; the Redis one
  * asks Redis, so every answer may be a promise and the routes await them all.
  */
+import type { UnavailableError } from '../../errors.js';
 import type { JobKind, JobRecord, JobStatus } from './job-store.js';
 
 export type Awaitable<T> = T | Promise<T>;
@@ -46,6 +47,8 @@ export interface JobQueue {
   filesDirOf(job: JobRecord): string;
   /** Jobs kept, by status (for metrics; the distributed queue answers its latest count). */
   countsByStatus(): Record<JobStatus, number>;
+  /** Why the queue can take no job now (its Redis is not connected), if so: /readyz answers 503 with it. */
+  unavailable?(): UnavailableError | undefined;
   /** Stops taking jobs; running jobs of the embedded queue stop and run again at the next start. */
   close(): Promise<void>;
 }

@@ -11,7 +11,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { InsufficientStorageError, isStorageFull, NotFoundError, ServiceError } from '../../errors.js';
+import { InsufficientStorageError, isStorageFull, NotFoundError, ServiceError, UnavailableError } from '../../errors.js';
 import { SILENT_LOGGER, type Logger } from '../logging.js';
 import { jobInputName, QueueFullError, type JobEvent } from './job-manager.js';
 import type { JobQueue, SubmitOptions } from './job-queue.js';
@@ -26,6 +26,7 @@ import {
   DEFAULT_QUEUE_NAME,
   queueUnavailable,
   redisConnection,
+  redisHost,
   statusOf,
   toJobRecord,
   type QueuedJobData,
@@ -245,6 +246,16 @@ export class RedisJobQueue implements JobQueue {
 
   filesDirOf(job: JobRecord): string {
     return job.filesDir ?? this.options.store.attemptDir(job.id, 'none');
+  }
+
+  unavailable(): UnavailableError | undefined {
+    if (this.redis.status === 'ready') return undefined;
+    // the host only: a URL may carry a password
+    return new UnavailableError(
+      'queue_unavailable',
+      `the job queue (Redis at ${redisHost(this.options.url)}) is not connected (${this.redis.status})`,
+      5,
+    );
   }
 
   countsByStatus(): Record<JobStatus, number> {

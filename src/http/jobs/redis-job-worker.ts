@@ -68,7 +68,11 @@ export class RedisJobWorker {
     for (const c of [redis, subscriber, workerConnection]) c.on('error', quiet);
     await Promise.all([connected(redis, options.url), connected(subscriber, options.url)]);
     const cancelled = (id: string): Promise<number> => redis.exists(cancelKey(queueName, id));
-    const timing = { ...DEFAULT_WORKER_TIMING, ...definedOnly(options) };
+    const timing = {
+      lockDurationMs: options.lockDurationMs ?? DEFAULT_WORKER_TIMING.lockDurationMs,
+      stalledIntervalMs: options.stalledIntervalMs ?? DEFAULT_WORKER_TIMING.stalledIntervalMs,
+      maxStalledCount: options.maxStalledCount ?? DEFAULT_WORKER_TIMING.maxStalledCount,
+    };
     const worker = new Worker(
       queueName,
       (job: Job, _token?: string, signal?: AbortSignal) => runOne(job, signal, runner, options.store, cancelled, logger),
@@ -121,10 +125,6 @@ export class RedisJobWorker {
     await atMost(this.worker.disconnect(), 1000);
     this.redis.disconnect();
   }
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 const CANCELLED = (id: string): JobError => ({ status: 499, code: 'job_cancelled', message: `job ${id} was cancelled` });

@@ -41,6 +41,15 @@ export function queueUnavailable(error: unknown): UnavailableError {
   return new UnavailableError('queue_unavailable', `the job queue (Redis) cannot be reached: ${(error as Error).message}`, 5);
 }
 
+/** HOST:PORT of a redis:// URL, for messages (never its password). */
+export function redisHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return 'an invalid URL';
+  }
+}
+
 /** A connection for BullMQ; blocking ones (workers, event readers) must retry forever. */
 export function redisConnection(url: string, blocking: boolean): Redis {
   let parsed: URL;
