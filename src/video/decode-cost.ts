@@ -21,6 +21,12 @@ export const DECODE_COST_PIXELS = {
    * 1080p -> 64x64 adds 2.5 ms (about its pixels), 16x16 -> 64x64 adds 105 us (two frame overheads).
    */
   output: 100_000,
+  /**
+   * Finding the keyframes seeks land on (probe.ts probeSeekKeyframes: two ffprobe runs, start
+   * time and seek packets): 0.17 s of CPU on vtest.avi. Only the planner weighs it, against what
+   * knowing them could save; the budget counts decoding.
+   */
+  keyframeProbe: 160_000_000,
 } as const;
 
 /**

@@ -8,7 +8,7 @@
  *   when the needed frames are sparse in a long video with frequent keyframes.
  * Both give the same frames (test/e2e/decode-plans.test.ts). Pure functions of the probe's facts.
  */
-import { addRunsWork, keyframeBefore, noWork, workCost, type DecodeRun } from './decode-cost.js';
+import { addRunsWork, DECODE_COST_PIXELS, keyframeBefore, noWork, workCost, type DecodeRun } from './decode-cost.js';
 import { groupIndices } from './select-filter.js';
 
 export type DecodePlanKind = 'single-pass' | 'seek';
@@ -57,8 +57,8 @@ function runsCost(runs: readonly DecodeRun[], facts: PlanFacts, landing: (from: 
 /**
  * The plan for `indices` (sorted, unique) of a video. `auto` takes the cheaper plan by the cost
  * terms of decode-cost.ts; a tie goes to the single pass (one process). Without keyframes, it
- * takes the single pass when that is no dearer than the seeks at their best (every seek landing
- * on its target); otherwise it says it needs them.
+ * takes the single pass when the seeks at their best (every seek landing on its target) would
+ * not save the cost of probing the keyframes; otherwise it says it needs them.
  *
  * @example
  * planDecode({ width: 768, height: 576, frameCount: 795 }, [0, 4, 8, 200, 204, 400, 404]).kind
@@ -77,7 +77,9 @@ export function planDecode(facts: PlanFacts, indices: readonly number[], choice:
     return { kind, runs: kind === 'seek' ? seek : single, needsKeyframes: false };
   }
   const singleWorst = runsCost(single, facts, fromZero);
-  if (singleWorst <= runsCost(seek, facts, (from) => from)) return { kind: 'single-pass', runs: single, needsKeyframes: false };
+  // Probing the keyframes is worth it only if the seeks at their best could save more than it costs.
+  const seekBest = runsCost(seek, facts, (from) => from);
+  if (singleWorst <= seekBest + DECODE_COST_PIXELS.keyframeProbe) return { kind: 'single-pass', runs: single, needsKeyframes: false };
   // (Seeks from frame 0 never beat one pass: the last of them alone decodes what the pass does.)
   const seekWorst = runsCost(seek, facts, fromZero);
   return seekWorst < singleWorst

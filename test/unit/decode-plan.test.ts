@@ -49,6 +49,11 @@ describe('planDecode', () => {
     expect(planDecode(tenMinutes, indices)).toMatchObject({ kind: 'single-pass', needsKeyframes: false });
   });
 
+  it('does not probe keyframes to save less than the probe costs: one clip near the start of vtest.avi', () => {
+    const clip = Array.from({ length: 16 }, (_, i) => 100 + 4 * i);
+    expect(planDecode({ width: 768, height: 576, frameCount: 795 }, clip)).toMatchObject({ kind: 'single-pass', needsKeyframes: false });
+  });
+
   it('seeks to a sparse plan of a long video with keyframes every 250 frames', () => {
     const indices = clipFrames(15_000);
     const plan = planDecode({ ...tenMinutes, keyframes: every(250, 15_000) }, indices);
