@@ -62,7 +62,9 @@ export function estimateDecode(video: DecodeSource, passes: readonly DecodePass[
       work.decoded += video.frameCount;
       work.output += video.frameCount;
     } else {
-      const plan = planDecode({ ...video, ...(keyframes ? { keyframes } : {}) }, pass.indices, pass.plan);
+      // As decodeFrames chooses: without the keyframes first, with them only if the choice needs them.
+      const blind = planDecode(video, pass.indices, pass.plan);
+      const plan = blind.needsKeyframes && keyframes ? planDecode({ ...video, keyframes }, pass.indices, pass.plan) : blind;
       addRunsWork(plan.runs, landing, work);
     }
   }

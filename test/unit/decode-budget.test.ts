@@ -7,6 +7,7 @@ import {
   seekTargets,
   type DecodePass,
 } from '../../src/video/decode-budget.js';
+import { planDecode } from '../../src/video/decode-plan.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { resolveProtocol } from '../../src/video/sampling.js';
 import { planViews, viewDecodePasses } from '../../src/video/views.js';
@@ -122,5 +123,21 @@ describe('budgetMessage', () => {
       /^decoding this request would cost about \d+ megapixels \(45001 frames of 4096x4096 in one ffmpeg run, each seek from the first frame\)/,
     );
     expect(message).toContain('more than the limit of 16000 megapixels (--max-decode-pixels 16000000000); lower numClips');
+  });
+});
+
+describe('the plan the budget counts', () => {
+  it('is the one decodeFrames chooses, keyframes or not', () => {
+    const video = { width: 320, height: 240, frameCount: 15_000 };
+    const keyframes = every(250, 15_000);
+    const clips = [0, 4, 8, 5000, 5004, 10_000, 10_004, 14_996];
+    for (const indices of [clips, [100, 104, 108], Array.from({ length: 40 }, (_, i) => i * 350)]) {
+      // decodeFrames: plans without keyframes, probes them only when the plan needs them.
+      const blind = planDecode(video, indices);
+      const chosen = blind.needsKeyframes ? planDecode({ ...video, keyframes }, indices) : blind;
+      const counted = estimateDecode(video, [{ kind: 'frames', indices }], keyframes);
+      expect(counted.runs).toBe(chosen.runs.length);
+      expect(counted.outputFrames).toBe(indices.length);
+    }
   });
 });
