@@ -5,12 +5,13 @@
  * and the current one (ffmpeg converts at the native size with its default conversion, the frame
  * is resized in JS with OpenCV's INTER_LINEAR, src/video/resize-linear.ts). The machine may be
  * shared, so each round runs both, in alternating order, and the report is the median of the
- * per-round ratios. Writes the `decode` section of docs/benchmarks.md.
+ * per-round ratios. Writes the `decode` section of docs/benchmarks.md; then the decode plans
+ * (bench/decode-plans.ts), the `decode-plans` section.
  *
- * Options: --rounds N (default 9).
+ * Options: --rounds N (default 9), --plan-rounds N (default 5), --long-seconds S (default 600).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeFrames, groupIndices, rgbFilter, selectFilter } from '../src/video/decode.js';
 import { decodeRawFrames } from '../src/video/ffmpeg.js';
@@ -20,7 +21,8 @@ import { probeVideo, type VideoInfo } from '../src/video/probe.js';
 import { linearResizeTables, resizeLinear } from '../src/video/resize-linear.js';
 import { PROTOCOLS } from '../src/video/sampling.js';
 import { neededFrames, planViews } from '../src/video/views.js';
-import { machineDescription, median, ROOT, table, writeSection } from './report.js';
+import { benchDecodePlans } from './decode-plans.js';
+import { childCpuMs, machineDescription, median, ROOT, table, writeSection } from './report.js';
 
 const roundsArg = process.argv.indexOf('--rounds');
 const ROUNDS = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 9;
@@ -95,14 +97,9 @@ async function legacyDecode(file: string, info: VideoInfo, indices: number[], si
 
 async function currentDecode(file: string, info: VideoInfo, indices: number[], size: Size): Promise<number> {
   let frames = 0;
-  for await (const f of decodeFrames({ file, fps: info.fps, indices, source: info, size })) if (f.rgb.length) frames++;
+  // The seek plan: the same groups as legacyDecode, so that only the resize differs.
+  for await (const f of decodeFrames({ file, fps: info.fps, indices, source: info, size, plan: 'seek' })) if (f.rgb.length) frames++;
   return frames;
-}
-
-/** CPU seconds of this process's reaped children (ffmpeg): cutime + cstime of /proc/self/stat, in clock ticks of 10 ms. */
-function childCpuMs(): number {
-  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[13]) + Number(fields[14])) * 10;
 }
 
 interface Timing {
@@ -217,3 +214,10 @@ ${table(['resize', 'ms per frame'], resizeRows)}
 - At 768x576 and below the wall time stays within a few percent of the old path; at 720p the extra pipe bytes and the resize cost about 15 % on this two-core machine. The frames are the official pixels either way: test/e2e/official-pixels.test.ts.
 `,
 );
+
+const planRoundsArg = process.argv.indexOf('--plan-rounds');
+const longArg = process.argv.indexOf('--long-seconds');
+await benchDecodePlans({
+  rounds: planRoundsArg > 0 ? Number(process.argv[planRoundsArg + 1]) : 5,
+  longVideo: testVideo('320x240', longArg > 0 ? Number(process.argv[longArg + 1]) : 600),
+});

@@ -1,8 +1,9 @@
 /**
- * Decodes only the frames a sampling plan needs. Needed indices are grouped; each group is one
- * ffmpeg run that seeks (accurately) to its first frame and lets a `select` filter pass just the
- * wanted frames, so colour conversion and resizing run on those frames only, and a long video is
- * never decoded end to end to use 80 of its frames.
+ * Decodes only the frames a sampling plan needs, by the cheaper of two plans (decode-plan.ts):
+ * one pass from the start, or one ffmpeg run per group of needed indices that seeks (accurately)
+ * to its first frame. Either way a `select` filter passes just the wanted frames, so colour
+ * conversion and resizing run on those frames only, and a long video is never decoded end to end
+ * to use 80 of its frames.
  *
  * The pixels are the official loaders' (decord / PyAV / cv2.VideoCapture, then
  * `cv2.resize(..., INTER_LINEAR)`): ffmpeg converts to RGB24 with swscale's default conversion at
@@ -14,11 +15,12 @@ import type { Readable } from 'node:stream';
 import { decodeRawFrames } from './ffmpeg.js';
 import { DEFAULT_CONTAINERS } from './formats.js';
 import type { Size } from './geometry.js';
+import { planDecode, planRuns, seekFrames, type DecodePlan, type DecodePlanChoice } from './decode-plan.js';
+import { probeSeekKeyframes } from './probe.js';
 import { linearResizeTables, resizeLinear, type LinearResizeTables } from './resize-linear.js';
+import { rgbFilter, selectFilter } from './select-filter.js';
 
-/** Gaps up to this many frames are decoded through rather than seeked over: a seek restarts at
- * the previous keyframe anyway, and x264's default keyframe interval is 250. */
-export const SEEK_GAP_FRAMES = 150;
+export { arithmeticRuns, groupIndices, MAX_SELECT_TERMS, rgbFilter, SEEK_GAP_FRAMES, selectFilter } from './select-filter.js';
 
 export interface DecodedFrame {
   readonly index: number;
@@ -43,102 +45,12 @@ export interface DecodeRequest {
   readonly displayName?: string;
   /** Demuxers allowed to open the file (default: the accepted video containers). */
   readonly formats?: readonly string[];
-}
-
-/** Splits sorted indices into runs whose internal gaps are at most `maxGap`. */
-export function groupIndices(indices: readonly number[], maxGap = SEEK_GAP_FRAMES): number[][] {
-  const groups: number[][] = [];
-  for (const index of indices) {
-    const current = groups[groups.length - 1];
-    if (current && index - current[current.length - 1]! <= maxGap) current.push(index);
-    else groups.push([index]);
-  }
-  return groups.flatMap(splitByTerms);
-}
-
-/**
- * Most terms in one select expression. FFmpeg's expression parser nests one level per operator
- * and gives up past about 100, so terms are summed as a balanced tree and a group needing more
- * than this is decoded in several runs.
- */
-export const MAX_SELECT_TERMS = 32;
-
-interface Run {
-  readonly start: number;
-  readonly step: number;
-  readonly count: number;
-}
-
-/** Maximal arithmetic runs of sorted unique numbers: [0,4,8,12,13] -> (0,4,4), (13,1,1). */
-export function arithmeticRuns(values: readonly number[]): Run[] {
-  const runs: Run[] = [];
-  let i = 0;
-  while (i < values.length) {
-    const start = values[i]!;
-    if (i + 1 >= values.length) {
-      runs.push({ start, step: 1, count: 1 });
-      break;
-    }
-    const step = values[i + 1]! - start;
-    let count = 2;
-    while (i + count < values.length && values[i + count]! - values[i + count - 1]! === step) count++;
-    if (count === 2 && i + 2 < values.length) {
-      // A pair is cheaper as a lone term when the next value may start a longer run.
-      runs.push({ start, step: 1, count: 1 });
-      i += 1;
-    } else {
-      runs.push({ start, step, count });
-      i += count;
-    }
-  }
-  return runs;
-}
-
-function runTerm(run: Run): string {
-  if (run.count === 1) return `eq(n\\,${run.start})`;
-  const end = run.start + run.step * (run.count - 1);
-  const range = `between(n\\,${run.start}\\,${end})`;
-  return run.step === 1 ? range : `${range}*not(mod(n-${run.start}\\,${run.step}))`;
-}
-
-function balancedSum(terms: readonly string[]): string {
-  if (terms.length === 1) return terms[0]!;
-  const middle = Math.ceil(terms.length / 2);
-  return `(${balancedSum(terms.slice(0, middle))}+${balancedSum(terms.slice(middle))})`;
-}
-
-function splitByTerms(group: number[]): number[][] {
-  if (group.length < 2 || arithmeticRuns(relative(group)).length <= MAX_SELECT_TERMS) return [group];
-  const middle = Math.ceil(group.length / 2);
-  return [...splitByTerms(group.slice(0, middle)), ...splitByTerms(group.slice(middle))];
-}
-
-function relative(group: readonly number[]): number[] {
-  return group.map((i) => i - group[0]!);
-}
-
-/**
- * The ffmpeg filter chain for one group: a select expression true exactly on the group's frames
- * (`n` counted from the group's first frame), then the RGB conversion at the source size.
- *
- * @example
- * selectFilter([100, 104, 108, 112, 130], { width: 768, height: 576 })
- * // select=(between(n\,0\,12)*not(mod(n-0\,4))+eq(n\,30)),scale=768:576,format=rgb24
- */
-export function selectFilter(group: readonly number[], source: Size): string {
-  const expression = balancedSum(arithmeticRuns(relative(group)).map(runTerm));
-  return `select=${expression},${rgbFilter(source)}`;
-}
-
-/**
- * The RGB conversion every decode path ends with: swscale's default conversion (no flags), the
- * bytes cv2.VideoCapture hands the official loaders (in BGR order there); the golden test
- * test/e2e/official-pixels.test.ts holds it to that. The `scale` at the frame's own size only
- * converts; it pins the output to the probed size, so the raw stream's frame boundaries hold even
- * if a stream changes size midway.
- */
-export function rgbFilter(source: Size): string {
-  return `scale=${source.width}:${source.height},format=rgb24`;
+  /** How to decode (default `auto`: the cheaper plan by estimated cost). */
+  readonly plan?: DecodePlanChoice;
+  /** The probe's frame count, when the caller has it: indices at or past it are not decoded. */
+  readonly frameCount?: number;
+  /** Keyframes the seeks land on, when already probed (the decode budget may have): saves a probe. */
+  readonly keyframes?: readonly number[];
 }
 
 /** The resize from the decoded size to the requested one, or none when they are equal. */
@@ -231,26 +143,46 @@ export async function* streamFrames(request: StreamRequest): AsyncGenerator<Uint
 }
 
 /**
+ * The plan decodeFrames runs for `request`. When `auto` cannot choose without the keyframes the
+ * seeks would land on, ffprobe finds them (one short run); if it cannot, the plan that is cheaper
+ * with every seek from frame 0 stands.
+ */
+export async function chooseDecodePlan(request: DecodeRequest): Promise<DecodePlan> {
+  const facts = {
+    width: request.source.width,
+    height: request.source.height,
+    ...(request.frameCount !== undefined ? { frameCount: request.frameCount } : {}),
+    ...(request.keyframes ? { keyframes: request.keyframes } : {}),
+  };
+  const plan = planDecode(facts, request.indices, request.plan);
+  if (!plan.needsKeyframes) return plan;
+  const targets = [...new Set([...seekFrames(planRuns('seek', request.indices)), ...seekFrames(plan.runs)])].sort((a, b) => a - b);
+  const keyframes = await probeSeekKeyframes(request.file, request.fps, targets, request.formats ?? DEFAULT_CONTAINERS, request.signal);
+  return keyframes ? planDecode({ ...facts, keyframes }, request.indices, request.plan) : plan;
+}
+
+/**
  * Yields the requested frames in index order. When the file holds fewer frames than probed, the
  * indices past its end are simply not yielded; the caller clamps to the last frame it got.
  */
 export async function* decodeFrames(request: DecodeRequest): AsyncGenerator<DecodedFrame> {
-  for (const group of groupIndices(request.indices)) {
-    const first = group[0]!;
-    // Half a frame early, so that accurate seeking keeps frame `first` and drops `first - 1`.
-    const seekSeconds = first > 0 ? (first - 0.5) / request.fps : 0;
+  const plan = await chooseDecodePlan(request);
+  for (const run of plan.runs) {
+    const frames = run.frames;
+    // Half a frame early, so that accurate seeking keeps frame `from` and drops `from - 1`.
+    const seekSeconds = run.from > 0 ? (run.from - 0.5) / request.fps : 0;
     const ffmpegRun = decodeRawFrames({
       file: request.file,
       seekSeconds,
-      filter: selectFilter(group, request.source),
-      maxFrames: group.length,
+      filter: selectFilter(frames, request.source, run.from),
+      maxFrames: frames.length,
       formats: request.formats ?? DEFAULT_CONTAINERS,
       ...(request.signal ? { signal: request.signal } : {}),
     });
     let produced = 0;
     try {
-      for await (const frame of rawFrames(ffmpegRun.stdout, request.source, request.size, group.length))
-        yield { index: group[produced++]!, rgb: frame };
+      for await (const frame of rawFrames(ffmpegRun.stdout, request.source, request.size, frames.length))
+        yield { index: frames[produced++]!, rgb: frame };
       await ffmpegRun.done;
       request.signal?.throwIfAborted();
     } catch (error) {
@@ -267,6 +199,6 @@ export async function* decodeFrames(request: DecodeRequest): AsyncGenerator<Deco
     } finally {
       ffmpegRun.kill();
     }
-    if (produced < group.length) return; // past the real end of the video: later groups hold nothing
+    if (produced < frames.length) return; // past the real end of the video: later runs hold nothing
   }
 }

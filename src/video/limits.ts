@@ -36,6 +36,7 @@ export const DEFAULT_LIMITS: VideoLimits = {
   // a 10-minute 1080p video 6.8 G / 23 s; a one-hour 4096x4096 one (19 MB) 49 G / 55 s; a 16x16
   // stream of 100000 frames with one keyframe (1.3 MB) 40 G / 55 s. vtest.avi is at most 0.9 G
   // with any protocol or temporal detection, 1.3 G with spatiotemporal detection.
+  // (Measured with per-group seeks, before the decode plans: the 16x16 stream is now one pass, 5 G.)
   maxDecodePixels: 16e9,
 };
 
@@ -103,8 +104,9 @@ export async function probeWithinLimits(file: string, displayName: string, limit
 /**
  * Refuses (413 decode_budget_exceeded) a request whose decoding would cost more than
  * `limits.maxDecodePixels`, before any decoding. The first estimate assumes every seek decodes
- * from frame 0; only when that is over the limit does ffprobe find the keyframes the seeks land
- * on, and the estimate is made again from them. `hint` says what the client can change.
+ * from frame 0 (the cheaper plan so counted bounds the one decodeFrames runs); only when that is
+ * over the limit does ffprobe find the keyframes the seeks would land on, and the estimate is made
+ * again from them, of the plan the decoder then chooses. `hint` says what the client can change.
  */
 export async function checkDecodeBudget(
   file: string,
@@ -116,14 +118,9 @@ export async function checkDecodeBudget(
 ): Promise<DecodeEstimate> {
   const limit = limits.maxDecodePixels ?? DEFAULT_LIMITS.maxDecodePixels!;
   let estimate = estimateDecode(info, passes);
-  if (estimate.pixels > limit && estimate.seeks > 0) {
-    const keyframes = await probeSeekKeyframes(
-      file,
-      info.fps,
-      seekTargets(info, passes),
-      limits.allowedContainers ?? DEFAULT_CONTAINERS,
-      signal,
-    );
+  const targets = seekTargets(info, passes);
+  if (estimate.pixels > limit && targets.length > 0) {
+    const keyframes = await probeSeekKeyframes(file, info.fps, targets, limits.allowedContainers ?? DEFAULT_CONTAINERS, signal);
     if (keyframes) estimate = estimateDecode(info, passes, keyframes);
   }
   if (estimate.pixels > limit) throw new DecodeBudgetError(budgetMessage(estimate, limit, hint), estimate.pixels);

@@ -5,6 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ServiceError } from '../../src/errors.js';
 import { decodeFrames, groupIndices } from '../../src/video/decode.js';
+import type { DecodePlanChoice } from '../../src/video/decode-plan.js';
 import { checkLimits, DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { probeVideo } from '../../src/video/probe.js';
 import { PROTOCOLS } from '../../src/video/sampling.js';
@@ -19,9 +20,9 @@ const PREPROCESSING = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225],
 /** The ramp videos' default frame size. */
 const RAMP_SIZE = { width: 64, height: 48 };
 
-async function collect(file: string, fps: number, indices: number[]) {
+async function collect(file: string, fps: number, indices: number[], plan: DecodePlanChoice = 'auto') {
   const frames: Array<{ index: number; decoded: number }> = [];
-  for await (const frame of decodeFrames({ file, fps, indices, source: RAMP_SIZE, size: { width: 32, height: 24 } })) {
+  for await (const frame of decodeFrames({ file, fps, indices, source: RAMP_SIZE, size: { width: 32, height: 24 }, plan })) {
     frames.push({ index: frame.index, decoded: rampIndex(frame.rgb) });
   }
   return frames;
@@ -36,10 +37,10 @@ describe.each(CONTAINERS)('decoding $name', (spec) => {
     expect(info.durationSec).toBeCloseTo(12, 1);
   });
 
-  it('returns exactly the requested frames, seeking across long gaps', async () => {
+  it.each(['seek', 'single-pass'] as const)('returns exactly the requested frames (%s plan)', async (plan) => {
     const indices = [0, 3, 47, 48, 199, 200, 203, 290, 299];
-    expect(groupIndices(indices).length).toBeGreaterThan(1); // the seek path is exercised
-    const frames = await collect(file, 25, indices);
+    expect(groupIndices(indices).length).toBeGreaterThan(1); // the seek plan seeks across the long gaps
+    const frames = await collect(file, 25, indices, plan);
     expect(frames.map((f) => f.index)).toEqual(indices);
     expect(frames.map((f) => f.decoded)).toEqual(indices.map((i) => i % 100));
   });

@@ -7,6 +7,7 @@ import {
   seekTargets,
   type DecodePass,
 } from '../../src/video/decode-budget.js';
+import { planDecode } from '../../src/video/decode-plan.js';
 import { DEFAULT_LIMITS } from '../../src/video/limits.js';
 import { resolveProtocol } from '../../src/video/sampling.js';
 import { planViews, viewDecodePasses } from '../../src/video/views.js';
@@ -38,13 +39,13 @@ describe('estimateDecode', () => {
   });
 
   it('decodes from frame 0 to reach a seek target when no keyframe is known', () => {
-    const e = estimateDecode(small, [{ kind: 'frames', indices: [50_000] }]);
+    const e = estimateDecode(small, [{ kind: 'frames', indices: [50_000], plan: 'seek' }]);
     expect(e).toMatchObject({ runs: 1, seeks: 1, decodedFrames: 50_001, prerollFrames: 50_000, outputFrames: 1, keyframesKnown: false });
     expect(e.pixels).toBe(COST.run + 50_001 * (256 + COST.frame) + 1 * (256 + COST.output));
   });
 
   it('starts each seek at the keyframe before it', () => {
-    const e = estimateDecode(small, [{ kind: 'frames', indices: [375, 1000, 2251] }], every(250, small.frameCount));
+    const e = estimateDecode(small, [{ kind: 'frames', indices: [375, 1000, 2251], plan: 'seek' }], every(250, small.frameCount));
     // 375 from 250; 1000 is a keyframe, so its seek lands on 750; 2251 from 2250.
     expect(e).toMatchObject({ runs: 3, seeks: 3, prerollFrames: 125 + 250 + 1, decodedFrames: 126 + 251 + 2, keyframesKnown: true });
   });
@@ -54,10 +55,17 @@ describe('estimateDecode', () => {
     expect(e).toMatchObject({ runs: 1, seeks: 0, decodedFrames: 301, prerollFrames: 0, outputFrames: 4 });
   });
 
+  it('counts the plan decodeFrames chooses: one pass through 2252 small frames, not three runs', () => {
+    const e = estimateDecode(small, [{ kind: 'frames', indices: [375, 1000, 2251] }], every(250, small.frameCount));
+    expect(e).toMatchObject({ runs: 1, seeks: 0, prerollFrames: 0, decodedFrames: 2252, outputFrames: 3 });
+    // Without keyframes too: the single pass costs less than the seeks could at best.
+    expect(estimateDecode(small, [{ kind: 'frames', indices: [375, 1000, 2251] }])).toMatchObject({ runs: 1, decodedFrames: 2252 });
+  });
+
   it('adds up passes and leaves out frames past the end', () => {
     const passes: DecodePass[] = [
       { kind: 'frames', indices: [0, 1, 2] },
-      { kind: 'frames', indices: [99_999, 100_000, 120_000] },
+      { kind: 'frames', indices: [99_999, 100_000, 120_000], plan: 'seek' },
     ];
     const e = estimateDecode(small, passes, every(250, small.frameCount));
     expect(e).toMatchObject({ runs: 2, seeks: 1, outputFrames: 4, decodedFrames: 3 + 250 });
@@ -90,10 +98,16 @@ describe('the default limit', () => {
     expect(classify(video, every(250, video.frameCount), { ...protocol, numClips: 32 }).pixels).toBeGreaterThan(limit);
   });
 
-  it('refuses a one-hour 4096x4096 video and a 16x16 stream of 100000 frames with one keyframe', () => {
+  it('refuses a one-hour 4096x4096 video and a 16x16 stream of 400000 frames with one keyframe', () => {
     const big = { width: 4096, height: 4096, frameCount: 90_000, fps: 25 };
     expect(classify(big, every(250, big.frameCount)).pixels).toBeGreaterThan(limit);
-    expect(classify({ width: 16, height: 16, frameCount: 100_000, fps: 1000 }, [0]).pixels).toBeGreaterThan(limit);
+    expect(classify({ width: 16, height: 16, frameCount: 400_000, fps: 1000 }, [0]).pixels).toBeGreaterThan(limit);
+  });
+
+  it('lets 100000 frames of 16x16 with one keyframe through as one pass, not 16 seeks from the start', () => {
+    const e = classify({ width: 16, height: 16, frameCount: 100_000, fps: 1000 }, [0]);
+    expect(e).toMatchObject({ runs: 1, seeks: 0 });
+    expect(e.pixels).toBeLessThan(limit);
   });
 
   it('lets vtest.avi (768x576, 795 frames) through temporal detection', () => {
@@ -103,11 +117,27 @@ describe('the default limit', () => {
 
 describe('budgetMessage', () => {
   it('names the work, the limit and its flag, and what to change', () => {
-    const e = estimateDecode({ width: 4096, height: 4096, frameCount: 90_000 }, [{ kind: 'frames', indices: [45_000] }]);
+    const e = estimateDecode({ width: 4096, height: 4096, frameCount: 90_000 }, [{ kind: 'frames', indices: [45_000], plan: 'seek' }]);
     const message = budgetMessage(e, 16e9, 'lower numClips');
     expect(message).toMatch(
       /^decoding this request would cost about \d+ megapixels \(45001 frames of 4096x4096 in one ffmpeg run, each seek from the first frame\)/,
     );
     expect(message).toContain('more than the limit of 16000 megapixels (--max-decode-pixels 16000000000); lower numClips');
+  });
+});
+
+describe('the plan the budget counts', () => {
+  it('is the one decodeFrames chooses, keyframes or not', () => {
+    const video = { width: 320, height: 240, frameCount: 15_000 };
+    const keyframes = every(250, 15_000);
+    const clips = [0, 4, 8, 5000, 5004, 10_000, 10_004, 14_996];
+    for (const indices of [clips, [100, 104, 108], Array.from({ length: 40 }, (_, i) => i * 350)]) {
+      // decodeFrames: plans without keyframes, probes them only when the plan needs them.
+      const blind = planDecode(video, indices);
+      const chosen = blind.needsKeyframes ? planDecode({ ...video, keyframes }, indices) : blind;
+      const counted = estimateDecode(video, [{ kind: 'frames', indices }], keyframes);
+      expect(counted.runs).toBe(chosen.runs.length);
+      expect(counted.outputFrames).toBe(indices.length);
+    }
   });
 });
