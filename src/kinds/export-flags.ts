@@ -8,7 +8,7 @@ export interface ExportFlags {
 }
 
 export const INT8_FLAG_HELP =
-  'ViT folders: int8 weights (per output channel) and dynamically quantized int8 activations in model.onnx (CPU: faster, top-1 within 1 % of float32)';
+  'ViT folders: int8 weights (per output channel) and dynamically quantized int8 activations for the Linears of the blocks in model.onnx (the head stays float32)';
 export const FUSED_ATTENTION_FLAG_HELP =
   'ViT folders: fused attention (com.microsoft MultiHeadAttention, ONNX Runtime only) in model.onnx; fastest on the CPU EP with --int8';
 

@@ -760,9 +760,10 @@ export interface components {
             defaultProtocol?: components["schemas"]["ProtocolName"];
             /**
              * @description Classification models (ViTs) only, the form of the exported graph as model.onnx records
-             *     it: `videomae export --int8` gives precision int8 (int8 weights per output channel,
-             *     activations quantized per run), `--fused-attention` attention fused (com.microsoft
-             *     MultiHeadAttention). Exports from before these were recorded read as float32, plain.
+             *     it: `videomae export --int8` gives precision int8 (the blocks' Linears with int8 weights
+             *     per output channel and activations quantized per run; the head float32),
+             *     `--fused-attention` attention fused (com.microsoft MultiHeadAttention). Exports from
+             *     before these were recorded read as float32, plain.
              */
             graph?: {
                 /** @enum {string} */
