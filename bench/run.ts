@@ -4,7 +4,10 @@
  * python3-torch is present, and /classify end to end split into probe, decode, preprocessing and
  * inference. Results go to docs/benchmarks.md.
  *
- * Options: --quick (fewer repetitions, no ViT-B), --no-torch.
+ * Also the float32 / int8 x plain / fused attention graph forms of ViT-S (./graph-forms.ts), in
+ * their own section.
+ *
+ * Options: --quick (fewer repetitions, no ViT-B), --no-torch, --graph-forms (only the graph forms).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
@@ -20,6 +23,7 @@ import { classifyVideo, type ClassifyResult } from '../src/tasks/classify/pipeli
 import { DEFAULT_LIMITS } from '../src/video/limits.js';
 import { createModelFolder } from '../src/weights/create-model.js';
 import { randomWeights } from '../src/weights/random-init.js';
+import { benchGraphForms } from './graph-forms.js';
 import { machineDescription, median, ROOT, table, writeSection } from './report.js';
 
 const quick = process.argv.includes('--quick');
@@ -135,7 +139,32 @@ async function endToEnd(modelDir: string, video: string, repeats: number, maxBat
   }
 }
 
+/** The graph forms section (issue 20): seconds per clip and per-round speedups over float32 plain. */
+async function graphForms(): Promise<void> {
+  const started = new Date();
+  const rounds = quick ? 3 : 6;
+  const results = await benchGraphForms(await randomModel('vit_small_patch16_224'), work, threads, rounds, 2);
+  const rows = results.map((r) => [
+    r.name,
+    r.medianS.toFixed(3),
+    median(r.ratios).toFixed(2),
+    `${Math.min(...r.ratios).toFixed(2)}-${Math.max(...r.ratios).toFixed(2)}`,
+  ]);
+  const markdown = `## ViT-S graph forms: int8 and fused attention (issue 20)
+
+- Machine: ${machineDescription()}
+- Command: \`npm run bench -- --graph-forms${quick ? ' --quick' : ''}\`, ${started.toISOString().slice(0, 10)}
+- The machine is shared with other developers (AVX-512 VNNI; load from others during runs): single runs are noisy, the per-round range shows how much; compare the medians of per-round ratios.
+- vit_small_patch16_224 with random weights (speed only), input 1x3x16x224x224, ${threads} intra-op threads through the worker-thread runner; the four exports loaded at once and run interleaved: ${rounds} rounds, each running every form twice (rotating which goes first).
+
+${table(['graph (videomae export flags)', 'median s per clip', 'speedup (median of per-round ratios)', 'per-round range'], rows)}
+`;
+  writeSection('graph-forms', markdown);
+  console.log('wrote docs/benchmarks.md (graph forms)');
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--graph-forms')) return graphForms();
   const started = new Date();
   const repeats = quick ? 3 : 5;
   const rows: Array<Array<string | number>> = [];
@@ -231,6 +260,7 @@ ${table(['model', 'max batch', 'views / batches', 'probe', 'decode', 'preprocess
 `;
   writeSection('classify', markdown);
   console.log('wrote docs/benchmarks.md');
+  await graphForms();
   if (process.argv.includes('--clean')) rmSync(work, { recursive: true, force: true });
 }
 

@@ -9,6 +9,7 @@ import { BUNDLED_LABELS_DIR } from '../config/labels.js';
 import { ServiceError } from '../errors.js';
 import type { ClassifyOptions } from '../tasks/classify/prepare.js';
 import { BUNDLED_MODELS_DIR, deviceOption, positiveInt, protocolOption } from './options.js';
+import { loadModel } from '../runtime/model-registry.js';
 import { loadRegistry } from './registry.js';
 
 export function addEvaluateCommand(program: Command): void {
@@ -22,6 +23,10 @@ export function addEvaluateCommand(program: Command): void {
     .argument('<target>', "CSV with path,label; or 'temporal'; or 'ava'")
     .option('--models <dir>', 'folder of model folders', BUNDLED_MODELS_DIR)
     .option('--model <name>', 'model to use (default: the default model)')
+    .option(
+      '--reference <modelDir>',
+      'also run every view through this model folder (say the float32 export of an int8 model) and report top-1 agreement per view and the max probability difference',
+    )
     .addOption(protocolOption())
     .option('--num-clips <n>', 'clips per video', positiveInt)
     .option('--num-crops <n>', 'crops per clip', positiveInt)
@@ -50,14 +55,16 @@ export function addEvaluateCommand(program: Command): void {
       }
       const { evaluateManifest } = await import('../tasks/classify/evaluate.js');
       const registry = await loadRegistry(flags.models, { device: flags.device }, flags.model);
+      const reference = flags.reference ? await loadModel(resolve(flags.reference), { device: flags.device }) : undefined;
       try {
         const options: ClassifyOptions = {};
         if (flags.protocol) options.protocol = flags.protocol;
         if (flags.numClips) options.numClips = flags.numClips;
         if (flags.numCrops) options.numCrops = flags.numCrops;
-        const result = await evaluateManifest(resolve(target), registry.resolve(flags.model), options);
+        const result = await evaluateManifest(resolve(target), registry.resolve(flags.model), options, reference);
         console.log(JSON.stringify(result, null, 2));
       } finally {
+        await reference?.runner.close();
         await registry.close();
       }
     });

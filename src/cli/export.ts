@@ -1,6 +1,7 @@
 /** `videomae export DIR...`: model.onnx from model.json + weights.safetensors; with --triton, a Triton model repository of them. */
 import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { exportOptionsFrom, FUSED_ATTENTION_FLAG_HELP, graphFormNote, INT8_FLAG_HELP } from '../kinds/export-flags.js';
 import { exportModelFolder } from '../kinds/index.js';
 import { DEFAULT_TRITON_MAX_BATCH, writeTritonModel } from '../onnx/triton-config.js';
 import { positiveInt } from './options.js';
@@ -15,16 +16,16 @@ export function addExportCommand(program: Command): void {
       '--triton <dir>',
       'also write a Triton model repository there: <dir>/<folder name>/config.pbtxt (onnxruntime backend) + 1/model.onnx',
     )
+    .option('--int8', INT8_FLAG_HELP)
+    .option('--fused-attention', FUSED_ATTENTION_FLAG_HELP)
     .option('--triton-max-batch <n>', 'with --triton: max_batch_size of the models that batch', positiveInt, DEFAULT_TRITON_MAX_BATCH)
     .action(async (dirs: string[], flags) => {
       for (const dir of dirs) {
-        const result = await exportModelFolder(
-          dir,
-          flags.externalDataThreshold ? { externalDataThreshold: flags.externalDataThreshold } : {},
-        );
+        const options = exportOptionsFrom(flags);
+        const result = await exportModelFolder(dir, options);
         const external = result.externalDataPath ? ` + ${result.externalDataPath}` : '';
         console.log(
-          `exported ${result.modelPath}${external} (${(result.initializerBytes / 2 ** 20).toFixed(1)} MiB of weights, ${result.seconds.toFixed(1)} s)`,
+          `exported ${result.modelPath}${external}${graphFormNote(options)} (${(result.initializerBytes / 2 ** 20).toFixed(1)} MiB of weights, ${result.seconds.toFixed(1)} s)`,
         );
         if (flags.triton) {
           const name = basename(resolve(dir));

@@ -5,6 +5,7 @@
  */
 import { type Command, Option } from 'commander';
 import { ServiceError } from '../errors.js';
+import { FUSED_ATTENTION_FLAG_HELP, INT8_FLAG_HELP } from '../kinds/export-flags.js';
 import { kindNamed, MODEL_KINDS } from '../kinds/index.js';
 import { OFFICIAL_ARCHS, positiveInt, positiveNumber, protocolOption } from './options.js';
 
@@ -66,11 +67,17 @@ export function addImportCheckpointCommand(program: Command): void {
     .option('--force', 'replace a non-empty --out')
     .option('--no-export', 'skip the ONNX export')
     .option('--external-data-threshold <bytes>', 'initializer bytes above which weights go to model.onnx.data', positiveInt)
+    .option('--int8', `the export: ${INT8_FLAG_HELP}`)
+    .option('--fused-attention', `the export: ${FUSED_ATTENTION_FLAG_HELP}`)
     .action(async (checkpoint: string, flags) => {
       if (flags.format === 'hf' && flags.kind === 'vit') return (await import('./import-hf.js')).runHfImport(checkpoint, flags);
       const kind = kindNamed(flags.kind, '--kind');
       if (!kind.importCheckpoint)
         throw new ServiceError(400, 'invalid_parameter', `model kind '${kind.name}' has no checkpoint import`, { parameter: '--kind' });
+      if (kind.name !== 'vit' && (flags.int8 || flags.fusedAttention))
+        throw new ServiceError(400, 'invalid_parameter', `${flags.int8 ? '--int8' : '--fused-attention'} applies to --kind vit only`, {
+          parameter: flags.int8 ? '--int8' : '--fused-attention',
+        });
       const report = await kind.importCheckpoint({ file: checkpoint, out: flags.out, flags });
       for (const line of report.lines) console.log(line);
     });

@@ -2,11 +2,12 @@
  * `videomae import-checkpoint DIR --format hf`: the transformers folder import as the CLI runs it
  * (the ONNX export as the finishing step, one summary line), shared with `videomae pull`.
  */
+import { exportOptionsFrom, graphFormNote, type ExportFlags } from '../kinds/export-flags.js';
 import { exportModelFolder } from '../kinds/index.js';
 import type { ProtocolName } from '../video/sampling.js';
 import { importHfFolder, type HfImportOptions, type HfImportResult } from '../weights/import-hf.js';
 
-export interface HfImportFlags {
+export interface HfImportFlags extends ExportFlags {
   out: string;
   name?: string;
   fp16?: boolean;
@@ -15,7 +16,6 @@ export interface HfImportFlags {
   force?: boolean;
   /** false with --no-export */
   export?: boolean;
-  externalDataThreshold?: number;
 }
 
 /** The import options the flags ask for, and a report of the export once it ran. */
@@ -30,11 +30,9 @@ export function hfImportOptions(flags: HfImportFlags): { options: Omit<HfImportO
     ...(flags.export !== false
       ? {
           finish: async (dir: string) => {
-            const r = await exportModelFolder(
-              dir,
-              flags.externalDataThreshold ? { externalDataThreshold: flags.externalDataThreshold } : {},
-            );
-            exported = `, model.onnx${r.externalDataPath ? ' + model.onnx.data' : ''} (${(r.initializerBytes / 2 ** 20).toFixed(1)} MiB of weights)`;
+            const exportOptions = exportOptionsFrom(flags);
+            const r = await exportModelFolder(dir, exportOptions);
+            exported = `, model.onnx${r.externalDataPath ? ' + model.onnx.data' : ''}${graphFormNote(exportOptions)} (${(r.initializerBytes / 2 ** 20).toFixed(1)} MiB of weights)`;
           },
         }
       : {}),

@@ -4,8 +4,7 @@
  */
 import { modelTask, type ModelTask } from '../config/manifest.js';
 import { InvalidParameterError } from '../errors.js';
-import type { ExportResult } from '../onnx/export-model.js';
-import type { SerializeOptions } from '../onnx/serialize.js';
+import type { ExportOptions, ExportResult } from '../onnx/export-model.js';
 import { actionFormerKind } from './actionformer.js';
 import { avaKind } from './ava.js';
 import type { ModelKind } from './model-kind.js';
@@ -26,7 +25,11 @@ export function kindNamed(name: string, parameter = 'kind'): ModelKind {
   return kind;
 }
 
-/** `videomae export DIR`: the folder's kind makes its graph. */
-export function exportModelFolder(dir: string, options: SerializeOptions = {}): Promise<ExportResult> {
-  return kindForTask(modelTask(dir)).exportFolder(dir, options);
+/** `videomae export DIR`: the folder's kind makes its graph (int8 and fused attention: ViT folders only). */
+export function exportModelFolder(dir: string, options: ExportOptions = {}): Promise<ExportResult> {
+  const kind = kindForTask(modelTask(dir));
+  if (kind !== vitKind && (options.int8 || options.attention === 'fused')) {
+    throw new InvalidParameterError(options.int8 ? '--int8' : '--fused-attention', dir, `applies to ViT folders, not a ${kind.name} model`);
+  }
+  return kind.exportFolder(dir, options);
 }

@@ -9,9 +9,8 @@ import type { ModelTask } from '../config/manifest.js';
 import type { PersonDetector } from '../detector/person-detector.js';
 import type { ServiceError } from '../errors.js';
 import type { components } from '../http/generated/openapi.js';
-import type { ExportResult } from '../onnx/export-model.js';
+import type { ExportOptions, ExportResult } from '../onnx/export-model.js';
 import type { Annotation } from '../render/overlays.js';
-import type { SerializeOptions } from '../onnx/serialize.js';
 import type { RunnerOptions } from '../runtime/inference-runner.js';
 import type { ModelRegistry, ServedModel } from '../runtime/model-registry.js';
 import type { Recipe } from '../train/recipe.js';
@@ -69,7 +68,7 @@ export interface ModelKind<Served extends ServedModel = ServedModel> {
   /** Its member of AnyManifestSchema. */
   readonly schema: z.ZodType;
   /** model.json + weights.safetensors -> model.onnx. */
-  exportFolder(dir: string, options?: SerializeOptions): Promise<ExportResult>;
+  exportFolder(dir: string, options?: ExportOptions): Promise<ExportResult>;
   /** The folder loaded for serving (labels checked, export current). */
   load(dir: string, options: RunnerOptions): Promise<Served>;
   /** Why a loaded model cannot serve beside the others (a backbone it reads is missing), if so. */

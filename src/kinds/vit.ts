@@ -15,11 +15,12 @@ import type { ProtocolName } from '../video/sampling.js';
 import { createModelFolder } from '../weights/create-model.js';
 import { randomWeights } from '../weights/random-init.js';
 import { architectureFromFlags, type ArchitectureFlags } from './architecture-flags.js';
+import { exportOptionsFrom, graphFormNote, type ExportFlags } from './export-flags.js';
 import { describeProvenance } from './describe.js';
 import type { ModelKind } from './model-kind.js';
 
 /** The `import-checkpoint` flags a ViT import reads. */
-interface VitImportFlags extends ArchitectureFlags {
+interface VitImportFlags extends ArchitectureFlags, ExportFlags {
   arch?: string;
   numClasses?: number;
   labels?: string;
@@ -32,7 +33,6 @@ interface VitImportFlags extends ArchitectureFlags {
   protocol?: 'k400' | 'ssv2' | 'fast';
   force?: boolean;
   export?: boolean;
-  externalDataThreshold?: number;
 }
 
 export const vitKind: ModelKind<LoadedModel> = {
@@ -61,6 +61,7 @@ export const vitKind: ModelKind<LoadedModel> = {
       labels: { count: model.labels.length, ...(manifest.labels ? { set: manifest.labels.set } : {}) },
       input: { name: BACKBONE_INPUT, shape: ['batch', 3, a.numFrames, a.imageHeight, a.imageWidth] },
       defaultProtocol: manifest.sampling.protocol,
+      graph: { precision: model.graph.precision, attention: model.graph.attention },
       provenance: describeProvenance(manifest.provenance),
     };
   },
@@ -124,8 +125,9 @@ export const vitKind: ModelKind<LoadedModel> = {
       ...(f.export !== false
         ? {
             finish: async (dir: string) => {
-              const r = await exportVitFolder(dir, f.externalDataThreshold ? { externalDataThreshold: f.externalDataThreshold } : {});
-              exported = `, model.onnx${r.externalDataPath ? ' + model.onnx.data' : ''} (${(r.initializerBytes / 2 ** 20).toFixed(1)} MiB of weights)`;
+              const exportOptions = exportOptionsFrom(f);
+              const r = await exportVitFolder(dir, exportOptions);
+              exported = `, model.onnx${r.externalDataPath ? ' + model.onnx.data' : ''}${graphFormNote(exportOptions)} (${(r.initializerBytes / 2 ** 20).toFixed(1)} MiB of weights)`;
             },
           }
         : {}),

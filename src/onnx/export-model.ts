@@ -18,9 +18,36 @@ import { ServiceError } from '../errors.js';
 import { readSafetensors } from '../weights/safetensors.js';
 import { assertStateDict, compareSpecs, StateDictMismatchError } from '../weights/state-dict-check.js';
 import { readModelMetadata, writeModel, type SerializeOptions, type SerializeResult } from './serialize.js';
-import { buildVitGraph } from './vit-graph.js';
+import { buildVitGraph, type AttentionForm } from './vit-graph.js';
 
 export const WEIGHTS_SHA_KEY = 'videomae.weights_sha256';
+/** How the ViT graph computes: 'float32', 'float16' (half weights, float32 maths) or 'int8'. */
+export const PRECISION_KEY = 'videomae.precision';
+/** 'plain' or 'fused' attention (see VitGraphOptions). */
+export const ATTENTION_KEY = 'videomae.attention';
+
+export type GraphPrecision = 'float32' | 'float16' | 'int8';
+
+export interface ExportOptions extends SerializeOptions {
+  /** ViT folders: int8 weights (per output channel) and dynamic int8 activations. */
+  readonly int8?: boolean;
+  /** ViT folders: the attention form (default plain). */
+  readonly attention?: AttentionForm;
+}
+
+/** What a ViT model.onnx records of its graph form; exports from before these keys read as float32, plain. */
+export interface GraphForm {
+  readonly precision: GraphPrecision;
+  readonly attention: AttentionForm;
+}
+
+export function graphFormOf(metadata: Record<string, string>): GraphForm {
+  const precision = metadata[PRECISION_KEY];
+  return {
+    precision: precision === 'int8' || precision === 'float16' ? precision : 'float32',
+    attention: metadata[ATTENTION_KEY] === 'fused' ? 'fused' : 'plain',
+  };
+}
 
 export interface ExportResult extends SerializeResult {
   readonly weightsSha256: string;
@@ -28,7 +55,7 @@ export interface ExportResult extends SerializeResult {
 }
 
 /** A backbone or classifier folder: model.json + weights.safetensors -> model.onnx (video -> logits, features). */
-export async function exportVitFolder(dir: string, options: SerializeOptions = {}): Promise<ExportResult> {
+export async function exportVitFolder(dir: string, options: ExportOptions = {}): Promise<ExportResult> {
   const started = performance.now();
   const folder = readModelFolder(dir);
   const weightsSha256 = await verifiedWeightsHash(folder);
@@ -36,6 +63,9 @@ export async function exportVitFolder(dir: string, options: SerializeOptions = {
   assertStateDict(folder.architecture, tensors, `weights '${folder.weightsPath}'`);
   // Half weights stay half in the ONNX file (an --fp16 import); anything else is float32.
   const allHalf = dtypes.size > 0 && [...dtypes.values()].every((d) => d === 'F16');
+  const int8 = options.int8 ?? false;
+  const attention = options.attention ?? 'plain';
+  const precision: GraphPrecision = int8 ? 'int8' : allHalf ? 'float16' : 'float32';
   const model = buildVitGraph(
     folder.architecture,
     tensors,
@@ -43,8 +73,10 @@ export async function exportVitFolder(dir: string, options: SerializeOptions = {
       [WEIGHTS_SHA_KEY]: weightsSha256,
       'videomae.arch': folder.architecture.arch,
       'videomae.model': folder.manifest.name,
+      [PRECISION_KEY]: precision,
+      [ATTENTION_KEY]: attention,
     },
-    { weightType: allHalf ? 'float16' : 'float32', releaseWeights: true },
+    { weightType: allHalf ? 'float16' : 'float32', releaseWeights: true, int8, attention },
   );
   const result = writeModel(model, folder.onnxPath, options);
   return { ...result, weightsSha256, seconds: (performance.now() - started) / 1000 };

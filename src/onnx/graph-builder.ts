@@ -31,11 +31,15 @@ export const attr = {
 
 type ElementType = 'float32' | 'int64';
 
-const ELEMENT_TYPE: Record<ElementType | 'float16', number> = {
+const ELEMENT_TYPE: Record<ElementType | 'float16' | 'int8', number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   float16: onnx.TensorProto.DataType.FLOAT16,
   int64: onnx.TensorProto.DataType.INT64,
+  int8: onnx.TensorProto.DataType.INT8,
 };
+
+/** ONNX Runtime's contrib operators (MultiHeadAttention); version 1 is the only one. */
+export const MICROSOFT_DOMAIN = 'com.microsoft';
 
 /** How learned weights are stored in the file; the graph computes in float32 either way. */
 export type WeightType = 'float32' | 'float16';
@@ -73,6 +77,7 @@ export class GraphBuilder {
   private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly names = new Set<string>();
   private readonly scalars = new Map<string, string>();
+  private readonly domains = new Set<string>();
   private counter = 0;
 
   constructor(
@@ -143,6 +148,21 @@ export class GraphBuilder {
     return this.op('Cast', [name], { to: attr.int(ELEMENT_TYPE.float32) });
   }
 
+  /** An int8 initializer (quantized weights, zero points); stored as is, never cast to half. */
+  int8(name: string, dims: readonly number[], data: Int8Array): string {
+    const expected = dims.reduce((a, b) => a * b, 1);
+    if (expected !== data.length) {
+      throw new Error(`initializer '${name}' has ${data.length} values for dims [${dims.join(', ')}]`);
+    }
+    this.initializers.push({
+      name: this.claim(name),
+      dims: [...dims],
+      dataType: ELEMENT_TYPE.int8,
+      rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    });
+    return name;
+  }
+
   /** An int64 initializer (shapes, axes, indices); a scalar when dims is []. */
   int64(prefix: string, dims: readonly number[], values: readonly number[]): string {
     const name = this.fresh(prefix);
@@ -174,13 +194,16 @@ export class GraphBuilder {
     inputs: readonly string[],
     outputs: number | readonly string[] = 1,
     attributes: Record<string, Attribute> = {},
+    domain = '',
   ): string[] {
+    if (domain) this.domains.add(domain);
     const outputNames =
       typeof outputs === 'number'
         ? Array.from({ length: outputs }, () => this.fresh(opType.toLowerCase()))
         : outputs.map((name) => this.claim(name));
     this.nodes.push({
       opType,
+      ...(domain ? { domain } : {}),
       name: this.fresh(`${opType}_node`),
       input: [...inputs],
       output: outputNames,
@@ -194,10 +217,15 @@ export class GraphBuilder {
     return this.node(opType, inputs, outputName ? [outputName] : 1, attributes)[0]!;
   }
 
+  /** A single-output node of a contrib domain (its opset is imported at build). */
+  domainOp(domain: string, opType: string, inputs: readonly string[], attributes: Record<string, Attribute> = {}): string {
+    return this.node(opType, inputs, 1, attributes, domain)[0]!;
+  }
+
   build(metadata: Record<string, string> = {}, producer = 'videomae-serve'): OnnxModel {
     return onnx.ModelProto.create({
       irVersion: IR_VERSION,
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [{ domain: '', version: OPSET }, ...[...this.domains].map((domain) => ({ domain, version: 1 }))],
       producerName: producer,
       graph: {
         name: this.graphName,

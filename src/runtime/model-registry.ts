@@ -16,7 +16,7 @@ import {
   type TemporalModelFolder,
 } from '../config/manifest.js';
 import { NotFoundError, ServiceError, UnavailableError } from '../errors.js';
-import { avaHeadConfigOf, staleExportReason } from '../onnx/export-model.js';
+import { avaHeadConfigOf, graphFormOf, staleExportReason, type GraphForm } from '../onnx/export-model.js';
 import { staleAvaHeadReason } from '../onnx/ava-head-graph.js';
 import { readModelMetadata } from '../onnx/serialize.js';
 import type { InferenceRunner, RunnerOptions } from './inference-runner.js';
@@ -29,6 +29,8 @@ export interface LoadedModel {
   readonly folder: ModelFolder;
   readonly labels: readonly string[];
   readonly runner: InferenceRunner;
+  /** What its model.onnx is: float32 / float16 / int8, plain or fused attention (from the export's metadata). */
+  readonly graph: GraphForm;
 }
 
 /** Folders directly under `modelsDir` that hold a model.json (hidden ones skipped), sorted by name. */
@@ -60,8 +62,10 @@ export async function loadModel(dir: string, options: RunnerOptions): Promise<Lo
   if (classes > 0 && labels.length > 0 && labels.length !== classes) {
     throw new ServiceError(500, 'labels_mismatch', `model '${folder.manifest.name}' has ${classes} classes but ${labels.length} labels`);
   }
+  // The export itself says whether it is int8 (`videomae export --int8`): no serve flag to keep in step.
+  const graph = graphFormOf(readModelMetadata(folder.onnxPath));
   const runner = await WorkerRunner.create(folder.onnxPath, options);
-  return { name: folder.manifest.name, folder, labels, runner };
+  return { name: folder.manifest.name, folder, labels, runner, graph };
 }
 
 /** An ActionFormer detector, with the backbone that makes its features. */

@@ -758,6 +758,19 @@ export interface components {
                 shape: (number | string)[];
             };
             defaultProtocol?: components["schemas"]["ProtocolName"];
+            /**
+             * @description Classification models (ViTs) only, the form of the exported graph as model.onnx records
+             *     it: `videomae export --int8` gives precision int8 (the blocks' Linears with int8 weights
+             *     per output channel and activations quantized per run; the head float32),
+             *     `--fused-attention` attention fused (com.microsoft MultiHeadAttention). Exports from
+             *     before these were recorded read as float32, plain.
+             */
+            graph?: {
+                /** @enum {string} */
+                precision: "float32" | "float16" | "int8";
+                /** @enum {string} */
+                attention: "plain" | "fused";
+            };
             /** @description Spatiotemporal models only */
             backbone?: string;
             /**

@@ -38,6 +38,8 @@ export interface ClassifySettings {
   readonly signal?: AbortSignal;
   /** Told the views of each ONNX Runtime run (metrics). */
   readonly onBatch?: (views: number) => void;
+  /** Given every view's logits [views, classes] once inferred (evaluate --reference compares them). */
+  readonly onViewLogits?: (logits: Float32Array) => void;
   /** Share runs with other requests' views (batching across requests); absent: runs of our own. */
   readonly batcher?: ViewBatcher;
 }
@@ -81,6 +83,7 @@ export async function classifyVideo(
   // infer
   const timings: ViewTimings = { decodeMs: 0, preprocessMs: 0 };
   const { logits, inferenceMs, batches } = await inferViews(input.file, info, plan, preprocessing, model, settings, timings, displayName);
+  settings.onViewLogits?.(logits);
 
   // postprocess
   const classes = model.folder.architecture.numClasses;
