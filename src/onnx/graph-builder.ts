@@ -115,6 +115,11 @@ export class GraphBuilder {
 
   /** A float32 initializer; the data is referenced, not copied, until serialization. */
   float(name: string, dims: readonly number[], data: Float32Array): string {
+    return this.raw(name, dims, ELEMENT_TYPE.float32, data);
+  }
+
+  /** An initializer of `data`'s bytes as they are, once its length is checked against `dims`. */
+  private raw(name: string, dims: readonly number[], dataType: number, data: Float32Array | Uint16Array | Int8Array): string {
     const expected = dims.reduce((a, b) => a * b, 1);
     if (expected !== data.length) {
       throw new Error(`initializer '${name}' has ${data.length} values for dims [${dims.join(', ')}]`);
@@ -122,7 +127,7 @@ export class GraphBuilder {
     this.initializers.push({
       name: this.claim(name),
       dims: [...dims],
-      dataType: ELEMENT_TYPE.float32,
+      dataType,
       rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
     });
     return name;
@@ -134,33 +139,13 @@ export class GraphBuilder {
    */
   weight(name: string, dims: readonly number[], data: Float32Array): string {
     if (this.weightType === 'float32') return this.float(name, dims, data);
-    const expected = dims.reduce((a, b) => a * b, 1);
-    if (expected !== data.length) {
-      throw new Error(`initializer '${name}' has ${data.length} values for dims [${dims.join(', ')}]`);
-    }
-    const half = float32ArrayToFloat16(data);
-    this.initializers.push({
-      name: this.claim(name),
-      dims: [...dims],
-      dataType: ELEMENT_TYPE.float16,
-      rawData: new Uint8Array(half.buffer, half.byteOffset, half.byteLength),
-    });
+    this.raw(name, dims, ELEMENT_TYPE.float16, float32ArrayToFloat16(data));
     return this.op('Cast', [name], { to: attr.int(ELEMENT_TYPE.float32) });
   }
 
   /** An int8 initializer (quantized weights, zero points); stored as is, never cast to half. */
   int8(name: string, dims: readonly number[], data: Int8Array): string {
-    const expected = dims.reduce((a, b) => a * b, 1);
-    if (expected !== data.length) {
-      throw new Error(`initializer '${name}' has ${data.length} values for dims [${dims.join(', ')}]`);
-    }
-    this.initializers.push({
-      name: this.claim(name),
-      dims: [...dims],
-      dataType: ELEMENT_TYPE.int8,
-      rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    });
-    return name;
+    return this.raw(name, dims, ELEMENT_TYPE.int8, data);
   }
 
   /** An int64 initializer (shapes, axes, indices); a scalar when dims is []. */
