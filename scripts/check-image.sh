@@ -37,6 +37,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A port nothing listens on now (asked of the kernel).
+free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 say() { printf '[check-image %4ss] %s\n' "$(($(date +%s) - started_all))" "$*"; }
 fail() {
   say "FAIL: $*"
@@ -197,7 +199,7 @@ done <<<"$instructions"
 app="$runtime_root$workdir"
 
 # --- 4. ENTRYPOINT + CMD as the image's user.
-port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+port=$(free_port)
 state="$work/state"
 tmp="$work/tmp"
 mkdir -p "$state" "$tmp"
@@ -267,13 +269,13 @@ server_pid=
 compose="$repo/docker-compose.yml"
 if [[ -f "$compose" ]]; then
   command -v redis-server >/dev/null || fail "redis-server (the compose's redis service) is not on this machine"
-  redis_port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+  redis_port=$(free_port)
   redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis.log" 2>&1 &
   redis_pid=$!
   store="$work/store"
   mkdir -p "$store" "$work/state-api" "$work/tmp-worker"
   chown "$run_uid:$run_uid" "$store" "$work/state-api" "$work/tmp-worker"
-  api_port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+  api_port=$(free_port)
   # The compose file's commands, read with the yaml package the service depends on.
   mapfile -t api_argv < <(cd "$app" && node -e '
     const { parse } = require("yaml");
